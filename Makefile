@@ -1,0 +1,119 @@
+# Makefile: builds libcommon.a, the FastCGI endpoints, cron binaries, tools, broadcaster and tests; drives the stack.
+
+PORT	?= 8080
+VAR	?= ./var
+WEB	?= lighttpd
+SUB	?= user_demo
+ORG	?=
+
+CC	?= cc
+BUILD	?= build/release
+SAN	?=
+PKGS	 = fcgi libpq hiredis json-c libcurl libjwt libcrypto
+
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Icommon $(WARN) \
+	   $(shell pkg-config --cflags $(PKGS))
+LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -lm
+ifneq ($(SAN),)
+CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q	 =
+else
+Q	 = @
+endif
+
+COMMON_SRC	= $(wildcard common/*.c)
+COMMON_OBJ	= $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+LIBCOMMON	= $(BUILD)/libcommon.a
+
+ENDPOINTS	= $(basename $(notdir $(wildcard cgi-bin/*.c)))
+CRONS		= $(basename $(notdir $(wildcard cron/*.c)))
+TOOLS		= $(basename $(notdir $(wildcard tools/*.c)))
+UNITS		= $(basename $(notdir $(wildcard tests/unit/*.c)))
+
+BINS	= $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(CRONS:%=$(BUILD)/cron/%) \
+	  $(TOOLS:%=$(BUILD)/tools/%)
+TESTS	= $(UNITS:%=$(BUILD)/tests/%)
+
+.PHONY: all asan fuzz build-all tests clean run start stop status token \
+	test bench publish deps
+
+all: $(BINS)
+
+# The sanitizer build: a separate tree, so both can exist side by side.
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=1 \
+	    CFLAGS="-O1 -g" all tests
+
+tests: $(TESTS)
+
+build-all:
+	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)$(MAKE) --no-print-directory asan
+
+$(BUILD)/obj/%.o: %.c common/common.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+LINK	= @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
+	  $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cgi-bin/%: $(BUILD)/obj/cgi-bin/%.o $(LIBCOMMON)
+	$(LINK)
+$(BUILD)/cron/%: $(BUILD)/obj/cron/%.o $(LIBCOMMON)
+	$(LINK)
+$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIBCOMMON)
+	$(LINK)
+
+# Unit tests #include the .c file they test, so they link without it.
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/unit -o $@ $< \
+	    $(BUILD)/libcommon.a $(LDFLAGS) $(LDLIBS)
+
+clean:
+	rm -rf build
+
+deps:
+	$(Q)scripts/deps.sh
+
+# --- the stack (scripts/stack.sh does the work) --------------------------
+
+STACK	= PORT=$(PORT) VAR=$(VAR) WEB=$(WEB) scripts/stack.sh
+
+run: deps all
+	$(Q)$(STACK) run
+
+start: deps all
+	$(Q)$(STACK) start
+
+stop:
+	$(Q)$(STACK) stop
+
+status:
+	$(Q)$(STACK) status
+
+token: all
+	$(Q)$(STACK) token "$(SUB)" "$(ORG)"
+
+publish: all
+	$(Q)$(STACK) publish "$(TENANT)" "$(SUB)" "$(EVENT)" '$(DATA)'
+
+test: deps build-all
+	$(Q)perl tests/harness.pl
+
+bench: deps all
+	$(Q)PORT=$(PORT) scripts/bench.sh

@@ -1,0 +1,225 @@
+/* jobs.c: GET /api/jobs lists the tenant's jobs with the seed's filters; POST /api/jobs saves a job search. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* GET /api/jobs query string. */
+struct list_q {
+	struct strlist	 skills;
+	long long	 min_budget;
+	long long	 max_budget;
+	char		*location;
+	long long	 client_score;
+	char		*q;
+	long long	 page;
+	long long	 limit;
+};
+enum { LQ_SKILLS, LQ_MINBUDGET, LQ_MAXBUDGET, LQ_LOCATION, LQ_CLIENTSCORE, LQ_Q };
+
+static const struct field list_fields[] = {
+	[LQ_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 1, 20, 50, NULL,
+	    offsetof(struct list_q, skills), NULL },
+	[LQ_MINBUDGET] = { "minBudget", FT_INT, 0, 0, 100000000, 0, NULL,
+	    offsetof(struct list_q, min_budget), NULL },
+	[LQ_MAXBUDGET] = { "maxBudget", FT_INT, 0, 0, 100000000, 0, NULL,
+	    offsetof(struct list_q, max_budget), NULL },
+	[LQ_LOCATION] = { "location", FT_STRING, 0, 1, 100, 0, NULL,
+	    offsetof(struct list_q, location), NULL },
+	[LQ_CLIENTSCORE] = { "clientScore", FT_INT, 0, 0, 100, 0, NULL,
+	    offsetof(struct list_q, client_score), NULL },
+	[LQ_Q] = { "q", FT_STRING, 0, 1, 200, 0, NULL,
+	    offsetof(struct list_q, q), NULL },
+	{ "page", FT_INT, 0, 1, 100000, 0, NULL,
+	    offsetof(struct list_q, page), "1" },
+	{ "limit", FT_INT, 0, 1, 100, 0, NULL,
+	    offsetof(struct list_q, limit), "20" },
+};
+
+/* POST /api/jobs body: a saved search. */
+struct search_b {
+	char		*name;
+	struct strlist	 skills;
+	long long	 min_budget;
+	long long	 max_budget;
+	char		*location;
+	long long	 client_score;
+	char		*query;
+	int		 notify;
+};
+enum { SB_NAME, SB_SKILLS, SB_MINBUDGET, SB_MAXBUDGET, SB_LOCATION,
+    SB_CLIENTSCORE, SB_QUERY };
+
+static const struct field search_fields[] = {
+	[SB_NAME] = { "name", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
+	    offsetof(struct search_b, name), NULL },
+	[SB_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 0, 20, 50, NULL,
+	    offsetof(struct search_b, skills), NULL },
+	[SB_MINBUDGET] = { "minBudget", FT_INT, F_NULLABLE, 0, 100000000, 0,
+	    NULL, offsetof(struct search_b, min_budget), NULL },
+	[SB_MAXBUDGET] = { "maxBudget", FT_INT, F_NULLABLE, 0, 100000000, 0,
+	    NULL, offsetof(struct search_b, max_budget), NULL },
+	[SB_LOCATION] = { "location", FT_STRING, F_NULLABLE, 1, 100, 0, NULL,
+	    offsetof(struct search_b, location), NULL },
+	[SB_CLIENTSCORE] = { "clientScore", FT_INT, F_NULLABLE, 0, 100, 0, NULL,
+	    offsetof(struct search_b, client_score), NULL },
+	[SB_QUERY] = { "query", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
+	    offsetof(struct search_b, query), NULL },
+	{ "notify", FT_BOOL, 0, 0, 0, 0, NULL,
+	    offsetof(struct search_b, notify), "true" },
+};
+
+/*
+ * A NULL parameter switches its filter off; the planner folds the
+ * "IS NULL OR" away because unnamed statements are planned with their
+ * values, so each filter uses its index.  Budgets are ranges: a job
+ * matches when its range overlaps [minBudget, maxBudget].  Skills match
+ * when the job has any of them.
+ */
+#define JOBS_WHERE \
+	" WHERE ($1::text[] IS NULL OR j.skills && $1::text[])" \
+	" AND ($2::numeric IS NULL OR j.budget_max >= $2::numeric)" \
+	" AND ($3::numeric IS NULL OR j.budget_min <= $3::numeric)" \
+	" AND ($4::text IS NULL OR lower(j.location) = lower($4::text))" \
+	" AND ($5::int IS NULL OR j.client_score >= $5::int)" \
+	" AND ($6::text IS NULL OR j.search @@ websearch_to_tsquery('english', $6::text))"
+
+enum stmt {
+	STMT_COUNT,
+	STMT_PAGE,
+	STMT_ENSURE_TENANT,
+	STMT_ENSURE_USER,
+	STMT_INSERT_SEARCH,
+	STMT__MAX
+};
+
+static const char *const stmts[STMT__MAX] = {
+	[STMT_COUNT] = "SELECT count(*) FROM jobs j" JOBS_WHERE,
+	[STMT_PAGE] = "SELECT job_json(j, c) FROM jobs j"
+	    " LEFT JOIN clients c ON c.tenant_id = j.tenant_id AND c.id = j.client_id"
+	    JOBS_WHERE
+	    " ORDER BY j.posted_at DESC, j.id DESC LIMIT $7::int OFFSET $8::int",
+	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
+	    " ON CONFLICT (id) DO NOTHING",
+	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
+	    " ON CONFLICT (tenant_id, id) DO NOTHING",
+	[STMT_INSERT_SEARCH] = "INSERT INTO job_searches (name, skills,"
+	    " min_budget, max_budget, location, client_score, query, notify)"
+	    " VALUES ($1, $2::text[], $3::int, $4::int, $5, $6::int, $7, $8::boolean)"
+	    " RETURNING job_search_json(job_searches)",
+};
+
+/* A decimal parameter, or NULL when the field was not given. */
+static const char *
+opt_int(struct req *r, uint64_t set, int bit, long long v)
+{
+	return FIELD_SET(set, bit) ? arena_printf(&r->arena, "%lld", v) : NULL;
+}
+
+static void
+jobs_list(struct req *r)
+{
+	struct list_q	 q = { 0 };
+	uint64_t	 set;
+	const char	*params[8];
+	struct db_query	 qs[2];
+	PGresult	*res[2];
+	struct buf	 b = { 0 };
+	long long	 total;
+	int		 i, n;
+
+	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
+		return;
+	if (FIELD_SET(set, LQ_MINBUDGET) && FIELD_SET(set, LQ_MAXBUDGET) &&
+	    q.min_budget > q.max_budget) {
+		valid_fail_field(r, "minBudget", "must not be greater than maxBudget");
+		return;
+	}
+	params[0] = FIELD_SET(set, LQ_SKILLS) ?
+	    pg_text_array(&r->arena, &q.skills) : NULL;
+	params[1] = opt_int(r, set, LQ_MINBUDGET, q.min_budget);
+	params[2] = opt_int(r, set, LQ_MAXBUDGET, q.max_budget);
+	params[3] = q.location;
+	params[4] = opt_int(r, set, LQ_CLIENTSCORE, q.client_score);
+	params[5] = q.q;
+	params[6] = arena_printf(&r->arena, "%lld", q.limit);
+	params[7] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
+	qs[0] = (struct db_query){ stmts[STMT_COUNT], 6, params };
+	qs[1] = (struct db_query){ stmts[STMT_PAGE], 8, params };
+	if (db_run(r, qs, 2, res) == -1)
+		return;
+
+	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
+	n = PQntuples(res[1]);
+	buf_puts(&b, "{\"success\":true,\"data\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		buf_puts(&b, PQgetvalue(res[1], i, 0));
+	}
+	buf_printf(&b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
+	    "\"total\":%lld,\"hasMore\":%s}}", q.page, q.limit, total,
+	    q.page * q.limit < total ? "true" : "false");
+	http_json(r, 200, b.data, b.len);
+	buf_free(&b);
+	db_clear(res, 2);
+}
+
+static void
+jobs_save_search(struct req *r)
+{
+	struct search_b	 s = { 0 };
+	uint64_t	 set;
+	const char	*kind[1], *params[8];
+	struct db_query	 qs[3];
+	PGresult	*res[3];
+	struct buf	 b = { 0 };
+
+	if (valid_json(r, search_fields, nitems(search_fields), &s, &set) == -1)
+		return;
+	if (FIELD_SET(set, SB_MINBUDGET) && FIELD_SET(set, SB_MAXBUDGET) &&
+	    s.min_budget > s.max_budget) {
+		valid_fail_field(r, "minBudget", "must not be greater than maxBudget");
+		return;
+	}
+	kind[0] = r->auth.personal ? "personal" : "org";
+	params[0] = s.name;
+	params[1] = pg_text_array(&r->arena, &s.skills);
+	params[2] = opt_int(r, set, SB_MINBUDGET, s.min_budget);
+	params[3] = opt_int(r, set, SB_MAXBUDGET, s.max_budget);
+	params[4] = s.location;
+	params[5] = opt_int(r, set, SB_CLIENTSCORE, s.client_score);
+	params[6] = s.query;
+	params[7] = s.notify ? "true" : "false";
+	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
+	qs[1] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
+	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 8, params };
+	if (db_run(r, qs, 3, res) == -1)
+		return;
+	buf_printf(&b, "{\"success\":true,\"data\":%s}", PQgetvalue(res[2], 0, 0));
+	http_json(r, 201, b.data, b.len);
+	buf_free(&b);
+	db_clear(res, 3);
+}
+
+static const struct route routes[] = {
+	{ "/api/jobs", METHOD_GET, jobs_list, 0 },
+	{ "/api/jobs", METHOD_POST, jobs_save_search, ROUTE_JSON },
+};
+
+int
+main(void)
+{
+	struct app	app;
+	FCGX_Request	fcgi;
+
+	if (app_init(&app, "jobs", &fcgi) == -1)
+		return 1;
+	while (app_accept(&app, &fcgi) >= 0) {
+		http_dispatch(&app, &fcgi, routes, nitems(routes));
+		FCGX_Finish_r(&fcgi);
+	}
+	return app_free(&app, &fcgi);
+}

@@ -1,0 +1,390 @@
+/* common.h: the one header of libcommon, shared by every endpoint, cron binary and tool. */
+#ifndef COMMON_H
+#define COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define PRINTF(f, a)	__attribute__((format(printf, f, a)))
+#define NORETURN	__attribute__((noreturn))
+#else
+#define PRINTF(f, a)
+#define NORETURN
+#endif
+
+struct req;
+
+/*
+ * arena.c -- per-request memory.
+ *
+ * Everything a request allocates for itself (decoded strings, parsed
+ * fields, header lines) comes from its arena and is released at once by
+ * arena_reset() when the request ends.  Allocation never fails: out of
+ * memory ends the worker, and the supervisor starts a new one.
+ */
+struct arena_block;
+struct arena {
+	struct arena_block	*head;
+};
+void	*arena_alloc(struct arena *, size_t);
+char	*arena_strdup(struct arena *, const char *);
+char	*arena_strndup(struct arena *, const char *, size_t);
+char	*arena_printf(struct arena *, const char *, ...) PRINTF(2, 3);
+void	 arena_reset(struct arena *);
+
+/*
+ * buf.c -- a growable byte string that is always NUL-terminated.
+ *
+ * The buffer owns data; buf_free() releases it, buf_reset() keeps the
+ * allocation for reuse.
+ */
+struct buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+void	 buf_append(struct buf *, const void *, size_t);
+void	 buf_puts(struct buf *, const char *);
+void	 buf_putc(struct buf *, char);
+void	 buf_printf(struct buf *, const char *, ...) PRINTF(2, 3);
+void	 buf_vprintf(struct buf *, const char *, va_list);
+void	 buf_json_string(struct buf *, const char *, size_t);
+void	 buf_reset(struct buf *);
+void	 buf_free(struct buf *);
+
+/* util.c -- small pure helpers. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+NORETURN void oom(void);
+size_t	 utf8_seq(const unsigned char *, size_t);
+int	 utf8_valid(const char *, size_t);
+size_t	 utf8_length(const char *, size_t);
+int	 url_decode(char *, size_t *, int);
+int	 parse_int64(const char *, long long *);
+int	 base64url_decode(const char *, size_t, unsigned char **, size_t *);
+char	*base64url_encode(const unsigned char *, size_t);
+void	 random_hex(char *, size_t);
+double	 now_ms(void);
+char	*read_file(const char *, size_t, size_t *);
+int	 ident_valid(const char *, size_t);
+
+/*
+ * config.c -- one config file plus environment overrides.
+ *
+ * Every knob has a key in the file ("db_conninfo = ...") and an
+ * environment variable (APP_DB_CONNINFO); the environment wins.  The
+ * file is named by APP_CONFIG.  Unknown keys in the file are an error,
+ * so that a typo never silently falls back to a default.
+ */
+enum auth_alg {
+	AUTH_HS256,
+	AUTH_RS256
+};
+struct config {
+	char		*db_conninfo;
+	int		 db_connect_timeout;
+	int		 db_statement_timeout_ms;
+	char		*redis_socket;
+	char		*redis_host;
+	int		 redis_port;
+	int		 redis_timeout_ms;
+	int		 redis_retry_ms;
+	enum auth_alg	 jwt_alg;
+	char		*jwt_secret_file;
+	char		*jwt_public_key_file;
+	char		*jwt_jwks_file;
+	char		*jwt_issuer;
+	char		*jwt_audience;
+	char		*jwt_azp;
+	int		 jwt_leeway;
+	int		 body_max;
+	int		 json_max_depth;
+	int		 workers;
+	char		*log_level;
+};
+extern struct config cfg;
+int	 config_load(void);
+void	 config_free(void);
+const char *config_knob_doc(size_t, const char **, const char **);
+
+/*
+ * log.c -- one JSON object per line on stderr.
+ *
+ * Never pass a token, a password or a key to these functions: the
+ * request log carries ids, method, path (without query), status and
+ * duration, nothing else of the request.
+ */
+enum log_level {
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR
+};
+void	 log_init(const char *);
+void	 log_set_level(const char *);
+void	 log_msg(enum log_level, const char *, int, const struct req *,
+	    const char *, ...) PRINTF(5, 6);
+void	 log_request(const struct req *);
+#define LOG_ERR(r, ...)		log_msg(LOG_ERROR, __FILE__, __LINE__, (r), __VA_ARGS__)
+#define LOG_WARN(r, ...)	log_msg(LOG_WARN, __FILE__, __LINE__, (r), __VA_ARGS__)
+#define LOG_INFO(r, ...)	log_msg(LOG_INFO, __FILE__, __LINE__, (r), __VA_ARGS__)
+#define LOG_DEBUG(r, ...)	log_msg(LOG_DEBUG, __FILE__, __LINE__, (r), __VA_ARGS__)
+
+/*
+ * error.c -- the one error enum and its mapping to status and code.
+ */
+enum err {
+	ERR_BAD_REQUEST,
+	ERR_VALIDATION,
+	ERR_MALFORMED_JSON,
+	ERR_UNAUTHORIZED,
+	ERR_PAYMENT_REQUIRED,
+	ERR_FORBIDDEN,
+	ERR_NOT_FOUND,
+	ERR_METHOD_NOT_ALLOWED,
+	ERR_CONFLICT,
+	ERR_TOO_LARGE,
+	ERR_UNSUPPORTED_MEDIA,
+	ERR_RATE_LIMITED,
+	ERR_INTERNAL,
+	ERR_BAD_GATEWAY,
+	ERR_UNAVAILABLE,
+	ERR_GATEWAY_TIMEOUT,
+	ERR__MAX
+};
+int	 err_status(enum err);
+const char *err_code(enum err);
+const char *err_message(enum err);
+const char *http_reason(int);
+
+/*
+ * auth.c -- JWT verification (HS256, RS256 with a PEM key or a JWKS).
+ *
+ * The algorithm is pinned by configuration: a token whose header names
+ * any other algorithm, "none" included, is refused before libjwt sees
+ * it.  exp is required; nbf and iat are checked with a leeway; iss, aud
+ * and azp when configured.
+ */
+struct principal {
+	char	 user_id[129];
+	char	 tenant_id[136];
+	int	 personal;
+};
+struct auth_key;
+struct auth_keys {
+	enum auth_alg	 alg;
+	struct auth_key	*keys;
+	size_t		 nkeys;
+};
+int	 auth_keys_load(struct auth_keys *, const struct config *);
+int	 auth_jwks_parse(struct auth_keys *, const char *, size_t);
+void	 auth_keys_free(struct auth_keys *);
+int	 auth_verify(const struct auth_keys *, const struct config *,
+	    const char *, time_t, struct principal *, const char **);
+const char *auth_token_from(const char *, const char *, char *, size_t);
+char	*auth_sign(enum auth_alg, const unsigned char *, size_t, const char *,
+	    const char *);
+int	 auth_tenant_for(const char *, const char *, char *, size_t);
+
+/*
+ * db.c -- one persistent PostgreSQL connection per worker.
+ *
+ * Every request runs in one transaction which first sets app.tenant_id
+ * and app.user_id with set_config(..., true), so that row-level
+ * security sees the caller.  Statements are parameterised, always.
+ * Statements are pipelined: db_run() sends BEGIN, the tenant context,
+ * the queries and COMMIT and waits once.  A lost connection is reopened
+ * on the next request, and a statement that failed because the server
+ * went away before anything committed is retried once on the new one.
+ */
+struct db_query {
+	const char		*sql;
+	int			 nparams;
+	const char *const	*params;
+};
+struct db {
+	PGconn		*conn;
+	double		 last_fail;
+};
+int	 db_run(struct req *, const struct db_query *, size_t, PGresult **);
+int	 db_run_as(struct db *, const char *, const char *, const struct db_query *,
+	    size_t, PGresult **, struct req *);
+void	 db_clear(PGresult **, size_t);
+int	 db_ping(struct db *, double *);
+void	 db_close(struct db *);
+const char *db_value(const PGresult *, int, int);
+
+/* redis.c -- one persistent Redis connection per worker, with short timeouts. */
+struct redisContext;
+struct redis {
+	struct redisContext	*ctx;
+	double			 down_until;
+};
+struct redisContext *redis_get(struct redis *);
+void	 redis_fail(struct redis *);
+int	 redis_ping(struct redis *, double *);
+void	 redis_close(struct redis *);
+
+/*
+ * The application: what a worker sets up once and every request shares.
+ */
+struct app {
+	const char		*name;
+	struct auth_keys	 keys;
+	struct db		 db;
+	struct redis		 redis;
+};
+
+/*
+ * request.c -- the request as the handlers see it.
+ *
+ * A struct req lives for one FastCGI request.  Its strings point into
+ * its arena; none of them may be kept past http_finish().
+ */
+enum method {
+	METHOD_GET = 1 << 0,
+	METHOD_POST = 1 << 1,
+	METHOD_PUT = 1 << 2,
+	METHOD_PATCH = 1 << 3,
+	METHOD_DELETE = 1 << 4,
+	METHOD_OTHER = 1 << 5
+};
+struct param {
+	char	*key;
+	char	*val;
+};
+#define ROUTE_MAX_ARGS	4
+struct req {
+	struct app	*app;
+	FCGX_Request	*fcgi;
+	struct arena	 arena;
+	enum method	 method;
+	const char	*method_name;
+	char		*path;
+	struct param	*query;
+	size_t		 nquery;
+	char		*args[ROUTE_MAX_ARGS];
+	char		 id[65];
+	struct principal auth;
+	int		 authed;
+	char		*body;
+	size_t		 body_len;
+	struct buf	 headers;
+	int		 status;
+	int		 responded;
+	const char	*code;
+	double		 t0;
+};
+int	 req_init(struct req *, struct app *, FCGX_Request *);
+void	 req_free(struct req *);
+const char *req_param(const struct req *, const char *);
+const char *req_header(const struct req *, const char *);
+int	 req_read_body(struct req *);
+const char *req_client_ip(const struct req *);
+
+/*
+ * response.c -- the one place that writes responses.
+ *
+ * Each request writes exactly one response: http_json(), http_error()
+ * or a stream opened with http_stream_begin().  Extra headers are added
+ * with http_header() before that.
+ */
+void	 http_header(struct req *, const char *, const char *, ...) PRINTF(3, 4);
+void	 http_send(struct req *, int, const char *, const char *, size_t);
+void	 http_json(struct req *, int, const char *, size_t);
+void	 http_json_obj(struct req *, int, json_object *);
+void	 http_error(struct req *, enum err, const char *, ...) PRINTF(3, 4);
+void	 http_error_obj(struct req *, enum err, const char *, json_object *);
+int	 http_stream_begin(struct req *, int, const char *);
+int	 http_stream_write(struct req *, const char *, size_t);
+
+/*
+ * validate.c -- declarative field tables for query strings and JSON bodies.
+ *
+ * A validator reads a field table and the raw input and fills a plain C
+ * struct at the offsets the table names; it does no I/O.  Every failure
+ * names its field.  Unknown keys are refused.
+ */
+enum ftype {
+	FT_INT,		/* long long, strict decimal, range min..max */
+	FT_NUMBER,	/* double, finite, range min..max */
+	FT_BOOL,	/* int 0/1 */
+	FT_STRING,	/* char *, length in characters min..max */
+	FT_ENUM,	/* int: index into choices */
+	FT_STRLIST,	/* struct strlist: JSON array or comma list, items min..max */
+	FT_UUID		/* char * in canonical lower-case form */
+};
+#define F_REQUIRED	0x01
+#define F_NULLABLE	0x02	/* JSON null means "absent" */
+#define F_LOWER		0x04	/* strings and list items are lower-cased */
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+struct field {
+	const char		*name;
+	enum ftype		 type;
+	unsigned int		 flags;
+	long long		 min;
+	long long		 max;
+	long long		 item_max;
+	const char *const	*choices;
+	size_t			 off;
+	const char		*def;
+};
+#define VALID_MAX_FIELDS	64
+struct valid_err {
+	json_object	*details;
+	enum err	 err;
+	const char	*message;
+};
+#define FIELD_SET(set, i)	(((set) >> (i)) & 1)
+int	 valid_query(struct req *, const struct field *, size_t, void *, uint64_t *);
+void	 valid_fail_field(struct req *, const char *, const char *, ...) PRINTF(3, 4);
+int	 valid_json(struct req *, const struct field *, size_t, void *, uint64_t *);
+int	 valid_fields_json(struct arena *, const struct field *, size_t,
+	    json_object *, void *, uint64_t *, struct valid_err *);
+int	 valid_fields_query(struct arena *, const struct field *, size_t,
+	    const struct param *, size_t, void *, uint64_t *, struct valid_err *);
+json_object *json_parse_strict(const char *, size_t, int, const char **);
+int	 uuid_valid(const char *);
+char	*pg_text_array(struct arena *, const struct strlist *);
+
+/*
+ * dispatch.c -- routing, authentication and the request log.
+ */
+typedef void (*handler_fn)(struct req *);
+#define ROUTE_PUBLIC	0x01	/* no token required */
+#define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
+struct route {
+	const char	*pattern;	/* "/api/job-searches/{id}" */
+	enum method	 method;
+	handler_fn	 handler;
+	unsigned int	 flags;
+};
+void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
+
+/*
+ * worker.c -- process setup and the supervisor of the worker processes.
+ *
+ * app_init() loads config, and when cfg.workers > 1 forks that many
+ * workers sharing the listening socket (fd 0, as spawn-fcgi hands it),
+ * restarting any that die; it returns only in the workers.
+ * app_accept() is FCGX_Accept_r() that gives up once SIGTERM arrived.
+ */
+int	 app_init(struct app *, const char *, FCGX_Request *);
+int	 app_accept(struct app *, FCGX_Request *);
+int	 app_free(struct app *, FCGX_Request *);
+
+#endif /* !COMMON_H */

@@ -1,0 +1,226 @@
+/* config.c: the knobs, read from one config file and overridden by APP_* environment variables. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+struct config cfg;
+
+enum ktype {
+	K_STR,
+	K_INT,
+	K_ALG
+};
+
+/*
+ * The knobs.  README.md documents each of them (a unit test checks
+ * that it does), so add the line there when you add one here.
+ */
+static const struct knob {
+	const char	*key;
+	enum ktype	 type;
+	size_t		 off;
+	const char	*def;
+	long long	 min, max;
+	const char	*doc;
+} knobs[] = {
+	{ "db_conninfo", K_STR, offsetof(struct config, db_conninfo),
+	  "dbname=upwork", 0, 0,
+	  "libpq connection string of the application role" },
+	{ "db_connect_timeout", K_INT, offsetof(struct config, db_connect_timeout),
+	  "2", 1, 60, "seconds to wait for a PostgreSQL connection" },
+	{ "db_statement_timeout_ms", K_INT,
+	  offsetof(struct config, db_statement_timeout_ms), "5000", 0, 600000,
+	  "statement_timeout of the application's sessions (0: none)" },
+	{ "redis_socket", K_STR, offsetof(struct config, redis_socket), "", 0, 0,
+	  "Redis unix socket path; when empty, redis_host and redis_port" },
+	{ "redis_host", K_STR, offsetof(struct config, redis_host), "127.0.0.1",
+	  0, 0, "Redis host when redis_socket is empty" },
+	{ "redis_port", K_INT, offsetof(struct config, redis_port), "6379",
+	  1, 65535, "Redis TCP port" },
+	{ "redis_timeout_ms", K_INT, offsetof(struct config, redis_timeout_ms),
+	  "50", 1, 10000, "connect and command timeout for Redis" },
+	{ "redis_retry_ms", K_INT, offsetof(struct config, redis_retry_ms),
+	  "1000", 0, 60000, "after a Redis failure, how long to bypass it "
+	  "before trying again" },
+	{ "jwt_alg", K_ALG, offsetof(struct config, jwt_alg), "HS256", 0, 0,
+	  "the one JWT algorithm accepted: HS256 or RS256" },
+	{ "jwt_secret_file", K_STR, offsetof(struct config, jwt_secret_file), "",
+	  0, 0, "HS256: file holding the shared secret" },
+	{ "jwt_public_key_file", K_STR,
+	  offsetof(struct config, jwt_public_key_file), "", 0, 0,
+	  "RS256: PEM public key file" },
+	{ "jwt_jwks_file", K_STR, offsetof(struct config, jwt_jwks_file), "", 0, 0,
+	  "RS256: JWKS file; the token's kid selects the key" },
+	{ "jwt_issuer", K_STR, offsetof(struct config, jwt_issuer), "", 0, 0,
+	  "required iss claim (empty: not checked)" },
+	{ "jwt_audience", K_STR, offsetof(struct config, jwt_audience), "", 0, 0,
+	  "required aud claim (empty: not checked)" },
+	{ "jwt_azp", K_STR, offsetof(struct config, jwt_azp), "", 0, 0,
+	  "comma list of accepted azp claims (empty: not checked)" },
+	{ "jwt_leeway", K_INT, offsetof(struct config, jwt_leeway), "30", 0, 3600,
+	  "seconds of clock skew allowed on exp, nbf and iat" },
+	{ "body_max", K_INT, offsetof(struct config, body_max), "65536",
+	  256, 16 * 1024 * 1024, "largest request body in bytes (413 past it)" },
+	{ "json_max_depth", K_INT, offsetof(struct config, json_max_depth), "16",
+	  2, 64, "deepest JSON nesting accepted in a body" },
+	{ "workers", K_INT, offsetof(struct config, workers), "2", 1, 256,
+	  "worker processes per endpoint" },
+	{ "log_level", K_STR, offsetof(struct config, log_level), "info", 0, 0,
+	  "debug, info, warn or error" },
+};
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+knob_set(const struct knob *k, const char *val, const char *where)
+{
+	char		*base = (char *)&cfg + k->off;
+	long long	 v;
+
+	switch (k->type) {
+	case K_STR:
+		free(*(char **)base);
+		*(char **)base = xstrdup(val);
+		return 0;
+	case K_INT:
+		if (parse_int64(val, &v) == -1 || v < k->min || v > k->max) {
+			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
+			    "%s: %s must be an integer in %lld..%lld\"}\n",
+			    where, k->key, k->min, k->max);
+			return -1;
+		}
+		*(int *)base = (int)v;
+		return 0;
+	case K_ALG:
+		if (strcmp(val, "HS256") == 0)
+			*(enum auth_alg *)base = AUTH_HS256;
+		else if (strcmp(val, "RS256") == 0)
+			*(enum auth_alg *)base = AUTH_RS256;
+		else {
+			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
+			    "%s: %s must be HS256 or RS256\"}\n", where, k->key);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static const struct knob *
+knob_find(const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(knobs); i++)
+		if (strcmp(knobs[i].key, key) == 0)
+			return &knobs[i];
+	return NULL;
+}
+
+static int
+config_file(const char *path)
+{
+	FILE			*f;
+	char			 line[4096], where[512], *p, *eq;
+	const struct knob	*k;
+	int			 lineno = 0, rc = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: %s: %s\"}\n",
+		    path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
+			    "%s: expected key = value\"}\n", where);
+			rc = -1;
+			continue;
+		}
+		*eq = '\0';
+		if ((k = knob_find(trim(p))) == NULL) {
+			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
+			    "%s: unknown key\"}\n", where);
+			rc = -1;
+			continue;
+		}
+		if (knob_set(k, trim(eq + 1), where) == -1)
+			rc = -1;
+	}
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Defaults, then the file named by APP_CONFIG (if any), then APP_<KEY>
+ * environment variables.  Returns -1 after printing what is wrong.
+ */
+int
+config_load(void)
+{
+	const char	*path, *env;
+	char		 name[128];
+	size_t		 i, j;
+	int		 rc = 0;
+
+	config_free();
+	for (i = 0; i < nitems(knobs); i++)
+		if (knob_set(&knobs[i], knobs[i].def, "default") == -1)
+			rc = -1;
+	if ((path = getenv("APP_CONFIG")) != NULL && *path != '\0')
+		if (config_file(path) == -1)
+			rc = -1;
+	for (i = 0; i < nitems(knobs); i++) {
+		snprintf(name, sizeof(name), "APP_%s", knobs[i].key);
+		for (j = 4; name[j] != '\0'; j++)
+			name[j] = (char)toupper((unsigned char)name[j]);
+		if ((env = getenv(name)) != NULL)
+			if (knob_set(&knobs[i], env, name) == -1)
+				rc = -1;
+	}
+	return rc;
+}
+
+void
+config_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(knobs); i++)
+		if (knobs[i].type == K_STR) {
+			char **p = (char **)((char *)&cfg + knobs[i].off);
+			free(*p);
+			*p = NULL;
+		}
+}
+
+/* The i-th knob's key, default and description; NULL past the end. */
+const char *
+config_knob_doc(size_t i, const char **def, const char **doc)
+{
+	if (i >= nitems(knobs))
+		return NULL;
+	*def = knobs[i].def;
+	*doc = knobs[i].doc;
+	return knobs[i].key;
+}

@@ -1,0 +1,163 @@
+/* dispatch.c: route a request, authenticate it, check its body, run its handler, log it. */
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+#define TOKEN_BUF	8193
+#define ARG_MAX_LEN	200
+
+/*
+ * Match path against a pattern such as "/api/job-searches/{id}"; each
+ * {name} takes one non-empty segment, stored in args in order.
+ */
+static int
+route_match(const char *pattern, const char *path, struct req *r, int store)
+{
+	const char	*p = pattern, *s = path, *end;
+	size_t		 nargs = 0, len;
+
+	while (*p != '\0') {
+		if (*p == '{') {
+			if ((end = strchr(s, '/')) == NULL)
+				end = s + strlen(s);
+			len = (size_t)(end - s);
+			if (len == 0 || len > ARG_MAX_LEN || nargs == ROUTE_MAX_ARGS)
+				return 0;
+			if (store)
+				r->args[nargs] = arena_strndup(&r->arena, s, len);
+			nargs++;
+			s = end;
+			p = strchr(p, '}');
+			if (p == NULL)
+				return 0;
+			p++;
+		} else if (*p++ != *s++)
+			return 0;
+	}
+	return *s == '\0';
+}
+
+static void
+allow_header(struct req *r, unsigned int mask)
+{
+	static const struct {
+		enum method	 m;
+		const char	*name;
+	} names[] = {
+		{ METHOD_GET, "GET" }, { METHOD_POST, "POST" },
+		{ METHOD_PUT, "PUT" }, { METHOD_PATCH, "PATCH" },
+		{ METHOD_DELETE, "DELETE" },
+	};
+	struct buf	b = { 0 };
+	size_t		i;
+
+	for (i = 0; i < nitems(names); i++)
+		if (mask & names[i].m)
+			buf_printf(&b, "%s%s", b.len ? ", " : "", names[i].name);
+	http_header(r, "Allow", "%s", b.data ? b.data : "");
+	buf_free(&b);
+}
+
+static int
+authenticate(struct req *r)
+{
+	char		 buf[TOKEN_BUF];
+	const char	*tok, *why;
+
+	tok = auth_token_from(req_header(r, "HTTP_AUTHORIZATION"),
+	    req_header(r, "HTTP_COOKIE"), buf, sizeof(buf));
+	if (tok == NULL) {
+		http_error(r, ERR_UNAUTHORIZED, "a bearer token is required");
+		return -1;
+	}
+	if (auth_verify(&r->app->keys, &cfg, tok, time(NULL), &r->auth,
+	    &why) == -1) {
+		http_error(r, ERR_UNAUTHORIZED, "%s", why);
+		return -1;
+	}
+	r->authed = 1;
+	return 0;
+}
+
+/* Predicate: the Content-Type is application/json, any charset utf-8. */
+static int
+is_json(const char *ct)
+{
+	size_t	n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ')
+		ct++;
+	if (*ct == '\0')
+		return 1;
+	if (*ct != ';')
+		return 0;
+	for (ct++; *ct == ' '; ct++)
+		continue;
+	return strcasecmp(ct, "charset=utf-8") == 0 ||
+	    strcasecmp(ct, "charset=\"utf-8\"") == 0;
+}
+
+static void
+dispatch(struct req *r, const struct route *routes, size_t n)
+{
+	const struct route	*rt = NULL;
+	unsigned int		 allowed = 0;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		if (!route_match(routes[i].pattern, r->path, r, 0))
+			continue;
+		allowed |= routes[i].method;
+		if (routes[i].method == r->method && rt == NULL)
+			rt = &routes[i];
+	}
+	if (rt == NULL) {
+		if (allowed == 0) {
+			http_error(r, ERR_NOT_FOUND, "no such route");
+			return;
+		}
+		allow_header(r, allowed);
+		http_error(r, ERR_METHOD_NOT_ALLOWED, "%s is not allowed here",
+		    r->method_name);
+		return;
+	}
+	route_match(rt->pattern, r->path, r, 1);
+	if (!(rt->flags & ROUTE_PUBLIC) && authenticate(r) == -1)
+		return;
+	if (rt->flags & ROUTE_JSON) {
+		if (!is_json(req_header(r, "CONTENT_TYPE"))) {
+			http_error(r, ERR_UNSUPPORTED_MEDIA, NULL);
+			return;
+		}
+		if (req_read_body(r) == -1)
+			return;
+	}
+	rt->handler(r);
+}
+
+/*
+ * Serve one FastCGI request with the endpoint's route table.  Whatever
+ * the handler does, exactly one response is written and one access log
+ * line follows; everything the request allocated is released.
+ */
+void
+http_dispatch(struct app *app, FCGX_Request *f, const struct route *routes,
+    size_t n)
+{
+	struct req	r;
+
+	if (req_init(&r, app, f) == -1)
+		http_error(&r, ERR_BAD_REQUEST, "the URL is not valid");
+	else
+		dispatch(&r, routes, n);
+	if (!r.responded) {
+		LOG_ERR(&r, "handler wrote no response");
+		http_error(&r, ERR_INTERNAL, NULL);
+	}
+	log_request(&r);
+	req_free(&r);
+}

@@ -1,0 +1,76 @@
+/* error.c: the one table that maps each error to its HTTP status, stable code and message. */
+#include "common.h"
+
+static const struct {
+	int		 status;
+	const char	*code;
+	const char	*message;
+} errors[ERR__MAX] = {
+	[ERR_BAD_REQUEST] = { 400, "bad_request", "Bad request" },
+	[ERR_VALIDATION] = { 400, "validation_failed", "Validation failed" },
+	[ERR_MALFORMED_JSON] = { 400, "malformed_json", "Malformed JSON body" },
+	[ERR_UNAUTHORIZED] = { 401, "unauthorized", "Unauthorized" },
+	[ERR_PAYMENT_REQUIRED] = { 402, "budget_exhausted",
+	    "AI usage budget exhausted" },
+	[ERR_FORBIDDEN] = { 403, "forbidden", "Forbidden" },
+	[ERR_NOT_FOUND] = { 404, "not_found", "Not found" },
+	[ERR_METHOD_NOT_ALLOWED] = { 405, "method_not_allowed",
+	    "Method not allowed" },
+	[ERR_CONFLICT] = { 409, "conflict", "Conflict" },
+	[ERR_TOO_LARGE] = { 413, "payload_too_large", "Request body too large" },
+	[ERR_UNSUPPORTED_MEDIA] = { 415, "unsupported_media_type",
+	    "Content-Type must be application/json" },
+	[ERR_RATE_LIMITED] = { 429, "rate_limited", "Rate limit exceeded" },
+	[ERR_INTERNAL] = { 500, "internal_error", "Internal server error" },
+	[ERR_BAD_GATEWAY] = { 502, "bad_gateway", "Upstream service failed" },
+	[ERR_UNAVAILABLE] = { 503, "service_unavailable",
+	    "Service temporarily unavailable" },
+	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
+	    "Upstream service timed out" },
+};
+
+int
+err_status(enum err e)
+{
+	return e < ERR__MAX ? errors[e].status : 500;
+}
+
+const char *
+err_code(enum err e)
+{
+	return e < ERR__MAX ? errors[e].code : "internal_error";
+}
+
+const char *
+err_message(enum err e)
+{
+	return e < ERR__MAX ? errors[e].message : "Internal server error";
+}
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}

@@ -1,0 +1,79 @@
+/* redis.c: the worker's Redis connection, with short timeouts and a pause after failures. */
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common.h"
+
+/*
+ * Redis is an accelerator here (rate limits, cache, events), never the
+ * source of truth, so a slow or dead Redis must cost a request at most
+ * redis_timeout_ms once: after a failure the connection is dropped (a
+ * late reply would desynchronise it) and Redis is bypassed for
+ * redis_retry_ms.
+ */
+struct redisContext *
+redis_get(struct redis *rd)
+{
+	struct timeval	tv;
+	double		now = now_ms();
+
+	if (rd->ctx != NULL)
+		return rd->ctx;
+	if (now < rd->down_until)
+		return NULL;
+	tv.tv_sec = cfg.redis_timeout_ms / 1000;
+	tv.tv_usec = (cfg.redis_timeout_ms % 1000) * 1000;
+	if (*cfg.redis_socket != '\0')
+		rd->ctx = redisConnectUnixWithTimeout(cfg.redis_socket, tv);
+	else
+		rd->ctx = redisConnectWithTimeout(cfg.redis_host, cfg.redis_port, tv);
+	if (rd->ctx == NULL || rd->ctx->err != 0 ||
+	    redisSetTimeout(rd->ctx, tv) != REDIS_OK) {
+		LOG_WARN(NULL, "redis: connect failed: %s",
+		    rd->ctx ? rd->ctx->errstr : "out of memory");
+		redis_fail(rd);
+		return NULL;
+	}
+	return rd->ctx;
+}
+
+/* Drop the connection after an error or timeout and pause before retrying. */
+void
+redis_fail(struct redis *rd)
+{
+	if (rd->ctx != NULL)
+		redisFree(rd->ctx);
+	rd->ctx = NULL;
+	rd->down_until = now_ms() + cfg.redis_retry_ms;
+}
+
+void
+redis_close(struct redis *rd)
+{
+	if (rd->ctx != NULL)
+		redisFree(rd->ctx);
+	rd->ctx = NULL;
+}
+
+/* PING; *ms gets the latency.  Ignores the retry pause: health asks now. */
+int
+redis_ping(struct redis *rd, double *ms)
+{
+	redisReply	*reply;
+	double		 t0 = now_ms();
+	int		 ok;
+
+	rd->down_until = 0;
+	if (redis_get(rd) == NULL)
+		return -1;
+	reply = redisCommand(rd->ctx, "PING");
+	ok = reply != NULL && reply->type == REDIS_REPLY_STATUS &&
+	    strcmp(reply->str, "PONG") == 0;
+	if (reply == NULL)
+		redis_fail(rd);
+	freeReplyObject(reply);
+	*ms = now_ms() - t0;
+	return ok ? 0 : -1;
+}

@@ -1,0 +1,187 @@
+/* request.c: parse a FastCGI request into a struct req: method, decoded path, query, id, body. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#define QUERY_MAX_PARAMS	64
+
+static const struct {
+	const char	*name;
+	enum method	 method;
+} methods[] = {
+	{ "GET", METHOD_GET },
+	{ "POST", METHOD_POST },
+	{ "PUT", METHOD_PUT },
+	{ "PATCH", METHOD_PATCH },
+	{ "DELETE", METHOD_DELETE },
+};
+
+static int
+req_id_valid(const char *s)
+{
+	size_t	i, n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
+		    s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/* Split and decode "a=1&b=2"; -1 on a broken escape or too many pairs. */
+static int
+req_parse_query(struct req *r, const char *qs)
+{
+	char	*copy, *pair, *save, *eq;
+	size_t	 len;
+
+	if (*qs == '\0')
+		return 0;
+	r->query = arena_alloc(&r->arena, QUERY_MAX_PARAMS * sizeof(*r->query));
+	copy = arena_strdup(&r->arena, qs);
+	for (pair = strtok_r(copy, "&", &save); pair != NULL;
+	    pair = strtok_r(NULL, "&", &save)) {
+		if (r->nquery == QUERY_MAX_PARAMS)
+			return -1;
+		if ((eq = strchr(pair, '=')) != NULL)
+			*eq++ = '\0';
+		else
+			eq = pair + strlen(pair);
+		if (url_decode(pair, &len, 1) == -1 || url_decode(eq, &len, 1) == -1)
+			return -1;
+		r->query[r->nquery].key = pair;
+		r->query[r->nquery].val = eq;
+		r->nquery++;
+	}
+	return 0;
+}
+
+/*
+ * Fill r from the FastCGI parameters.  Returns -1 when the URI cannot be
+ * decoded (a broken escape, %00, not UTF-8); r is still usable for an
+ * error response then.
+ */
+int
+req_init(struct req *r, struct app *app, FCGX_Request *f)
+{
+	const char	*m, *uri, *id, *q;
+	size_t		 i, len;
+
+	memset(r, 0, sizeof(*r));
+	r->t0 = now_ms();
+	r->app = app;
+	r->fcgi = f;
+	r->status = 500;
+
+	if ((id = req_header(r, "HTTP_X_REQUEST_ID")) != NULL && req_id_valid(id))
+		strncpy(r->id, id, sizeof(r->id) - 1);
+	else
+		random_hex(r->id, 33);
+
+	m = req_header(r, "REQUEST_METHOD");
+	r->method = METHOD_OTHER;
+	r->method_name = "OTHER";
+	for (i = 0; m != NULL && i < nitems(methods); i++)
+		if (strcmp(m, methods[i].name) == 0) {
+			r->method = methods[i].method;
+			r->method_name = methods[i].name;
+		}
+
+	if ((uri = req_header(r, "REQUEST_URI")) == NULL || *uri != '/')
+		return -1;
+	if ((q = strchr(uri, '?')) != NULL) {
+		r->path = arena_strndup(&r->arena, uri, (size_t)(q - uri));
+		q++;
+	} else {
+		r->path = arena_strdup(&r->arena, uri);
+		q = "";
+	}
+	if (url_decode(r->path, &len, 0) == -1) {
+		r->path = NULL;
+		return -1;
+	}
+	return req_parse_query(r, q);
+}
+
+void
+req_free(struct req *r)
+{
+	buf_free(&r->headers);
+	arena_reset(&r->arena);
+}
+
+/* The first value of a query parameter, or NULL. */
+const char *
+req_param(const struct req *r, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nquery; i++)
+		if (strcmp(r->query[i].key, key) == 0)
+			return r->query[i].val;
+	return NULL;
+}
+
+/*
+ * A FastCGI parameter ("HTTP_AUTHORIZATION", "CONTENT_TYPE").  The
+ * pointer is valid until the request finishes; never keep it longer.
+ */
+const char *
+req_header(const struct req *r, const char *name)
+{
+	return FCGX_GetParam(name, r->fcgi->envp);
+}
+
+/*
+ * Read the body into the arena, at most cfg.body_max bytes.  Returns 0,
+ * or -1 after writing a 413 (declared or actual length too large) or a
+ * 400 (a body shorter than its Content-Length).
+ */
+int
+req_read_body(struct req *r)
+{
+	const char	*cl = req_header(r, "CONTENT_LENGTH");
+	long long	 want = -1;
+	size_t		 cap = (size_t)cfg.body_max, len = 0;
+	int		 n;
+
+	if (cl != NULL && *cl != '\0') {
+		if (parse_int64(cl, &want) == -1 || want < 0) {
+			http_error(r, ERR_BAD_REQUEST, "invalid Content-Length");
+			return -1;
+		}
+		if (want > (long long)cap) {
+			http_error(r, ERR_TOO_LARGE, "the limit is %zu bytes", cap);
+			return -1;
+		}
+		cap = (size_t)want;
+	}
+	r->body = arena_alloc(&r->arena, cap + 1);
+	while (len < cap &&
+	    (n = FCGX_GetStr(r->body + len, (int)(cap - len), r->fcgi->in)) > 0)
+		len += (size_t)n;
+	if (want < 0 && FCGX_GetChar(r->fcgi->in) != EOF) {
+		http_error(r, ERR_TOO_LARGE, "the limit is %zu bytes", cap);
+		return -1;
+	}
+	if (want >= 0 && len != (size_t)want) {
+		http_error(r, ERR_BAD_REQUEST, "body shorter than Content-Length");
+		return -1;
+	}
+	r->body[len] = '\0';
+	r->body_len = len;
+	return 0;
+}
+
+/* The peer address as the web server saw it. */
+const char *
+req_client_ip(const struct req *r)
+{
+	const char	*ip = req_header(r, "REMOTE_ADDR");
+
+	return ip != NULL ? ip : "unknown";
+}

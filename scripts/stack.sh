@@ -1,0 +1,469 @@
+#!/bin/bash
+# stack.sh: start, stop and inspect one private stack (PostgreSQL, Redis, FastCGI workers, lighttpd or Apache) under VAR.
+#
+# Usage: scripts/stack.sh start|stop|run|status|token SUB [ORG]|psql [args]
+#                         |pg-stop|pg-start|redis-stop|redis-start|env
+# Environment: PORT (8080), VAR (./var), WEB (lighttpd|apache),
+# BUILD (build/release), WORKERS (2), JWT_ALG (HS256|RS256, first start
+# only), BENCH (1 adds the benchmark-only routes).
+#
+# Everything lives under VAR: several stacks with different PORT and VAR
+# run side by side.  As root, PostgreSQL runs as the postgres user and
+# Redis, the workers and the web server's children as www-data.  When
+# those users cannot reach VAR (a checkout under /root, say) or its
+# socket paths would be too long, the runtime files live in
+# /tmp/upw-<hash of VAR> and VAR/rt points there.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${PORT:-8080}
+VAR=${VAR:-./var}
+WEB=${WEB:-lighttpd}
+BUILD=${BUILD:-build/release}
+WORKERS=${WORKERS:-2}
+JWT_ALG=${JWT_ALG:-HS256}
+BENCH=${BENCH:-0}
+
+case $BUILD in /*) BIN=$BUILD ;; *) BIN=$ROOT/$BUILD ;; esac
+mkdir -p "$VAR"
+VAR=$(cd "$VAR" && pwd)
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "stack: $*"; exit 1; }
+
+if [ "$(id -u)" = 0 ]; then
+	IS_ROOT=1
+	APPUSER=www-data
+	PGOS=postgres
+else
+	IS_ROOT=0
+	APPUSER=$(id -un)
+	PGOS=$APPUSER
+fi
+APPGROUP=$(id -gn "$APPUSER")
+
+as_pg() { if [ $IS_ROOT = 1 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_app() { if [ $IS_ROOT = 1 ]; then runuser -u "$APPUSER" -- "$@"; else "$@"; fi; }
+own() { if [ $IS_ROOT = 1 ]; then chown "$@"; fi; }
+
+# --- where the runtime files live ----------------------------------------
+
+reachable() {
+	[ $IS_ROOT = 0 ] && return 0
+	runuser -u postgres -- test -x "$1" 2>/dev/null &&
+	    runuser -u "$APPUSER" -- test -x "$1" 2>/dev/null
+}
+
+pick_rt() {
+	[ $IS_ROOT = 1 ] && chmod 0755 "$VAR"
+	local longest="$VAR/run/fcgi/job_searches.sock"
+	if reachable "$VAR" && [ ${#longest} -le 96 ]; then
+		RT=$VAR
+	else
+		RT=/tmp/upw-$(printf '%s' "$VAR" | sha1sum | cut -c1-12)
+		mkdir -p "$RT"
+		chmod 0755 "$RT"
+		ln -sfn "$RT" "$VAR/rt"
+	fi
+}
+pick_rt
+
+# --- ports -----------------------------------------------------------------
+
+port_busy() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+	ss -Hltn "( sport = :$1 )" 2>/dev/null | grep -q . && return 0
+	return 1
+}
+
+pick_port() {
+	local p i
+	for i in $(seq 1 500); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		port_busy "$p" || { echo "$p"; return 0; }
+	done
+	die "no free port found"
+}
+
+load_ports() {
+	if [ -f "$RT/ports.env" ]; then
+		. "$RT/ports.env"
+	else
+		PG_PORT=$(pick_port)
+		REDIS_PORT=$(pick_port)
+		printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$RT/ports.env"
+	fi
+}
+
+# --- files: directories, secrets, config -----------------------------------
+
+layout() {
+	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/apache" "$RT/log/asan" \
+	    "$RT/conf" "$RT/www" "$RT/redis" "$RT/secrets"
+	chmod 0755 "$RT/run" "$RT/conf" "$RT/www"
+	chmod 0775 "$RT/log"
+	own "root:$APPGROUP" "$RT/log"
+	own "$PGOS" "$RT/run/pg"
+	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/redis" "$RT/log/asan"
+	chmod 0750 "$RT/secrets"
+	own "root:$APPGROUP" "$RT/secrets"
+	touch "$RT/log/postgres.log" "$RT/log/redis.log"
+	own "$PGOS" "$RT/log/postgres.log"
+	own "$APPUSER" "$RT/log/redis.log"
+}
+
+# Secrets are generated once per VAR and never leave it.
+secrets() {
+	local s=$RT/secrets
+	umask 027
+	[ -s "$s/jwt-hs256.key" ] || head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/jwt-hs256.key"
+	[ -s "$s/db-app.password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/db-app.password"
+	if [ ! -s "$s/jwt-rs256.key" ]; then
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$s/jwt-rs256.key" 2>/dev/null
+		openssl pkey -in "$s/jwt-rs256.key" -pubout -out "$s/jwt-rs256.pub.pem"
+		local mod kid n
+		mod=$(openssl rsa -in "$s/jwt-rs256.key" -noout -modulus 2>/dev/null | cut -d= -f2)
+		kid=$(printf '%s' "$mod" | sha256sum | cut -c1-16)
+		n=$(printf '%s' "$mod" | xxd -r -p | base64 -w0 | tr '+/' '-_' | tr -d '=')
+		printf '%s' "$kid" >"$s/jwt-rs256.kid"
+		printf '{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"%s","n":"%s","e":"AQAB"}]}\n' \
+		    "$kid" "$n" >"$s/jwks.json"
+	fi
+	umask 022
+	own "root:$APPGROUP" "$s"/*
+	chmod 0640 "$s"/*
+}
+
+# The workers' config file: written once, then the admin's to edit.
+app_conf() {
+	local f=$RT/app.conf
+	[ -s "$f" ] && return 0
+	{
+		echo "# app.conf: configuration of the FastCGI workers of this stack (see README.md, Configuration)."
+		echo "db_conninfo = host=$RT/run/pg port=$PG_PORT dbname=upwork user=upwork_app password=$(cat "$RT/secrets/db-app.password")"
+		echo "redis_socket = $RT/run/redis/redis.sock"
+		echo "jwt_alg = $JWT_ALG"
+		echo "jwt_secret_file = $RT/secrets/jwt-hs256.key"
+		echo "jwt_jwks_file = $RT/secrets/jwks.json"
+		echo "log_level = info"
+	} >"$f"
+	own "root:$APPGROUP" "$f"
+	chmod 0640 "$f"
+}
+
+conf_get() {
+	sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$RT/app.conf" | tail -n 1
+}
+
+# What tests and tools need to reach this stack.
+stack_env() {
+	cat >"$RT/stack.env" <<EOF
+ROOT=$ROOT
+VAR=$VAR
+RT=$RT
+PORT=$PORT
+WEB=$WEB
+BUILD=$BUILD
+BIN=$BIN
+PG_HOST=$RT/run/pg
+PG_PORT=$PG_PORT
+PG_SUPERUSER=$PGOS
+REDIS_SOCKET=$RT/run/redis/redis.sock
+REDIS_PORT=$REDIS_PORT
+JWT_ALG=$(conf_get jwt_alg)
+APPUSER=$APPUSER
+EOF
+}
+
+# --- processes ---------------------------------------------------------------
+
+# A zombie counts as gone: PID 1 of a container may reap it late.
+alive() {
+	kill -0 "$1" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+pid_alive() {
+	local pid
+	[ -s "$1" ] || return 1
+	pid=$(head -n 1 "$1")
+	[ -n "$pid" ] && alive "$pid"
+}
+
+# Stop the process of a pid file: TERM, then KILL after a grace period.
+stop_pid() {
+	local f=$1 pid i
+	pid_alive "$f" || { rm -f "$f"; return 0; }
+	pid=$(head -n 1 "$f")
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		alive "$pid" || break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$f"
+}
+
+wait_for() {
+	local what=$1 i
+	shift
+	for i in $(seq 1 300); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "$what did not come up (logs in $RT/log)"
+}
+
+psql_super() {
+	as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RT/run/pg" -p "$PG_PORT" -U "$PGOS" "$@"
+}
+
+pg_start() {
+	if [ ! -s "$RT/pg/PG_VERSION" ]; then
+		mkdir -p "$RT/pg"
+		own "$PGOS" "$RT/pg"
+		chmod 0700 "$RT/pg"
+		as_pg "$PGBIN/initdb" -D "$RT/pg" -U "$PGOS" -E UTF8 --locale=C.UTF-8 \
+		    --auth-local=peer --auth-host=scram-sha-256 >>"$RT/log/postgres.log" 2>&1 ||
+		    die "initdb failed (see $RT/log/postgres.log)"
+		cat >>"$RT/pg/postgresql.conf" <<EOF
+# Added by scripts/stack.sh.
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$RT/run/pg'
+max_connections = 300
+shared_buffers = 256MB
+work_mem = 8MB
+effective_cache_size = 2GB
+random_page_cost = 1.1
+synchronous_commit = off
+log_min_duration_statement = 1000
+EOF
+		cat >"$RT/pg/pg_hba.conf" <<EOF
+# Written by scripts/stack.sh: the superuser by OS identity, everyone else by password.
+local   all   $PGOS                   peer
+local   all   all                     scram-sha-256
+host    all   all   127.0.0.1/32      scram-sha-256
+EOF
+	fi
+	if ! as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1; then
+		as_pg "$PGBIN/pg_ctl" -D "$RT/pg" -l "$RT/log/postgres.log" -w -t 60 start >/dev/null ||
+		    die "PostgreSQL did not start (see $RT/log/postgres.log)"
+	fi
+}
+
+pg_stop() {
+	if [ -s "$RT/pg/PG_VERSION" ] && as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1; then
+		as_pg "$PGBIN/pg_ctl" -D "$RT/pg" -m fast -w -t 60 stop >/dev/null
+	fi
+}
+
+db_setup() {
+	APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" |
+	    psql_super -d postgres || die "migrations failed"
+	if [ "$(psql_super -d upwork -tA -c "SELECT count(*) FROM tenants WHERE id = 'org_demo'")" = 0 ]; then
+		cat "$ROOT/sql/demo/generator.sql" "$ROOT/sql/demo/demo-data.sql" | psql_super -d upwork >/dev/null ||
+		    die "demo data failed to load"
+	fi
+}
+
+redis_start() {
+	pid_alive "$RT/run/redis/redis.pid" && return 0
+	cat >"$RT/conf/redis.conf" <<EOF
+# Written by scripts/stack.sh.
+bind 127.0.0.1
+port $REDIS_PORT
+protected-mode yes
+unixsocket $RT/run/redis/redis.sock
+unixsocketperm 770
+dir $RT/redis
+pidfile $RT/run/redis/redis.pid
+logfile $RT/log/redis.log
+daemonize yes
+save ""
+appendonly no
+maxmemory 256mb
+maxmemory-policy volatile-lru
+maxclients 10000
+EOF
+	as_app redis-server "$RT/conf/redis.conf" || die "Redis did not start"
+	wait_for Redis redis-cli -s "$RT/run/redis/redis.sock" ping
+}
+
+redis_stop() {
+	stop_pid "$RT/run/redis/redis.pid"
+}
+
+# The programs named in httpd-conf/routes (bench routes only with BENCH=1).
+programs() {
+	awk -v bench="$BENCH" '!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) { print $2 }' \
+	    "$ROOT/httpd-conf/routes" | awk '!seen[$0]++'
+}
+
+workers_start() {
+	local p sock pidf ids=()
+	[ $IS_ROOT = 1 ] && ids=(-U "$APPUSER" -G "$APPGROUP" -u "$APPUSER" -g "$APPGROUP")
+	for p in $(programs); do
+		sock=$RT/run/fcgi/$p.sock
+		pidf=$RT/run/fcgi-$p.pid
+		pid_alive "$pidf" && continue
+		[ -x "$BIN/cgi-bin/$p" ] || die "$BIN/cgi-bin/$p is not built (make all)"
+		rm -f "$sock"
+		APP_CONFIG=$RT/app.conf APP_WORKERS=$WORKERS \
+		    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
+		    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
+		    spawn-fcgi -s "$sock" -M 0660 "${ids[@]}" -P "$pidf" -- "$BIN/cgi-bin/$p" \
+		    >>"$RT/log/$p.log" 2>&1 || die "spawn-fcgi $p failed (see $RT/log/$p.log)"
+	done
+	for p in $(programs); do
+		wait_for "FastCGI $p" test -S "$RT/run/fcgi/$p.sock"
+	done
+}
+
+workers_stop() {
+	local f
+	for f in "$RT"/run/fcgi-*.pid; do
+		[ -e "$f" ] && stop_pid "$f"
+	done
+	rm -f "$RT"/run/fcgi/*.sock
+}
+
+# Fill a template's @VARIABLES@; @ROUTES@ comes from httpd-conf/routes.
+render() {
+	local tpl=$1 routes=$2 lu="" au=""
+	if [ $IS_ROOT = 1 ]; then
+		lu="server.username = \"$APPUSER\"
+server.groupname = \"$APPGROUP\""
+		au="User $APPUSER
+Group $APPGROUP"
+	fi
+	awk -v port="$PORT" -v rt="$RT" -v lu="$lu" -v au="$au" -v routes="$routes" '
+		/^@ROUTES@$/ { print routes; next }
+		/^@LIGHTTPD_USER@$/ { print lu; next }
+		/^@APACHE_USER@$/ { print au; next }
+		{ gsub(/@PORT@/, port); gsub(/@RT@/, rt); print }' "$tpl"
+}
+
+lighttpd_routes() {
+	awk -v bench="$BENCH" -v rt="$RT" '
+		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
+			printf "%s$HTTP[\"url\"] =~ \"%s\" {\n", (n++ ? "else " : ""), $1
+			printf "    fastcgi.server = ( \"/\" => ( ( \"socket\" => \"%s/run/fcgi/%s.sock\",\n", rt, $2
+			printf "                                    \"check-local\" => \"disable\" ) ) )\n}\n"
+		}' "$ROOT/httpd-conf/routes"
+}
+
+apache_routes() {
+	awk -v bench="$BENCH" -v rt="$RT" '
+		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
+			# Worker parameters count once per worker: on its first route.
+			printf "ProxyPassMatch \"%s\" \"unix:%s/run/fcgi/%s.sock|fcgi://%s/\"%s\n", $1, rt, $2, $2, (seen[$2]++ ? "" : " flushpackets=on")
+		}' "$ROOT/httpd-conf/routes"
+}
+
+web_start() {
+	local other
+	[ "$WEB" = lighttpd ] && other=apache || other=lighttpd
+	pid_alive "$RT/run/$other.pid" && web_stop_one "$other"
+	pid_alive "$RT/run/$WEB.pid" && return 0
+	port_busy "$PORT" && die "port $PORT is already in use"
+	case $WEB in
+	lighttpd)
+		render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes)" >"$RT/conf/lighttpd.conf"
+		lighttpd -f "$RT/conf/lighttpd.conf" || die "lighttpd did not start (see $RT/log/lighttpd-error.log)"
+		;;
+	apache)
+		render "$ROOT/httpd-conf/apache.conf.in" "$(apache_routes)" >"$RT/conf/apache.conf"
+		apache2 -f "$RT/conf/apache.conf" -k start || die "Apache did not start (see $RT/log/apache-error.log)"
+		;;
+	*) die "WEB must be lighttpd or apache" ;;
+	esac
+	wait_for "$WEB on port $PORT" curl -sf -o /dev/null "http://127.0.0.1:$PORT/api/health"
+}
+
+web_stop_one() {
+	stop_pid "$RT/run/$1.pid"
+}
+
+start() {
+	command -v spawn-fcgi >/dev/null || die "spawn-fcgi is missing: run make deps"
+	layout
+	load_ports
+	secrets
+	app_conf
+	stack_env
+	pg_start
+	db_setup
+	redis_start
+	workers_start
+	web_start
+	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
+}
+
+stop() {
+	[ -f "$RT/ports.env" ] || return 0
+	load_ports
+	web_stop_one lighttpd
+	web_stop_one apache
+	workers_stop
+	redis_stop
+	pg_stop
+}
+
+token() {
+	local sub=${1:-} org=${2:-} alg
+	[ -n "$sub" ] || die "usage: make token SUB=user_x [ORG=org_y]"
+	[ -s "$RT/app.conf" ] || die "no stack in $VAR: run make start first"
+	alg=$(conf_get jwt_alg)
+	if [ "$alg" = RS256 ]; then
+		APP_CONFIG=$RT/app.conf "$BIN/tools/token" --sub "$sub" ${org:+--org "$org"} \
+		    --key "$RT/secrets/jwt-rs256.key" --kid "$(cat "$RT/secrets/jwt-rs256.kid")"
+	else
+		APP_CONFIG=$RT/app.conf "$BIN/tools/token" --sub "$sub" ${org:+--org "$org"}
+	fi
+}
+
+banner() {
+	local tok
+	tok=$(token user_demo org_demo)
+	cat <<EOF
+
+  Upwork agent API: http://127.0.0.1:$PORT/   ($WEB in front, VAR=$VAR)
+
+  Demo token (user_demo in org_demo, valid 1 hour; make token SUB=... ORG=... for others):
+    $tok
+
+  Try it:
+    curl -s -H "Authorization: Bearer $tok" \\
+      'http://127.0.0.1:$PORT/api/jobs?skills=postgresql,c&minBudget=40&limit=2'
+
+  Logs: $RT/log/    Stop: Ctrl-C
+
+EOF
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+run)
+	start
+	banner
+	trap 'trap - INT TERM; say "stack: stopping"; stop; exit 0' INT TERM
+	while :; do sleep 3600 & wait $! || true; done
+	;;
+status)
+	for f in "$RT"/run/*.pid "$RT"/run/*/*.pid; do
+		[ -e "$f" ] || continue
+		if pid_alive "$f"; then say "up    $(basename "$f" .pid)"; else say "down  $(basename "$f" .pid)"; fi
+	done
+	[ -f "$RT/ports.env" ] && { load_ports; as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1 && say "up    postgres" || say "down  postgres"; }
+	;;
+token) shift; token "$@" ;;
+psql) shift; load_ports; psql_super "$@" ;;
+pg-stop) load_ports; pg_stop ;;
+pg-start) load_ports; pg_start ;;
+redis-stop) load_ports; redis_stop ;;
+redis-start) load_ports; redis_start ;;
+env) cat "$RT/stack.env" ;;
+*) die "usage: $0 start|stop|run|status|token SUB [ORG]|psql|pg-stop|pg-start|redis-stop|redis-start|env" ;;
+esac

@@ -1,0 +1,41 @@
+-- bootstrap.sql: roles, database and schema_migrations; run by scripts/migrate.sh as a superuser, idempotent.
+--
+-- Expects the psql variable app_password.  upwork_owner owns every
+-- object and cannot log in; upwork_app is what the API logs in as: not a
+-- superuser, no BYPASSRLS, owns nothing, so FORCE ROW LEVEL SECURITY
+-- and the policies always apply to it.
+
+SET client_min_messages = warning;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upwork_owner') THEN
+        CREATE ROLE upwork_owner NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upwork_app') THEN
+        CREATE ROLE upwork_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB
+            NOCREATEROLE NOREPLICATION NOINHERIT;
+    END IF;
+END $$;
+ALTER ROLE upwork_app NOSUPERUSER NOBYPASSRLS PASSWORD :'app_password';
+ALTER ROLE upwork_app SET TimeZone = 'UTC';
+
+SELECT 'CREATE DATABASE upwork OWNER upwork_owner ENCODING ''UTF8'' TEMPLATE template0'
+    WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'upwork') \gexec
+
+\connect upwork
+SET client_min_messages = warning;
+ALTER SCHEMA public OWNER TO upwork_owner;
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO upwork_app;
+REVOKE ALL ON DATABASE upwork FROM PUBLIC;
+GRANT CONNECT ON DATABASE upwork TO upwork_app;
+
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     text PRIMARY KEY,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE schema_migrations OWNER TO upwork_owner;
+COMMENT ON TABLE schema_migrations IS 'Migrations from sql/ that have run, one row each.';
+COMMENT ON COLUMN schema_migrations.version IS 'The migration file name without .sql.';
+COMMENT ON COLUMN schema_migrations.applied_at IS 'When it ran.';

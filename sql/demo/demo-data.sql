@@ -1,0 +1,28 @@
+-- demo-data.sql: the demo tenants org_demo (1,200 jobs, two users) and org_other, with client profiles; idempotent.
+-- Piped to psql after generator.sql, which defines the pg_temp.demo_* functions it calls.
+INSERT INTO tenants (id, kind, name) VALUES
+    ('org_demo', 'org', 'Demo Agency'),
+    ('org_other', 'org', 'Other Agency')
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO users (tenant_id, id, name, title, skills, hourly_rate, bio) VALUES
+    ('org_demo', 'user_demo', 'Dana Demo', 'Senior backend engineer (C, PostgreSQL, APIs)',
+     '{c,postgresql,api development,linux,node.js,typescript}', 85,
+     'I build fast, boring, reliable backends: multi-tenant APIs on PostgreSQL, C services and the tests that keep them honest.'),
+    ('org_demo', 'user_alex', 'Alex Example', 'Full-stack developer (React, Node.js)',
+     '{react,typescript,node.js,next.js,css}', 60,
+     'Full-stack developer shipping React front ends and Node.js APIs for SaaS startups since 2016.'),
+    ('org_other', 'user_other', 'Olive Other', 'Data engineer',
+     '{python,sql,data analysis,aws}', 70,
+     'Data pipelines and analytics in Python and SQL.')
+ON CONFLICT (tenant_id, id) DO NOTHING;
+
+SELECT pg_temp.demo_clients('org_demo', 150, 1);
+SELECT pg_temp.demo_jobs('org_demo', 1200, 1, 150);
+SELECT pg_temp.demo_clients('org_other', 40, 2);
+SELECT pg_temp.demo_jobs('org_other', 300, 2, 40);
+
+INSERT INTO job_searches (tenant_id, user_id, name, skills, min_budget, max_budget, client_score, notify)
+SELECT 'org_demo', 'user_demo', 'C and PostgreSQL work', '{c,postgresql}', 30, 150, 40, true
+WHERE NOT EXISTS (SELECT FROM job_searches WHERE tenant_id = 'org_demo' AND name = 'C and PostgreSQL work');
+ANALYZE;
