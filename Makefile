@@ -14,13 +14,13 @@ PKGS	 = fcgi libpq hiredis json-c libcurl libjwt libcrypto
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE -Icommon $(WARN) \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Icommon $(WARN) \
 	   $(shell pkg-config --cflags $(PKGS))
-LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -lm
+override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
 ifneq ($(SAN),)
-CFLAGS	+= -fsanitize=address,undefined -fno-sanitize-recover=all \
+override CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	   -fno-omit-frame-pointer
-LDFLAGS	+= -fsanitize=address,undefined
+override LDFLAGS += -fsanitize=address,undefined
 endif
 
 ifeq ($(V),1)
@@ -41,6 +41,8 @@ UNITS		= $(basename $(notdir $(wildcard tests/unit/*.c)))
 BINS	= $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(CRONS:%=$(BUILD)/cron/%) \
 	  $(TOOLS:%=$(BUILD)/tools/%)
 TESTS	= $(UNITS:%=$(BUILD)/tests/%)
+
+.SECONDARY:
 
 .PHONY: all asan fuzz build-all tests clean run start stop status token \
 	test bench publish deps
@@ -116,4 +118,4 @@ test: deps build-all
 	$(Q)perl tests/harness.pl
 
 bench: deps all
-	$(Q)PORT=$(PORT) scripts/bench.sh
+	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/bench.sh

@@ -25,7 +25,7 @@ enum stmt {
 
 static const char *const stmts[STMT__MAX] = {
 	[STMT_COUNT] = "SELECT count(*) FROM job_searches",
-	[STMT_PAGE] = "SELECT job_search_json(s) FROM job_searches s"
+	[STMT_PAGE] = "SELECT " SHAPE_SEARCH_COLUMNS " FROM job_searches s"
 	    " ORDER BY s.created_at DESC, s.id DESC LIMIT $1::int OFFSET $2::int",
 	[STMT_DELETE] = "DELETE FROM job_searches WHERE id = $1::uuid RETURNING id",
 };
@@ -52,8 +52,11 @@ searches_list(struct req *r)
 		return;
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
 	buf_puts(&b, "{\"success\":true,\"data\":[");
-	for (i = 0; i < PQntuples(res[1]); i++)
-		buf_printf(&b, "%s%s", i ? "," : "", PQgetvalue(res[1], i, 0));
+	for (i = 0; i < PQntuples(res[1]); i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		shape_search(&b, res[1], i, 0);
+	}
 	buf_printf(&b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
 	    "\"total\":%lld,\"hasMore\":%s}}", q.page, q.limit, total,
 	    q.page * q.limit < total ? "true" : "false");

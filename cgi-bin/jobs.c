@@ -18,6 +18,7 @@ struct list_q {
 	long long	 limit;
 };
 enum { LQ_SKILLS, LQ_MINBUDGET, LQ_MAXBUDGET, LQ_LOCATION, LQ_CLIENTSCORE, LQ_Q };
+#define LQ_FILTERS	((1ULL << (LQ_Q + 1)) - 1)	/* the bits of the filters */
 
 static const struct field list_fields[] = {
 	[LQ_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 1, 20, 50, NULL,
@@ -72,21 +73,26 @@ static const struct field search_fields[] = {
 };
 
 /*
- * A NULL parameter switches its filter off; the planner folds the
- * "IS NULL OR" away because unnamed statements are planned with their
- * values, so each filter uses its index.  Budgets are ranges: a job
- * matches when its range overlaps [minBudget, maxBudget].  Skills match
- * when the job has any of them.
+ * The list's WHERE is assembled from the filters given, each with its
+ * own placeholder: simpler statements plan faster and each filter can
+ * use its index.  Only placeholder numbers are formatted into the SQL,
+ * never a value.  Budgets are ranges: a job matches when its range
+ * overlaps [minBudget, maxBudget].  Skills match when the job has any of
+ * them, through job_skills (see the schema for why not the array).
  */
-#define JOBS_WHERE \
-	" WHERE ($1::text[] IS NULL OR j.skills && $1::text[])" \
-	" AND ($2::numeric IS NULL OR j.budget_max >= $2::numeric)" \
-	" AND ($3::numeric IS NULL OR j.budget_min <= $3::numeric)" \
-	" AND ($4::text IS NULL OR lower(j.location) = lower($4::text))" \
-	" AND ($5::int IS NULL OR j.client_score >= $5::int)" \
-	" AND ($6::text IS NULL OR j.search @@ websearch_to_tsquery('english', $6::text))"
+static const char *const filter_sql[LQ_Q + 1] = {
+	[LQ_SKILLS] = "j.id IN (SELECT s.job_id FROM job_skills s"
+	    " WHERE s.skill = ANY($%d::text[]))",
+	[LQ_MINBUDGET] = "j.budget_max >= $%d::numeric",
+	[LQ_MAXBUDGET] = "j.budget_min <= $%d::numeric",
+	[LQ_LOCATION] = "j.location_key = lower($%d::text)",
+	[LQ_CLIENTSCORE] = "j.client_score >= $%d::int",
+	[LQ_Q] = "j.search @@ websearch_to_tsquery('english', $%d::text)",
+};
 
 enum stmt {
+	STMT_COUNT_SKILL,
+	STMT_COUNT_SKILLS,
 	STMT_COUNT,
 	STMT_PAGE,
 	STMT_ENSURE_TENANT,
@@ -96,19 +102,20 @@ enum stmt {
 };
 
 static const char *const stmts[STMT__MAX] = {
-	[STMT_COUNT] = "SELECT count(*) FROM jobs j" JOBS_WHERE,
-	[STMT_PAGE] = "SELECT job_json(j, c) FROM jobs j"
-	    " LEFT JOIN clients c ON c.tenant_id = j.tenant_id AND c.id = j.client_id"
-	    JOBS_WHERE
-	    " ORDER BY j.posted_at DESC, j.id DESC LIMIT $7::int OFFSET $8::int",
+	/* Skills alone are counted from job_skills: an index-only scan. */
+	[STMT_COUNT_SKILL] = "SELECT count(*) FROM job_skills WHERE skill = $1",
+	[STMT_COUNT_SKILLS] = "SELECT count(*) FROM (SELECT DISTINCT job_id"
+	    " FROM job_skills WHERE skill = ANY($1::text[])) s",
+	[STMT_COUNT] = "SELECT count(*) FROM jobs j WHERE true",
+	[STMT_PAGE] = "SELECT " SHAPE_JOB_COLUMNS SHAPE_JOB_FROM " WHERE true",
 	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
 	    " ON CONFLICT (id) DO NOTHING",
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
 	    " ON CONFLICT (tenant_id, id) DO NOTHING",
-	[STMT_INSERT_SEARCH] = "INSERT INTO job_searches (name, skills,"
+	[STMT_INSERT_SEARCH] = "INSERT INTO job_searches AS s (name, skills,"
 	    " min_budget, max_budget, location, client_score, query, notify)"
 	    " VALUES ($1, $2::text[], $3::int, $4::int, $5, $6::int, $7, $8::boolean)"
-	    " RETURNING job_search_json(job_searches)",
+	    " RETURNING " SHAPE_SEARCH_COLUMNS,
 };
 
 /* A decimal parameter, or NULL when the field was not given. */
@@ -118,15 +125,39 @@ opt_int(struct req *r, uint64_t set, int bit, long long v)
 	return FIELD_SET(set, bit) ? arena_printf(&r->arena, "%lld", v) : NULL;
 }
 
+/* Append " AND <filter>" for each filter given; params[i] for $i+1. */
+static int
+where_clauses(struct buf *sql, uint64_t set, const struct list_q *q,
+    struct req *r, const char **params)
+{
+	const char	*val[LQ_Q + 1];
+	int		 f, n = 0;
+
+	val[LQ_SKILLS] = pg_text_array(&r->arena, &q->skills);
+	val[LQ_MINBUDGET] = arena_printf(&r->arena, "%lld", q->min_budget);
+	val[LQ_MAXBUDGET] = arena_printf(&r->arena, "%lld", q->max_budget);
+	val[LQ_LOCATION] = q->location;
+	val[LQ_CLIENTSCORE] = arena_printf(&r->arena, "%lld", q->client_score);
+	val[LQ_Q] = q->q;
+	for (f = 0; f <= LQ_Q; f++) {
+		if (!FIELD_SET(set, f))
+			continue;
+		buf_puts(sql, " AND ");
+		buf_printf(sql, filter_sql[f], n + 1);
+		params[n++] = val[f];
+	}
+	return n;
+}
+
 static void
 jobs_list(struct req *r)
 {
 	struct list_q	 q = { 0 };
 	uint64_t	 set;
-	const char	*params[8];
+	const char	*params[LQ_Q + 3];
+	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, b = { 0 };
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
 	long long	 total;
 	int		 i, n;
 
@@ -137,34 +168,42 @@ jobs_list(struct req *r)
 		valid_fail_field(r, "minBudget", "must not be greater than maxBudget");
 		return;
 	}
-	params[0] = FIELD_SET(set, LQ_SKILLS) ?
-	    pg_text_array(&r->arena, &q.skills) : NULL;
-	params[1] = opt_int(r, set, LQ_MINBUDGET, q.min_budget);
-	params[2] = opt_int(r, set, LQ_MAXBUDGET, q.max_budget);
-	params[3] = q.location;
-	params[4] = opt_int(r, set, LQ_CLIENTSCORE, q.client_score);
-	params[5] = q.q;
-	params[6] = arena_printf(&r->arena, "%lld", q.limit);
-	params[7] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
-	qs[0] = (struct db_query){ stmts[STMT_COUNT], 6, params };
-	qs[1] = (struct db_query){ stmts[STMT_PAGE], 8, params };
+	n = where_clauses(&where, set, &q, r, params);
+	buf_printf(&count, "%s%s", stmts[STMT_COUNT], where.data ? where.data : "");
+	buf_printf(&page, "%s%s", stmts[STMT_PAGE], where.data ? where.data : "");
+	buf_printf(&page, " ORDER BY j.posted_at DESC, j.id DESC"
+	    " LIMIT $%d::int OFFSET $%d::int", n + 1, n + 2);
+	params[n] = arena_printf(&r->arena, "%lld", q.limit);
+	params[n + 1] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
+
+	if ((set & LQ_FILTERS) != (1ULL << LQ_SKILLS))
+		qs[0] = (struct db_query){ count.data, n, params };
+	else if (q.skills.n == 1)
+		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILL], 1,
+		    (const char *const *)q.skills.v };
+	else
+		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILLS], 1, params };
+	qs[1] = (struct db_query){ page.data, n + 2, params };
 	if (db_run(r, qs, 2, res) == -1)
-		return;
+		goto out;
 
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
-	n = PQntuples(res[1]);
 	buf_puts(&b, "{\"success\":true,\"data\":[");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < PQntuples(res[1]); i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
-		buf_puts(&b, PQgetvalue(res[1], i, 0));
+		shape_job(&b, res[1], i, 0);
 	}
 	buf_printf(&b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
 	    "\"total\":%lld,\"hasMore\":%s}}", q.page, q.limit, total,
 	    q.page * q.limit < total ? "true" : "false");
 	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
 	db_clear(res, 2);
+out:
+	buf_free(&where);
+	buf_free(&count);
+	buf_free(&page);
+	buf_free(&b);
 }
 
 static void
@@ -198,7 +237,9 @@ jobs_save_search(struct req *r)
 	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 8, params };
 	if (db_run(r, qs, 3, res) == -1)
 		return;
-	buf_printf(&b, "{\"success\":true,\"data\":%s}", PQgetvalue(res[2], 0, 0));
+	buf_puts(&b, "{\"success\":true,\"data\":");
+	shape_search(&b, res[2], 0, 0);
+	buf_putc(&b, '}');
 	http_json(r, 201, b.data, b.len);
 	buf_free(&b);
 	db_clear(res, 3);

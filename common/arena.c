@@ -26,7 +26,7 @@ arena_alloc(struct arena *a, size_t n)
 	size_t			 need, size;
 	void			*p;
 
-	need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	need = (n + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 	if (need < n)
 		oom();
 	if (b == NULL || b->size - b->used < need) {

@@ -362,6 +362,34 @@ int	 uuid_valid(const char *);
 char	*pg_text_array(struct arena *, const struct strlist *);
 
 /*
+ * shape.c -- the JSON of the API's resources, built from query rows.
+ *
+ * A statement selects SHAPE_JOB_COLUMNS (from SHAPE_JOB_FROM) or
+ * SHAPE_SEARCH_COLUMNS, in that order, starting at some column; the
+ * shape_* function appends the object and returns how many columns it
+ * read.
+ */
+#define SHAPE_JOB_COLUMNS \
+	"j.id, j.upwork_id, j.title, j.description, array_to_json(j.skills)," \
+	" j.budget_type, j.budget_min, j.budget_max, j.currency, j.location," \
+	" j.client_score, j.experience_level, j.applicants, j.ciphertext," \
+	" j.posted_at, j.deadline, c.id, c.name, c.company, c.country, c.city," \
+	" c.total_spent, c.hire_rate, c.rating, c.reviews_count, c.jobs_posted," \
+	" c.total_hires, c.payment_verified, c.member_since"
+#define SHAPE_JOB_NCOLS		29
+#define SHAPE_JOB_FROM \
+	" FROM jobs j LEFT JOIN clients c" \
+	" ON c.tenant_id = j.tenant_id AND c.id = j.client_id"
+#define SHAPE_SEARCH_COLUMNS \
+	"s.id, s.user_id, s.name, array_to_json(s.skills), s.min_budget," \
+	" s.max_budget, s.location, s.client_score, s.query, s.notify," \
+	" s.last_run_at, s.created_at, s.updated_at"
+#define SHAPE_SEARCH_NCOLS	13
+int	 shape_job(struct buf *, const PGresult *, int, int);
+int	 shape_search(struct buf *, const PGresult *, int, int);
+void	 shape_time(struct buf *, const char *);
+
+/*
  * dispatch.c -- routing, authentication and the request log.
  */
 typedef void (*handler_fn)(struct req *);

@@ -4,8 +4,9 @@
 # Usage: scripts/stack.sh start|stop|run|status|token SUB [ORG]|psql [args]
 #                         |pg-stop|pg-start|redis-stop|redis-start|env
 # Environment: PORT (8080), VAR (./var), WEB (lighttpd|apache),
-# BUILD (build/release), WORKERS (2), JWT_ALG (HS256|RS256, first start
-# only), BENCH (1 adds the benchmark-only routes).
+# BUILD (build/release), WORKERS (2), BENCH (1 adds the benchmark-only
+# routes); JWT_ALG (HS256|RS256), JWT_ISSUER and JWT_AUDIENCE are written
+# into VAR's app.conf on the first start only.
 #
 # Everything lives under VAR: several stacks with different PORT and VAR
 # run side by side.  As root, PostgreSQL runs as the postgres user and
@@ -22,6 +23,8 @@ WEB=${WEB:-lighttpd}
 BUILD=${BUILD:-build/release}
 WORKERS=${WORKERS:-2}
 JWT_ALG=${JWT_ALG:-HS256}
+JWT_ISSUER=${JWT_ISSUER:-}
+JWT_AUDIENCE=${JWT_AUDIENCE:-}
 BENCH=${BENCH:-0}
 
 case $BUILD in /*) BIN=$BUILD ;; *) BIN=$ROOT/$BUILD ;; esac
@@ -146,6 +149,8 @@ app_conf() {
 		echo "jwt_alg = $JWT_ALG"
 		echo "jwt_secret_file = $RT/secrets/jwt-hs256.key"
 		echo "jwt_jwks_file = $RT/secrets/jwks.json"
+		echo "jwt_issuer = $JWT_ISSUER"
+		echo "jwt_audience = $JWT_AUDIENCE"
 		echo "log_level = info"
 	} >"$f"
 	own "root:$APPGROUP" "$f"
@@ -264,6 +269,7 @@ db_setup() {
 	if [ "$(psql_super -d upwork -tA -c "SELECT count(*) FROM tenants WHERE id = 'org_demo'")" = 0 ]; then
 		cat "$ROOT/sql/demo/generator.sql" "$ROOT/sql/demo/demo-data.sql" | psql_super -d upwork >/dev/null ||
 		    die "demo data failed to load"
+		psql_super -d upwork -c "VACUUM ANALYZE" >/dev/null
 	fi
 }
 

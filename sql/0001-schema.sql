@@ -6,8 +6,6 @@
 -- SECURITY and one policy comparing tenant_id with app.tenant_id, which
 -- each request sets with set_config(..., true) for its transaction only.
 
-CREATE EXTENSION IF NOT EXISTS btree_gin;
-
 -- The tenant of the current transaction, or NULL when none is set; an
 -- unset context therefore matches no row at all.
 CREATE FUNCTION app_tenant() RETURNS text
@@ -113,6 +111,7 @@ CREATE TABLE jobs (
     budget_max        numeric(12, 2) CHECK (budget_max >= budget_min),
     currency          text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
     location          text CHECK (length(location) <= 100),
+    location_key      text GENERATED ALWAYS AS (lower(location)) STORED,
     client_id         uuid,
     client_score      smallint NOT NULL DEFAULT 0 CHECK (client_score BETWEEN 0 AND 100),
     experience_level  text CHECK (experience_level IN ('ENTRY_LEVEL', 'INTERMEDIATE', 'EXPERT')),
@@ -142,6 +141,7 @@ COMMENT ON COLUMN jobs.budget_min IS 'Lower end of the budget, in currency units
 COMMENT ON COLUMN jobs.budget_max IS 'Upper end of the budget.';
 COMMENT ON COLUMN jobs.currency IS 'ISO 4217 currency of the budget.';
 COMMENT ON COLUMN jobs.location IS 'The client''s country.';
+COMMENT ON COLUMN jobs.location_key IS 'location in lower case, for the case-insensitive location filter.';
 COMMENT ON COLUMN jobs.client_id IS 'The client who posted it, when known.';
 COMMENT ON COLUMN jobs.client_score IS 'Client quality 0-100 computed when the job was stored.';
 COMMENT ON COLUMN jobs.experience_level IS 'Upwork experience level: ENTRY_LEVEL, INTERMEDIATE or EXPERT.';
@@ -153,16 +153,47 @@ COMMENT ON COLUMN jobs.search IS 'Full-text vector of title and description for 
 COMMENT ON COLUMN jobs.created_at IS 'When we first stored it.';
 COMMENT ON COLUMN jobs.updated_at IS 'When we last changed it.';
 
--- The list is newest first; the filters each have an index that leads
--- with tenant_id (btree_gin lets the GIN indexes do so too), so a
--- filter never visits another tenant's rows.
+-- The list is newest first.  Under row-level security an index can
+-- serve a filter only through leakproof operators (texteq, int4ge, ...):
+-- hence location_key compared with lower($x) rather than lower(location),
+-- and job_skills below rather than a GIN index on the skills array.
 CREATE INDEX jobs_tenant_posted ON jobs (tenant_id, posted_at DESC, id DESC);
-CREATE INDEX jobs_tenant_skills ON jobs USING gin (tenant_id, skills);
-CREATE INDEX jobs_tenant_search ON jobs USING gin (tenant_id, search);
-CREATE INDEX jobs_tenant_location ON jobs (tenant_id, lower(location), posted_at DESC);
+CREATE INDEX jobs_search ON jobs USING gin (search);
+CREATE INDEX jobs_tenant_location ON jobs (tenant_id, location_key, posted_at DESC);
 CREATE INDEX jobs_tenant_score ON jobs (tenant_id, client_score, posted_at DESC);
-CREATE INDEX jobs_tenant_budget ON jobs (tenant_id, budget_max);
 CREATE INDEX jobs_client ON jobs (tenant_id, client_id);
+
+-- One row per (job, skill): the skills filter's index.  Its primary key
+-- answers "which jobs have any of these skills" and counts them with an
+-- index-only scan, where a GIN index on jobs.skills would have to visit
+-- the heap for every match (and cannot be used under RLS at all, as
+-- arrayoverlap is not leakproof).  Kept in step by a trigger on jobs.
+CREATE TABLE job_skills (
+    tenant_id  text NOT NULL,
+    skill      text NOT NULL,
+    job_id     uuid NOT NULL,
+    PRIMARY KEY (tenant_id, skill, job_id),
+    FOREIGN KEY (tenant_id, job_id) REFERENCES jobs (tenant_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE job_skills IS 'The skills of each job, one row per skill, maintained by a trigger on jobs.';
+COMMENT ON COLUMN job_skills.tenant_id IS 'The job''s tenant.';
+COMMENT ON COLUMN job_skills.skill IS 'One skill of the job, lower-case.';
+COMMENT ON COLUMN job_skills.job_id IS 'The job.';
+CREATE INDEX job_skills_job ON job_skills (tenant_id, job_id);
+
+CREATE FUNCTION jobs_sync_skills() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        DELETE FROM job_skills WHERE tenant_id = NEW.tenant_id AND job_id = NEW.id;
+    END IF;
+    INSERT INTO job_skills (tenant_id, skill, job_id)
+    SELECT DISTINCT NEW.tenant_id, s, NEW.id FROM unnest(NEW.skills) s;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION jobs_sync_skills() IS 'Keeps job_skills equal to the skills arrays of jobs.';
+CREATE TRIGGER jobs_sync_skills AFTER INSERT OR UPDATE OF skills ON jobs
+    FOR EACH ROW EXECUTE FUNCTION jobs_sync_skills();
 
 CREATE TABLE job_searches (
     id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -275,51 +306,6 @@ CREATE FUNCTION client_score_of(payment_verified boolean, total_spent numeric,
 COMMENT ON FUNCTION client_score_of(boolean, numeric, numeric, numeric, integer) IS
     'Client quality 0-100 from payment verification, spend, hire rate, rating and review count.';
 
--- The JSON shapes of the API, defined once, next to the tables.
-CREATE FUNCTION iso_time(t timestamptz) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
-COMMENT ON FUNCTION iso_time(timestamptz) IS 'ISO 8601 in UTC with milliseconds, as JavaScript''s Date.toISOString() prints it.';
-
-CREATE FUNCTION client_json(c clients) RETURNS json
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$ SELECT CASE WHEN c.id IS NULL THEN NULL ELSE json_build_object(
-        'id', c.id, 'name', c.name, 'company', c.company,
-        'location', json_build_object('country', c.country, 'city', c.city),
-        'totalSpent', c.total_spent, 'hireRate', c.hire_rate,
-        'rating', c.rating, 'reviewsCount', c.reviews_count,
-        'jobsPosted', c.jobs_posted, 'totalHires', c.total_hires,
-        'paymentVerified', c.payment_verified,
-        'memberSince', iso_time(c.member_since)) END $$;
-COMMENT ON FUNCTION client_json(clients) IS 'A client as the API shows it (null when there is none).';
-
-CREATE FUNCTION job_json(j jobs, c clients) RETURNS json
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$ SELECT json_build_object(
-        'id', j.id, 'upworkId', j.upwork_id, 'title', j.title,
-        'description', j.description, 'skills', j.skills,
-        'budget', json_build_object('type', j.budget_type, 'min', j.budget_min,
-                                    'max', j.budget_max, 'currency', j.currency),
-        'location', j.location, 'clientScore', j.client_score,
-        'experienceLevel', j.experience_level, 'applicants', j.applicants,
-        'url', CASE WHEN j.ciphertext IS NULL THEN NULL
-                    ELSE 'https://www.upwork.com/jobs/' || j.ciphertext END,
-        'client', client_json(c),
-        'createdAt', iso_time(j.posted_at),
-        'applicationDeadline', iso_time(j.deadline)) $$;
-COMMENT ON FUNCTION job_json(jobs, clients) IS 'A job as the API shows it, with its client.';
-
-CREATE FUNCTION job_search_json(s job_searches) RETURNS json
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$ SELECT json_build_object(
-        'id', s.id, 'userId', s.user_id, 'name', s.name, 'skills', s.skills,
-        'minBudget', s.min_budget, 'maxBudget', s.max_budget,
-        'location', s.location, 'clientScore', s.client_score,
-        'query', s.query, 'notify', s.notify,
-        'lastRunAt', iso_time(s.last_run_at),
-        'createdAt', iso_time(s.created_at), 'updatedAt', iso_time(s.updated_at)) $$;
-COMMENT ON FUNCTION job_search_json(job_searches) IS 'A saved search as the API shows it.';
-
 -- Row-level security: one policy per table, the same predicate each time.
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
@@ -332,6 +318,10 @@ CREATE POLICY tenant_isolation ON users USING (tenant_id = app_tenant()) WITH CH
 ALTER TABLE clients ENABLE ROW LEVEL SECURITY;
 ALTER TABLE clients FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON clients USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
+
+ALTER TABLE job_skills ENABLE ROW LEVEL SECURITY;
+ALTER TABLE job_skills FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON job_skills USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
 
 ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE jobs FORCE ROW LEVEL SECURITY;
@@ -350,7 +340,6 @@ ALTER TABLE ai_usage FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON ai_usage USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
 
 GRANT USAGE ON SCHEMA public TO upwork_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, clients, jobs, job_searches, proposals, ai_usage TO upwork_app;
-GRANT EXECUTE ON FUNCTION app_tenant(), app_user(), iso_time(timestamptz),
-    client_score_of(boolean, numeric, numeric, numeric, integer),
-    client_json(clients), job_json(jobs, clients), job_search_json(job_searches) TO upwork_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, clients, jobs, job_skills, job_searches, proposals, ai_usage TO upwork_app;
+GRANT EXECUTE ON FUNCTION app_tenant(), app_user(),
+    client_score_of(boolean, numeric, numeric, numeric, integer) TO upwork_app;

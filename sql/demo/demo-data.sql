@@ -25,4 +25,3 @@ SELECT pg_temp.demo_jobs('org_other', 300, 2, 40);
 INSERT INTO job_searches (tenant_id, user_id, name, skills, min_budget, max_budget, client_score, notify)
 SELECT 'org_demo', 'user_demo', 'C and PostgreSQL work', '{c,postgresql}', 30, 150, 40, true
 WHERE NOT EXISTS (SELECT FROM job_searches WHERE tenant_id = 'org_demo' AND name = 'C and PostgreSQL work');
-ANALYZE;

@@ -1,0 +1,121 @@
+#!/usr/bin/env perl
+# harness.pl: make test: unit tests (release and sanitizer builds), then the integration suite against real stacks behind lighttpd and Apache.
+#
+# Each integration pass starts its own stack (scripts/stack.sh) on a free
+# port in a scratch VAR, runs tests/integration/*.t (and *.js) against
+# it, stops it, and then checks that the sanitizers reported nothing.
+# One TAP::Harness aggregator collects everything, so the last line is
+# the runner's summary.  TEST_FILTER=regex limits the files run;
+# TEST_PASSES=lighttpd,apache chooses the passes.
+use strict;
+use warnings;
+use Cwd qw(getcwd);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use TAP::Harness;
+use TAP::Parser::Aggregator;
+
+my $root = getcwd();
+my $filter = $ENV{TEST_FILTER} // '';
+
+# The lighttpd pass runs the sanitizer build with RS256 tokens from a
+# JWKS; the Apache pass runs the release build with HS256.  Between them
+# every build, both algorithms and both web servers are exercised.
+my @passes = (
+    { web => 'lighttpd', build => 'build/asan', alg => 'RS256' },
+    { web => 'apache', build => 'build/release', alg => 'HS256' },
+);
+if (my $only = $ENV{TEST_PASSES}) {
+    my %want = map { $_ => 1 } split /,/, $only;
+    @passes = grep { $want{ $_->{web} } } @passes;
+}
+
+sub pick { grep { !$filter || /$filter/ } @_ }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# .t files are Perl, .js files run under node; both print TAP.
+sub harness {
+    my (%o) = @_;
+    return TAP::Harness->new({
+        verbosity => $ENV{TEST_VERBOSE} ? 1 : 0,
+        jobs      => $o{jobs} // 1,
+        lib       => ["$root/tests/lib"],
+        color     => -t STDOUT ? 1 : 0,
+        exec      => sub {
+            my (undef, $file) = @_;
+            return $file =~ /\.js$/ ? ['node', $file] : $file =~ /\.t$/ ? undef : [$file];
+        },
+        ($o{rules} ? (rules => $o{rules}) : ()),
+    });
+}
+
+my $agg = TAP::Parser::Aggregator->new;
+$agg->start;
+my $h = harness();
+
+# Unit tests, in both builds.
+for my $build (qw(build/release build/asan)) {
+    (my $variant = $build) =~ s{.*/}{};
+    my @tests = pick(sort glob("$build/tests/test_*"));
+    local $ENV{ASAN_OPTIONS} = 'detect_leaks=1:halt_on_error=1';
+    local $ENV{UBSAN_OPTIONS} = 'print_stacktrace=1:halt_on_error=1';
+    $h->aggregate_tests($agg, map { [$_, "unit/$variant/" . (split m{/}, $_)[-1]] } @tests) if @tests;
+}
+
+# Files named 9*-*.t disturb the stack (stop PostgreSQL, Redis): they
+# run alone, after the others, which run four at a time.
+my @integration = pick(sort(glob("tests/integration/*.t"), glob("tests/integration/*.js")));
+my $rules = { seq => [ { par => [ grep { !m{/9[^/]*$} } @integration ] },
+                       { seq => [ grep { m{/9[^/]*$} } @integration ] } ] };
+
+for my $p (@passes) {
+    last unless @integration;
+    my $var = tempdir("upw-test-$p->{web}-XXXXXX", TMPDIR => 1, CLEANUP => 0);
+    my $port = free_port();
+    local $ENV{VAR} = $var;
+    local $ENV{PORT} = $port;
+    local $ENV{WEB} = $p->{web};
+    local $ENV{BUILD} = $p->{build};
+    local $ENV{JWT_ALG} = $p->{alg};
+    local $ENV{JWT_ISSUER} = 'https://clerk.test.local';
+    local $ENV{JWT_AUDIENCE} = 'upwork-api';
+    local $ENV{WORKERS} = 2;
+    print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
+    if (system("scripts/stack.sh", "start") != 0) {
+        print "# $p->{web}: the stack did not start; its logs:\n";
+        system("tail -n 30 $var/log/*.log $var/rt/log/*.log 2>/dev/null | sed 's/^/#   /'");
+        $agg->add("$p->{web}: stack start", fake_failure("the $p->{web} stack did not start"));
+        system("scripts/stack.sh", "stop");
+        next;
+    }
+    my $rt = -l "$var/rt" ? readlink("$var/rt") : $var;
+    local $ENV{STACK_ENV} = "$rt/stack.env";
+    my $ih = harness(jobs => 4, rules => $rules);
+    $ih->aggregate_tests($agg, map { [$_, "$p->{web}/" . (split m{/}, $_)[-1]] } @integration);
+    system("scripts/stack.sh", "stop");
+
+    # Workers exit cleanly on SIGTERM, so LeakSanitizer has run by now.
+    local $ENV{SANITIZER_LOGS} = "$rt/log/asan";
+    $h->aggregate_tests($agg, ["tests/post/sanitizers.t", "$p->{web}/sanitizers.t"]);
+    system("rm", "-rf", $var, $rt) if $agg->all_passed && !$ENV{TEST_KEEP};
+}
+
+$agg->stop;
+$h->summary($agg);
+exit($agg->all_passed ? 0 : 1);
+
+# A parser that reports one failing test, for a pass that could not run.
+sub fake_failure {
+    my ($why) = @_;
+    require TAP::Parser;
+    my $p = TAP::Parser->new({ tap => "1..1\nnot ok 1 - $why\n" });
+    $p->run;
+    return $p;
+}

@@ -1,0 +1,211 @@
+# ApiTest.pm: helpers for the integration tests: the running stack's settings, HTTP calls, tokens, SQL.
+#
+# Every integration test runs against a real stack started by
+# tests/harness.pl (or by hand: make start, then
+# STACK_ENV=var/stack.env prove -Itests/lib tests/integration).  Tokens
+# are minted here, independently of the C code under test: HS256 with
+# Digest::SHA, RS256 with the openssl command.
+package ApiTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use Digest::SHA qw(hmac_sha256);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(time);
+
+our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app
+    json_encode json_decode uuid_like insert_jobs reset_tenant);
+
+my %stack;
+
+# The settings of the stack under test (RT, PORT, PG_PORT, JWT_ALG, ...).
+sub stack {
+    return \%stack if %stack;
+    my $file = $ENV{STACK_ENV}
+        or die "STACK_ENV must name the stack.env of a running stack\n";
+    open my $fh, '<', $file or die "$file: $!\n";
+    while (<$fh>) {
+        chomp;
+        $stack{$1} = $2 if /^(\w+)=(.*)$/;
+    }
+    close $fh;
+    $stack{URL} = "http://127.0.0.1:$stack{PORT}";
+    return \%stack;
+}
+
+my $json = JSON::PP->new->utf8->canonical->allow_nonref;
+sub json_encode { $json->encode($_[0]) }
+sub json_decode { $json->decode($_[0]) }
+
+sub b64url {
+    my $s = encode_base64($_[0], '');
+    $s =~ tr{+/}{-_};
+    $s =~ s/=+$//;
+    return $s;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or die "$path: $!\n";
+    local $/;
+    my $data = <$fh>;
+    close $fh;
+    return $data;
+}
+
+# Sign header and claims (hash refs or raw JSON strings) with the
+# stack's key for alg; alg "none" gives an empty signature.
+sub sign_token {
+    my ($header, $claims, %opt) = @_;
+    my $s = stack();
+    $header = json_encode($header) if ref $header;
+    $claims = json_encode($claims) if ref $claims;
+    my $input = b64url($header) . '.' . b64url($claims);
+    my $alg = $opt{sign_as} // (json_decode($header)->{alg} // 'none');
+    my $sig = '';
+    if ($alg eq 'HS256') {
+        my $key = $opt{key} // slurp("$s->{RT}/secrets/jwt-hs256.key");
+        $key =~ s/\s+$//;
+        $sig = b64url(hmac_sha256($input, $key));
+    } elsif ($alg eq 'RS256') {
+        my $keyfile = $opt{keyfile} // "$s->{RT}/secrets/jwt-rs256.key";
+        my $tmp = "/tmp/apitest-$$-" . int(rand(1e9));
+        open my $fh, '>', $tmp or die $!;
+        print $fh $input;
+        close $fh;
+        $sig = b64url(scalar `openssl dgst -sha256 -sign '$keyfile' '$tmp'`);
+        unlink $tmp;
+    }
+    return "$input.$sig";
+}
+
+# A valid token for the stack: token(sub => 'user_x', org => 'org_y',
+# claims => {...extra or overriding claims}, header => {...}).
+sub token {
+    my (%o) = @_;
+    my $s = stack();
+    my $now = time();
+    my %claims = (sub => $o{sub} // 'user_demo', iat => int($now),
+                  exp => int($now) + 600);
+    $claims{o} = { id => $o{org}, rol => 'admin' } if defined $o{org};
+    my $conf = slurp("$s->{RT}/app.conf");
+    $claims{iss} = $1 if $conf =~ /^jwt_issuer\s*=\s*(\S+)\s*$/m;
+    $claims{aud} = $1 if $conf =~ /^jwt_audience\s*=\s*(\S+)\s*$/m;
+    %claims = (%claims, %{ $o{claims} // {} });
+    delete $claims{$_} for grep { !defined $claims{$_} } keys %claims;
+    my %header = (alg => $s->{JWT_ALG}, typ => 'JWT');
+    $header{kid} = slurp("$s->{RT}/secrets/jwt-rs256.kid") if $s->{JWT_ALG} eq 'RS256';
+    %header = (%header, %{ $o{header} // {} });
+    return sign_token(\%header, \%claims, %o);
+}
+
+my $http = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+
+# api(METHOD, PATH, token => ..., json => $data | body => $raw,
+#     headers => {...}) returns { status, headers, body, json, ms }.
+sub api {
+    my ($method, $path, %o) = @_;
+    my %h = %{ $o{headers} // {} };
+    $h{Authorization} = "Bearer $o{token}" if defined $o{token};
+    my %req = (headers => \%h);
+    if (exists $o{json}) {
+        $req{content} = json_encode($o{json});
+        $h{'Content-Type'} //= 'application/json';
+    } elsif (defined $o{body}) {
+        $req{content} = $o{body};
+    }
+    my $t0 = time();
+    my $r = $http->request($method, stack()->{URL} . $path, \%req);
+    my %res = (status => $r->{status}, headers => $r->{headers},
+               body => $r->{content} // '', ms => (time() - $t0) * 1000);
+    $res{json} = eval { json_decode($res{body}) } if length $res{body};
+    return \%res;
+}
+
+# Send bytes as they are (for requests HTTP::Tiny would refuse to
+# make); returns the status and the body.
+sub raw_request {
+    my ($bytes) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => stack()->{PORT}, Timeout => 10) or die "connect: $!";
+    print $sock $bytes;
+    shutdown($sock, 1);    # end of request: a short body is now short
+    local $/;
+    my $resp = <$sock> // '';
+    close $sock;
+    my ($status) = $resp =~ m{^HTTP/1\.\d (\d{3})};
+    my ($body) = $resp =~ /\r\n\r\n(.*)$/s;
+    # Undo chunked transfer encoding when the server used it.
+    if ($resp =~ /^Transfer-Encoding: chunked/mi && defined $body) {
+        my $out = '';
+        while ($body =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $out .= substr($body, 0, $n, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $out;
+    }
+    return ($status // 0, $body // '', $resp);
+}
+
+sub run_psql {
+    my ($user, $sql) = @_;
+    my $s = stack();
+    my $tmp = "/tmp/apitest-sql-$$-" . int(rand(1e9));
+    open my $fh, '>', $tmp or die $!;
+    print $fh $sql;
+    close $fh;
+    my $out;
+    if ($user eq 'super') {
+        $out = `VAR='$s->{VAR}' '$s->{ROOT}/scripts/stack.sh' psql -d upwork -tA -F '|' < '$tmp' 2>&1`;
+    } else {
+        my $pw = slurp("$s->{RT}/secrets/db-app.password");
+        $out = `PGPASSWORD='$pw' psql -X -q -v ON_ERROR_STOP=1 -h '$s->{PG_HOST}' -p $s->{PG_PORT} -U upwork_app -d upwork -tA -F '|' < '$tmp' 2>&1`;
+    }
+    my $rc = $?;
+    unlink $tmp;
+    die "psql failed: $out" if $rc != 0 && !wantarray;
+    chomp $out;
+    return wantarray ? ($out, $rc) : $out;
+}
+
+# SQL as the superuser (fixtures, checks), or as the API's role.
+sub psql { run_psql('super', @_) }
+sub psql_app { run_psql('app', @_) }
+
+# Remove a tenant and everything it owns, so that a test file can run
+# again on the same stack.
+sub reset_tenant {
+    for my $t (@_) {
+        (my $q = $t) =~ s/'/''/g;
+        psql("DELETE FROM tenants WHERE id = '$q'");
+    }
+}
+
+sub uuid_like { defined $_[0] && $_[0] =~ /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/ }
+
+# Insert fixture jobs for a tenant: each a hash of column => value
+# (upwork_id, title, skills as an array ref, budget_type, budget_min,
+# budget_max, location, client_score, posted_at as an SQL expression).
+sub insert_jobs {
+    my ($tenant, @jobs) = @_;
+    my $q = sub { my $v = shift; return 'NULL' unless defined $v; $v =~ s/'/''/g; "'$v'" };
+    my $sql = "INSERT INTO tenants (id, kind) VALUES (" . $q->($tenant) . ", 'org') ON CONFLICT DO NOTHING;\n";
+    for my $j (@jobs) {
+        my $skills = '{' . join(',', map { my $x = $_; $x =~ s/"/\\"/g; "\"$x\"" } @{ $j->{skills} // [] }) . '}';
+        $sql .= sprintf("INSERT INTO jobs (tenant_id, upwork_id, title, description, skills, budget_type, "
+            . "budget_min, budget_max, location, client_score, posted_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %d, %s);\n",
+            $q->($tenant), $q->($j->{upwork_id}), $q->($j->{title}), $q->($j->{description} // $j->{title}),
+            $q->($skills), $q->($j->{budget_type} // 'hourly'), $j->{budget_min} // 'NULL',
+            $j->{budget_max} // 'NULL', $q->($j->{location}), $j->{client_score} // 0,
+            $j->{posted_at} // 'now()');
+    }
+    psql($sql);
+}
+
+1;

@@ -1,0 +1,339 @@
+/* test_auth.c: unit tests for JWT verification: HS256, RS256 from PEM and JWKS, and every way a token can be wrong. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "common.h"
+#include "tap.h"
+
+static const char	 secret[] = "0123456789abcdef0123456789abcdef-test-secret";
+static char		 dir[] = "/tmp/test_auth.XXXXXX";
+static time_t		 now;
+
+static char *
+b64(const char *s)
+{
+	return base64url_encode((const unsigned char *)s, strlen(s));
+}
+
+/* An HS256 token made here, independently of the code under test. */
+static char *
+hs256(const char *header, const char *claims, const char *key)
+{
+	unsigned char	 mac[32];
+	unsigned int	 maclen;
+	char		*h = b64(header), *c = b64(claims), *sig, *tok;
+	struct buf	 b = { 0 };
+
+	buf_printf(&b, "%s.%s", h, c);
+	HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)b.data, b.len,
+	    mac, &maclen);
+	sig = base64url_encode(mac, maclen);
+	buf_printf(&b, ".%s", sig);
+	tok = xstrdup(b.data);
+	free(h);
+	free(c);
+	free(sig);
+	buf_free(&b);
+	return tok;
+}
+
+static char *
+claims(const char *extra)
+{
+	static char	out[1024];
+
+	snprintf(out, sizeof(out), "{\"sub\":\"user_1\",\"iat\":%lld,\"exp\":%lld%s%s}",
+	    (long long)now - 10, (long long)now + 600, *extra ? "," : "", extra);
+	return out;
+}
+
+static void
+write_file(const char *path, const void *p, size_t n)
+{
+	FILE	*f = fopen(path, "w");
+
+	fwrite(p, 1, n, f);
+	fclose(f);
+}
+
+static struct config
+base_config(void)
+{
+	static char	secret_path[64];
+	struct config	c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(secret_path, sizeof(secret_path), "%s/hs.key", dir);
+	c.jwt_alg = AUTH_HS256;
+	c.jwt_secret_file = secret_path;
+	c.jwt_public_key_file = "";
+	c.jwt_jwks_file = "";
+	c.jwt_issuer = "";
+	c.jwt_audience = "";
+	c.jwt_azp = "";
+	c.jwt_leeway = 30;
+	return c;
+}
+
+/* Verify tok; returns "ok:<tenant>" or the reason. */
+static const char *
+verify(const struct auth_keys *k, const struct config *c, const char *tok)
+{
+	static char		 out[300];
+	struct principal	 p;
+	const char		*why;
+
+	if (auth_verify(k, c, tok, now, &p, &why) == 0) {
+		snprintf(out, sizeof(out), "ok:%s:%s", p.user_id, p.tenant_id);
+		return out;
+	}
+	return why;
+}
+
+static void
+test_hs256(void)
+{
+	struct config	 c = base_config();
+	struct auth_keys k;
+	char		*t, big[9000];
+	const char	*hdr = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+
+	write_file(c.jwt_secret_file, secret, strlen(secret));
+	ok(auth_keys_load(&k, &c) == 0, "HS256 key loads");
+
+#define CHECK(header, cl, key, want, what) do {				\
+	t = hs256((header), (cl), (key));				\
+	is_str(verify(&k, &c, t), (want), what);			\
+	free(t);							\
+} while (0)
+
+	CHECK(hdr, claims(""), secret, "ok:user_1:personal:user_1", "personal tenant without an org");
+	CHECK(hdr, claims("\"o\":{\"id\":\"org_a\",\"rol\":\"admin\"}"), secret,
+	    "ok:user_1:org_a", "Clerk v2 o.id");
+	CHECK(hdr, claims("\"org_id\":\"org_b\""), secret, "ok:user_1:org_b", "Clerk v1 org_id");
+	CHECK(hdr, claims("\"o\":{\"id\":\"org_a\"},\"org_id\":\"org_b\""), secret,
+	    "ok:user_1:org_a", "v2 wins over v1");
+	CHECK(hdr, claims(""), "another-secret-another-secret-xx", "invalid signature", "wrong key");
+	CHECK("{\"alg\":\"none\",\"typ\":\"JWT\"}", claims(""), secret,
+	    "token algorithm not accepted", "alg none");
+	CHECK("{\"alg\":\"None\"}", claims(""), secret, "token algorithm not accepted", "alg None");
+	CHECK("{\"alg\":\"HS512\"}", claims(""), secret, "token algorithm not accepted", "alg HS512");
+	CHECK("{\"alg\":\"RS256\"}", claims(""), secret, "token algorithm not accepted", "alg RS256 when HS256 is pinned");
+	CHECK("{\"typ\":\"JWT\"}", claims(""), secret, "token algorithm not accepted", "no alg");
+	CHECK(hdr, "{\"sub\":\"user_1\"}", secret, "token has no valid exp", "no exp");
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":\"tomorrow\"}", secret, "token has no valid exp", "exp not a number");
+
+	{
+		char cl[256];
+
+		snprintf(cl, sizeof(cl), "{\"sub\":\"user_1\",\"exp\":%lld}", (long long)now - 31);
+		CHECK(hdr, cl, secret, "token expired", "expired past the leeway");
+		snprintf(cl, sizeof(cl), "{\"sub\":\"user_1\",\"exp\":%lld}", (long long)now - 29);
+		CHECK(hdr, cl, secret, "ok:user_1:personal:user_1", "expired within the leeway");
+		snprintf(cl, sizeof(cl), "{\"sub\":\"user_1\",\"exp\":%lld,\"nbf\":%lld}",
+		    (long long)now + 600, (long long)now + 60);
+		CHECK(hdr, cl, secret, "token not yet valid", "nbf in the future");
+		snprintf(cl, sizeof(cl), "{\"sub\":\"user_1\",\"exp\":%lld,\"nbf\":%lld}",
+		    (long long)now + 600, (long long)now + 20);
+		CHECK(hdr, cl, secret, "ok:user_1:personal:user_1", "nbf within the leeway");
+		snprintf(cl, sizeof(cl), "{\"sub\":\"user_1\",\"exp\":%lld,\"iat\":%lld}",
+		    (long long)now + 600, (long long)now + 300);
+		CHECK(hdr, cl, secret, "token issued in the future", "iat in the future");
+	}
+	CHECK(hdr, "{\"exp\":9999999999}", secret, "token has no valid sub", "no sub");
+	CHECK(hdr, "{\"sub\":\"bad sub\",\"exp\":9999999999}", secret, "token has no valid sub", "sub with a space");
+	CHECK(hdr, "{\"sub\":\"u\",\"exp\":9999999999,\"org_id\":\"o'1\"}", secret,
+	    "token has an invalid organisation", "org with a quote");
+
+	c.jwt_issuer = "https://clerk.example.com";
+	CHECK(hdr, claims("\"iss\":\"https://clerk.example.com\""), secret,
+	    "ok:user_1:personal:user_1", "right issuer");
+	CHECK(hdr, claims("\"iss\":\"https://evil.example.com\""), secret, "wrong issuer", "wrong issuer");
+	CHECK(hdr, claims(""), secret, "wrong issuer", "missing issuer");
+	c.jwt_issuer = "";
+	c.jwt_audience = "api";
+	CHECK(hdr, claims("\"aud\":\"api\""), secret, "ok:user_1:personal:user_1", "aud string");
+	CHECK(hdr, claims("\"aud\":[\"web\",\"api\"]"), secret, "ok:user_1:personal:user_1", "aud array");
+	CHECK(hdr, claims("\"aud\":\"web\""), secret, "wrong audience", "wrong aud");
+	CHECK(hdr, claims("\"aud\":[\"web\"]"), secret, "wrong audience", "aud array without ours");
+	c.jwt_audience = "";
+	c.jwt_azp = "https://app.example.com,http://localhost:3000";
+	CHECK(hdr, claims("\"azp\":\"http://localhost:3000\""), secret, "ok:user_1:personal:user_1", "azp in list");
+	CHECK(hdr, claims("\"azp\":\"https://evil.example\""), secret, "wrong authorized party", "azp not in list");
+	c.jwt_azp = "";
+
+	is_str(verify(&k, &c, "garbage"), "malformed token", "garbage");
+	is_str(verify(&k, &c, "a.b.c.d"), "malformed token", "four segments");
+	is_str(verify(&k, &c, ""), "malformed token", "empty");
+	t = hs256(hdr, claims(""), secret);
+	t[strlen(t) - 3] ^= 1;
+	is_str(verify(&k, &c, t), "invalid signature", "one bit flipped in the signature");
+	*strrchr(t, '.') = '\0';
+	strcat(t, ".");
+	is_str(verify(&k, &c, t), "missing signature", "empty signature");
+	free(t);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	is_str(verify(&k, &c, big), "malformed token", "9000 bytes");
+	auth_keys_free(&k);
+#undef CHECK
+}
+
+static char *
+pem_of(EVP_PKEY *pkey, int private)
+{
+	BIO	*bio = BIO_new(BIO_s_mem());
+	char	*data, *out;
+	long	 len;
+
+	if (private)
+		PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL);
+	else
+		PEM_write_bio_PUBKEY(bio, pkey);
+	len = BIO_get_mem_data(bio, &data);
+	out = xmalloc((size_t)len + 1);
+	memcpy(out, data, (size_t)len);
+	out[len] = '\0';
+	BIO_free(bio);
+	return out;
+}
+
+static char *
+jwk_of(EVP_PKEY *pkey, const char *kid)
+{
+	BIGNUM		*n = NULL, *e = NULL;
+	unsigned char	 nb[512], eb[8];
+	int		 nl, el;
+	char		*ns, *es, *out;
+	struct buf	 b = { 0 };
+
+	EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n);
+	EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e);
+	nl = BN_bn2bin(n, nb);
+	el = BN_bn2bin(e, eb);
+	ns = base64url_encode(nb, (size_t)nl);
+	es = base64url_encode(eb, (size_t)el);
+	buf_printf(&b, "{\"kty\":\"RSA\",\"use\":\"sig\",\"alg\":\"RS256\",\"kid\":\"%s\","
+	    "\"n\":\"%s\",\"e\":\"%s\"}", kid, ns, es);
+	out = xstrdup(b.data);
+	buf_free(&b);
+	free(ns);
+	free(es);
+	BN_free(n);
+	BN_free(e);
+	return out;
+}
+
+static void
+test_rs256(void)
+{
+	struct config	 c = base_config();
+	struct auth_keys k;
+	EVP_PKEY	*k1 = EVP_RSA_gen(2048), *k2 = EVP_RSA_gen(2048);
+	char		*priv1 = pem_of(k1, 1), *pub1 = pem_of(k1, 0);
+	char		*priv2 = pem_of(k2, 1);
+	char		*j1 = jwk_of(k1, "k1"), *j2 = jwk_of(k2, "k2"), *t, *t2;
+	char		 path[256], jwks[4096];
+	struct buf	 ec = { 0 };
+
+	snprintf(path, sizeof(path), "%s/rs.pub.pem", dir);
+	write_file(path, pub1, strlen(pub1));
+	c.jwt_alg = AUTH_RS256;
+	c.jwt_public_key_file = path;
+	ok(auth_keys_load(&k, &c) == 0, "RS256 PEM public key loads");
+
+	t = auth_sign(AUTH_RS256, (unsigned char *)priv1, strlen(priv1), NULL, claims(""));
+	ok(t != NULL, "auth_sign makes an RS256 token");
+	is_str(verify(&k, &c, t), "ok:user_1:personal:user_1", "RS256 token verifies");
+	free(t);
+	t = auth_sign(AUTH_RS256, (unsigned char *)priv2, strlen(priv2), NULL, claims(""));
+	is_str(verify(&k, &c, t), "invalid signature", "signed by another key");
+	free(t);
+	/* The classic confusion: an HS256 token keyed with the public PEM. */
+	t = hs256("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", claims(""), pub1);
+	is_str(verify(&k, &c, t), "token algorithm not accepted",
+	    "HS256 signed with the RS256 public key is refused");
+	free(t);
+	auth_keys_free(&k);
+
+	snprintf(jwks, sizeof(jwks), "{\"keys\":[%s,%s,{\"kty\":\"EC\",\"kid\":\"e\"}]}", j1, j2);
+	snprintf(path, sizeof(path), "%s/jwks.json", dir);
+	write_file(path, jwks, strlen(jwks));
+	c.jwt_public_key_file = "";
+	c.jwt_jwks_file = path;
+	ok(auth_keys_load(&k, &c) == 0 && k.nkeys == 2, "JWKS loads its two RSA keys, skips the EC one");
+	t = auth_sign(AUTH_RS256, (unsigned char *)priv1, strlen(priv1), "k1", claims(""));
+	t2 = auth_sign(AUTH_RS256, (unsigned char *)priv2, strlen(priv2), "k2", claims(""));
+	is_str(verify(&k, &c, t), "ok:user_1:personal:user_1", "kid k1 selects key 1");
+	is_str(verify(&k, &c, t2), "ok:user_1:personal:user_1", "kid k2 selects key 2");
+	free(t);
+	free(t2);
+	t = auth_sign(AUTH_RS256, (unsigned char *)priv1, strlen(priv1), "k2", claims(""));
+	is_str(verify(&k, &c, t), "invalid signature", "kid of the other key");
+	free(t);
+	t = auth_sign(AUTH_RS256, (unsigned char *)priv1, strlen(priv1), "nope", claims(""));
+	is_str(verify(&k, &c, t), "unknown signing key", "unknown kid");
+	free(t);
+	t = auth_sign(AUTH_RS256, (unsigned char *)priv1, strlen(priv1), NULL, claims(""));
+	is_str(verify(&k, &c, t), "unknown signing key", "no kid while the JWKS has two keys");
+	free(t);
+	auth_keys_free(&k);
+
+	ok(auth_jwks_parse(&k, "{\"keys\":[]}", 11) == -1, "empty JWKS refused");
+	ok(auth_jwks_parse(&k, "not json", 8) == -1, "garbage JWKS refused");
+	buf_puts(&ec, "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}");
+	ok(auth_jwks_parse(&k, ec.data, ec.len) == -1, "a toy-sized RSA key refused");
+	auth_keys_free(&k);
+	buf_free(&ec);
+
+	free(priv1);
+	free(pub1);
+	free(priv2);
+	free(j1);
+	free(j2);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+}
+
+static void
+test_token_from(void)
+{
+	char	out[64];
+
+	is_str(auth_token_from("Bearer abc.def.ghi", NULL, out, sizeof(out)), "abc.def.ghi", "Bearer");
+	is_str(auth_token_from("bearer   abc ", NULL, out, sizeof(out)), "abc", "case and spaces");
+	is_str(auth_token_from("Basic dXNlcjpwYXNz", NULL, out, sizeof(out)), NULL, "Basic is not a bearer token");
+	is_str(auth_token_from(NULL, "theme=dark; __session=tok123; x=1", out, sizeof(out)), "tok123",
+	    "__session cookie");
+	is_str(auth_token_from(NULL, "x__session=evil; __session=good", out, sizeof(out)), "good",
+	    "a cookie that merely ends in __session is not it");
+	is_str(auth_token_from(NULL, "theme=dark", out, sizeof(out)), NULL, "no cookie");
+	is_str(auth_token_from("Bearer ", NULL, out, sizeof(out)), NULL, "empty bearer");
+	ok(auth_token_from("Bearer aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    NULL, out, sizeof(out)) == NULL, "too long for the buffer");
+}
+
+int
+main(void)
+{
+	char	cmd[64];
+
+	now = time(NULL);
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	test_hs256();
+	test_rs256();
+	test_token_from();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+	return done_testing();
+}

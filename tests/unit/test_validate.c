@@ -1,0 +1,219 @@
+/* test_validate.c: unit tests for the field tables: strict types, ranges, lengths, unknown keys, strict JSON. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "tap.h"
+
+static const char *const tones[] = { "professional", "friendly", NULL };
+
+struct sample {
+	long long	 count;
+	double		 rate;
+	int		 flag;
+	char		*name;
+	int		 tone;
+	struct strlist	 tags;
+	char		*id;
+	long long	 page;
+};
+enum { S_COUNT, S_RATE, S_FLAG, S_NAME, S_TONE, S_TAGS, S_ID, S_PAGE };
+
+static const struct field fields[] = {
+	[S_COUNT] = { "count", FT_INT, 0, 0, 100, 0, NULL, offsetof(struct sample, count), NULL },
+	[S_RATE] = { "rate", FT_NUMBER, 0, 0, 1000, 0, NULL, offsetof(struct sample, rate), NULL },
+	[S_FLAG] = { "flag", FT_BOOL, 0, 0, 0, 0, NULL, offsetof(struct sample, flag), "false" },
+	[S_NAME] = { "name", FT_STRING, F_REQUIRED, 1, 5, 0, NULL, offsetof(struct sample, name), NULL },
+	[S_TONE] = { "tone", FT_ENUM, 0, 0, 0, 0, tones, offsetof(struct sample, tone), "friendly" },
+	[S_TAGS] = { "tags", FT_STRLIST, F_LOWER, 1, 3, 10, NULL, offsetof(struct sample, tags), NULL },
+	[S_ID] = { "id", FT_UUID, F_NULLABLE, 0, 0, 0, NULL, offsetof(struct sample, id), NULL },
+	[S_PAGE] = { "page", FT_INT, 0, 1, 1000, 0, NULL, offsetof(struct sample, page), "1" },
+};
+
+static struct arena	arena;
+
+/* Validate a JSON text; returns the first error's "field: message" or "ok". */
+static const char *
+json_check(const char *text, struct sample *s, uint64_t *set)
+{
+	static char		 out[256];
+	struct valid_err	 e = { 0 };
+	json_object		*obj, *d;
+	const char		*why;
+
+	memset(s, 0, sizeof(*s));
+	if ((obj = json_parse_strict(text, strlen(text), 16, &why)) == NULL) {
+		snprintf(out, sizeof(out), "parse: %s", why);
+		return out;
+	}
+	if (valid_fields_json(&arena, fields, nitems(fields), obj, s, set, &e) == 0) {
+		json_object_put(obj);
+		return "ok";
+	}
+	d = json_object_array_get_idx(e.details, 0);
+	snprintf(out, sizeof(out), "%s: %s",
+	    json_object_get_string(json_object_object_get(d, "field")),
+	    json_object_get_string(json_object_object_get(d, "message")));
+	json_object_put(e.details);
+	json_object_put(obj);
+	return out;
+}
+
+static const char *
+query_check(const char *k1, const char *v1, const char *k2, const char *v2,
+    struct sample *s, uint64_t *set)
+{
+	static char		 out[256];
+	struct param		 p[3] = { { "name", "abc" } };
+	struct valid_err	 e = { 0 };
+	json_object		*d;
+	size_t			 n = 1;
+
+	memset(s, 0, sizeof(*s));
+	if (k1 != NULL)
+		p[n++] = (struct param){ (char *)k1, (char *)v1 };
+	if (k2 != NULL)
+		p[n++] = (struct param){ (char *)k2, (char *)v2 };
+	if (valid_fields_query(&arena, fields, nitems(fields), p, n, s, set, &e) == 0)
+		return "ok";
+	d = json_object_array_get_idx(e.details, 0);
+	snprintf(out, sizeof(out), "%s: %s",
+	    json_object_get_string(json_object_object_get(d, "field")),
+	    json_object_get_string(json_object_object_get(d, "message")));
+	json_object_put(e.details);
+	return out;
+}
+
+static void
+test_query(void)
+{
+	struct sample	s;
+	uint64_t	set;
+
+	is_str(query_check("count", "42", NULL, NULL, &s, &set), "ok", "integer");
+	ok(s.count == 42 && FIELD_SET(set, S_COUNT), "value and presence bit");
+	ok(s.page == 1 && !FIELD_SET(set, S_PAGE), "default applied, not marked given");
+	ok(s.tone == 1 && s.flag == 0, "enum and bool defaults");
+	is_str(query_check("count", "abc", NULL, NULL, &s, &set), "count: must be an integer", "abc");
+	is_str(query_check("count", "1e3", NULL, NULL, &s, &set), "count: must be an integer", "1e3");
+	is_str(query_check("count", "12abc", NULL, NULL, &s, &set), "count: must be an integer", "12abc");
+	is_str(query_check("count", "99999999999999999999", NULL, NULL, &s, &set),
+	    "count: must be an integer", "overflow");
+	is_str(query_check("count", "101", NULL, NULL, &s, &set),
+	    "count: must be between 0 and 100", "out of range");
+	is_str(query_check("count", "-1", NULL, NULL, &s, &set),
+	    "count: must be between 0 and 100", "negative");
+	is_str(query_check("count", "", NULL, NULL, &s, &set), "count: must be an integer", "empty");
+	is_str(query_check("bogus", "1", NULL, NULL, &s, &set), "bogus: unknown parameter", "unknown parameter");
+	is_str(query_check("count", "1", "count", "2", &s, &set), "count: given more than once", "duplicate");
+	is_str(query_check("rate", "12.50", NULL, NULL, &s, &set), "ok", "decimal number");
+	ok(s.rate == 12.5, "number value");
+	is_str(query_check("rate", "nan", NULL, NULL, &s, &set), "rate: must be a number", "nan");
+	is_str(query_check("rate", "1e2", NULL, NULL, &s, &set), "rate: must be a number", "exponent");
+	is_str(query_check("rate", "inf", NULL, NULL, &s, &set), "rate: must be a number", "inf");
+	is_str(query_check("flag", "yes", NULL, NULL, &s, &set), "flag: must be true or false", "bool");
+	is_str(query_check("tone", "rude", NULL, NULL, &s, &set),
+	    "tone: must be one of: professional, friendly", "enum lists choices");
+	is_str(query_check("tags", "React, Node.js ,,SQL", NULL, NULL, &s, &set), "ok", "comma list");
+	ok(s.tags.n == 3 && strcmp(s.tags.v[0], "react") == 0 &&
+	    strcmp(s.tags.v[1], "node.js") == 0 && strcmp(s.tags.v[2], "sql") == 0,
+	    "items trimmed, lower-cased, empties skipped");
+	is_str(query_check("tags", "a,b,c,d", NULL, NULL, &s, &set), "tags: must have 1 to 3 items", "too many items");
+	is_str(query_check("tags", "waytoolongtag", NULL, NULL, &s, &set),
+	    "tags: must be 1 to 10 characters long", "item too long");
+	is_str(query_check("id", "not-a-uuid", NULL, NULL, &s, &set), "id: must be a UUID", "uuid");
+	is_str(query_check("id", "6F9619FF-8B86-D011-B42D-00C04FC964FF", NULL, NULL, &s, &set), "ok", "uuid upper case");
+	is_str(s.id, "6f9619ff-8b86-d011-b42d-00c04fc964ff", "uuid canonicalised");
+}
+
+static void
+test_json(void)
+{
+	struct sample	s;
+	uint64_t	set;
+
+	is_str(json_check("{\"name\":\"Ann\",\"count\":3,\"rate\":2.5,\"flag\":true,"
+	    "\"tone\":\"professional\",\"tags\":[\"A\",\"b\"],\"id\":null}", &s, &set),
+	    "ok", "a full valid body");
+	ok(s.count == 3 && s.rate == 2.5 && s.flag == 1 && s.tone == 0 &&
+	    s.tags.n == 2 && strcmp(s.tags.v[0], "a") == 0, "values copied");
+	ok(!FIELD_SET(set, S_ID) && s.id == NULL, "null on a nullable field means absent");
+	is_str(json_check("{\"count\":3}", &s, &set), "name: is required", "required");
+	is_str(json_check("{\"name\":\"Ann\",\"extra\":1}", &s, &set), "extra: unknown field", "unknown key");
+	is_str(json_check("{\"name\":\"Ann\",\"count\":\"3\"}", &s, &set), "count: must be an integer", "string for int");
+	is_str(json_check("{\"name\":\"Ann\",\"count\":3.5}", &s, &set), "count: must be an integer", "float for int");
+	is_str(json_check("{\"name\":\"Ann\",\"count\":1e3}", &s, &set), "count: must be an integer", "1e3 for int");
+	is_str(json_check("{\"name\":\"Ann\",\"count\":true}", &s, &set), "count: must be an integer", "bool for int");
+	is_str(json_check("{\"name\":\"Ann\",\"count\":null}", &s, &set), "count: must not be null", "null");
+	is_str(json_check("{\"name\":\"Ann\",\"count\":9223372036854775807}", &s, &set),
+	    "count: must be between 0 and 100", "huge int");
+	ok(strcmp(json_check("{\"name\":\"Ann\",\"count\":99999999999999999999999}", &s, &set), "ok") != 0,
+	    "int past 64 bits refused");
+	is_str(json_check("{\"name\":\"Ann\",\"rate\":1e999}", &s, &set), "rate: must be between 0 and 1000", "infinite");
+	is_str(json_check("{\"name\":\"\"}", &s, &set), "name: must be 1 to 5 characters long", "empty string");
+	is_str(json_check("{\"name\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}", &s, &set), "ok",
+	    "length counts characters, not bytes");
+	is_str(json_check("{\"name\":\"a\\u0000b\"}", &s, &set),
+	    "name: must be valid UTF-8 text without NUL", "NUL inside a string");
+	is_str(json_check("{\"name\":42}", &s, &set), "name: must be a string", "number for string");
+	is_str(json_check("{\"name\":\"Ann\",\"tags\":\"a,b\"}", &s, &set),
+	    "tags: must be an array of strings", "string for list");
+	is_str(json_check("{\"name\":\"Ann\",\"tags\":[1]}", &s, &set),
+	    "tags: must be an array of strings", "number in list");
+	is_str(json_check("{\"name\":\"Ann\",\"tags\":[]}", &s, &set),
+	    "tags: must have 1 to 3 items", "empty list");
+	is_str(json_check("[1,2]", &s, &set), "body: must be a JSON object", "array body");
+	is_str(json_check("\"x\"", &s, &set), "body: must be a JSON object", "string body");
+}
+
+static void
+test_parse(void)
+{
+	struct sample	 s;
+	uint64_t	 set;
+	char		 deep[100];
+	int		 i;
+
+	ok(strncmp(json_check("{\"name\":", &s, &set), "parse:", 6) == 0, "truncated");
+	ok(strncmp(json_check("{\"name\":\"a\"} x", &s, &set), "parse:", 6) == 0, "trailing garbage");
+	ok(strncmp(json_check("{\"name\":\"a\",}", &s, &set), "parse:", 6) == 0, "trailing comma");
+	ok(strncmp(json_check("{'name':'a'}", &s, &set), "parse:", 6) == 0, "single quotes");
+	/* json-c reads NaN even in strict mode; the number check refuses it. */
+	ok(strcmp(json_check("{\"name\":\"a\",\"rate\":NaN}", &s, &set), "ok") != 0, "NaN refused");
+	ok(strcmp(json_check("{\"name\":\"a\",\"rate\":-Infinity}", &s, &set), "ok") != 0, "Infinity refused");
+	ok(strncmp(json_check("{\"name\":\"\xff\"}", &s, &set), "parse:", 6) == 0, "invalid UTF-8");
+	ok(strncmp(json_check("", &s, &set), "parse:", 6) == 0, "empty");
+	for (i = 0; i < 40; i++)
+		deep[i] = '[';
+	for (; i < 80; i++)
+		deep[i] = ']';
+	deep[80] = '\0';
+	is_str(json_check(deep, &s, &set), "parse: JSON nested too deeply", "depth capped");
+	is_str(json_check("{\"name\":\"Ann\"}  \n", &s, &set), "ok", "trailing whitespace is fine");
+}
+
+static void
+test_pg_array(void)
+{
+	char		*v[] = { "a\"b", "c\\d", "e,f" };
+	struct strlist	 l = { v, 3 };
+
+	is_str(pg_text_array(&arena, &l), "{\"a\\\"b\",\"c\\\\d\",\"e,f\"}", "array literal quoting");
+	l.n = 0;
+	is_str(pg_text_array(&arena, &l), "{}", "empty array");
+	ok(uuid_valid("00000000-0000-0000-0000-000000000000"), "nil uuid valid");
+	ok(!uuid_valid("00000000-0000-0000-0000-00000000000g"), "non-hex refused");
+	ok(!uuid_valid("000000000000-0000-0000-0000-00000000"), "dashes misplaced");
+}
+
+int
+main(void)
+{
+	test_query();
+	test_json();
+	test_parse();
+	test_pg_array();
+	arena_reset(&arena);
+	return done_testing();
+}
