@@ -37,10 +37,11 @@ ENDPOINTS	= $(basename $(notdir $(wildcard cgi-bin/*.c)))
 CRONS		= $(basename $(notdir $(wildcard cron/*.c)))
 TOOLS		= $(basename $(notdir $(wildcard tools/*.c)))
 UNITS		= $(basename $(notdir $(wildcard tests/unit/*.c)))
+ITESTS		= $(basename $(notdir $(wildcard tests/integration/*.c)))
 
 BINS	= $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(CRONS:%=$(BUILD)/cron/%) \
 	  $(TOOLS:%=$(BUILD)/tools/%)
-TESTS	= $(UNITS:%=$(BUILD)/tests/%)
+TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 
 .SECONDARY:
 
@@ -85,6 +86,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBCOMMON)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/unit -o $@ $< \
 	    $(BUILD)/libcommon.a $(LDFLAGS) $(LDLIBS)
+
+# Integration tests in C drive libcommon against a running stack.
+$(BUILD)/itests/%: tests/integration/%.c tests/unit/tap.h $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcommon.a \
+	    $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build

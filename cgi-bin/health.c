@@ -32,7 +32,7 @@ health(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/health", METHOD_GET, health, ROUTE_PUBLIC },
+	{ "/api/health", METHOD_GET, health, ROUTE_PUBLIC, RL_NONE },
 };
 
 int

@@ -95,8 +95,8 @@ searches_delete(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/job-searches", METHOD_GET, searches_list, 0 },
-	{ "/api/job-searches/{id}", METHOD_DELETE, searches_delete, 0 },
+	{ "/api/job-searches", METHOD_GET, searches_list, 0, RL_DEFAULT },
+	{ "/api/job-searches/{id}", METHOD_DELETE, searches_delete, 0, RL_DEFAULT },
 };
 
 int

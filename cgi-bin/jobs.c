@@ -246,8 +246,8 @@ jobs_save_search(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/jobs", METHOD_GET, jobs_list, 0 },
-	{ "/api/jobs", METHOD_POST, jobs_save_search, ROUTE_JSON },
+	{ "/api/jobs", METHOD_GET, jobs_list, 0, RL_DEFAULT },
+	{ "/api/jobs", METHOD_POST, jobs_save_search, ROUTE_JSON, RL_DEFAULT },
 };
 
 int

@@ -203,38 +203,88 @@ int	 auth_tenant_for(const char *, const char *, char *, size_t);
  * Every request runs in one transaction which first sets app.tenant_id
  * and app.user_id with set_config(..., true), so that row-level
  * security sees the caller.  Statements are parameterised, always.
- * Statements are pipelined: db_run() sends BEGIN, the tenant context,
- * the queries and COMMIT and waits once.  A lost connection is reopened
- * on the next request, and a statement that failed because the server
- * went away before anything committed is retried once on the new one.
+ * db_run() pipelines the context, the statements and the commit into
+ * one round trip.  db_begin()/db_exec()/db_commit() are for the rare
+ * transaction that must read, decide and then write (a row lock held
+ * across a call to another service).  A connection the server closed is
+ * noticed before use and reopened; while PostgreSQL is down every call
+ * fails fast with ERR_UNAVAILABLE (503).
  */
 struct db_query {
 	const char		*sql;
 	int			 nparams;
 	const char *const	*params;
 };
+enum db_tx_state {
+	DB_TX_NONE,
+	DB_TX_PENDING,		/* BEGIN queued, not sent */
+	DB_TX_OPEN
+};
 struct db {
-	PGconn		*conn;
-	double		 last_fail;
+	PGconn			*conn;
+	enum db_tx_state	 tx_state;
+	char			 tx_tenant[136];
+	char			 tx_user[129];
 };
 int	 db_run(struct req *, const struct db_query *, size_t, PGresult **);
 int	 db_run_as(struct db *, const char *, const char *, const struct db_query *,
 	    size_t, PGresult **, struct req *);
+int	 db_batch(struct db *, const char *, const char *, const struct db_query *,
+	    size_t, PGresult **, enum err *, struct req *);
+void	 db_begin(struct req *);
+PGresult *db_exec(struct req *, const char *, int, const char *const *);
+int	 db_commit(struct req *);
+void	 db_rollback(struct req *);
+void	 db_tx_begin(struct db *, const char *, const char *);
+PGresult *db_tx_exec(struct db *, const struct db_query *, enum err *, struct req *);
+int	 db_tx_commit(struct db *, enum err *, struct req *);
+void	 db_tx_rollback(struct db *, struct req *);
 void	 db_clear(PGresult **, size_t);
 int	 db_ping(struct db *, double *);
 void	 db_close(struct db *);
 const char *db_value(const PGresult *, int, int);
 
-/* redis.c -- one persistent Redis connection per worker, with short timeouts. */
+/*
+ * redis.c -- one persistent Redis connection per worker, with short
+ * timeouts; Redis is an accelerator, never the source of truth.
+ */
 struct redisContext;
+struct redisReply;
 struct redis {
 	struct redisContext	*ctx;
 	double			 down_until;
 };
+struct redis_script {
+	const char	*lua;
+	char		 sha[41];	/* computed on first use */
+};
 struct redisContext *redis_get(struct redis *);
+struct redisReply *redis_script(struct redis *, struct redis_script *, int, int,
+	    const char *const *, const size_t *);
 void	 redis_fail(struct redis *);
 int	 redis_ping(struct redis *, double *);
 void	 redis_close(struct redis *);
+
+/*
+ * events.c -- realtime events: one envelope, published through Redis.
+ *
+ * events_publish() appends the event to the tenant's bounded stream
+ * (for replay after a reconnect) and publishes it on the one channel
+ * every broadcaster subscribes to, atomically, in one round trip.  The
+ * envelope, as subscribers receive it:
+ *   {"id":"<stream id>","type":"job:new","tenant":"org_x",
+ *    "user":null|"user_x","time":"<ISO 8601>","data":{...}}
+ * An event with a user goes to that user only.  Events are
+ * notifications: the database stays the truth, and a publish that fails
+ * (Redis down) is logged, never fatal to the request that caused it.
+ */
+#define EVENTS_CHANNEL		"upw:events"
+#define EVENTS_STREAM_PREFIX	"upw:events:"
+#define EVENTS_STREAM_MAX	1000
+#define EVENTS_STREAM_TTL	86400
+#define EVENTS_DATA_MAX		(64 * 1024)
+int	 events_publish(struct redis *, const char *, const char *, const char *,
+	    const char *, char *, size_t);
 
 /*
  * The application: what a worker sets up once and every request shares.
@@ -395,11 +445,20 @@ void	 shape_time(struct buf *, const char *);
 typedef void (*handler_fn)(struct req *);
 #define ROUTE_PUBLIC	0x01	/* no token required */
 #define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
+/* The rate-limit class a route belongs to (the seed's three limiters). */
+enum rl_class {
+	RL_DEFAULT,		/* 100/min */
+	RL_AI,			/* 10/min: the AI endpoints */
+	RL_UPWORK,		/* 30/min: endpoints that call Upwork */
+	RL_NONE,		/* not limited (health) */
+	RL__MAX
+};
 struct route {
 	const char	*pattern;	/* "/api/job-searches/{id}" */
 	enum method	 method;
 	handler_fn	 handler;
 	unsigned int	 flags;
+	enum rl_class	 rl;
 };
 void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 

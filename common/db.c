@@ -24,6 +24,7 @@ db_close(struct db *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	db->tx_state = DB_TX_NONE;
 }
 
 /*
@@ -41,6 +42,14 @@ db_stale(PGconn *c)
 	if (poll(&pfd, 1, 0) == 0)
 		return 0;
 	return 1;
+}
+
+/* Server notices (a WARNING for ROLLBACK outside a transaction) go to the log, not stderr. */
+static void
+db_notice(void *arg, const char *message)
+{
+	(void)arg;
+	LOG_DEBUG(NULL, "db: %.*s", (int)strcspn(message, "\n"), message);
 }
 
 static PGconn *
@@ -67,6 +76,7 @@ db_connect(struct db *db)
 		db_close(db);
 		return NULL;
 	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
 	if (PQenterPipelineMode(db->conn) != 1) {
 		LOG_ERR(NULL, "db: cannot enter pipeline mode");
 		db_close(db);
@@ -78,11 +88,10 @@ db_connect(struct db *db)
 static enum err
 db_err_for(const char *state)
 {
-	if (state == NULL)
-		return ERR_UNAVAILABLE;
-	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
-	    strcmp(state, "53300") == 0 || strcmp(state, "57014") == 0 ||
-	    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+	if (*state == '\0' || strncmp(state, "08", 2) == 0 ||
+	    strncmp(state, "57P", 3) == 0 || strcmp(state, "53300") == 0 ||
+	    strcmp(state, "57014") == 0 || strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
 		return ERR_UNAVAILABLE;
 	if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0)
 		return ERR_CONFLICT;
@@ -103,17 +112,16 @@ db_clear(PGresult **res, size_t n)
 }
 
 /*
- * Run the queries in one transaction with the tenant context set.  On
- * success res[i] holds query i's result (free with db_clear) and 0 is
- * returned.  On failure everything is rolled back, res is empty, *e
- * says why and -1 is returned.  r is only used for log context.
+ * One round trip: send the statements and a Sync, then collect one
+ * result per statement.  res[i] gets statement i's result when want[i]
+ * is set (NULL want: every result wanted).  On any failure nothing is
+ * kept, *e says why, and -1 is returned; a lost connection is closed so
+ * that the next call opens a new one.
  */
 static int
-db_pipeline(struct db *db, const char *tenant, const char *user,
-    const struct db_query *q, size_t n, PGresult **res, enum err *e,
-    struct req *r)
+db_roundtrip(struct db *db, const struct db_query *q, size_t n,
+    const int *want, PGresult **res, enum err *e, struct req *r)
 {
-	const char	*ctx[2] = { tenant ? tenant : "", user ? user : "" };
 	PGconn		*c;
 	PGresult	*pr;
 	size_t		 i, idx = 0;
@@ -126,8 +134,6 @@ db_pipeline(struct db *db, const char *tenant, const char *user,
 		*e = ERR_UNAVAILABLE;
 		return -1;
 	}
-	if (!PQsendQueryParams(c, ctx_sql, 2, NULL, ctx, NULL, NULL, 0))
-		goto lost;
 	for (i = 0; i < n; i++)
 		if (!PQsendQueryParams(c, q[i].sql, q[i].nparams, NULL,
 		    q[i].params, NULL, NULL, 0))
@@ -135,10 +141,9 @@ db_pipeline(struct db *db, const char *tenant, const char *user,
 	if (!PQpipelineSync(c))
 		goto lost;
 
-	/* Results: the context (idx 0), then the queries, then the Sync. */
 	while (!done) {
 		if ((pr = PQgetResult(c)) == NULL) {
-			if (++idx > n + 2 || PQstatus(c) == CONNECTION_BAD)
+			if (++idx > n || PQstatus(c) == CONNECTION_BAD)
 				goto lost;
 			continue;
 		}
@@ -149,8 +154,8 @@ db_pipeline(struct db *db, const char *tenant, const char *user,
 			break;
 		case PGRES_TUPLES_OK:
 		case PGRES_COMMAND_OK:
-			if (idx >= 1 && idx <= n && !failed)
-				res[idx - 1] = pr;
+			if (idx < n && !failed && (want == NULL || want[idx]))
+				res[idx] = pr;
 			else
 				PQclear(pr);
 			break;
@@ -186,9 +191,14 @@ lost:
 	return -1;
 }
 
+#define DB_BATCH_MAX	16
+
 /*
- * db_run_as() for code without a request (cron, tools): the error is
- * logged, not answered.
+ * Run the queries in one transaction with the tenant context set, in
+ * one round trip: the context, the queries, and the Sync that commits
+ * (or, after an error, rolls back) the implicit transaction they share.
+ * On success res[i] holds query i's result (free with db_clear()).  r
+ * is only used for log context; the error is logged, not answered.
  */
 int
 db_run_as(struct db *db, const char *tenant, const char *user,
@@ -196,7 +206,46 @@ db_run_as(struct db *db, const char *tenant, const char *user,
 {
 	enum err	e;
 
-	return db_pipeline(db, tenant, user, q, n, res, &e, r);
+	return db_batch(db, tenant, user, q, n, res, &e, r);
+}
+
+int
+db_batch(struct db *db, const char *tenant, const char *user,
+    const struct db_query *q, size_t n, PGresult **res, enum err *e,
+    struct req *r)
+{
+	const char	*ctx[2] = { tenant ? tenant : "", user ? user : "" };
+	struct db_query	 all[DB_BATCH_MAX + 1];
+	PGresult	*got[DB_BATCH_MAX + 1];
+	size_t		 i;
+
+	if (n > DB_BATCH_MAX) {
+		LOG_ERR(r, "db: %zu statements in one batch, the most is %d",
+		    n, DB_BATCH_MAX);
+		*e = ERR_INTERNAL;
+		return -1;
+	}
+	all[0] = (struct db_query){ ctx_sql, 2, ctx };
+	for (i = 0; i < n; i++)
+		all[i + 1] = q[i];
+	if (db_roundtrip(db, all, n + 1, NULL, got, e, r) == -1)
+		return -1;
+	PQclear(got[0]);
+	for (i = 0; i < n; i++)
+		res[i] = got[i + 1];
+	return 0;
+}
+
+/* Answer a database error: 503 when it is unreachable, and so on. */
+static void
+db_fail(struct req *r, enum err e)
+{
+	if (e == ERR_UNAVAILABLE)
+		http_error(r, e, "the database is unavailable");
+	else if (e == ERR_CONFLICT)
+		http_error(r, e, "the request conflicts with existing data");
+	else
+		http_error(r, e, NULL);
 }
 
 /*
@@ -208,16 +257,130 @@ db_run(struct req *r, const struct db_query *q, size_t n, PGresult **res)
 {
 	enum err	e;
 
-	if (db_pipeline(&r->app->db, r->auth.tenant_id, r->auth.user_id, q, n,
+	if (db_batch(&r->app->db, r->auth.tenant_id, r->auth.user_id, q, n,
 	    res, &e, r) == 0)
 		return 0;
-	if (e == ERR_UNAVAILABLE)
-		http_error(r, e, "the database is unavailable");
-	else if (e == ERR_CONFLICT)
-		http_error(r, e, "the request conflicts with existing data");
-	else
-		http_error(r, e, NULL);
+	db_fail(r, e);
 	return -1;
+}
+
+/*
+ * Interactive transactions, for work that must read, decide (perhaps
+ * call another service) and write under one snapshot or row lock.
+ * db_tx_begin() only queues BEGIN and the tenant context; they travel
+ * with the first db_tx_exec(), so a transaction costs one round trip
+ * per statement plus the COMMIT.  After any failure the transaction is
+ * rolled back and closed: the caller stops there.
+ */
+void
+db_tx_begin(struct db *db, const char *tenant, const char *user)
+{
+	snprintf(db->tx_tenant, sizeof(db->tx_tenant), "%s", tenant ? tenant : "");
+	snprintf(db->tx_user, sizeof(db->tx_user), "%s", user ? user : "");
+	db->tx_state = DB_TX_PENDING;
+}
+
+static void
+db_tx_abort(struct db *db, struct req *r)
+{
+	static const struct db_query	 rb = { "ROLLBACK", 0, NULL };
+	PGresult			*res;
+	enum err			 e;
+
+	/* Even a failed first statement ran after its BEGIN: roll back. */
+	db->tx_state = DB_TX_NONE;
+	if (db->conn != NULL && db_roundtrip(db, &rb, 1, NULL, &res, &e, r) == 0)
+		PQclear(res);
+}
+
+/* One statement of the open transaction; NULL (and rolled back) on failure. */
+PGresult *
+db_tx_exec(struct db *db, const struct db_query *q, enum err *e, struct req *r)
+{
+	const char	*ctx[2] = { db->tx_tenant, db->tx_user };
+	struct db_query	 all[3];
+	PGresult	*got[3];
+	int		 want[3] = { 0, 0, 1 };
+	size_t		 n = 0;
+
+	if (db->tx_state == DB_TX_NONE) {
+		LOG_ERR(r, "db: statement outside a transaction");
+		*e = ERR_INTERNAL;
+		return NULL;
+	}
+	if (db->tx_state == DB_TX_PENDING) {
+		all[n++] = (struct db_query){ "BEGIN", 0, NULL };
+		all[n++] = (struct db_query){ ctx_sql, 2, ctx };
+	}
+	all[n++] = *q;
+	if (db_roundtrip(db, all, n, want + 3 - n, got, e, r) == -1) {
+		db_tx_abort(db, r);
+		return NULL;
+	}
+	db->tx_state = DB_TX_OPEN;
+	return got[n - 1];
+}
+
+int
+db_tx_commit(struct db *db, enum err *e, struct req *r)
+{
+	static const struct db_query	 commit = { "COMMIT", 0, NULL };
+	PGresult			*res;
+
+	if (db->tx_state != DB_TX_OPEN) {
+		db->tx_state = DB_TX_NONE;
+		return 0;	/* nothing was sent: nothing to commit */
+	}
+	db->tx_state = DB_TX_NONE;
+	if (db_roundtrip(db, &commit, 1, NULL, &res, e, r) == -1)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+void
+db_tx_rollback(struct db *db, struct req *r)
+{
+	if (db->tx_state == DB_TX_OPEN)
+		db_tx_abort(db, r);
+	db->tx_state = DB_TX_NONE;	/* PENDING: nothing was sent */
+}
+
+/* The request forms: the error response is written on failure. */
+void
+db_begin(struct req *r)
+{
+	db_tx_begin(&r->app->db, r->auth.tenant_id, r->auth.user_id);
+}
+
+PGresult *
+db_exec(struct req *r, const char *sql, int nparams, const char *const *params)
+{
+	struct db_query	 q = { sql, nparams, params };
+	PGresult	*res;
+	enum err	 e;
+
+	if ((res = db_tx_exec(&r->app->db, &q, &e, r)) == NULL)
+		db_fail(r, e);
+	return res;
+}
+
+int
+db_commit(struct req *r)
+{
+	enum err	e;
+
+	if (db_tx_commit(&r->app->db, &e, r) == -1) {
+		db_fail(r, e);
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_rollback(struct req *r)
+{
+	db_tx_rollback(&r->app->db, r);
 }
 
 /* Round trip to the server outside any tenant; *ms gets the latency. */

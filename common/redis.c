@@ -1,8 +1,10 @@
 /* redis.c: the worker's Redis connection, with short timeouts and a pause after failures. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 
 #include "common.h"
 
@@ -76,4 +78,59 @@ redis_ping(struct redis *rd, double *ms)
 	freeReplyObject(reply);
 	*ms = now_ms() - t0;
 	return ok ? 0 : -1;
+}
+
+/*
+ * Run a Lua script: EVALSHA with the digest computed here, and EVAL (which
+ * also caches it in Redis) when Redis answers NOSCRIPT, after a restart
+ * or a SCRIPT FLUSH.  One round trip in the usual case.  Returns the
+ * reply (the caller frees it) or NULL after a connection failure, which
+ * has already dropped the connection.  args[0..nkeys) are the keys.
+ */
+redisReply *
+redis_script(struct redis *rd, struct redis_script *sc, int nkeys, int nargs,
+    const char *const *args, const size_t *lens)
+{
+	const char	*argv[24];
+	size_t		 argl[24];
+	char		 nk[16];
+	redisReply	*reply;
+	int		 i, argc;
+
+	if (redis_get(rd) == NULL || nargs > 20)
+		return NULL;
+	if (sc->sha[0] == '\0') {
+		unsigned char	d[SHA_DIGEST_LENGTH];
+
+		SHA1((const unsigned char *)sc->lua, strlen(sc->lua), d);
+		for (i = 0; i < SHA_DIGEST_LENGTH; i++)
+			snprintf(sc->sha + 2 * i, 3, "%02x", d[i]);
+	}
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	argv[0] = "EVALSHA";
+	argv[1] = sc->sha;
+	argv[2] = nk;
+	argl[0] = 7;
+	argl[1] = 40;
+	argl[2] = strlen(nk);
+	for (i = 0; i < nargs; i++) {
+		argv[3 + i] = args[i];
+		argl[3 + i] = lens != NULL ? lens[i] : strlen(args[i]);
+	}
+	argc = 3 + nargs;
+	reply = redisCommandArgv(rd->ctx, argc, argv, argl);
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(reply);
+		argv[0] = "EVAL";
+		argl[0] = 4;
+		argv[1] = sc->lua;
+		argl[1] = strlen(sc->lua);
+		reply = redisCommandArgv(rd->ctx, argc, argv, argl);
+	}
+	if (reply == NULL) {
+		LOG_WARN(NULL, "redis: %s", rd->ctx->errstr);
+		redis_fail(rd);
+	}
+	return reply;
 }

@@ -71,11 +71,12 @@ for my $build (qw(build/release build/asan)) {
 
 # Files named 9*-*.t disturb the stack (stop PostgreSQL, Redis): they
 # run alone, after the others, which run four at a time.
-my @integration = pick(sort(glob("tests/integration/*.t"), glob("tests/integration/*.js")));
-my $rules = { seq => [ { par => [ grep { !m{/9[^/]*$} } @integration ] },
-                       { seq => [ grep { m{/9[^/]*$} } @integration ] } ] };
-
 for my $p (@passes) {
+    # Perl (.t), node (.js), and C programs built from tests/integration/*.c.
+    my @integration = pick(sort(glob("tests/integration/*.t"), glob("tests/integration/*.js"),
+                                glob("$p->{build}/itests/*")));
+    my $rules = { seq => [ { par => [ grep { !m{/9[^/]*$} } @integration ] },
+                           { seq => [ grep { m{/9[^/]*$} } @integration ] } ] };
     last unless @integration;
     my $var = tempdir("upw-test-$p->{web}-XXXXXX", TMPDIR => 1, CLEANUP => 0);
     my $port = free_port();
