@@ -69,6 +69,9 @@ for my $build (qw(build/release build/asan)) {
     $h->aggregate_tests($agg, map { [$_, "unit/$variant/" . (split m{/}, $_)[-1]] } @tests) if @tests;
 }
 
+# Static checks of the tree (documentation, conventions).
+$h->aggregate_tests($agg, map { [$_, "static/" . (split m{/}, $_)[-1]] } pick(sort glob("tests/static/*.t")));
+
 # Files named 9*-*.t disturb the stack (stop PostgreSQL, Redis): they
 # run alone, after the others, which run four at a time.
 for my $p (@passes) {
