@@ -90,6 +90,8 @@ for my $p (@passes) {
     local $ENV{JWT_ALG} = $p->{alg};
     local $ENV{JWT_ISSUER} = 'https://clerk.test.local';
     local $ENV{JWT_AUDIENCE} = 'upwork-api';
+    # Test files talk from 127.0.0.2 and up; 127.0.0.1 plays a proxy.
+    local $ENV{TRUSTED_PROXIES} = '127.0.0.1';
     local $ENV{WORKERS} = 2;
     print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
