@@ -1,4 +1,4 @@
-/* ratelimit.c (tool): print the rate-limit Lua script or its SHA-1, for redis-cli and redis-benchmark. */
+/* ratelimit.c: a tool that prints the rate-limit Lua script or its SHA-1, for redis-cli and redis-benchmark. */
 #include <stdio.h>
 #include <string.h>
 
