@@ -5,8 +5,11 @@
 #                         |pg-stop|pg-start|redis-stop|redis-start|restart-workers|env
 # Environment: PORT (8080), VAR (./var), WEB (lighttpd|apache),
 # BUILD (build/release), WORKERS (2), BENCH (1 adds the benchmark-only
-# routes); JWT_ALG (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE and
-# TRUSTED_PROXIES are written into VAR's app.conf on the first start only.
+# routes); JWT_ALG (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE,
+# TRUSTED_PROXIES, UPWORK_CLIENT_ID and UPWORK_URL (another Upwork, such
+# as the tests' fake) are written into VAR's app.conf, and
+# UPWORK_CLIENT_SECRET into VAR/secrets, on the first start only.
+# POLL_INTERVAL: seconds between poll-jobs runs under `run` (120).
 #
 # Everything lives under VAR: several stacks with different PORT and VAR
 # run side by side.  As root, PostgreSQL runs as the postgres user and
@@ -27,6 +30,10 @@ JWT_ISSUER=${JWT_ISSUER:-}
 JWT_AUDIENCE=${JWT_AUDIENCE:-}
 TRUSTED_PROXIES=${TRUSTED_PROXIES:-}
 BENCH=${BENCH:-0}
+UPWORK_URL=${UPWORK_URL:-}
+UPWORK_CLIENT_ID=${UPWORK_CLIENT_ID:-}
+UPWORK_CLIENT_SECRET=${UPWORK_CLIENT_SECRET:-}
+POLL_INTERVAL=${POLL_INTERVAL:-120}
 
 case $BUILD in /*) BIN=$BUILD ;; *) BIN=$ROOT/$BUILD ;; esac
 mkdir -p "$VAR"
@@ -123,6 +130,8 @@ secrets() {
 	umask 027
 	[ -s "$s/jwt-hs256.key" ] || head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/jwt-hs256.key"
 	[ -s "$s/db-app.password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/db-app.password"
+	[ -s "$s/upwork-token.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/upwork-token.key"
+	[ -e "$s/upwork-client.secret" ] || printf '%s' "$UPWORK_CLIENT_SECRET" >"$s/upwork-client.secret"
 	if [ ! -s "$s/jwt-rs256.key" ]; then
 		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$s/jwt-rs256.key" 2>/dev/null
 		openssl pkey -in "$s/jwt-rs256.key" -pubout -out "$s/jwt-rs256.pub.pem"
@@ -154,6 +163,15 @@ app_conf() {
 		echo "jwt_audience = $JWT_AUDIENCE"
 		echo "trusted_proxies = $TRUSTED_PROXIES"
 		echo "log_level = info"
+		echo "upwork_client_id = $UPWORK_CLIENT_ID"
+		echo "upwork_client_secret_file = $RT/secrets/upwork-client.secret"
+		echo "upwork_token_key_file = $RT/secrets/upwork-token.key"
+		echo "upwork_redirect_uri = http://127.0.0.1:$PORT/api/upwork/callback"
+		if [ -n "$UPWORK_URL" ]; then
+			echo "upwork_graphql_url = $UPWORK_URL/graphql"
+			echo "upwork_authorize_url = $UPWORK_URL/oauth2/authorize"
+			echo "upwork_token_url = $UPWORK_URL/oauth2/token"
+		fi
 	} >"$f"
 	own "root:$APPGROUP" "$f"
 	chmod 0640 "$f"
@@ -442,6 +460,23 @@ token() {
 	fi
 }
 
+# Under `run`, poll-jobs every POLL_INTERVAL seconds against the
+# configured Upwork (nothing to do until a tenant connects an account),
+# as the crontab would; its log is log/cron.log.
+poller() {
+	local pid
+	trap 'kill $pid 2>/dev/null; exit 0' TERM
+	touch "$RT/log/cron.log"
+	own "$APPUSER:$APPGROUP" "$RT/log/cron.log"
+	while :; do
+		as_app env APP_CONFIG="$RT/app.conf" "$BIN/cron/poll-jobs" \
+		    >>"$RT/log/cron.log" 2>&1 </dev/null || true
+		sleep "$POLL_INTERVAL" &
+		pid=$!
+		wait $pid || true
+	done
+}
+
 banner() {
 	local tok
 	tok=$(token user_demo org_demo)
@@ -456,6 +491,7 @@ banner() {
     curl -s -H "Authorization: Bearer $tok" \\
       'http://127.0.0.1:$PORT/api/jobs?skills=postgresql,c&minBudget=40&limit=2'
 
+  poll-jobs runs every $POLL_INTERVAL s (log/cron.log); connect Upwork first (README, Upwork).
   Logs: $RT/log/    Stop: Ctrl-C
 
 EOF
@@ -467,7 +503,9 @@ stop) stop ;;
 run)
 	start
 	banner
-	trap 'trap - INT TERM; say "stack: stopping"; stop; exit 0' INT TERM
+	poller &
+	POLLER=$!
+	trap 'trap - INT TERM; say "stack: stopping"; kill $POLLER 2>/dev/null; stop; exit 0' INT TERM
 	while :; do sleep 3600 & wait $! || true; done
 	;;
 status)
