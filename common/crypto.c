@@ -123,7 +123,7 @@ crypto_open(const struct crypto_keys *k, const char *aad, const char *sealed)
 	EVP_CIPHER_CTX	*ctx = NULL;
 	unsigned char	*raw = NULL;
 	char		*plain = NULL;
-	size_t		 rawlen = 0, n;
+	size_t		 rawlen = 0, n = 0;
 	int		 len, fin, good = 0;
 
 	if (!k->loaded || strncmp(sealed, SEAL_PREFIX, sizeof(SEAL_PREFIX) - 1) != 0)

@@ -543,9 +543,12 @@ upwork_token(struct upwork *up, struct db *db, const char *tenant, int force,
 		db_tx_rollback(db, NULL);
 		return -1;
 	}
-	/* Someone refreshed while we waited: theirs is the pair to use. */
+	/*
+	 * Someone stored a new pair since we looked (a refresh while we
+	 * waited for the row): theirs is the pair to use while it lasts.
+	 */
 	if (strcmp(PQgetvalue(res, 0, 6), generation) != 0 &&
-	    *PQgetvalue(res, 0, 4) == 't' &&
+	    *PQgetvalue(res, 0, 5) == 't' &&
 	    (access = unseal(up, tenant, "access_token", PQgetvalue(res, 0, 1))) != NULL) {
 		auth_set(a, access, PQgetvalue(res, 0, 3));
 		crypto_free_secret(access);

@@ -298,7 +298,9 @@ async function control(req, res, key, what) {
   const j = body ? JSON.parse(body) : {};
   if (req.method === 'GET' && !what) {
     const a = account(key);
-    return send(res, 200, { key, gen: a.gen, revoked: a.revoked, jobs: a.jobs.length, ...a.stats });
+    // The current tokens, so that tests can look for them where they must not be.
+    const current = [...tokens.entries()].filter(([, t]) => t.key === key && t.gen === a.gen).map(([tok]) => tok);
+    return send(res, 200, { key, gen: a.gen, revoked: a.revoked, jobs: a.jobs.length, tokens: current, ...a.stats });
   }
   if (what === 'reset') { accounts.delete(key); return send(res, 200, { ok: true }); }
   const a = account(key);
