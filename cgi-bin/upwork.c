@@ -284,22 +284,18 @@ static void
 upwork_poll(struct req *r)
 {
 	struct poll_stats	 st = { 0 };
-	struct upwork_auth	 a;
 	struct upwork_err	 e;
 	struct buf		 b = { 0 };
 
 	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
-	if (upwork_token(&up, &r->app->db, r->auth.tenant_id, 0, &a, &e) == -1 ||
-	    poll_tenant(&up, &r->app->db, &r->app->redis, r->auth.tenant_id, 0,
+	if (poll_tenant(&up, &r->app->db, &r->app->redis, r->auth.tenant_id, 0,
 	    &st, &e) == -1) {
-		explicit_bzero(&a, sizeof(a));
 		if (e.retry_after_ms > 0)
 			http_header(r, "Retry-After", "%lld",
 			    (e.retry_after_ms + 999) / 1000);
 		http_error(r, e.err, "%s", e.msg);
 		return;
 	}
-	explicit_bzero(&a, sizeof(a));
 	buf_printf(&b, "{\"success\":true,\"data\":{\"searches\":%u,\"pages\":%u,"
 	    "\"fetched\":%u,\"new\":%u,\"updated\":%u,\"announced\":%u}}",
 	    st.searches, st.pages, st.fetched, st.inserted, st.updated, st.published);

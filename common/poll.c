@@ -447,8 +447,7 @@ poll_tenant(struct upwork *up, struct db *db, struct redis *rd,
 	rn.st = st;
 	if (load_searches(&rn, &s, &n, e) == -1)
 		return -1;
-	if (n == 0)
-		goto out;
+	/* First, so that a dead connection is reported even with no search. */
 	if (upwork_token(up, db, tenant, 0, &rn.auth, e) == -1) {
 		rc = -1;
 		goto out;

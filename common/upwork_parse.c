@@ -461,6 +461,7 @@ parse_client(struct vctx *v, json_object *c, struct upwork_client_info *ci)
 {
 	char		cur[4] = "USD", *status;
 	json_object	*loc;
+	size_t		len;
 
 	memset(ci, 0, sizeof(*ci));
 	if (c == NULL)
@@ -470,6 +471,8 @@ parse_client(struct vctx *v, json_object *c, struct upwork_client_info *ci)
 		return;
 	}
 	ci->present = 1;
+	len = strlen(v->path);
+	snprintf(v->path + len, sizeof(v->path) - len, ".client");
 	ci->uid = id(v, c, "companyOrgUid", 0);
 	ci->total_hires = count(v, c, "totalHires", 10000000, 0);
 	ci->total_posted_jobs = count(v, c, "totalPostedJobs", 10000000, 0);
@@ -481,12 +484,14 @@ parse_client(struct vctx *v, json_object *c, struct upwork_client_info *ci)
 	ci->member_since = iso_time(v, c, "memberSinceDateTime", 0);
 	if ((loc = member(c, "location")) != NULL) {
 		if (!json_object_is_type(loc, json_type_object)) {
-			bad(v, "client.location", "must be an object");
+			bad(v, "location", "must be an object");
+			v->path[len] = '\0';
 			return;
 		}
 		ci->country = str(v, loc, "country", 1, 100, 0);
 		ci->city = str(v, loc, "city", 1, 100, 0);
 	}
+	v->path[len] = '\0';
 }
 
 /* The skills as lower-case display names (prettyName, else name). */

@@ -58,7 +58,7 @@ function account(key) {
   let a = accounts.get(key);
   if (!a) {
     a = {
-      key, expiresIn: tokenShape.expires_in, tokenDelayMs: 0, searchDelayMs: 0,
+      key, id: rand(), expiresIn: tokenShape.expires_in, tokenDelayMs: 0, searchDelayMs: 0,
       failNext: [], tokenFailNext: [], revoked: false, gen: 0, accessExpires: 0,
       jobs: fixtureNodes.map((n) => JSON.parse(JSON.stringify(n))), added: 0,
       stats: {
@@ -92,8 +92,8 @@ function readBody(req) {
 function issue(a) {
   a.gen += 1;
   const access = `oauth2v2_${rand()}`, refresh = `oauth2v2_${rand()}`;
-  tokens.set(access, { key: a.key, gen: a.gen, kind: 'access' });
-  tokens.set(refresh, { key: a.key, gen: a.gen, kind: 'refresh' });
+  tokens.set(access, { key: a.key, acct: a.id, gen: a.gen, kind: 'access' });
+  tokens.set(refresh, { key: a.key, acct: a.id, gen: a.gen, kind: 'refresh' });
   a.accessExpires = Date.now() + a.expiresIn * 1000;
   return { ...tokenShape, access_token: access, refresh_token: refresh, expires_in: a.expiresIn };
 }
@@ -143,7 +143,9 @@ async function token(req, res) {
   }
   if (grant === 'refresh_token') {
     const t = tokens.get(form.get('refresh_token') || '');
-    if (!t || t.kind !== 'refresh') return send(res, 400, { error: 'invalid_grant', error_description: 'unknown refresh token' });
+    if (!t || t.kind !== 'refresh' || !accounts.has(t.key) || accounts.get(t.key).id !== t.acct) {
+      return send(res, 400, { error: 'invalid_grant', error_description: 'unknown refresh token' });
+    }
     const a = account(t.key);
     const f = a.tokenFailNext.shift();
     if (f && f.status) return send(res, f.status, { error: 'server_error' });
@@ -244,7 +246,7 @@ async function graphql(req, res) {
   const body = await readBody(req);
   const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
   const t = m && tokens.get(m[1]);
-  const a = t && t.kind === 'access' ? account(t.key) : null;
+  const a = t && t.kind === 'access' && accounts.has(t.key) && accounts.get(t.key).id === t.acct ? account(t.key) : null;
   if (!a || t.gen !== a.gen || Date.now() >= a.accessExpires) {
     if (a) a.stats.unauthorized += 1;
     return send(res, 401, { message: 'Unauthorized: invalid or expired access token' });
@@ -299,10 +301,15 @@ async function control(req, res, key, what) {
   if (req.method === 'GET' && !what) {
     const a = account(key);
     // The current tokens, so that tests can look for them where they must not be.
-    const current = [...tokens.entries()].filter(([, t]) => t.key === key && t.gen === a.gen).map(([tok]) => tok);
+    const current = [...tokens.entries()].filter(([, t]) => t.acct === a.id && t.gen === a.gen).map(([tok]) => tok);
     return send(res, 200, { key, gen: a.gen, revoked: a.revoked, jobs: a.jobs.length, tokens: current, ...a.stats });
   }
-  if (what === 'reset') { accounts.delete(key); return send(res, 200, { ok: true }); }
+  if (what === 'reset') {
+    const a = accounts.get(key);
+    if (a) for (const [tok, t] of tokens) if (t.acct === a.id) tokens.delete(tok);
+    accounts.delete(key);
+    return send(res, 200, { ok: true });
+  }
   const a = account(key);
   if (what === 'config') {
     for (const k of ['expiresIn', 'tokenDelayMs', 'searchDelayMs', 'failNext', 'tokenFailNext']) {
