@@ -42,7 +42,7 @@ enum stmt {
 
 static const char *const stmts[STMT__MAX] = {
 	[STMT_SEARCHES] = "SELECT id, array_to_json(skills), min_budget,"
-	    " max_budget, location, coalesce(client_score, 0), query"
+	    " max_budget, location, coalesce(client_score, 0), query, polled_fully"
 	    " FROM job_searches WHERE notify ORDER BY created_at, id",
 	[STMT_CLIENTS] = "INSERT INTO clients AS c (upwork_uid, country, city,"
 	    " total_spent, hire_rate, rating, reviews_count, jobs_posted,"
@@ -109,8 +109,8 @@ static const char *const stmts[STMT__MAX] = {
 	    " (SELECT DISTINCT x.upwork_id, EXISTS (SELECT FROM jobs j"
 	    " WHERE j.tenant_id = app_tenant() AND j.upwork_id = x.upwork_id) AS known"
 	    " FROM " PAGE_RECORD " WHERE " PAGE_SCORE " >= $2::int) s",
-	[STMT_RAN] = "UPDATE job_searches SET last_run_at = now()"
-	    " WHERE id = $1::uuid",
+	[STMT_RAN] = "UPDATE job_searches SET last_run_at = now(),"
+	    " polled_fully = $2::boolean WHERE id = $1::uuid",
 };
 
 /* One saved search, as the poller needs it. */
@@ -123,6 +123,7 @@ struct search {
 	char		*location;
 	char		*min_score;
 	char		*query;
+	int		 polled_fully;	/* the last run finished */
 };
 
 /* What one tenant's poll shares. */
@@ -317,7 +318,10 @@ fail:
 /*
  * One search of one kind (any, fixed or hourly), newest first, page by
  * page up to upwork_poll_max_pages, and no further than the first page
- * that brings nothing new: Upwork sorts by recency, so the rest is known.
+ * that brings nothing new: Upwork sorts by recency, so the rest is known
+ * -- when the last run got that far.  After a run that failed half-way
+ * (or the first run of a search) the pages are read to the end or the
+ * cap, so a gap left by a failure is filled.
  */
 static int
 run_filter(struct run *rn, const struct search *s, enum upwork_job_type type,
@@ -370,7 +374,7 @@ run_filter(struct run *rn, const struct search *s, enum upwork_job_type type,
 			rc = -1;
 			break;
 		}
-		if (fresh == 0 || after == NULL)
+		if ((fresh == 0 && s->polled_fully) || after == NULL)
 			break;
 	}
 	free(after);
@@ -414,6 +418,7 @@ load_searches(struct run *rn, struct search **out, size_t *n, struct upwork_err 
 		s->min_score = arena_strdup(&rn->arena, PQgetvalue(res, i, 5));
 		if ((v = db_value(res, i, 6)) != NULL)
 			s->query = arena_strdup(&rn->arena, v);
+		s->polled_fully = *PQgetvalue(res, i, 7) == 't';
 	}
 	PQclear(res);
 	return 0;
@@ -432,8 +437,8 @@ poll_tenant(struct upwork *up, struct db *db, struct redis *rd,
 {
 	struct run	 rn = { 0 };
 	struct search	*s;
-	const char	*params[1];
-	struct db_query	 q = { stmts[STMT_RAN], 1, params };
+	const char	*params[2];
+	struct db_query	 q = { stmts[STMT_RAN], 2, params };
 	PGresult	*res;
 	size_t		 n, i;
 	int		 rc = 0;
@@ -466,8 +471,10 @@ poll_tenant(struct upwork *up, struct db *db, struct redis *rd,
 				rc = run_filter(&rn, &s[i], UPW_JOBS_HOURLY, e);
 		} else
 			rc = run_filter(&rn, &s[i], UPW_JOBS_ANY, e);
-		if (rc == 0 && !dry_run) {
+		if (!dry_run) {
+			/* A failed search is read to the end next time. */
 			params[0] = s[i].id;
+			params[1] = rc == 0 ? "true" : "false";
 			if (db_run_as(db, tenant, NULL, &q, 1, &res, NULL) == 0)
 				PQclear(res);
 		}

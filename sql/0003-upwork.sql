@@ -67,6 +67,9 @@ ALTER TABLE proposals
     ADD COLUMN ready_at timestamptz;
 COMMENT ON COLUMN proposals.ready_at IS 'When the freelancer submitted it here (status ready): it is finished on Upwork at the job''s apply URL.';
 
+ALTER TABLE job_searches
+    ADD COLUMN polled_fully boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN job_searches.polled_fully IS 'Whether the poller''s last run of it finished; only then may the next stop at the first page with nothing new.';
 CREATE INDEX job_searches_notify ON job_searches (tenant_id) WHERE notify;
 
 ALTER TABLE upwork_accounts ENABLE ROW LEVEL SECURITY;
