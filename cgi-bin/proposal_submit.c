@@ -76,6 +76,7 @@ proposal_submit(struct req *r)
 		goto out;
 	}
 	memset(&p, 0, sizeof(p));
+	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
 	p.job_upwork_id = PQgetvalue(row, 0, 2);
 	p.ciphertext = db_value(row, 0, 1);
 	p.cover_letter = PQgetvalue(row, 0, 3);

@@ -169,6 +169,7 @@ upwork_callback(struct req *r)
 
 	if (!configured(r))
 		return;
+	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
 	if (!param_valid(state, UPWORK_STATE_MAX) ||
 	    upwork_state_verify(&up.keys, state, time(NULL), &st) == -1) {
 		http_error(r, ERR_BAD_REQUEST, "the state is invalid or expired; "

@@ -651,7 +651,7 @@ struct upwork_err {
 struct upwork {
 	void			*curl;		/* CURL *, kept for keep-alive */
 	struct redis		*redis;		/* the shared rate limit lives there */
-	double			 deadline;	/* now_ms() past which nothing starts or waits; 0: none */
+	double			 deadline;	/* now_ms() past which no request starts and nothing waits; 0: none */
 	int			 reserve;	/* daily requests to leave to others */
 	unsigned long		 requests;	/* HTTP requests sent */
 	struct crypto_keys	 keys;
@@ -826,7 +826,8 @@ int	 poll_tenant(struct upwork *, struct db *, struct redis *, const char *,
  * --dry-run, --verbose, --max-seconds, --help), one run at a time (a
  * PostgreSQL session advisory lock on a connection of its own: released
  * by the server the moment the process dies, whatever killed it, and
- * shared by every host that runs the crontab), a time budget, the list
+ * shared by every host that runs the crontab; --tenant runs lock that
+ * tenant only), a time budget, the list
  * of tenants with work (scheduler_tenants()), JSON logs and a progress
  * line when stderr is a terminal.
  */

@@ -170,20 +170,28 @@ cron_init(struct cron *c, const char *name, int argc, char **argv,
 }
 
 /*
- * One run at a time, across every host that runs the crontab: a
- * session advisory lock on a connection kept only for it.  PostgreSQL
- * releases it when that session ends, so a run killed by anything (kill
- * -9, OOM, a reboot) never leaves it behind; a file lock would only
- * serialise one host.  Returns 1 (ours), 0 (another run has it) or -1.
+ * One run at a time, across every host that runs the crontab: session
+ * advisory locks on a connection kept only for them.  PostgreSQL
+ * releases them when that session ends, so a run killed by anything
+ * (kill -9, OOM, a reboot) never leaves them behind; a file lock would
+ * only serialise one host.  A run over every tenant holds the binary's
+ * lock exclusively; a --tenant run shares it and holds the tenant's
+ * exclusively, so runs for different tenants may overlap, and nothing
+ * overlaps a full run or another run for the same tenant.  Returns 1
+ * (ours), 0 (another run has it) or -1.
  */
 int
 cron_lock(struct cron *c)
 {
-	/* The class number is the project's; hashtext() names the binary. */
-	static const char	 sql[] =
+	/* The class numbers are the project's; hashtext() names the binary. */
+	static const char	 all[] =
 	    "SELECT pg_try_advisory_lock(727073691, hashtext($1))";
-	const char		*params[1] = { c->name };
-	struct db_query		 q = { sql, 1, params };
+	static const char	 one[] =
+	    "SELECT pg_try_advisory_lock_shared(727073691, hashtext($1))"
+	    " AND pg_try_advisory_lock(727073692, hashtext($1 || ':' || $2))";
+	const char		*params[2] = { c->name, c->tenant };
+	struct db_query		 q = { c->tenant ? one : all, c->tenant ? 2 : 1,
+				    params };
 	PGresult		*res;
 	int			 got;
 
@@ -194,7 +202,8 @@ cron_lock(struct cron *c)
 	got = *PQgetvalue(res, 0, 0) == 't';
 	PQclear(res);
 	if (!got)
-		LOG_INFO(NULL, "%s: another run holds the lock; exiting", c->name);
+		LOG_INFO(NULL, "%s: another run holds the lock%s%s; exiting", c->name,
+		    c->tenant ? " for tenant " : "", c->tenant ? c->tenant : "");
 	return got;
 }
 

@@ -101,13 +101,13 @@ perform(struct upwork *up, const char *url, const char *ctype, const char *body,
 	CURL			*c = up->curl;
 	struct curl_slist	*h = NULL;
 	char			 line[2200];
-	long			 total = cfg.upwork_timeout_ms;
 	CURLcode		 rc;
 
-	if (up->deadline > 0 && up->deadline - now_ms() < total)
-		total = (long)(up->deadline - now_ms());
-	if (total < 100)
-		total = 100;
+	/*
+	 * The deadline says when to stop starting requests and waiting;
+	 * one already sent gets its full upwork_timeout_ms (the cron
+	 * binaries' hard limit, alarm(2), bounds it all).
+	 */
 	curl_easy_reset(c);
 	snprintf(line, sizeof(line), "Content-Type: %s", ctype);
 	h = curl_slist_append(h, line);
@@ -133,7 +133,7 @@ perform(struct upwork *up, const char *url, const char *ctype, const char *body,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)cfg.upwork_connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)cfg.upwork_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
