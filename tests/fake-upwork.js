@@ -153,12 +153,14 @@ async function token(req, res) {
       a.stats.refreshRejected += 1;
       return send(res, 400, { error: 'invalid_grant', error_description: a.revoked ? 'the authorization was revoked' : 'refresh token already used' });
     }
-    if (a.tokenDelayMs) await sleep(a.tokenDelayMs);
-    // Rotation, stricter than Upwork: the old pair dies at once, so a
-    // refresher that loses the new pair is caught by the next call.
+    // Rotation, stricter than Upwork: the old pair dies at once (before
+    // the answer is sent, so a concurrent refresh with the same token
+    // fails), and a refresher that loses the new pair is caught.
+    const out = issue(a);
     a.stats.refreshes += 1;
     a.stats.lastRefreshAt = Date.now();
-    return send(res, 200, issue(a));
+    if (a.tokenDelayMs) await sleep(a.tokenDelayMs);
+    return send(res, 200, out);
   }
   return send(res, 400, { error: 'unsupported_grant_type' });
 }
