@@ -81,10 +81,14 @@ port_busy() {
 	return 1
 }
 
+# A free port below the kernel's ephemeral range, so that no outgoing
+# connection can take it between now and the server's bind.
 pick_port() {
-	local p i
+	local p i lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 11000 ] || lo=32768
 	for i in $(seq 1 500); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
 		port_busy "$p" || { echo "$p"; return 0; }
 	done
 	die "no free port found"
