@@ -40,7 +40,12 @@ UNITS		= $(basename $(notdir $(wildcard tests/unit/*.c)))
 ITESTS		= $(basename $(notdir $(wildcard tests/integration/*.c)))
 
 BINS	= $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(CRONS:%=$(BUILD)/cron/%) \
-	  $(TOOLS:%=$(BUILD)/tools/%)
+	  $(TOOLS:%=$(BUILD)/tools/%) $(BUILD)/push/broadcaster
+
+# The broadcaster: push/*.c, one program; main.c apart so the fuzzer can link the rest.
+PUSH_SRC	= $(filter-out push/main.c,$(wildcard push/*.c))
+PUSH_OBJ	= $(PUSH_SRC:%.c=$(BUILD)/obj/%.o)
+PUSH_LIBS	= -lev -lwslay -lhttp_parser
 TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 
 .SECONDARY:
@@ -79,6 +84,10 @@ $(BUILD)/cron/%: $(BUILD)/obj/cron/%.o $(LIBCOMMON)
 	$(LINK)
 $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIBCOMMON)
 	$(LINK)
+
+$(PUSH_OBJ) $(BUILD)/obj/push/main.o: push/push.h
+$(BUILD)/push/broadcaster: $(BUILD)/obj/push/main.o $(PUSH_OBJ) $(LIBCOMMON)
+	$(LINK) $(PUSH_LIBS)
 
 # Unit tests #include the .c file they test, so they link without it.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBCOMMON)
@@ -119,8 +128,10 @@ status:
 token: all
 	$(Q)$(STACK) token "$(SUB)" "$(ORG)"
 
+# SUB only when given: its default (user_demo, for make token) would
+# turn every event into one user's.
 publish: all
-	$(Q)$(STACK) publish "$(TENANT)" "$(SUB)" "$(EVENT)" '$(DATA)'
+	$(Q)$(STACK) publish "$(TENANT)" "$(if $(filter file,$(origin SUB)),,$(SUB))" "$(EVENT)" '$(DATA)'
 
 test: deps build-all
 	$(Q)perl tests/harness.pl
