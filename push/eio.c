@@ -202,8 +202,6 @@ sio_event(struct client *c, const struct sio_packet *pk)
 	struct buf	 b = { 0 };
 	size_t		 i;
 
-	if (pk->nsplen != 1 || pk->nsp[0] != '/' || c->state != CS_SIO)
-		return;		/* not connected to that namespace: dropped */
 	args = json_parse_strict(pk->data, pk->datalen, 8, &why);
 	if (args == NULL || !json_object_is_type(args, json_type_array) ||
 	    json_object_array_length(args) == 0 ||
@@ -212,6 +210,10 @@ sio_event(struct client *c, const struct sio_packet *pk)
 		json_object_put(args);
 		ws_close(c, 1008, "malformed packet");
 		return;
+	}
+	if (pk->nsplen != 1 || pk->nsp[0] != '/' || c->state != CS_SIO) {
+		json_object_put(args);
+		return;		/* not connected to that namespace: dropped */
 	}
 	ev = json_object_get_string(name);
 	for (i = 0; i < nitems(subs); i++)

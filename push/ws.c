@@ -313,6 +313,11 @@ ws_input(struct client *c, const char *p, size_t n)
 			ws_close(c, 1002, "bad frame length");
 			return;
 		}
+		if (opcode < 8 && len > (uint64_t)cfg.push_message_max) {
+			c->hdrlen = 0;
+			ws_close(c, 1009, "message too big");
+			return;
+		}
 		if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME ||
 		    opcode == WSLAY_CONTINUATION_FRAME) {
 			if (c->hdr[0] & 0x80)
