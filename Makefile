@@ -89,6 +89,23 @@ $(PUSH_OBJ) $(BUILD)/obj/push/main.o: push/push.h
 $(BUILD)/push/broadcaster: $(BUILD)/obj/push/main.o $(PUSH_OBJ) $(LIBCOMMON)
 	$(LINK) $(PUSH_LIBS)
 
+# make fuzz: the libFuzzer target for the broadcaster's parsers, built
+# with clang and run for FUZZ_SECONDS on a corpus grown in build/fuzz.
+FUZZ_SECONDS	?= 60
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" build/fuzz/fuzz/fuzz_push
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz/fuzz_push -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    build/fuzz/corpus tests/fuzz/seeds
+
+$(BUILD)/fuzz/fuzz_push: tests/fuzz/fuzz_push.c push/push.h $(PUSH_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(PUSH_OBJ) $(LIBCOMMON) \
+	    $(LDFLAGS) $(LDLIBS) $(PUSH_LIBS)
+
 # Unit tests #include the .c file they test, so they link without it.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBCOMMON)
 	@mkdir -p $(dir $@)
