@@ -82,10 +82,17 @@ port_busy() {
 	return 1
 }
 
+# Below the kernel's ephemeral range (32768-60999 by default), so that no
+# outgoing connection takes the port between the pick and the bind, and
+# free in every state: a client socket lingering in TIME-WAIT on it
+# (after a benchmark's thousands of connections, say) blocks a bind too.
 pick_port() {
-	local p i
+	local p i lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 21024 ] || lo=60000
 	for i in $(seq 1 500); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % (lo - 20000)))
+		ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && continue
 		port_busy "$p" || { echo "$p"; return 0; }
 	done
 	die "no free port found"
