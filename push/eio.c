@@ -176,6 +176,9 @@ sio_connect(struct client *c, const struct sio_packet *pk)
 		sio_send(c, "44", pk, b.data);
 		buf_free(&b);
 		json_object_put(auth);
+		/* Each try costs a signature check: a few, then the door. */
+		if (++c->auth_failures >= PUSH_AUTH_FAILURES)
+			ws_close(c, 1008, "authentication failed");
 		return;
 	}
 	json_object_put(auth);

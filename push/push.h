@@ -33,6 +33,7 @@
 #define PUSH_REQUEST_MAX	16384	/* request line and headers */
 #define PUSH_LINGER_MS		1000	/* after our last byte, wait for the peer's FIN */
 #define PUSH_CLOSE_WAIT_MS	2000	/* after our close frame, wait for the peer's */
+#define PUSH_AUTH_FAILURES	3	/* refused CONNECTs before the connection is closed */
 
 /*
  * msg (client.c) -- an outgoing byte string, reference counted.  Once
@@ -105,6 +106,7 @@ struct client {
 	uint64_t		 frame_left;	/* payload bytes of the current frame */
 	uint8_t			 hdr[14];	/* a frame header being completed */
 	uint8_t			 hdrlen;
+	uint8_t			 auth_failures;	/* refused CONNECTs so far */
 	char			*user;		/* authenticated user id */
 	uint64_t		 last_ms, last_seq;	/* SSE: last event id sent */
 	struct member		 rooms[ROOM__MAX];

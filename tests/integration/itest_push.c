@@ -104,6 +104,13 @@ frame(int fd, int fin, int opcode, const void *p, size_t n, int masked,
 	free(b);
 }
 
+/* A whole masked text frame. */
+static void
+text(int fd, const char *s)
+{
+	frame(fd, 1, 1, s, strlen(s), 1, 0);
+}
+
 static int
 recv_all(int fd, void *p, size_t n)
 {
@@ -466,6 +473,34 @@ test_frames(void)
 }
 
 static void
+test_auth(void)
+{
+	char	buf[1024];
+	int	fd, i, refused = 0;
+
+	fd = ws_open(push_port, 0);
+	for (i = 0; i < 3; i++) {
+		text(fd, "40{\"token\":\"x.y.z\"}");
+		if (read_text(fd, buf, sizeof(buf)) == 1 &&
+		    strstr(buf, "44{\"message\":\"Authentication failed\"") == buf)
+			refused++;
+	}
+	is_int(refused, 3, "a bad token: 44 Authentication failed, each time");
+	is_int(read_close(fd), 1008, "after the third refusal: close 1008");
+	close(fd);
+
+	fd = ws_open(push_port, 0);
+	text(fd, "40/admin,{}");
+	ok(read_text(fd, buf, sizeof(buf)) == 1 &&
+	    strcmp(buf, "44/admin,{\"message\":\"Invalid namespace\"}") == 0,
+	    "an unknown namespace: 44 Invalid namespace");
+	ok(sio_connect(fd, tok_a) == 0, "then the default namespace connects");
+	text(fd, "451-[\"x\",{\"_placeholder\":true,\"num\":0}]");
+	is_int(read_close(fd), 1003, "a binary event: close 1003");
+	close(fd);
+}
+
+static void
 test_timeouts(void)
 {
 	char	buf[1024];
@@ -602,6 +637,7 @@ main(void)
 	free(t);
 	test_handshakes();
 	test_frames();
+	test_auth();
 	test_timeouts();
 	test_slow(&rd);
 	redis_close(&rd);
