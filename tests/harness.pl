@@ -102,6 +102,12 @@ for my $p (@passes) {
     # Test files talk from 127.0.0.2 and up; 127.0.0.1 plays a proxy.
     local $ENV{TRUSTED_PROXIES} = '127.0.0.1';
     local $ENV{WORKERS} = 2;
+    # The broadcaster's timeouts, short enough for the tests to see them fire.
+    local $ENV{APP_PUSH_HANDSHAKE_TIMEOUT_MS} = 2000;
+    local $ENV{APP_PUSH_PING_INTERVAL_MS} = 1000;
+    local $ENV{APP_PUSH_PING_TIMEOUT_MS} = 1500;
+    local $ENV{APP_PUSH_SSE_KEEPALIVE_MS} = 1000;
+    local $ENV{APP_PUSH_SHUTDOWN_MS} = 1000;
     print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
         print "# $p->{web}: the stack did not start; its logs:\n";
