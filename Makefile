@@ -40,13 +40,18 @@ UNITS		= $(basename $(notdir $(wildcard tests/unit/*.c)))
 ITESTS		= $(basename $(notdir $(wildcard tests/integration/*.c)))
 
 BINS	= $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(CRONS:%=$(BUILD)/cron/%) \
-	  $(TOOLS:%=$(BUILD)/tools/%)
+	  $(TOOLS:%=$(BUILD)/tools/%) $(BUILD)/push/broadcaster
+
+# The broadcaster: push/*.c, one program; main.c apart so the fuzzer can link the rest.
+PUSH_SRC	= $(filter-out push/main.c,$(wildcard push/*.c))
+PUSH_OBJ	= $(PUSH_SRC:%.c=$(BUILD)/obj/%.o)
+PUSH_LIBS	= -lev -lwslay -lhttp_parser
 TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 
 .SECONDARY:
 
-.PHONY: all asan fuzz build-all tests clean run start stop status token \
-	test bench publish deps install
+.PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
+	token test bench publish deps install
 
 all: $(BINS)
 
@@ -60,6 +65,7 @@ tests: $(TESTS)
 build-all:
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)$(MAKE) --no-print-directory fuzz
 
 $(BUILD)/obj/%.o: %.c common/common.h
 	@mkdir -p $(dir $@)
@@ -80,6 +86,10 @@ $(BUILD)/cron/%: $(BUILD)/obj/cron/%.o $(LIBCOMMON)
 $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIBCOMMON)
 	$(LINK)
 
+$(PUSH_OBJ) $(BUILD)/obj/push/main.o: push/push.h
+$(BUILD)/push/broadcaster: $(BUILD)/obj/push/main.o $(PUSH_OBJ) $(LIBCOMMON)
+	$(LINK) $(PUSH_LIBS)
+
 # Unit tests #include the .c file they test, so they link without it.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -93,6 +103,36 @@ $(BUILD)/itests/%: tests/integration/%.c tests/unit/tap.h $(LIBCOMMON)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcommon.a \
 	    $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer targets (tests/fuzz/*.c), built with clang into build/fuzz.
+FUZZERS	= $(basename $(notdir $(wildcard tests/fuzz/*.c)))
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz SAN=1 CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
+	    $(FUZZERS:%=build/fuzz/fuzzers/%)
+
+$(BUILD)/fuzzers/%: tests/fuzz/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libcommon.a \
+	    $(LDFLAGS) $(LDLIBS)
+
+# The broadcaster's parsers: its objects too.
+$(BUILD)/fuzzers/fuzz_push: tests/fuzz/fuzz_push.c push/push.h $(PUSH_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(PUSH_OBJ) \
+	    $(BUILD)/libcommon.a $(LDFLAGS) $(LDLIBS) $(PUSH_LIBS)
+
+# Run every fuzzer for FUZZ_SECONDS (default 60) on its corpus in build/fuzz.
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	$(Q)for f in $(FUZZERS); do \
+		mkdir -p build/fuzz/corpus/$$f; \
+		build/fuzz/fuzzers/$$f -max_total_time=$(FUZZ_SECONDS) \
+		    -max_len=4096 build/fuzz/corpus/$$f tests/fuzz/seeds/$$f || exit 1; \
+	done
 
 clean:
 	rm -rf build
@@ -119,8 +159,10 @@ status:
 token: all
 	$(Q)$(STACK) token "$(SUB)" "$(ORG)"
 
+# SUB only when given: its default (user_demo, for make token) would
+# turn every event into one user's.
 publish: all
-	$(Q)$(STACK) publish "$(TENANT)" "$(SUB)" "$(EVENT)" '$(DATA)'
+	$(Q)$(STACK) publish "$(TENANT)" "$(if $(filter file,$(origin SUB)),,$(SUB))" "$(EVENT)" '$(DATA)'
 
 test: deps build-all
 	$(Q)perl tests/harness.pl

@@ -78,6 +78,7 @@ void	 random_hex(char *, size_t);
 double	 now_ms(void);
 char	*read_file(const char *, size_t, size_t *);
 int	 ident_valid(const char *, size_t);
+unsigned long str_hash(const char *);
 
 /*
  * config.c -- one config file plus environment overrides.
@@ -142,6 +143,19 @@ struct config {
 	int		 cache_l1_max_bytes;
 	int		 cache_ttl[CACHE__MAX];
 	int		 cache_wait_ms;
+	/* the broadcaster (push/) */
+	char		*push_listen;
+	char		*push_origins;
+	int		 push_max_clients;
+	int		 push_output_max;
+	int		 push_message_max;
+	int		 push_handshake_timeout_ms;
+	int		 push_ping_interval_ms;
+	int		 push_ping_timeout_ms;
+	int		 push_sse_keepalive_ms;
+	int		 push_replay_max;
+	int		 push_shutdown_ms;
+	int		 push_redis_backoff_max_ms;
 	/* Upwork (upwork*.c, poll.c) and the cron binaries (cron.c, cron/) */
 	char		*upwork_graphql_url;
 	char		*upwork_authorize_url;

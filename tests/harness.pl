@@ -10,12 +10,14 @@
 use strict;
 use warnings;
 use Cwd qw(getcwd);
+use Digest::SHA ();
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use TAP::Harness;
 use TAP::Parser::Aggregator;
 
 my $root = getcwd();
+my $tag = substr(Digest::SHA::sha1_hex($root), 0, 8);
 my $filter = $ENV{TEST_FILTER} // '';
 
 # The lighttpd pass runs the sanitizer build with RS256 tokens from a
@@ -32,12 +34,18 @@ if (my $only = $ENV{TEST_PASSES}) {
 
 sub pick { grep { !$filter || /$filter/ } @_ }
 
+# A free port below the kernel's ephemeral range (see scripts/stack.sh).
 sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    my ($lo) = split ' ', (eval { local (@ARGV, $/) = ('/proc/sys/net/ipv4/ip_local_port_range'); <> } // '32768');
+    $lo = 32768 if !$lo || $lo <= 11000;
+    for (1 .. 500) {
+        my $port = 10000 + int(rand($lo - 10000));
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => $port,
+            Proto => 'tcp', ReuseAddr => 0) or next;
+        close $s;
+        return $port;
+    }
+    die "no free port";
 }
 
 # .t files are Perl, .js files run under node; both print TAP.
@@ -81,7 +89,8 @@ for my $p (@passes) {
     my $rules = { seq => [ { par => [ grep { !m{/9[^/]*$} } @integration ] },
                            { seq => [ grep { m{/9[^/]*$} } @integration ] } ] };
     last unless @integration;
-    my $var = tempdir("upw-test-$p->{web}-XXXXXX", TMPDIR => 1, CLEANUP => 0);
+    # The checkout's own prefix: runs from other checkouts never touch it.
+    my $var = tempdir("upw-test-$tag-$p->{web}-XXXXXX", TMPDIR => 1, CLEANUP => 0);
     my $port = free_port();
     local $ENV{VAR} = $var;
     local $ENV{PORT} = $port;
@@ -93,6 +102,12 @@ for my $p (@passes) {
     # Test files talk from 127.0.0.2 and up; 127.0.0.1 plays a proxy.
     local $ENV{TRUSTED_PROXIES} = '127.0.0.1';
     local $ENV{WORKERS} = 2;
+    # The broadcaster's timeouts, short enough for the tests to see them fire.
+    local $ENV{APP_PUSH_HANDSHAKE_TIMEOUT_MS} = 2000;
+    local $ENV{APP_PUSH_PING_INTERVAL_MS} = 1000;
+    local $ENV{APP_PUSH_PING_TIMEOUT_MS} = 1500;
+    local $ENV{APP_PUSH_SSE_KEEPALIVE_MS} = 1000;
+    local $ENV{APP_PUSH_SHUTDOWN_MS} = 1000;
     # The fake Upwork (tests/fake-upwork.js) for this pass; app.conf points at it.
     my $secret = join '', map { sprintf '%02x', int(rand(256)) } 1 .. 16;
     my ($fake_pid, $fake_port, $fake_out) = start_fake($secret);

@@ -65,6 +65,10 @@ like(psql("SELECT access_token || ' ' || refresh_token FROM upwork_accounts WHER
     qr/^v1\.[A-Za-z0-9_-]{40,} v1\.[A-Za-z0-9_-]{40,}$/, 'stored sealed (v1.<AES-256-GCM>)');
 ok(index($row, $toks->[0]) < 0 && index($row, $toks->[1]) < 0, 'no plain token anywhere in the row');
 ok(index($r->{body}, $toks->[0]) < 0 && index($r->{body}, $toks->[1]) < 0, 'nor in the status answer');
+is(psql_app("SELECT count(*) FROM upwork_accounts"), '0', 'the app role without a tenant sees no account');
+is(psql_app("BEGIN; SELECT set_config('app.tenant_id', '$T2', true); SELECT count(*) FROM upwork_accounts WHERE tenant_id = '$T'; COMMIT;"),
+    "$T2\n0", "nor with another tenant set (RLS)");
+is(psql_app("SELECT count(*) FROM upwork_oauth_states"), '0', 'nor any OAuth state');
 
 # --- bad callbacks ----------------------------------------------------------------------
 $r = api(GET => '/api/upwork/callback?code=abc');
