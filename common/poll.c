@@ -109,8 +109,9 @@ static const char *const stmts[STMT__MAX] = {
 	    " (SELECT DISTINCT x.upwork_id, EXISTS (SELECT FROM jobs j"
 	    " WHERE j.tenant_id = app_tenant() AND j.upwork_id = x.upwork_id) AS known"
 	    " FROM " PAGE_RECORD " WHERE " PAGE_SCORE " >= $2::int) s",
-	[STMT_RAN] = "UPDATE job_searches SET last_run_at = now(),"
-	    " polled_fully = $2::boolean WHERE id = $1::uuid",
+	[STMT_RAN] = "UPDATE job_searches"
+	    " SET last_run_at = now(), polled_fully = $2::boolean"
+	    " WHERE id = $1::uuid",
 };
 
 /* One saved search, as the poller needs it. */
