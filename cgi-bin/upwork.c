@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "common.h"
 
 struct connect_q {
@@ -58,28 +56,6 @@ configured(struct req *r)
 	return 0;
 }
 
-static void
-url_param(struct buf *b, const char *key, const char *val)
-{
-	char	*enc = curl_easy_escape(NULL, val, 0);
-
-	if (enc == NULL)
-		oom();
-	buf_printf(b, "%c%s=%s", strchr(b->data, '?') ? '&' : '?', key, enc);
-	curl_free(enc);
-}
-
-/* Predicate: an organization id as Upwork writes them. */
-static int
-org_valid(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("_.~-", *s) != NULL))
-			return 0;
-	return 1;
-}
-
 /*
  * Start an authorization: a single-use state (its nonce stored for the
  * tenant, the whole signed) and the URL of Upwork's consent page.
@@ -98,7 +74,7 @@ upwork_connect(struct req *r)
 
 	if (valid_query(r, connect_fields, nitems(connect_fields), &q, &set) == -1)
 		return;
-	if (q.organization != NULL && !org_valid(q.organization)) {
+	if (q.organization != NULL && !upwork_org_valid(q.organization)) {
 		valid_fail_field(r, "organization", "must be an Upwork organization id");
 		return;
 	}
@@ -120,11 +96,7 @@ upwork_connect(struct req *r)
 	if (db_run(r, qs, 3, res) == -1)
 		return;
 	state = upwork_state_sign(&up.keys, &st);
-	buf_puts(&url, cfg.upwork_authorize_url);
-	url_param(&url, "response_type", "code");
-	url_param(&url, "client_id", cfg.upwork_client_id);
-	url_param(&url, "redirect_uri", cfg.upwork_redirect_uri);
-	url_param(&url, "state", state);
+	upwork_authorize_url(&url, state);
 	buf_puts(&b, "{\"success\":true,\"data\":{\"authorizeUrl\":");
 	buf_json_string(&b, url.data, url.len);
 	buf_puts(&b, ",\"state\":");

@@ -791,6 +791,8 @@ struct upwork_state {
 char	*upwork_state_sign(const struct crypto_keys *, const struct upwork_state *);
 int	 upwork_state_verify(const struct crypto_keys *, const char *, time_t,
 	    struct upwork_state *);
+int	 upwork_org_valid(const char *);
+void	 upwork_authorize_url(struct buf *, const char *);
 int	 upwork_parse_tokens(const char *, size_t, long, struct upwork_tokens *,
 	    struct upwork_err *);
 int	 upwork_exchange_code(struct upwork *, const char *, struct upwork_tokens *,

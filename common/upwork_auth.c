@@ -153,6 +153,42 @@ out:
 	return rc;
 }
 
+/* Predicate: an Upwork organization id (X-Upwork-API-TenantId). */
+int
+upwork_org_valid(const char *s)
+{
+	size_t	n = strlen(s), i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.~-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+url_param(struct buf *b, const char *key, const char *val)
+{
+	char	*enc = curl_easy_escape(NULL, val, 0);
+
+	if (enc == NULL)
+		oom();
+	buf_printf(b, "%c%s=%s", strchr(b->data, '?') ? '&' : '?', key, enc);
+	curl_free(enc);
+}
+
+/* Upwork's consent page for this API key, redirect URL and state, into url. */
+void
+upwork_authorize_url(struct buf *url, const char *state)
+{
+	buf_puts(url, cfg.upwork_authorize_url);
+	url_param(url, "response_type", "code");
+	url_param(url, "client_id", cfg.upwork_client_id);
+	url_param(url, "redirect_uri", cfg.upwork_redirect_uri);
+	url_param(url, "state", state);
+}
+
 /* --- the token endpoint --------------------------------------------------- */
 
 /* Predicate: a token as OAuth2 allows it (RFC 6749 A.12): printable ASCII, no space. */
