@@ -88,6 +88,8 @@ for my $p (@passes) {
     local $ENV{JWT_ISSUER} = 'https://clerk.test.local';
     local $ENV{JWT_AUDIENCE} = 'upwork-api';
     local $ENV{WORKERS} = 2;
+    local $ENV{AI_WORKERS} = 6;
+    local $ENV{FAKE_LLM} = 1;    # the fake OpenAI server of tests/, for the AI tests
     print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
         print "# $p->{web}: the stack did not start; its logs:\n";
