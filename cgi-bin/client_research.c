@@ -1,4 +1,5 @@
 /* client_research.c: GET /api/clients/{clientId}/research scores a stored client (0-100) with reasons, red flags and a summary. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,18 +139,27 @@ out:
 	return rc;
 }
 
+/*
+ * The research is cached per tenant and client for cache_clients_ttl
+ * (an hour): the client's profile changes when the poller refreshes it,
+ * which invalidates the tenant's clients namespace, and an LLM summary
+ * is paid for at most once per client per TTL.
+ */
 static void
 research(struct req *r)
 {
 	const char		*params[1] = { r->args[0] };
 	struct db_query		 qs[3];
-	PGresult		*res[3];
+	PGresult		*res[3] = { NULL, NULL, NULL };
 	struct client_facts	 c;
 	struct research		 rs;
 	struct buf		 b = { 0 }, llm = { 0 };
+	struct cache_lookup	 lk;
 	const char		*v;
+	char			*p;
 	int			 enriched;
 
+	memset(&rs, 0, sizeof(rs));
 	if (r->nquery > 0) {
 		valid_fail_field(r, r->query[0].key, "unknown parameter");
 		return;
@@ -158,15 +168,21 @@ research(struct req *r)
 		valid_fail_field(r, "clientId", "must be a UUID");
 		return;
 	}
+	for (p = r->args[0]; *p != '\0'; p++)	/* one key per client, any case */
+		*p = (char)tolower((unsigned char)*p);
+	if (cache_get(r, CACHE_CLIENTS, r->auth.tenant_id, r->args[0], &b,
+	    &lk) > CACHE_MISS) {
+		http_json(r, 200, b.data, b.len);
+		goto out;
+	}
 	qs[0] = (struct db_query){ stmts[STMT_CLIENT], 1, params };
 	qs[1] = (struct db_query){ stmts[STMT_REVIEWS], 1, params };
 	qs[2] = (struct db_query){ stmts[STMT_SETTINGS], 0, NULL };
 	if (db_run(r, qs, 3, res) == -1)
-		return;
+		goto out;
 	if (PQntuples(res[0]) == 0) {
 		http_error(r, ERR_NOT_FOUND, "no client with this id");
-		db_clear(res, 3);
-		return;
+		goto out;
 	}
 	facts_from(res[0], res[1], &c);
 	research_analyze(&c, &rs);
@@ -219,6 +235,7 @@ research(struct req *r)
 	buf_puts(&b, ",\"profileUpdatedAt\":");
 	shape_time(&b, db_value(res[0], 0, 13));
 	buf_puts(&b, "}}}");
+	cache_put(r, &lk, b.data, b.len);
 	http_json(r, 200, b.data, b.len);
 out:
 	buf_free(&b);

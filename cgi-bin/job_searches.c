@@ -38,18 +38,25 @@ searches_list(struct req *r)
 	const char	*params[2];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
+	struct buf	 b = { 0 }, key = { 0 };
+	struct cache_lookup lk;
 	long long	 total;
 	int		 i;
 
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
+	buf_printf(&key, "page=%lld&limit=%lld", q.page, q.limit);
+	if (cache_get(r, CACHE_SEARCHES, r->auth.tenant_id, key.data, &b, &lk) >
+	    CACHE_MISS) {
+		http_json(r, 200, b.data, b.len);
+		goto out;
+	}
 	params[0] = arena_printf(&r->arena, "%lld", q.limit);
 	params[1] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
 	qs[0] = (struct db_query){ stmts[STMT_COUNT], 0, NULL };
 	qs[1] = (struct db_query){ stmts[STMT_PAGE], 2, params };
 	if (db_run(r, qs, 2, res) == -1)
-		return;
+		goto out;
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
 	buf_puts(&b, "{\"success\":true,\"data\":[");
 	for (i = 0; i < PQntuples(res[1]); i++) {
@@ -60,9 +67,12 @@ searches_list(struct req *r)
 	buf_printf(&b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
 	    "\"total\":%lld,\"hasMore\":%s}}", q.page, q.limit, total,
 	    q.page * q.limit < total ? "true" : "false");
+	cache_put(r, &lk, b.data, b.len);
 	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
 	db_clear(res, 2);
+out:
+	buf_free(&key);
+	buf_free(&b);
 }
 
 /*
@@ -86,6 +96,8 @@ searches_delete(struct req *r)
 	if (PQntuples(res) == 0)
 		http_error(r, ERR_NOT_FOUND, "no saved search with this id");
 	else {
+		cache_invalidate(&r->app->redis, CACHE_SEARCHES,
+		    r->auth.tenant_id);
 		buf_printf(&b, "{\"success\":true,\"data\":{\"id\":\"%s\","
 		    "\"deleted\":true}}", PQgetvalue(res, 0, 0));
 		http_json(r, 200, b.data, b.len);

@@ -1,4 +1,5 @@
 /* jobs.c: GET /api/jobs lists the tenant's jobs with the seed's filters; POST /api/jobs saves a job search. */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,43 @@ where_clauses(struct buf *sql, uint64_t set, const struct list_q *q,
 	return n;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The cache key of a list: the filters in a canonical form, so that
+ * "skills=b,a" and "skills=a,b,a" share an entry.
+ */
+static void
+list_key(struct buf *k, uint64_t set, struct list_q *q)
+{
+	size_t	i;
+
+	if (FIELD_SET(set, LQ_SKILLS))
+		qsort(q->skills.v, q->skills.n, sizeof(char *), cmp_str);
+	buf_puts(k, "skills=");
+	for (i = 0; FIELD_SET(set, LQ_SKILLS) && i < q->skills.n; i++)
+		if (i == 0 || strcmp(q->skills.v[i], q->skills.v[i - 1]) != 0)
+			buf_printf(k, "%s,", q->skills.v[i]);
+	if (FIELD_SET(set, LQ_MINBUDGET))
+		buf_printf(k, "&min=%lld", q->min_budget);
+	if (FIELD_SET(set, LQ_MAXBUDGET))
+		buf_printf(k, "&max=%lld", q->max_budget);
+	if (FIELD_SET(set, LQ_LOCATION)) {
+		buf_puts(k, "&loc=");
+		for (i = 0; q->location[i] != '\0'; i++)
+			buf_putc(k, (char)tolower((unsigned char)q->location[i]));
+	}
+	if (FIELD_SET(set, LQ_CLIENTSCORE))
+		buf_printf(k, "&score=%lld", q->client_score);
+	if (FIELD_SET(set, LQ_Q))
+		buf_printf(k, "&q=%s", q->q);
+	buf_printf(k, "&page=%lld&limit=%lld", q->page, q->limit);
+}
+
 static void
 jobs_list(struct req *r)
 {
@@ -156,6 +194,8 @@ jobs_list(struct req *r)
 	uint64_t	 set;
 	const char	*params[LQ_Q + 3];
 	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, b = { 0 };
+	struct buf	 key = { 0 };
+	struct cache_lookup lk;
 	struct db_query	 qs[2];
 	PGresult	*res[2];
 	long long	 total;
@@ -167,6 +207,12 @@ jobs_list(struct req *r)
 	    q.min_budget > q.max_budget) {
 		valid_fail_field(r, "minBudget", "must not be greater than maxBudget");
 		return;
+	}
+	list_key(&key, set, &q);
+	if (cache_get(r, CACHE_JOBS, r->auth.tenant_id, key.data, &b, &lk) >
+	    CACHE_MISS) {
+		http_json(r, 200, b.data, b.len);
+		goto out;
 	}
 	n = where_clauses(&where, set, &q, r, params);
 	buf_printf(&count, "%s%s", stmts[STMT_COUNT], where.data ? where.data : "");
@@ -197,9 +243,11 @@ jobs_list(struct req *r)
 	buf_printf(&b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
 	    "\"total\":%lld,\"hasMore\":%s}}", q.page, q.limit, total,
 	    q.page * q.limit < total ? "true" : "false");
+	cache_put(r, &lk, b.data, b.len);
 	http_json(r, 200, b.data, b.len);
 	db_clear(res, 2);
 out:
+	buf_free(&key);
 	buf_free(&where);
 	buf_free(&count);
 	buf_free(&page);
@@ -237,6 +285,7 @@ jobs_save_search(struct req *r)
 	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 8, params };
 	if (db_run(r, qs, 3, res) == -1)
 		return;
+	cache_invalidate(&r->app->redis, CACHE_SEARCHES, r->auth.tenant_id);
 	buf_puts(&b, "{\"success\":true,\"data\":");
 	shape_search(&b, res[2], 0, 0);
 	buf_putc(&b, '}');

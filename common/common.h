@@ -91,6 +91,27 @@ enum auth_alg {
 	AUTH_HS256,
 	AUTH_RS256
 };
+/* The rate-limit class a route belongs to (the seed's three limiters). */
+enum rl_class {
+	RL_DEFAULT,		/* 100/min */
+	RL_AI,			/* 10/min: the AI endpoints */
+	RL_UPWORK,		/* 30/min: endpoints that call Upwork */
+	RL_NONE,		/* not limited (health) */
+	RL__MAX
+};
+/* Cache namespaces; each has a generation per scope (tenant or user). */
+enum cache_ns {
+	CACHE_JOBS,		/* job lists, per tenant */
+	CACHE_SEARCHES,		/* saved-search lists, per tenant */
+	CACHE_CLIENTS,		/* client research, per tenant */
+	CACHE_USER,		/* a user's objects (profile, templates), per user */
+	CACHE__MAX
+};
+struct rl_policy {
+	int	limit;
+	int	window;
+	int	fail_closed;
+};
 struct config {
 	char		*db_conninfo;
 	int		 db_connect_timeout;
@@ -112,6 +133,15 @@ struct config {
 	int		 json_max_depth;
 	int		 workers;
 	char		*log_level;
+	char		*trusted_proxies;
+	int		 rl_enabled;
+	struct rl_policy rl[RL__MAX];
+	int		 cache_enabled;
+	int		 cache_l1_ttl_ms;
+	int		 cache_l1_max_entries;
+	int		 cache_l1_max_bytes;
+	int		 cache_ttl[CACHE__MAX];
+	int		 cache_wait_ms;
 	char		*llm_provider;
 	char		*llm_model;
 	char		*llm_base_url;
@@ -347,6 +377,7 @@ struct req {
 	int		 status;
 	int		 responded;
 	const char	*code;
+	const char	*cache;		/* X-Cache of the response, for the log */
 	double		 t0;
 };
 int	 req_init(struct req *, struct app *, FCGX_Request *);
@@ -354,7 +385,8 @@ void	 req_free(struct req *);
 const char *req_param(const struct req *, const char *);
 const char *req_header(const struct req *, const char *);
 int	 req_read_body(struct req *);
-const char *req_client_ip(const struct req *);
+const char *req_client_ip(struct req *);
+int	 ip_in_list(const char *, const char *);
 
 /*
  * response.c -- the one place that writes responses.
@@ -423,6 +455,69 @@ int	 valid_fields_query(struct arena *, const struct field *, size_t,
 json_object *json_parse_strict(const char *, size_t, int, const char **);
 int	 uuid_valid(const char *);
 char	*pg_text_array(struct arena *, const struct strlist *);
+
+/*
+ * cache.c -- two layers: a bounded LRU in each worker (L1, entries and
+ * bytes capped, cache_l1_ttl_ms) over Redis (L2, TTL per namespace).
+ * Every (namespace, scope) has a generation counter in Redis that is part
+ * of each L2 key; cache_invalidate() bumps it (one INCR), so a write is
+ * seen by the very next read on any worker that reaches L2, and within
+ * cache_l1_ttl_ms on all of them.  No KEYS, no SCAN.  When Redis is
+ * unreachable the cache is bypassed and reads go to PostgreSQL.
+ *
+ *	if (cache_get(r, CACHE_JOBS, tenant, canonical_key, &body, &lk) > CACHE_MISS)
+ *		answer with body;
+ *	else
+ *		compute body, cache_put(r, &lk, body), answer;
+ */
+enum cache_result {
+	CACHE_BYPASS,
+	CACHE_MISS,
+	CACHE_HIT_L2,
+	CACHE_HIT_L1
+};
+struct cache_lookup {
+	enum cache_ns		 ns;
+	enum cache_result	 result;
+	int			 fill;		/* a MISS this request should fill */
+	char			 gen[32];
+	char			 prefix[200];
+	char			 suffix[48];
+	char			 l1key[256];
+};
+struct cache_stats {
+	unsigned long	l1_hits;
+	unsigned long	l2_hits;
+	unsigned long	misses;
+	unsigned long	bypasses;
+	size_t		l1_entries;
+	size_t		l1_bytes;
+};
+enum cache_result cache_get(struct req *, enum cache_ns, const char *,
+	    const char *, struct buf *, struct cache_lookup *);
+void	 cache_put(struct req *, struct cache_lookup *, const char *, size_t);
+int	 cache_invalidate(struct redis *, enum cache_ns, const char *);
+const struct cache_stats *cache_get_stats(void);
+void	 cache_log_stats(void);
+void	 cache_free(void);
+
+/*
+ * ratelimit.c -- sliding-window limits per route class and identifier.
+ *
+ * One EVALSHA per request; Redis's clock decides.  When Redis fails or
+ * is slower than redis_timeout_ms, each class follows its policy: open
+ * (allow, logged) or closed (503, logged).
+ */
+struct rl_result {
+	int		allowed;
+	int		limit;
+	int		remaining;
+	long long	reset_ms;	/* end of the current window, ms since the epoch */
+	long long	now_ms;		/* Redis's clock at the decision */
+};
+int	 rl_check(struct req *, enum rl_class);
+int	 rl_decide(struct redis *, enum rl_class, const char *, struct rl_result *);
+const char *rl_class_name(enum rl_class);
 
 /*
  * shape.c -- the JSON of the API's resources, built from query rows.
@@ -688,14 +783,6 @@ const char *review_tone_of(const char *, size_t);
 typedef void (*handler_fn)(struct req *);
 #define ROUTE_PUBLIC	0x01	/* no token required */
 #define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
-/* The rate-limit class a route belongs to (the seed's three limiters). */
-enum rl_class {
-	RL_DEFAULT,		/* 100/min */
-	RL_AI,			/* 10/min: the AI endpoints */
-	RL_UPWORK,		/* 30/min: endpoints that call Upwork */
-	RL_NONE,		/* not limited (health) */
-	RL__MAX
-};
 struct route {
 	const char	*pattern;	/* "/api/job-searches/{id}" */
 	enum method	 method;

@@ -13,7 +13,8 @@ struct config cfg;
 enum ktype {
 	K_STR,
 	K_INT,
-	K_ALG,
+	K_ALG,		/* HS256 or RS256 */
+	K_FAILMODE,	/* open or closed: what a rate limit does without Redis */
 	K_NUM		/* double, plain decimal, min..max */
 };
 
@@ -73,6 +74,55 @@ static const struct knob {
 	  "worker processes per endpoint" },
 	{ "log_level", K_STR, offsetof(struct config, log_level), "info", 0, 0,
 	  "debug, info, warn or error" },
+	{ "trusted_proxies", K_STR, offsetof(struct config, trusted_proxies), "",
+	  0, 0, "comma list of proxy addresses or CIDR blocks whose "
+	  "X-Forwarded-For is believed" },
+	{ "rl_enabled", K_INT, offsetof(struct config, rl_enabled), "1", 0, 1,
+	  "1: rate limits on; 0: off (for benchmarks)" },
+	{ "rl_default_limit", K_INT, offsetof(struct config, rl[RL_DEFAULT].limit),
+	  "100", 1, 1000000, "requests per window, class default" },
+	{ "rl_default_window", K_INT, offsetof(struct config, rl[RL_DEFAULT].window),
+	  "60", 1, 86400, "window in seconds, class default" },
+	{ "rl_default_on_redis_error", K_FAILMODE,
+	  offsetof(struct config, rl[RL_DEFAULT].fail_closed), "open", 0, 0,
+	  "open (allow) or closed (503) when Redis fails, class default" },
+	{ "rl_ai_limit", K_INT, offsetof(struct config, rl[RL_AI].limit),
+	  "10", 1, 1000000, "requests per window, class ai" },
+	{ "rl_ai_window", K_INT, offsetof(struct config, rl[RL_AI].window),
+	  "60", 1, 86400, "window in seconds, class ai" },
+	{ "rl_ai_on_redis_error", K_FAILMODE,
+	  offsetof(struct config, rl[RL_AI].fail_closed), "closed", 0, 0,
+	  "open or closed when Redis fails, class ai" },
+	{ "rl_upwork_limit", K_INT, offsetof(struct config, rl[RL_UPWORK].limit),
+	  "30", 1, 1000000, "requests per window, class upwork" },
+	{ "rl_upwork_window", K_INT, offsetof(struct config, rl[RL_UPWORK].window),
+	  "60", 1, 86400, "window in seconds, class upwork" },
+	{ "rl_upwork_on_redis_error", K_FAILMODE,
+	  offsetof(struct config, rl[RL_UPWORK].fail_closed), "open", 0, 0,
+	  "open or closed when Redis fails, class upwork" },
+	{ "cache_enabled", K_INT, offsetof(struct config, cache_enabled), "1", 0, 1,
+	  "1: cache on; 0: every read goes to PostgreSQL" },
+	{ "cache_l1_ttl_ms", K_INT, offsetof(struct config, cache_l1_ttl_ms),
+	  "1000", 0, 60000, "how long a worker keeps an entry in memory "
+	  "(the bound on L1 staleness; 0: no L1)" },
+	{ "cache_l1_max_entries", K_INT, offsetof(struct config,
+	  cache_l1_max_entries), "1024", 1, 1000000,
+	  "most entries in one worker's memory cache" },
+	{ "cache_l1_max_bytes", K_INT, offsetof(struct config, cache_l1_max_bytes),
+	  "16777216", 4096, 1073741824, "most bytes in one worker's memory cache" },
+	{ "cache_jobs_ttl", K_INT, offsetof(struct config, cache_ttl[CACHE_JOBS]),
+	  "60", 1, 86400, "seconds a job list stays in Redis" },
+	{ "cache_searches_ttl", K_INT,
+	  offsetof(struct config, cache_ttl[CACHE_SEARCHES]), "60", 1, 86400,
+	  "seconds a saved-search list stays in Redis" },
+	{ "cache_clients_ttl", K_INT,
+	  offsetof(struct config, cache_ttl[CACHE_CLIENTS]), "3600", 1, 86400,
+	  "seconds a client research stays in Redis" },
+	{ "cache_user_ttl", K_INT, offsetof(struct config, cache_ttl[CACHE_USER]),
+	  "300", 1, 86400, "seconds a user's cached objects stay in Redis" },
+	{ "cache_wait_ms", K_INT, offsetof(struct config, cache_wait_ms), "200",
+	  0, 5000, "how long a request waits for another to fill the same "
+	  "missing entry before computing it itself" },
 	{ "llm_provider", K_STR, offsetof(struct config, llm_provider), "builtin",
 	  0, 0, "AI provider of tenants that do not choose one: builtin or openai" },
 	{ "llm_model", K_STR, offsetof(struct config, llm_model), "gpt-4o-mini",
@@ -191,6 +241,17 @@ knob_set(const struct knob *k, const char *val, const char *where)
 		else {
 			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
 			    "%s: %s must be HS256 or RS256\"}\n", where, k->key);
+			return -1;
+		}
+		return 0;
+	case K_FAILMODE:
+		if (strcmp(val, "open") == 0)
+			*(int *)base = 0;
+		else if (strcmp(val, "closed") == 0)
+			*(int *)base = 1;
+		else {
+			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
+			    "%s: %s must be open or closed\"}\n", where, k->key);
 			return -1;
 		}
 		return 0;

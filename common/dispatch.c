@@ -59,7 +59,12 @@ allow_header(struct req *r, unsigned int mask)
 	buf_free(&b);
 }
 
-static int
+/*
+ * Verify the request's token.  Returns NULL (r->authed set) or the
+ * reason it is not acceptable; the 401 is written by the caller, after
+ * the rate limit has counted the attempt against the client's address.
+ */
+static const char *
 authenticate(struct req *r)
 {
 	char		 buf[TOKEN_BUF];
@@ -67,17 +72,13 @@ authenticate(struct req *r)
 
 	tok = auth_token_from(req_header(r, "HTTP_AUTHORIZATION"),
 	    req_header(r, "HTTP_COOKIE"), buf, sizeof(buf));
-	if (tok == NULL) {
-		http_error(r, ERR_UNAUTHORIZED, "a bearer token is required");
-		return -1;
-	}
+	if (tok == NULL)
+		return "a bearer token is required";
 	if (auth_verify(&r->app->keys, &cfg, tok, time(NULL), &r->auth,
-	    &why) == -1) {
-		http_error(r, ERR_UNAUTHORIZED, "%s", why);
-		return -1;
-	}
+	    &why) == -1)
+		return why;
 	r->authed = 1;
-	return 0;
+	return NULL;
 }
 
 /* Predicate: the Content-Type is application/json, any charset utf-8. */
@@ -105,6 +106,7 @@ static void
 dispatch(struct req *r, const struct route *routes, size_t n)
 {
 	const struct route	*rt = NULL;
+	const char		*unauthorized = NULL;
 	unsigned int		 allowed = 0;
 	size_t			 i;
 
@@ -126,8 +128,14 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		return;
 	}
 	route_match(rt->pattern, r->path, r, 1);
-	if (!(rt->flags & ROUTE_PUBLIC) && authenticate(r) == -1)
+	if (!(rt->flags & ROUTE_PUBLIC))
+		unauthorized = authenticate(r);
+	if (rl_check(r, rt->rl) == -1)
 		return;
+	if (unauthorized != NULL) {
+		http_error(r, ERR_UNAUTHORIZED, "%s", unauthorized);
+		return;
+	}
 	if (rt->flags & ROUTE_JSON) {
 		if (!is_json(req_header(r, "CONTENT_TYPE"))) {
 			http_error(r, ERR_UNSUPPORTED_MEDIA, NULL);

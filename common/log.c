@@ -118,5 +118,6 @@ log_request(const struct req *r)
 		log_field(&b, "user", r->auth.user_id);
 	}
 	log_field(&b, "code", r->code);
+	log_field(&b, "cache", r->cache);
 	log_close(&b);
 }

@@ -1,5 +1,6 @@
 /* redis.c: the worker's Redis connection, with short timeouts and a pause after failures. */
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -21,8 +22,19 @@ redis_get(struct redis *rd)
 	struct timeval	tv;
 	double		now = now_ms();
 
-	if (rd->ctx != NULL)
-		return rd->ctx;
+	/*
+	 * Nothing is pending between requests, so a readable socket means
+	 * the server closed it (a restart): reconnect now rather than lose
+	 * this request's command to a broken pipe.
+	 */
+	if (rd->ctx != NULL) {
+		struct pollfd pfd = { .fd = rd->ctx->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) == 0)
+			return rd->ctx;
+		redisFree(rd->ctx);
+		rd->ctx = NULL;
+	}
 	if (now < rd->down_until)
 		return NULL;
 	tv.tv_sec = cfg.redis_timeout_ms / 1000;

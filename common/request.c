@@ -1,4 +1,6 @@
 /* request.c: parse a FastCGI request into a struct req: method, decoded path, query, id, body. */
+#include <arpa/inet.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,7 +135,7 @@ req_param(const struct req *r, const char *key)
 const char *
 req_header(const struct req *r, const char *name)
 {
-	return FCGX_GetParam(name, r->fcgi->envp);
+	return r->fcgi != NULL ? FCGX_GetParam(name, r->fcgi->envp) : NULL;
 }
 
 /*
@@ -177,11 +179,99 @@ req_read_body(struct req *r)
 	return 0;
 }
 
-/* The peer address as the web server saw it. */
-const char *
-req_client_ip(const struct req *r)
+/*
+ * Predicate: ip is in the comma list of addresses and CIDR blocks
+ * ("10.0.0.0/8, 127.0.0.1, ::1").  Pure; an unparsable entry matches
+ * nothing.
+ */
+int
+ip_in_list(const char *ip, const char *list)
 {
-	const char	*ip = req_header(r, "REMOTE_ADDR");
+	unsigned char	 a[16], net[16];
+	char		 item[64], *slash;
+	const char	*p = list, *end;
+	size_t		 n;
+	int		 fam, bits, i, len;
+	long long	 v;
 
-	return ip != NULL ? ip : "unknown";
+	fam = strchr(ip, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, ip, a) != 1)
+		return 0;
+	len = fam == AF_INET ? 4 : 16;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p + strcspn(p, ",");
+		n = (size_t)(end - p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n > 0 && n < sizeof(item)) {
+			memcpy(item, p, n);
+			item[n] = '\0';
+			bits = len * 8;
+			if ((slash = strchr(item, '/')) != NULL) {
+				*slash = '\0';
+				if (parse_int64(slash + 1, &v) == -1 || v < 0 ||
+				    v > len * 8)
+					goto next;
+				bits = (int)v;
+			}
+			if (inet_pton(fam, item, net) != 1)
+				goto next;
+			for (i = 0; i < bits / 8; i++)
+				if (a[i] != net[i])
+					goto next;
+			if (bits % 8 != 0 && ((a[i] ^ net[i]) &
+			    (0xff << (8 - bits % 8)) & 0xff) != 0)
+				goto next;
+			return 1;
+		}
+next:
+		p = end;
+	}
+	return 0;
+}
+
+/*
+ * The client's address.  REMOTE_ADDR, unless it is a trusted proxy
+ * (trusted_proxies): then X-Forwarded-For is walked from the right,
+ * past the trusted proxies, to the first address that is not one.  A
+ * client can prepend anything it likes to X-Forwarded-For; only what
+ * trusted proxies appended is believed.
+ */
+const char *
+req_client_ip(struct req *r)
+{
+	const char	*ip = req_header(r, "REMOTE_ADDR"), *xff;
+	char		*copy, *tok, *save, **hops, addr[16];
+	size_t		 n = 0, max = 1, len;
+	int		 i;
+
+	if (ip == NULL)
+		return "unknown";
+	if (*cfg.trusted_proxies == '\0' || !ip_in_list(ip, cfg.trusted_proxies) ||
+	    (xff = req_header(r, "HTTP_X_FORWARDED_FOR")) == NULL)
+		return ip;
+	for (tok = (char *)xff; *tok != '\0'; tok++)
+		max += *tok == ',';
+	hops = arena_alloc(&r->arena, max * sizeof(*hops));
+	copy = arena_strdup(&r->arena, xff);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		len = strlen(tok);
+		while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			tok[--len] = '\0';
+		hops[n++] = tok;
+	}
+	for (i = (int)n - 1; i >= 0; i--) {
+		if (inet_pton(strchr(hops[i], ':') ? AF_INET6 : AF_INET, hops[i],
+		    addr) != 1)
+			return ip;	/* garbage: the last believed address */
+		ip = hops[i];
+		if (!ip_in_list(ip, cfg.trusted_proxies))
+			return ip;
+	}
+	return ip;
 }

@@ -147,6 +147,7 @@ app_free(struct app *app, FCGX_Request *r)
 		FCGX_Free(r, 1);
 	db_close(&app->db);
 	redis_close(&app->redis);
+	cache_free();
 	auth_keys_free(&app->keys);
 	config_free();
 	return 0;

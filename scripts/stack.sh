@@ -9,8 +9,8 @@
 # busy for a whole generation), WORKERS_<program> (one program's count),
 # BENCH (1 adds the benchmark-only routes), FAKE_LLM (1 starts the fake
 # OpenAI server of tests/ and points the stack at it); JWT_ALG
-# (HS256|RS256), JWT_ISSUER and JWT_AUDIENCE are written into VAR's
-# app.conf on the first start only.
+# (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE and TRUSTED_PROXIES are written
+# into VAR's app.conf on the first start only.
 #
 # Everything lives under VAR: several stacks with different PORT and VAR
 # run side by side.  As root, PostgreSQL runs as the postgres user and
@@ -29,6 +29,7 @@ WORKERS=${WORKERS:-2}
 JWT_ALG=${JWT_ALG:-HS256}
 JWT_ISSUER=${JWT_ISSUER:-}
 JWT_AUDIENCE=${JWT_AUDIENCE:-}
+TRUSTED_PROXIES=${TRUSTED_PROXIES:-}
 BENCH=${BENCH:-0}
 AI_WORKERS=${AI_WORKERS:-8}
 FAKE_LLM=${FAKE_LLM:-0}
@@ -161,6 +162,7 @@ app_conf() {
 		echo "jwt_jwks_file = $RT/secrets/jwks.json"
 		echo "jwt_issuer = $JWT_ISSUER"
 		echo "jwt_audience = $JWT_AUDIENCE"
+		echo "trusted_proxies = $TRUSTED_PROXIES"
 		echo "log_level = info"
 		echo "# AI: llm_provider = builtin works offline. For OpenAI or a compatible server, put the API key"
 		echo "# in the file below and set llm_provider = openai (and llm_base_url, llm_model if needed)."
@@ -375,11 +377,16 @@ workers_start() {
 		pid_alive "$pidf" && continue
 		[ -x "$BIN/cgi-bin/$p" ] || die "$BIN/cgi-bin/$p is not built (make all)"
 		rm -f "$sock"
+		# -n: spawn-fcgi execs the program, whose stderr (its JSON log)
+		# must reach the log file; spawn-fcgi's own fork would send it
+		# to /dev/null.  setsid: Ctrl-C on a terminal reaches the stack
+		# script, which stops everything in order, not the workers.
 		APP_CONFIG=$RT/app.conf APP_WORKERS=$(workers_for "$p") \
 		    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 		    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
-		    spawn-fcgi -s "$sock" -M 0660 "${ids[@]}" -P "$pidf" -- "$BIN/cgi-bin/$p" \
-		    >>"$RT/log/$p.log" 2>&1 || die "spawn-fcgi $p failed (see $RT/log/$p.log)"
+		    setsid spawn-fcgi -n -s "$sock" -M 0660 "${ids[@]}" -- "$BIN/cgi-bin/$p" \
+		    </dev/null >>"$RT/log/$p.log" 2>&1 &
+		echo $! >"$pidf"
 	done
 	for p in $(programs); do
 		wait_for "FastCGI $p" test -S "$RT/run/fcgi/$p.sock"

@@ -69,6 +69,9 @@ for my $build (qw(build/release build/asan)) {
     $h->aggregate_tests($agg, map { [$_, "unit/$variant/" . (split m{/}, $_)[-1]] } @tests) if @tests;
 }
 
+# Static checks of the tree (documentation, conventions).
+$h->aggregate_tests($agg, map { [$_, "static/" . (split m{/}, $_)[-1]] } pick(sort glob("tests/static/*.t")));
+
 # Files named 9*-*.t disturb the stack (stop PostgreSQL, Redis): they
 # run alone, after the others, which run four at a time.
 for my $p (@passes) {
@@ -87,9 +90,14 @@ for my $p (@passes) {
     local $ENV{JWT_ALG} = $p->{alg};
     local $ENV{JWT_ISSUER} = 'https://clerk.test.local';
     local $ENV{JWT_AUDIENCE} = 'upwork-api';
+    # Test files talk from 127.0.0.2 and up; 127.0.0.1 plays a proxy.
+    local $ENV{TRUSTED_PROXIES} = '127.0.0.1';
     local $ENV{WORKERS} = 2;
     local $ENV{AI_WORKERS} = 6;
     local $ENV{FAKE_LLM} = 1;    # the fake OpenAI server of tests/, for the AI tests
+    # The AI tests generate far more than 10 proposals a minute per user;
+    # they check the routes' class by its headers instead.
+    local $ENV{APP_RL_AI_LIMIT} = 100000;
     print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
         print "# $p->{web}: the stack did not start; its logs:\n";

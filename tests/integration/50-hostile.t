@@ -22,6 +22,8 @@ my @values = (
 );
 for my $field (qw(skills minBudget location clientScore q page limit)) {
     my %seen;
+    # One user per field: about 30 requests each stays inside one rate-limit budget.
+    my $tok = token(sub => "user_h_$field", org => $T);
     for my $v (@values) {
         my $r = api(GET => "/api/jobs?$field=$v", token => $tok);
         $seen{ $r->{status} }++;

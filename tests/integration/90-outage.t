@@ -18,8 +18,9 @@ for (1 .. 4) {
     is($r->{status}, 200, "before: 200");
 }
 system("$stack pg-stop") == 0 or BAIL_OUT('could not stop PostgreSQL');
+# no-cache: a cached list would (rightly) still be served.
 for my $i (1 .. 6) {
-    my $r = api(GET => '/api/jobs?limit=1', token => $tok);
+    my $r = api(GET => '/api/jobs?limit=1', token => $tok, headers => { 'Cache-Control' => 'no-cache' });
     is($r->{status}, 503, "PostgreSQL down, request $i: 503");
     is($r->{json}{code}, 'service_unavailable', "request $i: JSON error code");
     like($r->{headers}{'retry-after'} // '', qr/^\d+$/, "request $i: Retry-After");
@@ -34,7 +35,7 @@ ok(!$r->{json}{checks}{postgres}{ok}, 'health: postgres not ok');
 
 system("$stack pg-start") == 0 or BAIL_OUT('could not start PostgreSQL');
 for my $i (1 .. 8) {
-    $r = api(GET => '/api/jobs?limit=1', token => $tok);
+    $r = api(GET => '/api/jobs?limit=1', token => $tok, headers => { 'Cache-Control' => 'no-cache' });
     is($r->{status}, 200, "PostgreSQL back, request $i: 200") or diag $r->{body};
 }
 $r = api(POST => '/api/jobs', token => $tok, json => { name => 'after outage' });

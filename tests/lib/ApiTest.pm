@@ -19,8 +19,8 @@ use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(time);
 
 our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app
-    json_encode json_decode uuid_like insert_jobs reset_tenant sse_request
-    fake_log sql_quote);
+    json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address
+    sse_request fake_log sql_quote);
 
 my %stack;
 
@@ -105,10 +105,26 @@ sub token {
     return sign_token(\%header, \%claims, %o);
 }
 
-my $http = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+# Each test file talks from its own loopback address (127.0.0.2 to
+# 127.0.0.251, from its name), so that per-address rate limits of
+# parallel test files never meet.  $ENV{API_LOCAL_ADDRESS} overrides it.
+sub local_address {
+    return $ENV{API_LOCAL_ADDRESS} if $ENV{API_LOCAL_ADDRESS};
+    my $n = 0;
+    $n = ($n * 31 + ord($_)) % 250 for split //, $0;
+    return '127.0.0.' . (2 + $n);
+}
+
+my %http;
+sub http_client {
+    my ($addr) = @_;
+    $addr //= local_address();
+    return $http{$addr} //= HTTP::Tiny->new(timeout => 30, keep_alive => 0, local_address => $addr);
+}
 
 # api(METHOD, PATH, token => ..., json => $data | body => $raw,
-#     headers => {...}) returns { status, headers, body, json, ms }.
+#     headers => {...}, from => '127.0.0.9') returns
+# { status, headers, body, json, ms }.
 sub api {
     my ($method, $path, %o) = @_;
     my %h = %{ $o{headers} // {} };
@@ -121,7 +137,7 @@ sub api {
         $req{content} = $o{body};
     }
     my $t0 = time();
-    my $r = $http->request($method, stack()->{URL} . $path, \%req);
+    my $r = http_client($o{from})->request($method, stack()->{URL} . $path, \%req);
     my %res = (status => $r->{status}, headers => $r->{headers},
                body => $r->{content} // '', ms => (time() - $t0) * 1000);
     $res{json} = eval { json_decode($res{body}) } if length $res{body};
@@ -132,7 +148,7 @@ sub api {
 # make); returns the status and the body.
 sub raw_request {
     my ($bytes) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', LocalAddr => local_address(),
         PeerPort => stack()->{PORT}, Timeout => 10) or die "connect: $!";
     print $sock $bytes;
     shutdown($sock, 1);    # end of request: a short body is now short
@@ -180,12 +196,30 @@ sub run_psql {
 sub psql { run_psql('super', @_) }
 sub psql_app { run_psql('app', @_) }
 
+# A redis-cli command against the stack's Redis; returns its output.
+sub redis {
+    my (@args) = @_;
+    my $s = stack();
+    my $cmd = join ' ', map { my $a = $_; $a =~ s/'/'\\''/g; "'$a'" } @args;
+    my $out = `redis-cli -s '$s->{REDIS_SOCKET}' $cmd 2>&1`;
+    chomp $out;
+    return $out;
+}
+
+# What a writer does after changing a tenant's data behind the API's
+# back: bump the cache generation (the API's own writes do this).
+sub invalidate {
+    my ($ns, $scope) = @_;
+    redis('INCR', "c:{$ns:$scope}:g");
+}
+
 # Remove a tenant and everything it owns, so that a test file can run
 # again on the same stack.
 sub reset_tenant {
     for my $t (@_) {
         (my $q = $t) =~ s/'/''/g;
         psql("DELETE FROM tenants WHERE id = '$q'");
+        invalidate($_, $t) for qw(jobs searches clients);
     }
 }
 
@@ -208,6 +242,7 @@ sub insert_jobs {
             $j->{posted_at} // 'now()');
     }
     psql($sql);
+    invalidate('jobs', $tenant);
 }
 
 # SQL literal of a Perl value (undef: NULL), for fixtures built in tests.
@@ -223,7 +258,7 @@ sub sql_quote {
 sub fake_log {
     my ($id) = @_;
     my $url = stack()->{FAKE_LLM_URL} or die "the stack has no fake LLM server (FAKE_LLM=1)\n";
-    my $r = $http->get("$url/__fake/log?id=$id");
+    my $r = http_client()->get("$url/__fake/log?id=$id");
     die "fake log: $r->{status}\n" unless $r->{success};
     return json_decode($r->{content});
 }
@@ -238,7 +273,7 @@ sub sse_request {
     my ($path, %o) = @_;
     my $body = json_encode($o{json});
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => stack()->{PORT},
-        Timeout => 10) or die "connect: $!";
+        LocalAddr => local_address(), Timeout => 10) or die "connect: $!";
     $sock->autoflush(1);
     my $req = "POST $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         . "Accept: text/event-stream\r\nContent-Type: application/json\r\n"

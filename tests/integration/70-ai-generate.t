@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 60-ai-generate.t: POST /api/ai/proposals/generate with the builtin provider: the proposal, its storage with usage in one go, the event, budgets, GET /api/usage, and the bad-input matrix.
+# 70-ai-generate.t: POST /api/ai/proposals/generate with the builtin provider: the proposal, its storage with usage in one go, the event, budgets, GET /api/usage, and the bad-input matrix.
 use strict;
 use warnings;
 use FindBin;

@@ -1,0 +1,434 @@
+/* cache.c: two-layer cache: a bounded LRU in each worker (L1) over Redis (L2), invalidated by generation counters, never by KEYS. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include "common.h"
+
+/*
+ * Keys.  Each (namespace, scope) pair has a generation in Redis,
+ * "c:{jobs:org_x}:g", and every L2 entry of the pair carries it:
+ * "c:{jobs:org_x}:<gen>:<sha1 of the canonical key>".  Invalidating the
+ * pair is one INCR: the old entries are never read again and expire on
+ * their own.  The braces keep a pair's keys on one Redis Cluster slot.
+ *
+ * L1 holds recent values in the worker's memory for cache_l1_ttl_ms,
+ * without asking Redis: its staleness after a write elsewhere is bounded
+ * by that TTL.  Namespaces whose writes a user expects to see at once
+ * (saved searches, the user's own objects) skip L1.
+ */
+static const struct {
+	const char	*name;
+	int		 l1;
+} ns_def[CACHE__MAX] = {
+	[CACHE_JOBS] = { "jobs", 1 },
+	[CACHE_SEARCHES] = { "searches", 0 },
+	[CACHE_CLIENTS] = { "clients", 1 },
+	[CACHE_USER] = { "user", 0 },
+};
+
+/*
+ * One round trip for a lookup: the generation (created if missing, from
+ * Redis's clock, so that it never repeats an old one), the value, and,
+ * on a miss, a short lock that makes this caller the one that fills it.
+ * KEYS[1] the generation key; ARGV[1] the value key's prefix, ARGV[2]
+ * its suffix, ARGV[3] the lock's lifetime in ms.
+ * Returns {gen, value} or {gen, false, 1 if the lock is ours}.
+ */
+static struct redis_script get_lua = { .lua =
+    "local gen = redis.call('GET', KEYS[1])\n"
+    "if not gen then\n"
+    "  local t = redis.call('TIME')\n"
+    "  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', t[2]), 'NX')\n"
+    "  gen = redis.call('GET', KEYS[1])\n"
+    "end\n"
+    "local vkey = ARGV[1] .. gen .. ARGV[2]\n"
+    "local v = redis.call('GET', vkey)\n"
+    "if v then return {gen, v} end\n"
+    "local mine = redis.call('SET', vkey .. ':lock', '1', 'NX', 'PX', ARGV[3])\n"
+    "return {gen, false, mine and 1 or 0}\n" };
+
+struct l1_entry {
+	struct l1_entry	*hnext;		/* hash chain */
+	struct l1_entry	*prev, *next;	/* LRU list, most recent first */
+	unsigned long	 hash;
+	double		 expires;
+	size_t		 vlen;
+	size_t		 size;		/* what it counts against the byte cap */
+	char		*key;
+	char		*val;
+};
+
+#define L1_BUCKETS	4096
+
+static struct {
+	struct l1_entry	*bucket[L1_BUCKETS];
+	struct l1_entry	*head, *tail;
+	size_t		 count;
+	size_t		 bytes;
+} l1;
+
+static struct cache_stats	stats;
+static double			stats_logged;
+
+static const char *const result_names[] = {
+	[CACHE_MISS] = "MISS", [CACHE_HIT_L1] = "HIT-L1",
+	[CACHE_HIT_L2] = "HIT-L2", [CACHE_BYPASS] = "BYPASS",
+};
+
+static unsigned long
+l1_hash(const char *s)
+{
+	unsigned long	h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static void
+l1_unlink(struct l1_entry *e)
+{
+	struct l1_entry	**pp = &l1.bucket[e->hash % L1_BUCKETS];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		l1.head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		l1.tail = e->prev;
+	l1.count--;
+	l1.bytes -= e->size;
+	free(e->key);
+	free(e->val);
+	free(e);
+}
+
+static struct l1_entry *
+l1_find(const char *key, unsigned long h)
+{
+	struct l1_entry	*e;
+
+	for (e = l1.bucket[h % L1_BUCKETS]; e != NULL; e = e->hnext)
+		if (e->hash == h && strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+l1_to_front(struct l1_entry *e)
+{
+	if (l1.head == e)
+		return;
+	e->prev->next = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		l1.tail = e->prev;
+	e->prev = NULL;
+	e->next = l1.head;
+	l1.head->prev = e;
+	l1.head = e;
+}
+
+/* Store a copy; evict least recently used entries until within both caps. */
+static void
+l1_put(const char *key, const char *val, size_t vlen)
+{
+	unsigned long	 h = l1_hash(key);
+	struct l1_entry	*e;
+	size_t		 size = sizeof(*e) + strlen(key) + 1 + vlen;
+
+	if (cfg.cache_l1_ttl_ms <= 0 || size > (size_t)cfg.cache_l1_max_bytes / 4)
+		return;		/* one entry may not take more than a quarter */
+	if ((e = l1_find(key, h)) != NULL)
+		l1_unlink(e);
+	while (l1.tail != NULL && (l1.count + 1 > (size_t)cfg.cache_l1_max_entries ||
+	    l1.bytes + size > (size_t)cfg.cache_l1_max_bytes))
+		l1_unlink(l1.tail);
+	e = xcalloc(1, sizeof(*e));
+	e->key = xstrdup(key);
+	e->val = xmalloc(vlen + 1);
+	memcpy(e->val, val, vlen);
+	e->val[vlen] = '\0';
+	e->vlen = vlen;
+	e->size = size;
+	e->hash = h;
+	e->expires = now_ms() + cfg.cache_l1_ttl_ms;
+	e->hnext = l1.bucket[h % L1_BUCKETS];
+	l1.bucket[h % L1_BUCKETS] = e;
+	e->next = l1.head;
+	if (l1.head != NULL)
+		l1.head->prev = e;
+	l1.head = e;
+	if (l1.tail == NULL)
+		l1.tail = e;
+	l1.count++;
+	l1.bytes += size;
+}
+
+static struct l1_entry *
+l1_get(const char *key)
+{
+	unsigned long	 h = l1_hash(key);
+	struct l1_entry	*e = l1_find(key, h);
+
+	if (e == NULL)
+		return NULL;
+	if (now_ms() >= e->expires) {
+		l1_unlink(e);
+		return NULL;
+	}
+	l1_to_front(e);
+	return e;
+}
+
+/* Drop every L1 entry of one (namespace, scope): after this worker's own write. */
+static void
+l1_drop_scope(const char *prefix)
+{
+	struct l1_entry	*e, *next;
+	size_t		 n = strlen(prefix);
+
+	for (e = l1.head; e != NULL; e = next) {
+		next = e->next;
+		if (strncmp(e->key, prefix, n) == 0)
+			l1_unlink(e);
+	}
+}
+
+/* SHA-1 of the canonical form of a key, in hex: keys of bounded length. */
+static void
+key_digest(const char *key, char out[41])
+{
+	unsigned char	d[SHA_DIGEST_LENGTH];
+	int		i;
+
+	SHA1((const unsigned char *)key, strlen(key), d);
+	for (i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static void
+stats_count(enum cache_result res)
+{
+	double	now = now_ms();
+
+	switch (res) {
+	case CACHE_HIT_L1: stats.l1_hits++; break;
+	case CACHE_HIT_L2: stats.l2_hits++; break;
+	case CACHE_MISS: stats.misses++; break;
+	case CACHE_BYPASS: stats.bypasses++; break;
+	}
+	if (stats_logged == 0)
+		stats_logged = now;
+	else if (now - stats_logged >= 60000)
+		cache_log_stats();
+}
+
+/* The per-layer counters of this worker, as one log line. */
+void
+cache_log_stats(void)
+{
+	stats_logged = now_ms();
+	if (stats.l1_hits + stats.l2_hits + stats.misses + stats.bypasses == 0)
+		return;
+	LOG_INFO(NULL, "cache stats: l1_hits=%lu l2_hits=%lu misses=%lu "
+	    "bypasses=%lu l1_entries=%zu l1_bytes=%zu", stats.l1_hits,
+	    stats.l2_hits, stats.misses, stats.bypasses, l1.count, l1.bytes);
+}
+
+const struct cache_stats *
+cache_get_stats(void)
+{
+	stats.l1_entries = l1.count;
+	stats.l1_bytes = l1.bytes;
+	return &stats;
+}
+
+static enum cache_result
+finish(struct req *r, struct cache_lookup *lk, enum cache_result res)
+{
+	lk->result = res;
+	stats_count(res);
+	if (r != NULL) {
+		http_header(r, "X-Cache", "%s", result_names[res]);
+		r->cache = result_names[res];
+	}
+	return res;
+}
+
+/* Predicate: the client asked not to be served from a cache. */
+static int
+client_no_cache(struct req *r)
+{
+	const char	*cc = req_header(r, "HTTP_CACHE_CONTROL");
+	const char	*pragma = req_header(r, "HTTP_PRAGMA");
+
+	return (cc != NULL && strstr(cc, "no-cache") != NULL) ||
+	    (pragma != NULL && strstr(pragma, "no-cache") != NULL);
+}
+
+/*
+ * Look key up in namespace ns for scope (a tenant or user id); key is
+ * any canonical text (a normalised filter set).  On a hit the value is
+ * appended to out.  On a miss, lk remembers what cache_put() needs; if
+ * another worker is already computing the same entry, this waits up to
+ * cache_wait_ms for it first (the stampede guard).  BYPASS: the cache is
+ * off, Redis is unreachable, or the client sent Cache-Control: no-cache.
+ * Sets the X-Cache header.
+ */
+enum cache_result
+cache_get(struct req *r, enum cache_ns ns, const char *scope, const char *key,
+    struct buf *out, struct cache_lookup *lk)
+{
+	struct redisReply	*reply;
+	struct l1_entry		*e;
+	struct buf		 gkey = { 0 };
+	const char		*args[4];
+	char			 digest[41], lockms[16];
+	double			 until;
+	enum cache_result	 res = CACHE_MISS;
+
+	memset(lk, 0, sizeof(*lk));
+	lk->ns = ns;
+	if (!cfg.cache_enabled || client_no_cache(r) ||
+	    redis_get(&r->app->redis) == NULL)
+		return finish(r, lk, CACHE_BYPASS);
+
+	key_digest(key, digest);
+	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
+	    digest);
+	if (ns_def[ns].l1 && (e = l1_get(lk->l1key)) != NULL) {
+		buf_append(out, e->val, e->vlen);
+		return finish(r, lk, CACHE_HIT_L1);
+	}
+
+	buf_printf(&gkey, "c:{%s:%s}:g", ns_def[ns].name, scope);
+	snprintf(lk->prefix, sizeof(lk->prefix), "c:{%s:%s}:", ns_def[ns].name,
+	    scope);
+	snprintf(lk->suffix, sizeof(lk->suffix), ":%s", digest);
+	snprintf(lockms, sizeof(lockms), "%d", cfg.cache_wait_ms * 5 + 1000);
+	args[0] = gkey.data;
+	args[1] = lk->prefix;
+	args[2] = lk->suffix;
+	args[3] = lockms;
+	reply = redis_script(&r->app->redis, &get_lua, 1, 4, args, NULL);
+	buf_free(&gkey);
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_STRING) {
+		freeReplyObject(reply);
+		return finish(r, lk, CACHE_BYPASS);
+	}
+	snprintf(lk->gen, sizeof(lk->gen), "%s", reply->element[0]->str);
+	if (reply->element[1]->type == REDIS_REPLY_STRING) {
+		buf_append(out, reply->element[1]->str, reply->element[1]->len);
+		if (ns_def[ns].l1)
+			l1_put(lk->l1key, reply->element[1]->str,
+			    reply->element[1]->len);
+		res = CACHE_HIT_L2;
+	} else if (reply->elements == 3 && reply->element[2]->integer == 0) {
+		/* Someone else is filling it: wait for them a little. */
+		until = now_ms() + cfg.cache_wait_ms;
+		while (res == CACHE_MISS && now_ms() < until) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			redisReply *v;
+
+			nanosleep(&ts, NULL);
+			v = redisCommand(r->app->redis.ctx, "GET %s%s%s",
+			    lk->prefix, lk->gen, lk->suffix);
+			if (v == NULL) {
+				redis_fail(&r->app->redis);
+				break;
+			}
+			if (v->type == REDIS_REPLY_STRING) {
+				buf_append(out, v->str, v->len);
+				res = CACHE_HIT_L2;
+			}
+			freeReplyObject(v);
+			if (r->app->redis.ctx == NULL)
+				break;
+		}
+	}
+	freeReplyObject(reply);
+	if (res == CACHE_MISS)
+		lk->fill = 1;
+	return finish(r, lk, res);
+}
+
+/*
+ * After a MISS: store the computed value in L2 (under the generation
+ * read by cache_get(), so a value computed before an invalidation is
+ * stored where nobody will look) and in L1, and release the lock.
+ */
+void
+cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
+{
+	struct redisContext	*c;
+	redisReply		*reply;
+	struct buf		 vkey = { 0 };
+	char			 ttl[16];
+	int			 i;
+
+	if (!lk->fill || (c = redis_get(&r->app->redis)) == NULL)
+		return;
+	buf_printf(&vkey, "%s%s%s", lk->prefix, lk->gen, lk->suffix);
+	snprintf(ttl, sizeof(ttl), "%d", cfg.cache_ttl[lk->ns]);
+	redisAppendCommand(c, "SET %s %b EX %s", vkey.data, val, len, ttl);
+	redisAppendCommand(c, "DEL %s:lock", vkey.data);
+	for (i = 0; i < 2; i++) {
+		if (redisGetReply(c, (void **)&reply) != REDIS_OK) {
+			redis_fail(&r->app->redis);
+			break;
+		}
+		freeReplyObject(reply);
+	}
+	if (ns_def[lk->ns].l1)
+		l1_put(lk->l1key, val, len);
+	buf_free(&vkey);
+}
+
+/*
+ * Invalidate every entry of (namespace, scope): one INCR of its
+ * generation.  Also drops this worker's own L1 entries of the pair.
+ * For workers and cron binaries alike; returns -1 if Redis is
+ * unreachable (entries then expire by their TTL).
+ */
+int
+cache_invalidate(struct redis *rd, enum cache_ns ns, const char *scope)
+{
+	redisReply	*reply;
+	char		 prefix[200];
+
+	snprintf(prefix, sizeof(prefix), "%s|%s|", ns_def[ns].name, scope);
+	l1_drop_scope(prefix);
+	if (redis_get(rd) == NULL)
+		return -1;
+	reply = redisCommand(rd->ctx, "INCR c:{%s:%s}:g", ns_def[ns].name, scope);
+	if (reply == NULL) {
+		redis_fail(rd);
+		LOG_WARN(NULL, "cache: %s of %s not invalidated: redis unavailable",
+		    ns_def[ns].name, scope);
+		return -1;
+	}
+	freeReplyObject(reply);
+	return 0;
+}
+
+/* Free L1 (at exit, so that leak checkers see a clean heap). */
+void
+cache_free(void)
+{
+	cache_log_stats();
+	while (l1.head != NULL)
+		l1_unlink(l1.head);
+}

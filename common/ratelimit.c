@@ -1,0 +1,193 @@
+/* ratelimit.c: sliding-window rate limits per class and identifier, decided in Redis in one round trip. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common.h"
+
+/*
+ * The sliding window of Upstash's ratelimit: counters for the current
+ * and the previous fixed window; the previous one counts in proportion
+ * to the part of it still inside the sliding window.  A rejected request
+ * does not count.  The clock is Redis's (TIME), so workers on many hosts
+ * agree whatever their own clocks say.  Both counters of an identifier
+ * share the hash tag in KEYS[1], so they live on one Redis Cluster slot.
+ *
+ * KEYS[1] "rl:{class:id}", ARGV[1] limit, ARGV[2] window in ms.
+ * Returns {allowed, remaining, reset (ms epoch), now (ms epoch)}.
+ */
+static struct redis_script rl_lua = { .lua =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local limit = tonumber(ARGV[1])\n"
+    "local window = tonumber(ARGV[2])\n"
+    "local cur = math.floor(now / window)\n"
+    "local ckey = KEYS[1] .. ':' .. cur\n"
+    "local c = tonumber(redis.call('GET', ckey) or '0')\n"
+    "local p = tonumber(redis.call('GET', KEYS[1] .. ':' .. (cur - 1)) or '0')\n"
+    "local count = math.floor(p * (window - now % window) / window) + c\n"
+    "local reset = (cur + 1) * window\n"
+    "if count >= limit then return {0, 0, reset, now} end\n"
+    "redis.call('INCR', ckey)\n"
+    "redis.call('PEXPIRE', ckey, 2 * window + 1000)\n"
+    "return {1, limit - count - 1, reset, now}\n" };
+
+static const char *const rl_names[RL__MAX] = { "default", "ai", "upwork", "none" };
+
+/*
+ * Identifiers rejected recently, remembered until their window resets so
+ * that a client hammering at its limit costs Redis nothing.  A small
+ * direct-mapped table: a collision only costs a Redis call.
+ */
+#define RL_MEMO	256
+static struct {
+	unsigned long	 hash;
+	enum rl_class	 cls;
+	long long	 reset_ms;
+	char		 id[160];
+} memo[RL_MEMO];
+
+static unsigned long
+hash_str(const char *s)
+{
+	unsigned long	h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static long long
+wall_ms(void)
+{
+	struct timeval	tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+const char *
+rl_class_name(enum rl_class c)
+{
+	return c < RL__MAX ? rl_names[c] : "none";
+}
+
+/* The headers of a decision: the seed's X-RateLimit-* and the IETF draft pair. */
+static void
+rl_headers(struct req *r, enum rl_class c, const struct rl_result *res)
+{
+	long long	reset_s = (res->reset_ms + 999) / 1000;
+	long long	in_s = (res->reset_ms - res->now_ms + 999) / 1000;
+
+	http_header(r, "X-RateLimit-Limit", "%d", res->limit);
+	http_header(r, "X-RateLimit-Remaining", "%d", res->remaining);
+	http_header(r, "X-RateLimit-Reset", "%lld", reset_s);
+	http_header(r, "RateLimit-Policy", "\"%s\";q=%d;w=%d", rl_names[c],
+	    res->limit, cfg.rl[c].window);
+	http_header(r, "RateLimit", "\"%s\";r=%d;t=%lld", rl_names[c],
+	    res->remaining, in_s > 0 ? in_s : 0);
+}
+
+/*
+ * Decide for one identifier of one class, in Redis.  Returns 0 with
+ * res filled, or -1 when Redis failed (the caller applies the class's
+ * policy).  For tools and tests as well as for requests.
+ */
+int
+rl_decide(struct redis *rd, enum rl_class c, const char *id,
+    struct rl_result *res)
+{
+	const struct rl_policy	*p = &cfg.rl[c];
+	struct redisReply	*reply;
+	struct buf		 key = { 0 };
+	const char		*args[3];
+	char			 limit[16], window[24];
+	int			 rc = -1;
+
+	buf_printf(&key, "rl:{%s:%s}", rl_names[c], id);
+	snprintf(limit, sizeof(limit), "%d", p->limit);
+	snprintf(window, sizeof(window), "%lld", (long long)p->window * 1000);
+	args[0] = key.data;
+	args[1] = limit;
+	args[2] = window;
+	reply = redis_script(rd, &rl_lua, 1, 3, args, NULL);
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == 4) {
+		res->allowed = (int)reply->element[0]->integer;
+		res->remaining = (int)reply->element[1]->integer;
+		res->reset_ms = reply->element[2]->integer;
+		res->now_ms = reply->element[3]->integer;
+		res->limit = p->limit;
+		rc = 0;
+	} else if (reply != NULL)
+		LOG_ERR(NULL, "ratelimit: unexpected reply: %s",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "not an array");
+	freeReplyObject(reply);
+	buf_free(&key);
+	return rc;
+}
+
+/*
+ * Apply the route's class to the request: the identifier is the user
+ * when the token verified, else the client address.  Adds the headers;
+ * returns 0 to go on, or -1 after writing a 429 (or a 503 when Redis is
+ * unreachable and the class fails closed).
+ */
+int
+rl_check(struct req *r, enum rl_class c)
+{
+	struct rl_result	 res;
+	struct buf		 id = { 0 };
+	json_object		*extra;
+	unsigned long		 h;
+	int			 slot, rc = 0;
+	long long		 now = wall_ms(), retry;
+
+	if (c >= RL_NONE || !cfg.rl_enabled)
+		return 0;
+	if (r->authed)
+		buf_printf(&id, "u:%s", r->auth.user_id);
+	else
+		buf_printf(&id, "ip:%s", req_client_ip(r));
+	h = hash_str(id.data) ^ (unsigned long)c;
+	slot = (int)(h % RL_MEMO);
+	if (memo[slot].hash == h && memo[slot].cls == c &&
+	    now < memo[slot].reset_ms && strcmp(memo[slot].id, id.data) == 0) {
+		res = (struct rl_result){ 0, cfg.rl[c].limit, 0,
+		    memo[slot].reset_ms, now };
+	} else if (rl_decide(&r->app->redis, c, id.data, &res) == -1) {
+		if (cfg.rl[c].fail_closed) {
+			LOG_WARN(r, "ratelimit: redis unavailable: class %s fails "
+			    "closed", rl_names[c]);
+			http_error(r, ERR_UNAVAILABLE, "rate limiting is unavailable");
+			rc = -1;
+		} else
+			LOG_WARN(r, "ratelimit: redis unavailable: class %s fails "
+			    "open", rl_names[c]);
+		buf_free(&id);
+		return rc;
+	}
+	rl_headers(r, c, &res);
+	if (!res.allowed) {
+		if (memo[slot].hash != h || strcmp(memo[slot].id, id.data) != 0) {
+			memo[slot].hash = h;
+			memo[slot].cls = c;
+			snprintf(memo[slot].id, sizeof(memo[slot].id), "%s", id.data);
+		}
+		memo[slot].reset_ms = res.reset_ms;
+		retry = (res.reset_ms - res.now_ms + 999) / 1000;
+		http_header(r, "Retry-After", "%lld", retry > 0 ? retry : 1);
+		extra = json_object_new_object();
+		json_object_object_add(extra, "limit", json_object_new_int(res.limit));
+		json_object_object_add(extra, "reset",
+		    json_object_new_int64((res.reset_ms + 999) / 1000));
+		json_object_object_add(extra, "remaining", json_object_new_int(0));
+		http_error_obj(r, ERR_RATE_LIMITED, NULL, extra);
+		rc = -1;
+	}
+	buf_free(&id);
+	return rc;
+}

@@ -1,0 +1,144 @@
+/* itest_ratelimit.c: the sliding-window script against the real Redis: exactness under concurrency, weighting, TTLs, classes. */
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "itest.h"
+
+static char	id[96];
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* In n processes, make k decisions each; returns how many were allowed. */
+static int
+burst(enum rl_class c, int n, int k)
+{
+	int	i, j, status, total = 0;
+	pid_t	pid;
+
+	for (i = 0; i < n; i++) {
+		if ((pid = fork()) == 0) {
+			struct redis	rd = { 0 };
+			struct rl_result res;
+			int		allowed = 0;
+
+			for (j = 0; j < k; j++)
+				if (rl_decide(&rd, c, id, &res) == 0 && res.allowed)
+					allowed++;
+			redis_close(&rd);
+			_exit(allowed);
+		}
+	}
+	while (wait(&status) > 0)
+		total += WEXITSTATUS(status);
+	return total;
+}
+
+static void
+test_exact(void)
+{
+	cfg.rl[RL_UPWORK].limit = 50;
+	cfg.rl[RL_UPWORK].window = 60;
+	snprintf(id, sizeof(id), "itest-exact-%ld-%ld", (long)getpid(), (long)time(NULL));
+	is_int(burst(RL_UPWORK, 20, 5), 50, "20 processes x 5 decisions against a limit of 50: exactly 50 allowed");
+	is_int(burst(RL_UPWORK, 4, 5), 0, "afterwards none");
+}
+
+static void
+test_keys(void)
+{
+	struct redis	 rd = { 0 };
+	struct rl_result res;
+	redisContext	*c = redisConnectUnix(cfg.redis_socket);
+	redisReply	*v;
+	long long	 w;
+
+	rl_decide(&rd, RL_UPWORK, id, &res);
+	w = res.now_ms / 60000;
+	v = redisCommand(c, "PTTL rl:{upwork:%s}:%lld", id, w);
+	ok(v->integer > 60000 && v->integer <= 121000, "the counter expires (PTTL %lld ms)", v->integer);
+	freeReplyObject(v);
+	v = redisCommand(c, "GET rl:{upwork:%s}:%lld", id, w);
+	ok(v->type == REDIS_REPLY_STRING && atoi(v->str) <= 50,
+	    "refused decisions did not increment the counter (%s)", v->str ? v->str : "nil");
+	freeReplyObject(v);
+	ok(rl_decide(&rd, RL_DEFAULT, id, &res) == 0 && res.allowed &&
+	    res.remaining == cfg.rl[RL_DEFAULT].limit - 1,
+	    "the same identifier in another class has a budget of its own");
+	redisFree(c);
+	redis_close(&rd);
+}
+
+/*
+ * The weighting: fill a 2 s window completely, then half-way through the
+ * next one the previous window still counts half: about limit/2 more
+ * requests pass.  Redis's clock says exactly how far in we are.
+ */
+static void
+test_sliding(void)
+{
+	struct redis	 rd = { 0 };
+	struct rl_result res;
+	long long	 window = 2000, into, expect;
+	int		 limit = 100, i, allowed = 0;
+
+	cfg.rl[RL_UPWORK].limit = limit;
+	cfg.rl[RL_UPWORK].window = 2;
+	snprintf(id, sizeof(id), "itest-slide-%ld-%ld", (long)getpid(), (long)time(NULL));
+	/* Wait for the start of a window, then fill it. */
+	rl_decide(&rd, RL_DEFAULT, "itest-clock", &res);
+	sleep_ms(window - res.now_ms % window + 20);
+	for (i = 0; i < limit; i++)
+		allowed += rl_decide(&rd, RL_UPWORK, id, &res) == 0 && res.allowed;
+	is_int(allowed, limit, "a fresh window allows the limit");
+	ok(rl_decide(&rd, RL_UPWORK, id, &res) == 0 && !res.allowed, "and no more");
+	/* Half-way through the next window. */
+	sleep_ms(window - res.now_ms % window + window / 2);
+	allowed = 0;
+	into = -1;
+	for (i = 0; i < limit; i++) {
+		if (rl_decide(&rd, RL_UPWORK, id, &res) != 0 || !res.allowed)
+			break;
+		if (into < 0)
+			into = res.now_ms % window;
+		allowed++;
+	}
+	expect = limit - (limit * (window - into)) / window;
+	ok(allowed >= expect - 1 && allowed <= expect + 1,
+	    "%lld ms into the next window %d pass (the algorithm says %lld)", into, allowed, expect);
+	ok(allowed > 0 && allowed < limit, "neither none (a fixed window would not slide) nor all");
+	redis_close(&rd);
+}
+
+static void
+test_down(void)
+{
+	struct redis	 rd = { 0 };
+	struct rl_result res;
+	char		*saved = cfg.redis_socket;
+
+	cfg.redis_socket = "/nonexistent/redis.sock";
+	ok(rl_decide(&rd, RL_AI, "x", &res) == -1, "Redis unreachable: no decision (the class policy applies)");
+	cfg.redis_socket = saved;
+	redis_close(&rd);
+}
+
+int
+main(void)
+{
+	itest_setup("itest_ratelimit");
+	test_exact();
+	test_keys();
+	test_sliding();
+	test_down();
+	config_free();
+	return done_testing();
+}
