@@ -211,6 +211,13 @@ build_prompt(struct req *r, struct proposal_gen *g)
 	buf_free(&b);
 }
 
+/* An amount of USD as a JSON number with the database's six decimals. */
+static json_object *
+money(struct req *r, double v)
+{
+	return json_object_new_double_s(v, arena_printf(&r->arena, "%.6f", v));
+}
+
 /*
  * Validate the body, load the context in one round trip, pick the
  * provider and refuse with 402 a call that the month's budget cannot
@@ -268,12 +275,10 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 		json_object_object_add(extra, "details", json_object_new_string(
 		    g->spent >= g->budget ? "this month's AI budget is spent" :
 		    "this request could cost more than the budget has left"));
-		json_object_object_add(extra, "budgetUsd",
-		    json_object_new_double(g->budget));
-		json_object_object_add(extra, "spentUsd",
-		    json_object_new_double(g->spent));
+		json_object_object_add(extra, "budgetUsd", money(r, g->budget));
+		json_object_object_add(extra, "spentUsd", money(r, g->spent));
 		json_object_object_add(extra, "estimatedCostUsd",
-		    json_object_new_double(estimate));
+		    money(r, estimate));
 		http_error_obj(r, ERR_PAYMENT_REQUIRED, NULL, extra);
 		goto out;
 	}

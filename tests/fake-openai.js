@@ -33,9 +33,10 @@
 //   errorevent  a stream that reports an error object part-way
 //   plainjson   answer a streamed request with a plain JSON body
 //   redirect    302 to another URL
+//   badkey      401, as for a wrong API key
 // `id` names the request for counting (429, 500) and for GET /__fake/log?id=,
 // which returns what the fake saw and sent for that id: a JSON array of
-// {mode, model, stream, includeUsage, maxTokens, authOk, status,
+// {mode, model, stream, includeUsage, maxTokens, prompt, authOk, status,
 //  usage: {prompt_tokens, completion_tokens} | null, content, aborted}.
 'use strict';
 
@@ -55,7 +56,8 @@ const streamLines = fs.readFileSync(path.join(fixtures, 'chat-completion.stream.
     .split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
 const error429 = fs.readFileSync(path.join(fixtures, 'error-429.json'), 'utf8');
 const fixtureDeltas = streamLines.filter((c) => c.choices.length && c.choices[0].delta.content !== undefined
-    && c.choices[0].finish_reason === null).map((c) => c.choices[0].delta.content);
+    && c.choices[0].delta.role === undefined && c.choices[0].finish_reason === null)
+    .map((c) => c.choices[0].delta.content);
 const fixtureUsage = streamLines.find((c) => c.usage).usage;
 
 const seen = new Map();     // id -> [log entries]
@@ -203,11 +205,12 @@ const server = http.createServer((req, res) => {
         const entry = { mode: opts.mode, model: body.model, stream: !!body.stream,
             includeUsage: !!(body.stream_options && body.stream_options.include_usage),
             maxTokens: body.max_tokens, messages: (body.messages || []).length,
+            prompt: (body.messages || []).map((m) => String(m.content)).join('\n'),
             authOk: !key || req.headers.authorization === 'Bearer ' + key,
             status: 0, usage: null, content: null, aborted: false, opts };
         if (id) { if (!seen.has(id)) seen.set(id, []); seen.get(id).push(entry); }
         res.on('close', () => { if (!res.writableFinished) entry.aborted = true; });
-        if (!entry.authOk) {
+        if (!entry.authOk || opts.mode === 'badkey') {
             entry.status = 401;
             return sendJson(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
         }
