@@ -559,7 +559,7 @@ void	 shape_time(struct buf *, const char *);
  * from llm_prices ("model=prompt/completion,...", "*" for any other
  * model); a model without a price cannot be used, so no call is ever
  * free by accident.  Token counts are the provider's when it reports
- * them, else counted here with one estimator (about 4 letters a token),
+ * them, else counted here with one estimator (llm_count_tokens()),
  * the same for every provider.
  */
 enum llm_provider {

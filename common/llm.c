@@ -174,11 +174,14 @@ llm_cost(double in, double out, long long prompt, long long completion)
 
 /*
  * Estimated tokens in a text, as BPE tokenizers of the GPT family
- * split English: a word costs one token per four letters or part of
- * it (its leading space is free), a number one per three digits, each
- * punctuation mark one, each character outside ASCII one.  Within a
- * few percent of tiktoken on prose; used whenever a provider does not
- * report usage, and always for the builtin provider.
+ * split English: a word of up to seven letters is one token (its
+ * leading space is free), a longer one a token per seven letters or
+ * part of it, a number a token per three digits, each punctuation mark
+ * one, each character outside ASCII one.  On English prose it errs
+ * high, by about a fifth (the fixture sentence OpenAI counts as 23
+ * tokens counts 28 here): an estimate that budgets can trust.  Used
+ * whenever a provider does not report usage, and always for the
+ * builtin provider.
  */
 long long
 llm_count_tokens(const char *s, size_t n)
@@ -191,7 +194,7 @@ llm_count_tokens(const char *s, size_t n)
 		if (isalpha(p[i])) {
 			for (run = 0; i < n && isalpha(p[i]); i++)
 				run++;
-			tokens += (long long)((run + 3) / 4);
+			tokens += (long long)((run + 6) / 7);
 		} else if (isdigit(p[i])) {
 			for (run = 0; i < n && isdigit(p[i]); i++)
 				run++;

@@ -333,9 +333,9 @@ forward_text(struct proposal_gen *g, int final)
 	/* Whitespace that may end the proposal waits, as split_text() trims it. */
 	while (end > 0 && isspace((unsigned char)t[end - 1]))
 		end--;
-	k = g->forwarded;
-	while (k == 0 && k < end && isspace((unsigned char)t[k]))
-		k++;
+	if ((k = g->forwarded) == 0)
+		while (k < end && isspace((unsigned char)t[k]))
+			k++;
 	g->main_done = found || final;
 	if (end <= k)
 		return 0;

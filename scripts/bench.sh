@@ -4,7 +4,8 @@
 # Environment: BENCH_VAR (VAR/bench: kept between runs, so the jobs are
 # generated once), BENCH_SECONDS (10 per scenario), BENCH_CONNECTIONS
 # (32), BENCH_WORKERS (4 per endpoint), BENCH_JOBS (100000),
-# BENCH_KEEP=1 leaves the stack running.
+# BENCH_KEEP=1 leaves the stack running, BENCH_SSE_RUNS (30) streams
+# timed per web server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -15,6 +16,9 @@ CONNS=${BENCH_CONNECTIONS:-32}
 NJOBS=${BENCH_JOBS:-100000}
 export WORKERS=${BENCH_WORKERS:-4}
 export BENCH=1 WEB=${WEB:-lighttpd}
+# The AI rows (scripts/bench-ai.sh) need the fake LLM server, and more
+# generations a minute than the ai rate limit allows one user.
+export FAKE_LLM=1 APP_RL_AI_LIMIT=100000000
 TENANT=org_bench
 
 free_port() {
@@ -68,6 +72,7 @@ run "(a) trivial FastCGI responder" "$CONNS" /bench/trivial
 run "(b) GET /api/health" "$CONNS" /api/health
 run "(c) GET /api/jobs?skills=<one of 8>, 100k jobs" "$CONNS" "${JOB_PATHS[@]}"
 run "(c) same, one connection (latency)" 1 "${JOB_PATHS[@]}"
+. scripts/bench-ai.sh
 
 base=$(cut -d'|' -f3 <<<"${ROWS[0]}")
 printf '\n%-46s %6s %10s %9s %9s %8s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs (a)" "non-2xx"
