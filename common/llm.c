@@ -39,7 +39,12 @@ llm_provider_valid(const char *s)
 	return llm_provider_parse(s, &p) == 0;
 }
 
-/* A price: digits with at most one '.', and not empty. */
+/*
+ * A price: digits with at most one '.', and not empty, at most
+ * PRICE_MAX: with USAGE_MAX tokens a call still costs less than what
+ * ai_usage.cost holds.
+ */
+#define PRICE_MAX	50000.0
 static int
 price_parse(const char *s, size_t n, double *out)
 {
@@ -59,7 +64,7 @@ price_parse(const char *s, size_t n, double *out)
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	*out = strtod(tmp, &end);
-	return *end == '\0' && isfinite(*out) ? 0 : -1;
+	return *end == '\0' && *out <= PRICE_MAX ? 0 : -1;
 }
 
 /* A model name as tenants.ai_model allows it: [A-Za-z0-9._:/@-]{1,100}. */

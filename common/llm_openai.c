@@ -20,6 +20,7 @@ static char	*api_key;
 static int	 key_loaded;
 
 #define SSE_LINE_MAX	(256 * 1024)
+#define USAGE_MAX	10000000	/* tokens of one call, at most */
 
 /*
  * A Server-Sent Events parser (the WHATWG event-stream grammar): bytes
@@ -177,8 +178,10 @@ take_usage(struct xfer *x, json_object *usage)
 	    !json_object_object_get_ex(usage, "completion_tokens", &ct) ||
 	    !json_object_is_type(pt, json_type_int) ||
 	    !json_object_is_type(ct, json_type_int) ||
-	    json_object_get_int64(pt) < 0 || json_object_get_int64(ct) < 0)
-		return;
+	    json_object_get_int64(pt) < 0 || json_object_get_int64(ct) < 0 ||
+	    json_object_get_int64(pt) > USAGE_MAX ||
+	    json_object_get_int64(ct) > USAGE_MAX)
+		return;		/* not credible: counted here instead */
 	x->res->prompt_tokens = json_object_get_int64(pt);
 	x->res->completion_tokens = json_object_get_int64(ct);
 	x->res->usage_reported = 1;

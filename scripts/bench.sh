@@ -18,7 +18,7 @@ export WORKERS=${BENCH_WORKERS:-4}
 export BENCH=1 WEB=${WEB:-lighttpd}
 # The AI rows (scripts/bench-ai.sh) need the fake LLM server, and more
 # generations a minute than the ai rate limit allows one user.
-export FAKE_LLM=1 APP_RL_AI_LIMIT=100000000
+export FAKE_LLM=1 APP_RL_AI_LIMIT=1000000
 TENANT=org_bench
 
 free_port() {

@@ -502,8 +502,9 @@ token() {
 }
 
 banner() {
-	local tok
+	local tok job
 	tok=$(token user_demo org_demo)
+	job=$(psql_super -d upwork -tA -c "SELECT id FROM jobs WHERE tenant_id = 'org_demo' ORDER BY posted_at DESC LIMIT 1")
 	cat <<EOF
 
   Upwork agent API: http://127.0.0.1:$PORT/   ($WEB in front, VAR=$VAR)
@@ -514,6 +515,10 @@ banner() {
   Try it:
     curl -s -H "Authorization: Bearer $tok" \\
       'http://127.0.0.1:$PORT/api/jobs?skills=postgresql,c&minBudget=40&limit=2'
+
+  Write a proposal (the builtin provider, offline; /api/ai/proposals/stream streams it):
+    curl -s -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \\
+      -d '{"jobId":"$job","tone":"friendly","maxWords":200}' http://127.0.0.1:$PORT/api/ai/proposals/generate
 
   Logs: $RT/log/    Stop: Ctrl-C
 

@@ -138,6 +138,8 @@ test_events(void)
 		"{\"choices\":[],\"usage\":{\"prompt_tokens\":412,\"completion_tokens\":23,\"total_tokens\":435}}",
 		"[DONE]",
 	};
+	static const char	 huge[] = "{\"choices\":[],\"usage\":"
+	    "{\"prompt_tokens\":99999999999,\"completion_tokens\":1}}";
 	static const char	 err_chunk[] =
 	    "{\"error\":{\"message\":\"x\",\"type\":\"server_error\"}}";
 	size_t			 i;
@@ -158,6 +160,14 @@ test_events(void)
 	llm_result_free(&res);
 
 	memset(&res, 0, sizeof(res));
+	memset(&x, 0, sizeof(x));
+	x.call = &c;
+	x.res = &res;
+	memset(&x, 0, sizeof(x));
+	x.call = &c;
+	x.res = &res;
+	rc = on_event(&x, huge, strlen(huge));
+	ok(rc == 0 && !res.usage_reported, "an incredible usage is ignored (then counted)");
 	memset(&x, 0, sizeof(x));
 	x.call = &c;
 	x.res = &res;
@@ -207,6 +217,7 @@ test_prices(void)
 	ok(!llm_prices_valid("gpt=1/2,"), "a trailing comma is refused");
 	ok(!llm_prices_valid("g pt=1/2"), "a space in a model is refused");
 	ok(!llm_prices_valid("gpt=1..2/2"), "two dots are refused");
+	ok(!llm_prices_valid("gpt=50001/1"), "a price past 50,000 USD per million is refused");
 
 	cfg.llm_prices = "gpt-4o-mini=0.15/0.60,llama3:8b=0/0,*=2/8";
 	ok(llm_price("gpt-4o-mini", &in, &out) == 0 && in == 0.15 && out == 0.60,
