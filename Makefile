@@ -45,8 +45,8 @@ TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 
 .SECONDARY:
 
-.PHONY: all asan fuzz build-all tests clean run start stop status token \
-	test bench publish deps
+.PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
+	token test bench publish deps
 
 all: $(BINS)
 
@@ -60,6 +60,7 @@ tests: $(TESTS)
 build-all:
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)$(MAKE) --no-print-directory fuzz
 
 $(BUILD)/obj/%.o: %.c common/common.h
 	@mkdir -p $(dir $@)
@@ -93,6 +94,29 @@ $(BUILD)/itests/%: tests/integration/%.c tests/unit/tap.h $(LIBCOMMON)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcommon.a \
 	    $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer targets (tests/fuzz/*.c), built with clang into build/fuzz.
+FUZZERS	= $(basename $(notdir $(wildcard tests/fuzz/*.c)))
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz SAN=1 CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
+	    $(FUZZERS:%=build/fuzz/fuzzers/%)
+
+$(BUILD)/fuzzers/%: tests/fuzz/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libcommon.a \
+	    $(LDFLAGS) $(LDLIBS)
+
+# Run every fuzzer for FUZZ_SECONDS (default 60) on its corpus in build/fuzz.
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	$(Q)for f in $(FUZZERS); do \
+		mkdir -p build/fuzz/corpus/$$f; \
+		build/fuzz/fuzzers/$$f -max_total_time=$(FUZZ_SECONDS) \
+		    -max_len=4096 build/fuzz/corpus/$$f tests/fuzz/seeds/$$f || exit 1; \
+	done
 
 clean:
 	rm -rf build

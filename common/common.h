@@ -235,6 +235,8 @@ int	 auth_jwks_parse(struct auth_keys *, const char *, size_t);
 void	 auth_keys_free(struct auth_keys *);
 int	 auth_verify(const struct auth_keys *, const struct config *,
 	    const char *, time_t, struct principal *, const char **);
+int	 auth_verify_cached(const struct auth_keys *, const struct config *,
+	    const char *, time_t, struct principal *, const char **);
 const char *auth_token_from(const char *, const char *, char *, size_t);
 char	*auth_sign(enum auth_alg, const unsigned char *, size_t, const char *,
 	    const char *);
@@ -518,6 +520,7 @@ struct rl_result {
 int	 rl_check(struct req *, enum rl_class);
 int	 rl_decide(struct redis *, enum rl_class, const char *, struct rl_result *);
 const char *rl_class_name(enum rl_class);
+const char *rl_script(void);
 
 /*
  * shape.c -- the JSON of the API's resources, built from query rows.

@@ -74,7 +74,7 @@ authenticate(struct req *r)
 	    req_header(r, "HTTP_COOKIE"), buf, sizeof(buf));
 	if (tok == NULL)
 		return "a bearer token is required";
-	if (auth_verify(&r->app->keys, &cfg, tok, time(NULL), &r->auth,
+	if (auth_verify_cached(&r->app->keys, &cfg, tok, time(NULL), &r->auth,
 	    &why) == -1)
 		return why;
 	r->authed = 1;

@@ -21,18 +21,19 @@
  */
 static struct redis_script rl_lua = { .lua =
     "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
     "local limit = tonumber(ARGV[1])\n"
     "local window = tonumber(ARGV[2])\n"
     "local cur = math.floor(now / window)\n"
     "local ckey = KEYS[1] .. ':' .. cur\n"
-    "local c = tonumber(redis.call('GET', ckey) or '0')\n"
-    "local p = tonumber(redis.call('GET', KEYS[1] .. ':' .. (cur - 1)) or '0')\n"
-    "local count = math.floor(p * (window - now % window) / window) + c\n"
+    "local v = redis.call('MGET', ckey, KEYS[1] .. ':' .. (cur - 1))\n"
+    "local count = math.floor(tonumber(v[2] or '0') * (window - now % window) / window)\n"
+    "    + tonumber(v[1] or '0')\n"
     "local reset = (cur + 1) * window\n"
     "if count >= limit then return {0, 0, reset, now} end\n"
-    "redis.call('INCR', ckey)\n"
-    "redis.call('PEXPIRE', ckey, 2 * window + 1000)\n"
+    "if redis.call('INCR', ckey) == 1 then\n"
+    "  redis.call('PEXPIRE', ckey, 2 * window + 1000)\n"
+    "end\n"
     "return {1, limit - count - 1, reset, now}\n" };
 
 static const char *const rl_names[RL__MAX] = { "default", "ai", "upwork", "none" };
@@ -67,6 +68,13 @@ wall_ms(void)
 
 	gettimeofday(&tv, NULL);
 	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* The script's text, for tools (the benchmark loads it into redis-benchmark). */
+const char *
+rl_script(void)
+{
+	return rl_lua.lua;
 }
 
 const char *

@@ -16,6 +16,8 @@ CONNS=${BENCH_CONNECTIONS:-32}
 NJOBS=${BENCH_JOBS:-100000}
 export WORKERS=${BENCH_WORKERS:-4}
 export BENCH=1 WEB=${WEB:-lighttpd}
+# Rate limits stay on (one Redis round trip per request) but never refuse.
+export APP_RL_DEFAULT_LIMIT=1000000000
 # The AI rows (scripts/bench-ai.sh) need the fake LLM server, and more
 # generations a minute than the ai rate limit allows one user.
 export FAKE_LLM=1 APP_RL_AI_LIMIT=1000000
@@ -37,6 +39,8 @@ if [ "$have" -lt "$NJOBS" ]; then
 	scripts/gen-jobs.sh "$TENANT" "$((NJOBS - have))" "$have"
 fi
 TOKEN=$(scripts/stack.sh token user_bench "$TENANT")
+RT_DIR=$(scripts/stack.sh env | sed -n 's/^RT=//p')
+BUILD_DIR=$(scripts/stack.sh env | sed -n 's/^BIN=//p')
 URL=http://127.0.0.1:$PORT
 
 # Latency in wrk's units to milliseconds.
@@ -47,13 +51,15 @@ to_ms() {
 		printf "%.2f", n }'
 }
 
-# run NAME CONNS PATH... : one wrk run; appends a row to ROWS.
+# run NAME CONNS PATH... : one wrk run; appends a row to ROWS.  HDR, when
+# set, is one more request header.
 ROWS=()
+HDR=
 run() {
 	local name=$1 conns=$2 out rps p50 p99 non2xx
 	shift 2
 	out=$(wrk -t "$((conns < 2 ? 1 : 2))" -c "$conns" -d "${SECS}s" --latency -H "Authorization: Bearer $TOKEN" \
-	    -s scripts/bench/paths.lua "$URL" -- "$@")
+	    ${HDR:+-H "$HDR"} -s scripts/bench/paths.lua "$URL" -- "$@")
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
 	p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
@@ -65,13 +71,40 @@ SKILLS=(postgresql react python aws figma shopify "node.js" docker)
 JOB_PATHS=()
 for s in "${SKILLS[@]}"; do JOB_PATHS+=("/api/jobs?skills=$s&limit=20"); done
 
+# Restart the workers with other APP_* settings (the environment wins).
+workers_with() {
+	env "$@" scripts/stack.sh restart-workers >/dev/null
+	SECS=1 run warmup 8 "${JOB_PATHS[@]}"
+	unset 'ROWS[${#ROWS[@]}-1]'
+}
+
 echo "bench: warming up" >&2
 SECS=2 run warmup 8 "${JOB_PATHS[@]}"
 ROWS=()
 run "(a) trivial FastCGI responder" "$CONNS" /bench/trivial
 run "(b) GET /api/health" "$CONNS" /api/health
-run "(c) GET /api/jobs?skills=<one of 8>, 100k jobs" "$CONNS" "${JOB_PATHS[@]}"
+HDR="Cache-Control: no-cache"
+run "(c) GET /api/jobs?skills=<one of 8>, uncached" "$CONNS" "${JOB_PATHS[@]}"
 run "(c) same, one connection (latency)" 1 "${JOB_PATHS[@]}"
+HDR=
+run "(d) same, cache HIT-L1, rate limit on" "$CONNS" "${JOB_PATHS[@]}"
+workers_with APP_CACHE_L1_TTL_MS=0
+run "(e) same, cache HIT-L2, rate limit on" "$CONNS" "${JOB_PATHS[@]}"
+workers_with APP_CACHE_L1_TTL_MS=0 APP_RL_ENABLED=0
+run "(f) same, cache HIT-L2, rate limit off" "$CONNS" "${JOB_PATHS[@]}"
+workers_with APP_RL_ENABLED=0
+run "(g) same, cache HIT-L1, rate limit off" "$CONNS" "${JOB_PATHS[@]}"
+workers_with
+
+# The rate-limit script alone, at the same concurrency, from redis-benchmark.
+REDIS_SOCK=$RT_DIR/run/redis/redis.sock
+sha=$(redis-cli -s "$REDIS_SOCK" SCRIPT LOAD "$("$BUILD_DIR"/tools/ratelimit --script)")
+rb=$(redis-benchmark -s "$REDIS_SOCK" -c "$CONNS" -n $((SECS * 40000)) -q \
+    EVALSHA "$sha" 1 "rl:{bench:x}" 1000000000 60000 2>/dev/null | tr '\r' '\n' | grep -a 'requests per second' | tail -n 1)
+rb_rps=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/ && $(i+1) == "requests") print $i }' <<<"$rb")
+rb_p50=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "p50=") print $(i+1) }' <<<"$rb" | tr -d 'msec')
+ROWS+=("(h) EVALSHA of the rate-limit script, redis-benchmark|$CONNS|${rb_rps:-0}|${rb_p50:-?}|?|0")
+
 . scripts/bench-ai.sh
 
 base=$(cut -d'|' -f3 <<<"${ROWS[0]}")
@@ -81,5 +114,12 @@ for row in "${ROWS[@]}"; do
 	printf '%-46s %6s %10.0f %9s %9s %8.3f %7s\n' "$name" "$conns" "$rps" "$p50" "$p99" \
 	    "$(awk -v a="$rps" -v b="$base" 'BEGIN { print a / b }')" "$bad"
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }'; }
+col() { cut -d'|' -f3 <<<"${ROWS[$1]}"; }
+printf '\ncache HIT-L1 / trivial: %s (target >= 0.6)    cache HIT-L2 / trivial: %s\n' \
+    "$(ratio "$(col 4)" "$(col 0)")" "$(ratio "$(col 5)" "$(col 0)")"
+printf 'rate limit cost on L1 hits: %s of req/s; on L2 hits: %s (target <= 0.15); one EVALSHA per request\n' \
+    "$(awk -v on="$(col 4)" -v off="$(col 7)" 'BEGIN { printf "%.3f", 1 - on / off }')" \
+    "$(awk -v on="$(col 5)" -v off="$(col 6)" 'BEGIN { printf "%.3f", 1 - on / off }')"
 printf '\n%s, %s cores, %s workers per endpoint, %s s per scenario, %s jobs in %s\n' \
     "$WEB" "$(nproc)" "$WORKERS" "$SECS" "$(scripts/stack.sh psql -d upwork -tA -c "SELECT count(*) FROM jobs WHERE tenant_id = '$TENANT'")" "$TENANT"

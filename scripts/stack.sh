@@ -2,7 +2,7 @@
 # stack.sh: start, stop and inspect one private stack (PostgreSQL, Redis, FastCGI workers, lighttpd or Apache) under VAR.
 #
 # Usage: scripts/stack.sh start|stop|run|status|token SUB [ORG]|psql [args]
-#                         |pg-stop|pg-start|redis-stop|redis-start
+#                         |pg-stop|pg-start|redis-stop|redis-start|restart-workers
 #                         |fake-llm-start|fake-llm-stop|env
 # Environment: PORT (8080), VAR (./var), WEB (lighttpd|apache),
 # BUILD (build/release), WORKERS (2), AI_WORKERS (8: the AI endpoints,
@@ -391,6 +391,12 @@ workers_start() {
 	for p in $(programs); do
 		wait_for "FastCGI $p" test -S "$RT/run/fcgi/$p.sock"
 	done
+	# A program that cannot start (a bad config value) exits at once.
+	sleep 0.2
+	for p in $(programs); do
+		pid_alive "$RT/run/fcgi-$p.pid" ||
+		    die "$p exited at start: $(tail -n 3 "$RT/log/$p.log" | tr '\n' ' ')"
+	done
 }
 
 workers_stop() {
@@ -543,6 +549,7 @@ status)
 	;;
 token) shift; token "$@" ;;
 psql) shift; load_ports; psql_super "$@" ;;
+restart-workers) load_ports; workers_stop; workers_start ;;
 pg-stop) load_ports; pg_stop ;;
 pg-start) load_ports; pg_start ;;
 redis-stop) load_ports; redis_stop ;;
@@ -554,5 +561,5 @@ fake-llm-start)
 	;;
 fake-llm-stop) fake_llm_stop ;;
 env) cat "$RT/stack.env" ;;
-*) die "usage: $0 start|stop|run|status|token SUB [ORG]|psql|pg-stop|pg-start|redis-stop|redis-start|fake-llm-start|fake-llm-stop|env" ;;
+*) die "usage: $0 start|stop|run|status|token SUB [ORG]|psql|pg-stop|pg-start|redis-stop|redis-start|restart-workers|fake-llm-start|fake-llm-stop|env" ;;
 esac

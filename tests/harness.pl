@@ -10,12 +10,14 @@
 use strict;
 use warnings;
 use Cwd qw(getcwd);
+use Digest::SHA ();
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use TAP::Harness;
 use TAP::Parser::Aggregator;
 
 my $root = getcwd();
+my $tag = substr(Digest::SHA::sha1_hex($root), 0, 8);
 my $filter = $ENV{TEST_FILTER} // '';
 
 # The lighttpd pass runs the sanitizer build with RS256 tokens from a
@@ -81,7 +83,8 @@ for my $p (@passes) {
     my $rules = { seq => [ { par => [ grep { !m{/9[^/]*$} } @integration ] },
                            { seq => [ grep { m{/9[^/]*$} } @integration ] } ] };
     last unless @integration;
-    my $var = tempdir("upw-test-$p->{web}-XXXXXX", TMPDIR => 1, CLEANUP => 0);
+    # The checkout's own prefix: runs from other checkouts never touch it.
+    my $var = tempdir("upw-test-$tag-$p->{web}-XXXXXX", TMPDIR => 1, CLEANUP => 0);
     my $port = free_port();
     local $ENV{VAR} = $var;
     local $ENV{PORT} = $port;

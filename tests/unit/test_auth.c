@@ -305,6 +305,34 @@ test_rs256(void)
 }
 
 static void
+test_cached(void)
+{
+	struct config		 c = base_config();
+	struct auth_keys	 k;
+	struct principal	 p;
+	const char		*why;
+	char			*t, *t2, cl[256];
+
+	ok(auth_keys_load(&k, &c) == 0, "keys for the cache test");
+	snprintf(cl, sizeof(cl), "{\"sub\":\"user_c\",\"exp\":%lld,\"org_id\":\"org_c\"}",
+	    (long long)now + 100);
+	t = hs256("{\"alg\":\"HS256\"}", cl, secret);
+	ok(auth_verify_cached(&k, &c, t, now, &p, &why) == 0 && strcmp(p.tenant_id, "org_c") == 0,
+	    "cached verify: first time verifies");
+	memset(&p, 0, sizeof(p));
+	ok(auth_verify_cached(&k, &c, t, now, &p, &why) == 0 && strcmp(p.user_id, "user_c") == 0 &&
+	    strcmp(p.tenant_id, "org_c") == 0, "second time: the same principal from the cache");
+	ok(auth_verify_cached(&k, &c, t, now + 100 + 31, &p, &why) == -1 &&
+	    strcmp(why, "token expired") == 0, "a cached token still expires");
+	t2 = xstrdup(t);
+	t2[strlen(t2) - 2] ^= 1;
+	ok(auth_verify_cached(&k, &c, t2, now, &p, &why) == -1, "a forged twin is not served from the cache");
+	free(t2);
+	free(t);
+	auth_keys_free(&k);
+}
+
+static void
 test_token_from(void)
 {
 	char	out[64];
@@ -332,6 +360,7 @@ main(void)
 		return 1;
 	test_hs256();
 	test_rs256();
+	test_cached();
 	test_token_from();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
