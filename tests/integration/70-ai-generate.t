@@ -221,6 +221,12 @@ ok(abs($u->{remainingUsd} - (50 - $cost)) < 1e-6, 'usage: remaining');
 like($u->{periodStart}, qr/^\d{4}-\d\d-01T00:00:00\.000Z$/, 'usage: the month starts on the 1st');
 my %kinds = map { ("$_->{provider}/$_->{model}" => $_) } @{ $u->{breakdown} };
 ok($kinds{'builtin/builtin-1'} && $kinds{'openai/test-pricey'}, 'usage: broken down by provider and model');
+is(psql("SELECT cost || '|' || requests FROM ai_spend WHERE tenant_id = '$T'"
+    . " AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date"), "$cost|$n",
+    'the monthly total the budget reads (ai_spend) equals the sum of the usage rows');
+is(psql("SELECT cost FROM ai_spend WHERE tenant_id = '$T'"
+    . " AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date - interval '1 month'"), '5.000000',
+    'and last month\'s total has the row moved there');
 $r = api(GET => '/api/usage?month=2026-01', token => $tok);
 is($r->{status}, 400, 'usage: unknown parameter 400');
 $r = api(GET => '/api/usage', token => token(sub => 'user_x', org => $O));

@@ -263,6 +263,41 @@ test_urls(void)
 	cfg.llm_allow_http = 0;
 }
 
+/* The AI knobs are checked when loaded: a typo stops the program at start. */
+static void
+test_config(void)
+{
+	static const char *const bad[][2] = {
+		{ "APP_LLM_PROVIDER", "gpt" },
+		{ "APP_LLM_BASE_URL", "ftp://example.com" },
+		{ "APP_LLM_PRICES", "gpt-4o=cheap" },
+		{ "APP_AI_MONTHLY_BUDGET_USD", "-1" },
+		{ "APP_AI_MONTHLY_BUDGET_USD", "1e3" },
+		{ "APP_AI_MONTHLY_BUDGET_USD", "12,5" },
+		{ "APP_LLM_IDLE_TIMEOUT_MS", "0" },
+	};
+	size_t	i;
+	int	refused = 1;
+
+	unsetenv("APP_CONFIG");
+	ok(config_load() == 0 && strcmp(cfg.llm_provider, "builtin") == 0 &&
+	    cfg.ai_monthly_budget_usd == 50 && cfg.llm_allow_http == 0,
+	    "defaults: builtin, a budget of 50, https only");
+	setenv("APP_AI_MONTHLY_BUDGET_USD", "12.5", 1);
+	setenv("APP_LLM_PROVIDER", "openai", 1);
+	ok(config_load() == 0 && cfg.ai_monthly_budget_usd == 12.5 &&
+	    strcmp(cfg.llm_provider, "openai") == 0, "a decimal budget and the openai provider");
+	unsetenv("APP_AI_MONTHLY_BUDGET_USD");
+	unsetenv("APP_LLM_PROVIDER");
+	for (i = 0; i < nitems(bad); i++) {
+		setenv(bad[i][0], bad[i][1], 1);
+		refused &= config_load() == -1;
+		unsetenv(bad[i][0]);
+	}
+	ok(refused, "a bad provider, URL, price table, budget or timeout is refused");
+	config_free();
+}
+
 int
 main(void)
 {
@@ -272,6 +307,7 @@ main(void)
 	test_tokens();
 	test_prices();
 	test_urls();
+	test_config();
 	curl_global_cleanup();
 	return done_testing();
 }
