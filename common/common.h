@@ -142,6 +142,19 @@ struct config {
 	int		 cache_l1_max_bytes;
 	int		 cache_ttl[CACHE__MAX];
 	int		 cache_wait_ms;
+	/* the broadcaster (push/) */
+	char		*push_listen;
+	char		*push_origins;
+	int		 push_max_clients;
+	int		 push_output_max;
+	int		 push_message_max;
+	int		 push_handshake_timeout_ms;
+	int		 push_ping_interval_ms;
+	int		 push_ping_timeout_ms;
+	int		 push_sse_keepalive_ms;
+	int		 push_replay_max;
+	int		 push_shutdown_ms;
+	int		 push_redis_backoff_max_ms;
 	char		*llm_provider;
 	char		*llm_model;
 	char		*llm_base_url;

@@ -123,6 +123,42 @@ static const struct knob {
 	{ "cache_wait_ms", K_INT, offsetof(struct config, cache_wait_ms), "200",
 	  0, 5000, "how long a request waits for another to fill the same "
 	  "missing entry before computing it itself" },
+	/* The broadcaster (push/). */
+	{ "push_listen", K_STR, offsetof(struct config, push_listen),
+	  "127.0.0.1:8081", 0, 0, "host:port the broadcaster listens on" },
+	{ "push_origins", K_STR, offsetof(struct config, push_origins), "", 0, 0,
+	  "comma list of Origin values allowed (* any; empty: requests "
+	  "carrying an Origin are refused)" },
+	{ "push_max_clients", K_INT, offsetof(struct config, push_max_clients),
+	  "10000", 1, 1000000, "connections the broadcaster accepts at once "
+	  "(503 past it)" },
+	{ "push_output_max", K_INT, offsetof(struct config, push_output_max),
+	  "262144", 4096, 64 * 1024 * 1024, "bytes queued for one client "
+	  "before it is closed as a slow consumer" },
+	{ "push_message_max", K_INT, offsetof(struct config, push_message_max),
+	  "65536", 128, 16 * 1024 * 1024, "largest WebSocket message a client "
+	  "may send (close 1009 past it); Engine.IO maxPayload" },
+	{ "push_handshake_timeout_ms", K_INT,
+	  offsetof(struct config, push_handshake_timeout_ms), "10000", 100,
+	  600000, "time to send the HTTP request and the Socket.IO CONNECT" },
+	{ "push_ping_interval_ms", K_INT,
+	  offsetof(struct config, push_ping_interval_ms), "25000", 100, 600000,
+	  "Engine.IO pingInterval" },
+	{ "push_ping_timeout_ms", K_INT,
+	  offsetof(struct config, push_ping_timeout_ms), "20000", 100, 600000,
+	  "Engine.IO pingTimeout: a client silent this long after a ping is "
+	  "closed" },
+	{ "push_sse_keepalive_ms", K_INT,
+	  offsetof(struct config, push_sse_keepalive_ms), "15000", 100, 600000,
+	  "interval of the keep-alive comments on event streams" },
+	{ "push_replay_max", K_INT, offsetof(struct config, push_replay_max),
+	  "1000", 0, 10000, "events replayed at most after Last-Event-ID" },
+	{ "push_shutdown_ms", K_INT, offsetof(struct config, push_shutdown_ms),
+	  "2000", 0, 60000, "on SIGTERM, how long to wait for clients to "
+	  "answer the close frames" },
+	{ "push_redis_backoff_max_ms", K_INT,
+	  offsetof(struct config, push_redis_backoff_max_ms), "5000", 100,
+	  600000, "longest pause between two reconnects to Redis" },
 	{ "llm_provider", K_STR, offsetof(struct config, llm_provider), "builtin",
 	  0, 0, "AI provider of tenants that do not choose one: builtin or openai" },
 	{ "llm_model", K_STR, offsetof(struct config, llm_model), "gpt-4o-mini",

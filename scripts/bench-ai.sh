@@ -66,11 +66,11 @@ sse_ttfb() {
 }
 
 ai_setup
-run_post "(i) POST generate, builtin, 2 alternatives" "$CONNS" /api/ai/proposals/generate "${AI_JOBS[@]}"
-sse_ttfb "(j) stream: first event (p50/p99), $WEB"
+run_post "(k) POST generate, builtin, 2 alternatives" "$CONNS" /api/ai/proposals/generate "${AI_JOBS[@]}"
+sse_ttfb "(l) stream: first event (p50/p99), $WEB"
 other=$([ "$WEB" = lighttpd ] && echo apache || echo lighttpd)
 WEB=$other scripts/stack.sh start >/dev/null 2>&1
-sse_ttfb "(j) stream: first event (p50/p99), $other"
+sse_ttfb "(l) stream: first event (p50/p99), $other"
 scripts/stack.sh start >/dev/null 2>&1		# back to $WEB
 curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "$URL/api/clients/$CLIENT/research"
-run "(k) GET client research, cache hit" "$CONNS" "/api/clients/$CLIENT/research"
+run "(m) GET client research, cache hit" "$CONNS" "/api/clients/$CLIENT/research"

@@ -1,11 +1,12 @@
 #!/bin/bash
-# bench.sh: make bench: wrk against a private stack with 100,000 jobs; prints req/s, p50, p99 and ratios from one run.
+# bench.sh: make bench: wrk against a private stack with 100,000 jobs, and the broadcaster under 10,000 subscribers; prints one table from one run.
 #
 # Environment: BENCH_VAR (VAR/bench: kept between runs, so the jobs are
 # generated once), BENCH_SECONDS (10 per scenario), BENCH_CONNECTIONS
 # (32), BENCH_WORKERS (4 per endpoint), BENCH_JOBS (100000),
-# BENCH_KEEP=1 leaves the stack running, BENCH_SSE_RUNS (30) streams
-# timed per web server.
+# BENCH_PUSH_CONNECTIONS (10000), BENCH_PUSH_PROXIED (1000),
+# BENCH_PUSH_EVENTS (20), BENCH_SSE_RUNS (30 streams timed per web
+# server), BENCH_KEEP=1 leaves the stack running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -22,6 +23,13 @@ export APP_RL_DEFAULT_LIMIT=1000000000
 # generations a minute than the ai rate limit allows one user.
 export FAKE_LLM=1 APP_RL_AI_LIMIT=1000000
 TENANT=org_bench
+PUSH_N=${BENCH_PUSH_CONNECTIONS:-10000}
+PUSH_PROXIED=${BENCH_PUSH_PROXIED:-1000}
+PUSH_EVENTS=${BENCH_PUSH_EVENTS:-20}
+# One descriptor per subscriber, in the load tool and in the broadcaster
+# (the machine caps a process at its hard limit, 20,000 here).
+ulimit -n "$(ulimit -Hn)"
+export APP_PUSH_MAX_CLIENTS=$((PUSH_N + PUSH_PROXIED + 100))
 
 free_port() {
 	perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die; print $s->sockport'
@@ -105,14 +113,50 @@ rb_rps=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/ && $(i+1) == "req
 rb_p50=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "p50=") print $(i+1) }' <<<"$rb" | tr -d 'msec')
 ROWS+=("(h) EVALSHA of the rate-limit script, redis-benchmark|$CONNS|${rb_rps:-0}|${rb_p50:-?}|?|0")
 
+# push NAME PORT N: push_bench against a freshly started broadcaster;
+# appends the fan-out row (deliveries/s over the slowest event, p50 and
+# p99 from publish to delivery, deliveries lost) and sets RSS_ROW.
+# Past ~9,000 connections the load goes straight to the broadcaster's
+# port: a proxy holds two descriptors per WebSocket.
+push() {
+	local name=$1 port=$2 n=$3 out rt pid p50 p99 max lost rate
+	scripts/stack.sh push-stop
+	scripts/stack.sh push-start
+	rt=$(scripts/stack.sh env | sed -n 's/^RT=//p')
+	pid=$(cat "$rt/run/push/push.pid")
+	out=$(PUSH_BENCH_TOKEN=$TOKEN APP_CONFIG=$rt/app.conf build/release/tools/push_bench \
+	    --port "$port" --connections "$n" --events "$PUSH_EVENTS" --tenant "$TENANT" --pid "$pid")
+	echo "$out" | sed 's/^/bench: push: /' >&2
+	p50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$out")
+	p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")
+	max=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' <<<"$out")
+	lost=$(awk '/deliveries=/ { split($2, d, "="); split($3, e, "="); print e[2] - d[2] }' <<<"$out")
+	rate=$(awk -v n="$n" -v m="${max:-0}" 'BEGIN { printf "%.0f", (m > 0 ? n / m * 1000 : 0) }')
+	ROWS+=("$name|$n|$rate|${p50:--}|${p99:--}|${lost:--}")
+	RSS_ROW=$(awk -v n="$n" '/per_conn_bytes=/ { split($3, b, "="); printf "%s B|", b[2] }' <<<"$out")
+}
+PUSH_PORT=$(scripts/stack.sh env | sed -n 's/^PUSH_PORT=//p')
+echo "bench: broadcaster: $PUSH_PROXIED subscribers through $WEB, then $PUSH_N on its own port" >&2
+push "(i) fan-out, 1 event to all, through $WEB" "$PORT" "$PUSH_PROXIED"
+push "(i) fan-out, 1 event to all, direct" "$PUSH_PORT" "$PUSH_N"
+ROWS+=("(j) broadcaster RSS per idle connection|$PUSH_N|${RSS_ROW%|}|-|-|-")
+
 . scripts/bench-ai.sh
 
+# Rows (a)-(g), (k), (m): wrk, req/s and non-2xx; (h): redis-benchmark;
+# (i): deliveries/s and lost deliveries, p50/p99 from publish to
+# delivery; (j): bytes per connection; (l): streams/s, p50/p99 to the
+# first event.
 base=$(cut -d'|' -f3 <<<"${ROWS[0]}")
 printf '\n%-46s %6s %10s %9s %9s %8s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs (a)" "non-2xx"
 for row in "${ROWS[@]}"; do
 	IFS='|' read -r name conns rps p50 p99 bad <<<"$row"
-	printf '%-46s %6s %10.0f %9s %9s %8.3f %7s\n' "$name" "$conns" "$rps" "$p50" "$p99" \
-	    "$(awk -v a="$rps" -v b="$base" 'BEGIN { print a / b }')" "$bad"
+	if [[ $rps =~ ^[0-9.]+$ ]] && [[ $name != "("[hijl]")"* ]]; then
+		printf '%-46s %6s %10.0f %9s %9s %8.3f %7s\n' "$name" "$conns" "$rps" "$p50" "$p99" \
+		    "$(awk -v a="$rps" -v b="$base" 'BEGIN { print a / b }')" "$bad"
+	else
+		printf '%-46s %6s %10s %9s %9s %8s %7s\n' "$name" "$conns" "$rps" "$p50" "$p99" - "$bad"
+	fi
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }'; }
 col() { cut -d'|' -f3 <<<"${ROWS[$1]}"; }
@@ -121,5 +165,7 @@ printf '\ncache HIT-L1 / trivial: %s (target >= 0.6)    cache HIT-L2 / trivial: 
 printf 'rate limit cost on L1 hits: %s of req/s; on L2 hits: %s (target <= 0.15); one EVALSHA per request\n' \
     "$(awk -v on="$(col 4)" -v off="$(col 7)" 'BEGIN { printf "%.3f", 1 - on / off }')" \
     "$(awk -v on="$(col 5)" -v off="$(col 6)" 'BEGIN { printf "%.3f", 1 - on / off }')"
+printf '(i) req/s: deliveries per second over the slowest event, non-2xx: deliveries lost;\n'
+printf '(j) req/s: the broadcaster'"'"'s RSS growth per idle subscribed WebSocket (target 4 KiB)\n'
 printf '\n%s, %s cores, %s workers per endpoint, %s s per scenario, %s jobs in %s\n' \
     "$WEB" "$(nproc)" "$WORKERS" "$SECS" "$(scripts/stack.sh psql -d upwork -tA -c "SELECT count(*) FROM jobs WHERE tenant_id = '$TENANT'")" "$TENANT"

@@ -22,6 +22,15 @@ done)
 command -v node >/dev/null && command -v npm >/dev/null ||
 	echo "deps: warning: node and npm are missing; the socket.io tests will fail" >&2
 
+# The broadcaster's tests drive it with the official socket.io-client,
+# installed from the npm registry into tests/node (lockfile committed).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/tests/node/node_modules/socket.io-client" ] && command -v npm >/dev/null; then
+	echo "deps: npm ci in tests/node" >&2
+	(cd "$root/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+	    echo "deps: warning: npm ci failed; the socket.io tests will fail" >&2
+fi
+
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing Debian packages; as root run:" >&2

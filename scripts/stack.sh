@@ -2,7 +2,9 @@
 # stack.sh: start, stop and inspect one private stack (PostgreSQL, Redis, FastCGI workers, lighttpd or Apache) under VAR.
 #
 # Usage: scripts/stack.sh start|stop|run|status|token SUB [ORG]|psql [args]
-#                         |pg-stop|pg-start|redis-stop|redis-start|restart-workers
+#                         |publish TENANT SUB EVENT DATA
+#                         |pg-stop|pg-start|redis-stop|redis-start
+#                         |push-stop|push-start|restart-workers
 #                         |fake-llm-start|fake-llm-stop|env
 # Environment: PORT (8080), VAR (./var), WEB (lighttpd|apache),
 # BUILD (build/release), WORKERS (2), AI_WORKERS (8: the AI endpoints,
@@ -87,10 +89,17 @@ port_busy() {
 	return 1
 }
 
+# Below the kernel's ephemeral range (32768-60999 by default), so that no
+# outgoing connection takes the port between the pick and the bind, and
+# free in every state: a client socket lingering in TIME-WAIT on it
+# (after a benchmark's thousands of connections, say) blocks a bind too.
 pick_port() {
-	local p i
+	local p i lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 21024 ] || lo=60000
 	for i in $(seq 1 500); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % (lo - 20000)))
+		ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && continue
 		port_busy "$p" || { echo "$p"; return 0; }
 	done
 	die "no free port found"
@@ -104,6 +113,11 @@ load_ports() {
 		REDIS_PORT=$(pick_port)
 		printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$RT/ports.env"
 	fi
+	# The broadcaster's port came later: added to an older ports.env.
+	if [ -z "${PUSH_PORT:-}" ]; then
+		PUSH_PORT=$(pick_port)
+		printf 'PUSH_PORT=%s\n' "$PUSH_PORT" >>"$RT/ports.env"
+	fi
 	if [ "$FAKE_LLM" = 1 ] && [ -z "${FAKE_LLM_PORT:-}" ]; then
 		FAKE_LLM_PORT=$(pick_port)
 		printf 'FAKE_LLM_PORT=%s\n' "$FAKE_LLM_PORT" >>"$RT/ports.env"
@@ -113,13 +127,13 @@ load_ports() {
 # --- files: directories, secrets, config -----------------------------------
 
 layout() {
-	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/apache" "$RT/log/asan" \
+	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/push" "$RT/run/apache" "$RT/log/asan" \
 	    "$RT/conf" "$RT/www" "$RT/redis" "$RT/secrets"
 	chmod 0755 "$RT/run" "$RT/conf" "$RT/www"
 	chmod 0775 "$RT/log"
 	own "root:$APPGROUP" "$RT/log"
 	own "$PGOS" "$RT/run/pg"
-	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/redis" "$RT/log/asan"
+	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/run/push" "$RT/redis" "$RT/log/asan"
 	chmod 0750 "$RT/secrets"
 	own "root:$APPGROUP" "$RT/secrets"
 	touch "$RT/log/postgres.log" "$RT/log/redis.log"
@@ -208,6 +222,7 @@ PG_PORT=$PG_PORT
 PG_SUPERUSER=$PGOS
 REDIS_SOCKET=$RT/run/redis/redis.sock
 REDIS_PORT=$REDIS_PORT
+PUSH_PORT=$PUSH_PORT
 JWT_ALG=$(conf_get jwt_alg)
 APPUSER=$APPUSER
 FAKE_LLM_URL=${FAKE_LLM_PORT:+http://127.0.0.1:$FAKE_LLM_PORT}
@@ -333,9 +348,36 @@ redis_stop() {
 	stop_pid "$RT/run/redis/redis.pid"
 }
 
-# The programs named in httpd-conf/routes (bench routes only with BENCH=1).
+# The broadcaster (push/): as the app user, on 127.0.0.1:PUSH_PORT; it
+# writes its own pid file.  push_origins defaults to this stack's own
+# origin unless app.conf sets it.  APP_PUSH_* in the environment pass
+# through (the tests shorten timeouts that way).
+push_start() {
+	local pidf=$RT/run/push/push.pid origins=()
+	pid_alive "$pidf" && return 0
+	[ -x "$BIN/push/broadcaster" ] || die "$BIN/push/broadcaster is not built (make all)"
+	grep -Eq '^[[:space:]]*push_origins[[:space:]]*=' "$RT/app.conf" ||
+	    origins=("APP_PUSH_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
+	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	as_app env APP_CONFIG="$RT/app.conf" APP_PUSH_LISTEN="127.0.0.1:$PUSH_PORT" "${origins[@]}" \
+	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
+	    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
+	    "$BIN/push/broadcaster" -P "$pidf" </dev/null >>"$RT/log/push.log" 2>&1 &
+	wait_for "the broadcaster on port $PUSH_PORT" push_up "$pidf"
+}
+
+push_up() {
+	pid_alive "$1" && port_busy "$PUSH_PORT"
+}
+
+push_stop() {
+	stop_pid "$RT/run/push/push.pid"
+}
+
+# The programs named in httpd-conf/routes (bench routes only with BENCH=1;
+# "push" is the broadcaster, not a FastCGI program).
 programs() {
-	awk -v bench="$BENCH" '!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) { print $2 }' \
+	awk -v bench="$BENCH" '!/^#/ && NF >= 2 && $2 != "push" && ($3 != "bench" || bench == 1) { print $2 }' \
 	    "$ROOT/httpd-conf/routes" | awk '!seen[$0]++'
 }
 
@@ -424,7 +466,17 @@ Group $APPGROUP"
 }
 
 lighttpd_routes() {
-	awk -v bench="$BENCH" -v rt="$RT" '
+	awk -v bench="$BENCH" -v rt="$RT" -v push="$PUSH_PORT" '
+		!/^#/ && NF >= 2 && $2 == "push" {
+			# The broadcaster over HTTP; "websocket" routes may upgrade.
+			# Its own pings and keep-alives bound idle connections.
+			printf "%s$HTTP[\"url\"] =~ \"%s\" {\n", (n++ ? "else " : ""), $1
+			printf "    proxy.server = ( \"\" => ( ( \"host\" => \"127.0.0.1\", \"port\" => %s ) ) )\n", push
+			if ($3 == "websocket")
+				printf "    proxy.header = ( \"upgrade\" => \"enable\" )\n"
+			printf "    server.max-read-idle = 3600\n    server.max-write-idle = 3600\n}\n"
+			next
+		}
 		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
 			printf "%s$HTTP[\"url\"] =~ \"%s\" {\n", (n++ ? "else " : ""), $1
 			printf "    fastcgi.server = ( \"/\" => ( ( \"socket\" => \"%s/run/fcgi/%s.sock\",\n", rt, $2
@@ -433,7 +485,15 @@ lighttpd_routes() {
 }
 
 apache_routes() {
-	awk -v bench="$BENCH" -v rt="$RT" '
+	awk -v bench="$BENCH" -v rt="$RT" -v push="$PUSH_PORT" '
+		!/^#/ && NF >= 2 && $2 == "push" {
+			# mod_proxy_http; without a $1 in the target the whole path
+			# is appended.  One worker for the broadcaster, its
+			# parameters on its first route: upgrade=websocket lets
+			# WebSocket upgrades through (plain requests stay plain).
+			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket")
+			next
+		}
 		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
 			# Worker parameters count once per worker: on its first route.
 			printf "ProxyPassMatch \"%s\" \"unix:%s/run/fcgi/%s.sock|fcgi://%s/\"%s\n", $1, rt, $2, $2, (seen[$2]++ ? "" : " flushpackets=on")
@@ -478,6 +538,7 @@ start() {
 	pg_start
 	db_setup
 	redis_start
+	push_start
 	workers_start
 	web_start
 	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
@@ -490,6 +551,7 @@ stop() {
 	web_stop_one apache
 	workers_stop
 	fake_llm_stop
+	push_stop
 	redis_stop
 	pg_stop
 }
@@ -505,6 +567,16 @@ token() {
 	else
 		APP_CONFIG=$RT/app.conf "$BIN/tools/token" --sub "$sub" ${org:+--org "$org"}
 	fi
+}
+
+# One event through events_publish(), as the workers publish them.
+publish() {
+	local tenant=${1:-} sub=${2:-} event=${3:-} data=${4:-}
+	[ -n "$tenant" ] && [ -n "$event" ] ||
+	    die "usage: make publish TENANT=org_x [SUB=user_y] EVENT=job:new DATA='{...}'"
+	[ -s "$RT/app.conf" ] || die "no stack in $VAR: run make start first"
+	APP_CONFIG=$RT/app.conf "$BIN/tools/publish" --tenant "$tenant" ${sub:+--user "$sub"} \
+	    --type "$event" --data "${data:-"{}"}"
 }
 
 banner() {
@@ -525,6 +597,10 @@ banner() {
   Write a proposal (the builtin provider, offline; /api/ai/proposals/stream streams it):
     curl -s -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \\
       -d '{"jobId":"$job","tone":"friendly","maxWords":200}' http://127.0.0.1:$PORT/api/ai/proposals/generate
+
+  Realtime: Socket.IO at ws://127.0.0.1:$PORT/socket.io/ (websocket transport),
+    events at http://127.0.0.1:$PORT/api/events?topics=jobs,proposals;
+    make publish TENANT=org_demo EVENT=job:new DATA='{"title":"hello"}'
 
   Logs: $RT/log/    Stop: Ctrl-C
 
@@ -548,6 +624,9 @@ status)
 	[ -f "$RT/ports.env" ] && { load_ports; as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1 && say "up    postgres" || say "down  postgres"; }
 	;;
 token) shift; token "$@" ;;
+publish) shift; publish "$@" ;;
+push-stop) load_ports; push_stop ;;
+push-start) load_ports; push_start ;;
 psql) shift; load_ports; psql_super "$@" ;;
 restart-workers) load_ports; workers_stop; workers_start ;;
 pg-stop) load_ports; pg_stop ;;

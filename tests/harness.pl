@@ -34,12 +34,18 @@ if (my $only = $ENV{TEST_PASSES}) {
 
 sub pick { grep { !$filter || /$filter/ } @_ }
 
+# A free port below the kernel's ephemeral range (see scripts/stack.sh).
 sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    my ($lo) = split ' ', (eval { local (@ARGV, $/) = ('/proc/sys/net/ipv4/ip_local_port_range'); <> } // '32768');
+    $lo = 32768 if !$lo || $lo <= 11000;
+    for (1 .. 500) {
+        my $port = 10000 + int(rand($lo - 10000));
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => $port,
+            Proto => 'tcp', ReuseAddr => 0) or next;
+        close $s;
+        return $port;
+    }
+    die "no free port";
 }
 
 # .t files are Perl, .js files run under node; both print TAP.
@@ -101,6 +107,12 @@ for my $p (@passes) {
     # The AI tests generate far more than 10 proposals a minute per user;
     # they check the routes' class by its headers instead.
     local $ENV{APP_RL_AI_LIMIT} = 100000;
+    # The broadcaster's timeouts, short enough for the tests to see them fire.
+    local $ENV{APP_PUSH_HANDSHAKE_TIMEOUT_MS} = 2000;
+    local $ENV{APP_PUSH_PING_INTERVAL_MS} = 1000;
+    local $ENV{APP_PUSH_PING_TIMEOUT_MS} = 1500;
+    local $ENV{APP_PUSH_SSE_KEEPALIVE_MS} = 1000;
+    local $ENV{APP_PUSH_SHUTDOWN_MS} = 1000;
     print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
         print "# $p->{web}: the stack did not start; its logs:\n";

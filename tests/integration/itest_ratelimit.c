@@ -87,7 +87,7 @@ test_sliding(void)
 {
 	struct redis	 rd = { 0 };
 	struct rl_result res;
-	long long	 window = 2000, into, expect;
+	long long	 window = 2000, into, lo, hi, last_ok;
 	int		 limit = 100, i, allowed = 0;
 
 	cfg.rl[RL_UPWORK].limit = limit;
@@ -100,20 +100,26 @@ test_sliding(void)
 		allowed += rl_decide(&rd, RL_UPWORK, id, &res) == 0 && res.allowed;
 	is_int(allowed, limit, "a fresh window allows the limit");
 	ok(rl_decide(&rd, RL_UPWORK, id, &res) == 0 && !res.allowed, "and no more");
-	/* Half-way through the next window. */
+	/*
+	 * Half-way through the next window.  Decide until refused: the
+	 * algorithm says exactly where that happens, from Redis's clock at
+	 * the last allowed (e_a) and the refused (e_r) decision:
+	 * limit - floor(p (W - e_r) / W) <= allowed <= limit - floor(p (W - e_a) / W).
+	 */
 	sleep_ms(window - res.now_ms % window + window / 2);
 	allowed = 0;
-	into = -1;
-	for (i = 0; i < limit; i++) {
+	last_ok = -1;
+	for (i = 0; i <= limit; i++) {
 		if (rl_decide(&rd, RL_UPWORK, id, &res) != 0 || !res.allowed)
 			break;
-		if (into < 0)
-			into = res.now_ms % window;
+		last_ok = res.now_ms % window;
 		allowed++;
 	}
-	expect = limit - (limit * (window - into)) / window;
-	ok(allowed >= expect - 1 && allowed <= expect + 1,
-	    "%lld ms into the next window %d pass (the algorithm says %lld)", into, allowed, expect);
+	into = res.now_ms % window;
+	lo = limit - (limit * (window - into)) / window;
+	hi = last_ok < 0 ? lo : limit - (limit * (window - last_ok)) / window;
+	ok(!res.allowed && allowed >= lo && allowed <= hi,
+	    "%lld ms into the next window %d pass (the algorithm says %lld..%lld)", into, allowed, lo, hi);
 	ok(allowed > 0 && allowed < limit, "neither none (a fixed window would not slide) nor all");
 	redis_close(&rd);
 }

@@ -1,0 +1,232 @@
+/* push.h: the broadcaster's internal header: clients and their output queues, rooms, the protocols, the Redis feed. */
+#ifndef PUSH_H
+#define PUSH_H
+
+#include <stdint.h>
+
+#include <ev.h>
+#include <wslay/wslay.h>
+
+#include "common.h"
+
+/*
+ * One single-threaded daemon on libev's epoll loop.  Invariants:
+ *
+ * - Clients live in a table indexed by their file descriptor.  A client
+ *   is closed by client_close(), which only marks it: the memory and the
+ *   descriptor are released by client_reap() just before the loop
+ *   sleeps, outside every read, write and Redis callback, so no pointer
+ *   held during a callback ever dangles.
+ * - Output is a queue of references to struct msg.  A broadcast encodes
+ *   its frame once; every recipient queues a reference to it.  Output is
+ *   written just before the loop sleeps (write before sleeping); only
+ *   what the socket did not take arms EV_WRITE.  A client whose queue
+ *   exceeds push_output_max is closed: memory is never unbounded.
+ * - An idle connection owns no buffer: the request buffer lives only
+ *   until the handshake ends, the wslay context (9 KiB) only while a
+ *   frame or a fragmented message is half received or a close is under
+ *   way, queue entries only until written.
+ * - Every length read from the network is checked before use.
+ */
+
+#define PUSH_READ_MAX		65536	/* one read(2) */
+#define PUSH_REQUEST_MAX	16384	/* request line and headers */
+#define PUSH_LINGER_MS		1000	/* after our last byte, wait for the peer's FIN */
+#define PUSH_CLOSE_WAIT_MS	2000	/* after our close frame, wait for the peer's */
+#define PUSH_AUTH_FAILURES	3	/* refused CONNECTs before the connection is closed */
+
+/*
+ * msg (client.c) -- an outgoing byte string, reference counted.  Once
+ * queued for more than one client it is never written to again.
+ */
+struct msg {
+	unsigned	 refs;
+	size_t		 len;
+	size_t		 cap;
+	uint64_t	 id_ms, id_seq;	/* an event stream block's id, else 0 */
+	char		 data[];
+};
+struct msg	*msg_new(size_t);
+void		 msg_append(struct msg *, const void *, size_t);
+void		 msg_unref(struct msg *);
+
+struct qent {
+	struct msg	*m;
+	struct qent	*next;
+};
+
+enum client_state {
+	CS_HTTP,	/* reading the request */
+	CS_REPLY,	/* an HTTP response is queued; finish when written */
+	CS_WS,		/* WebSocket open, Socket.IO not connected */
+	CS_SIO,		/* Socket.IO connected: authenticated, in rooms */
+	CS_SSE,		/* event stream */
+	CS_CLOSING,	/* our close frame is out: waiting for the peer's */
+	CS_LINGER	/* output done and shut down: waiting for EOF */
+};
+
+#define CF_PENDING	0x0001	/* in srv.pending: flush before sleeping */
+#define CF_WRITING	0x0002	/* EV_WRITE armed */
+#define CF_CLOSE	0x0004	/* closed: reaped before sleeping */
+#define CF_FINISH	0x0008	/* shut down writing once the queue drains */
+#define CF_MSG_OPEN	0x0010	/* a fragmented WebSocket message is half read */
+#define CF_PING_SENT	0x0020	/* Engine.IO ping sent, pong awaited */
+#define CF_REPLAY	0x0040	/* SSE replay in flight: live events wait */
+#define CF_HOLD		0x0080	/* never written (fuzzing, tests) */
+
+enum room_kind {
+	ROOM_TENANT,		/* tenant:<t>: every client of the tenant */
+	ROOM_JOBS,		/* jobs:<t>: after subscribe:jobs */
+	ROOM_PROPOSALS,		/* proposals:<user>, within the tenant */
+	ROOM__MAX
+};
+
+struct room;
+struct client;
+struct member {
+	struct room	*room;
+	struct client	*c;
+	struct member	*prev, *next;
+};
+
+struct http_req;
+
+struct client {
+	ev_io			 io;
+	int			 fd;
+	enum client_state	 state;
+	unsigned		 flags;
+	uint64_t		 serial;	/* unique for the process's life */
+	double			 deadline;	/* ms; what it bounds depends on state */
+	struct qent		*qhead, *qtail;
+	size_t			 qoff;		/* bytes of qhead already written */
+	size_t			 qbytes;	/* bytes queued, qoff excluded */
+	struct http_req		*req;		/* CS_HTTP only */
+	wslay_event_context_ptr	 ws;		/* see the invariants above */
+	uint64_t		 frame_left;	/* payload bytes of the current frame */
+	uint8_t			 hdr[14];	/* a frame header being completed */
+	uint8_t			 hdrlen;
+	uint8_t			 auth_failures;	/* refused CONNECTs so far */
+	char			*user;		/* authenticated user id */
+	uint64_t		 last_ms, last_seq;	/* SSE: last event id sent */
+	struct member		 rooms[ROOM__MAX];
+};
+
+/* An event from Redis, as rooms_deliver() sees it. */
+enum topic {
+	TOPIC_NONE,		/* tenant-wide */
+	TOPIC_JOBS,		/* type job:* */
+	TOPIC_PROPOSALS		/* type proposal:* */
+};
+struct event {
+	const char	*id;
+	uint64_t	 id_ms, id_seq;
+	const char	*type;
+	const char	*tenant;
+	const char	*user;		/* NULL: every user of the tenant */
+	const char	*data;		/* JSON text */
+	size_t		 datalen;
+	enum topic	 topic;
+	struct msg	*ws_msg;	/* built on first use */
+	struct msg	*sse_msg;
+};
+
+struct push_stats {
+	uint64_t	 accepted;
+	uint64_t	 refused;
+	uint64_t	 events;
+	uint64_t	 delivered;
+	uint64_t	 slow_closed;
+};
+
+/* The daemon's state: there is one. */
+struct push_server {
+	struct ev_loop		*loop;
+	struct auth_keys	 keys;
+	int			 lfd;
+	int			 spare_fd;	/* given up to accept and refuse at EMFILE */
+	ev_io			 accept_io;
+	ev_prepare		 prepare;
+	ev_timer		 cron;
+	ev_timer		 shutdown_timer;
+	ev_signal		 sigterm, sigint;
+	struct client		**clients;	/* indexed by fd */
+	size_t			 clients_cap;
+	size_t			 nclients;
+	struct client		**pending;	/* output to write before sleeping */
+	size_t			 npending, pending_cap;
+	struct client		**closing;	/* to reap before sleeping */
+	size_t			 nclosing, closing_cap;
+	uint64_t		 serial;
+	int			 shutting_down;
+	struct msg		*keepalive;	/* ": keep-alive" for event streams */
+	struct msg		*ping;		/* Engine.IO ping frame */
+	struct push_stats	 stats;
+	const char		*in;		/* wslay's recv cursor */
+	size_t			 inlen;
+};
+extern struct push_server srv;
+
+/* client.c */
+double		 push_now(void);
+struct client	*client_new(int);
+void		 client_close(struct client *, const char *);
+void		 client_reap(void);
+void		 client_free(struct client *);
+void		 client_queue(struct client *, struct msg *);
+void		 client_send(struct client *, const void *, size_t);
+void		 client_finish(struct client *);
+void		 client_kick(struct client *);
+void		 client_flush(struct client *);
+void		 client_flush_pending(void);
+void		 client_input(struct client *, const char *, size_t);
+void		 client_io_cb(struct ev_loop *, ev_io *, int);
+struct client	*client_find(int, uint64_t);
+
+/* http.c */
+void		 http_input(struct client *, const char *, size_t);
+void		 http_reply(struct client *, int, const char *, const char *,
+		    const char *);
+void		 http_req_free(struct http_req *);
+int		 http_origin_allowed(const char *, size_t);
+
+/* ws.c */
+void		 ws_accept_key(const char *, size_t, char *);
+struct msg	*ws_frame(int, const void *, size_t);
+void		 ws_input(struct client *, const char *, size_t);
+void		 ws_send_text(struct client *, const void *, size_t);
+void		 ws_close(struct client *, uint16_t, const char *);
+void		 ws_release(struct client *);
+int		 ws_utf8_valid(const uint8_t *, size_t);
+
+/* eio.c */
+void		 eio_open(struct client *);
+void		 eio_packet(struct client *, const char *, size_t);
+void		 eio_cron(struct client *, double);
+struct msg	*eio_event_msg(const struct event *);
+
+/* sse.c */
+void		 sse_start(struct client *, const struct principal *, int, int,
+		    const char *);
+struct msg	*sse_event_msg(const struct event *);
+void		 sse_replay_done(struct client *, struct event *, size_t);
+void		 sse_cron(struct client *, double);
+int		 sse_id_parse(const char *, uint64_t *, uint64_t *);
+
+/* rooms.c */
+int		 room_join(struct client *, enum room_kind, const char *);
+void		 room_leave(struct client *, enum room_kind);
+void		 rooms_leave_all(struct client *);
+const char	*room_tenant(const struct client *);
+void		 rooms_deliver(struct event *);
+int		 event_visible(const struct client *, const struct event *);
+void		 rooms_free(void);
+
+/* feed.c */
+void		 feed_start(void);
+void		 feed_stop(void);
+int		 feed_replay(struct client *, const char *, const char *);
+int		 event_parse(struct event *, json_object **, const char *, size_t);
+void		 event_clear(struct event *, json_object *);
+
+#endif /* !PUSH_H */

@@ -1,0 +1,104 @@
+// lib.js: helpers for the node integration tests: TAP output, the running stack's settings, tokens, publishing events, waiting.
+'use strict';
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+let n = 0;
+let failed = 0;
+
+function ok(cond, name, diag) {
+  n++;
+  console.log(`${cond ? '' : 'not '}ok ${n} - ${name}`);
+  if (!cond) {
+    failed++;
+    if (diag !== undefined) console.log(`# ${String(diag).replace(/\n/g, '\n# ')}`);
+  }
+  return cond;
+}
+
+function is(got, want, name) {
+  const g = JSON.stringify(got), w = JSON.stringify(want);
+  return ok(g === w, name, `got: ${g}\nexpected: ${w}`);
+}
+
+function done() {
+  console.log(`1..${n}`);
+  process.exit(failed ? 1 : 0);
+}
+
+// The stack under test, from STACK_ENV (as tests/lib/ApiTest.pm reads it).
+function stack() {
+  const file = process.env.STACK_ENV;
+  if (!file) {
+    console.log('1..0 # SKIP STACK_ENV does not name a running stack');
+    process.exit(0);
+  }
+  const s = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = /^(\w+)=(.*)$/.exec(line);
+    if (m) s[m[1]] = m[2];
+  }
+  s.URL = `http://127.0.0.1:${s.PORT}`;
+  s.PUSH_URL = `http://127.0.0.1:${s.PUSH_PORT}`;
+  return s;
+}
+
+function b64url(buf) {
+  return Buffer.from(buf).toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// A token signed with the stack's dev key: token(s, {sub, org, claims}).
+function token(s, o = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const conf = fs.readFileSync(path.join(s.RT, 'app.conf'), 'utf8');
+  const claims = { sub: o.sub || 'user_demo', iat: now, exp: now + 600 };
+  if (o.org) claims.o = { id: o.org, rol: 'admin' };
+  let m;
+  if ((m = /^jwt_issuer\s*=\s*(\S+)\s*$/m.exec(conf))) claims.iss = m[1];
+  if ((m = /^jwt_audience\s*=\s*(\S+)\s*$/m.exec(conf))) claims.aud = m[1];
+  Object.assign(claims, o.claims || {});
+  const header = { alg: s.JWT_ALG, typ: 'JWT' };
+  if (s.JWT_ALG === 'RS256')
+    header.kid = fs.readFileSync(path.join(s.RT, 'secrets/jwt-rs256.kid'), 'utf8').trim();
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  let sig;
+  if (s.JWT_ALG === 'RS256') {
+    sig = crypto.sign('sha256', Buffer.from(input), fs.readFileSync(path.join(s.RT, 'secrets/jwt-rs256.key')));
+  } else {
+    const key = fs.readFileSync(path.join(s.RT, 'secrets/jwt-hs256.key'), 'utf8').trim();
+    sig = crypto.createHmac('sha256', key).update(input).digest();
+  }
+  return `${input}.${b64url(sig)}`;
+}
+
+// Publish through the admin CLI (make publish); returns the event id.
+function publish(s, tenant, event, data, sub) {
+  const env = { ...process.env };
+  delete env.BUILD;	// make publish builds and runs the release tools
+  const args = ['-s', '-C', s.ROOT, 'publish', `VAR=${s.VAR}`, `PORT=${s.PORT}`,
+    `TENANT=${tenant}`, `EVENT=${event}`, `DATA=${JSON.stringify(data)}`];
+  if (sub) args.push(`SUB=${sub}`);
+  return execFileSync('make', args, { env, encoding: 'utf8' }).trim();
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Resolve with the first emission of event on emitter, or reject after ms.
+function once(emitter, event, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      emitter.off(event, on);
+      reject(new Error(`no ${event} within ${ms} ms`));
+    }, ms);
+    function on(...args) {
+      clearTimeout(t);
+      resolve(args.length > 1 ? args : args[0]);
+    }
+    emitter.once(event, on);
+  });
+}
+
+module.exports = { ok, is, done, stack, token, publish, sleep, once };

@@ -1,0 +1,383 @@
+/* push_bench.c: load generator for make bench: N Socket.IO-over-WebSocket subscribers, the broadcaster's RSS per idle connection, publish-to-delivery latency of fan-outs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "common.h"
+
+/*
+ * Each connection does what socket.io-client does with transports
+ * ['websocket']: the upgrade, the open packet, CONNECT with the token,
+ * then 421["subscribe:jobs"] and waits for its ack; it answers pings.
+ * Events carry the publisher's wall clock ({"t":ms,"seq":k}); the
+ * latency of a delivery is the receiver's clock minus t (one machine).
+ */
+enum state { S_HTTP, S_OPEN, S_CONNECT, S_SUB, S_READY, S_DEAD };
+
+struct conn {
+	int		 fd;
+	enum state	 state;
+	size_t		 len;
+	char		 buf[2048];
+};
+
+static struct conn	*conns;
+static int		 nconns, ready, dead, epfd, port;
+static const char	*token;
+static double		*lat;
+static size_t		 nlat, lat_cap;
+static int		 cur_seq = -1, got_cur;
+
+static double
+wall_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* A masked client text frame (mask key zero: the payload goes as is). */
+static void
+send_text(struct conn *c, const char *p, size_t n)
+{
+	char	f[8192];
+	size_t	hl;
+
+	if (n > sizeof(f) - 8)
+		return;
+	f[0] = (char)0x81;
+	if (n < 126) {
+		f[1] = (char)(0x80 | n);
+		hl = 2;
+	} else {
+		f[1] = (char)(0x80 | 126);
+		f[2] = (char)(n >> 8);
+		f[3] = (char)n;
+		hl = 4;
+	}
+	memset(f + hl, 0, 4);
+	memcpy(f + hl + 4, p, n);
+	if (send(c->fd, f, hl + 4 + n, MSG_NOSIGNAL) != (ssize_t)(hl + 4 + n))
+		c->state = S_DEAD;
+}
+
+static void
+kill_conn(struct conn *c)
+{
+	if (c->state == S_DEAD)
+		return;
+	if (c->state == S_READY)
+		ready--;
+	c->state = S_DEAD;
+	dead++;
+	close(c->fd);
+}
+
+static void
+on_text(struct conn *c, const char *p, size_t n)
+{
+	char		 msg[4200];
+	const char	*t;
+
+	if (n == 1 && p[0] == '2') {
+		send_text(c, "3", 1);
+		return;
+	}
+	switch (c->state) {
+	case S_OPEN:
+		if (n > 0 && p[0] == '0') {
+			snprintf(msg, sizeof(msg), "40{\"token\":\"%s\"}", token);
+			send_text(c, msg, strlen(msg));
+			c->state = S_CONNECT;
+		}
+		break;
+	case S_CONNECT:
+		if (n >= 3 && memcmp(p, "40{", 3) == 0) {
+			send_text(c, "421[\"subscribe:jobs\"]", 21);
+			c->state = S_SUB;
+		} else
+			kill_conn(c);
+		break;
+	case S_SUB:
+		if (n >= 3 && memcmp(p, "431", 3) == 0) {
+			c->state = S_READY;
+			ready++;
+		}
+		break;
+	case S_READY:
+		if (n > 12 && memcmp(p, "42[\"job:new\"", 12) == 0 &&
+		    (t = memmem(p, n, "\"t\":", 4)) != NULL) {
+			double	 sent = strtod(t + 4, NULL);
+			const char *s = memmem(p, n, "\"seq\":", 6);
+
+			if (nlat == lat_cap) {
+				lat_cap = lat_cap ? lat_cap * 2 : 65536;
+				lat = xrealloc(lat, lat_cap * sizeof(*lat));
+			}
+			lat[nlat++] = wall_ms() - sent;
+			if (s != NULL && atoi(s + 6) == cur_seq)
+				got_cur++;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Consume complete frames from c->buf. */
+static void
+frames(struct conn *c)
+{
+	unsigned char	*b = (unsigned char *)c->buf;
+	size_t		 off = 0, hl, n;
+
+	for (;;) {
+		if (c->len - off < 2)
+			break;
+		n = b[off + 1] & 0x7f;
+		hl = 2;
+		if (n == 126) {
+			if (c->len - off < 4)
+				break;
+			n = (size_t)b[off + 2] << 8 | b[off + 3];
+			hl = 4;
+		} else if (n == 127) {
+			kill_conn(c);	/* never this big here */
+			return;
+		}
+		if (c->len - off < hl + n)
+			break;
+		if ((b[off] & 0x0f) == 1)
+			on_text(c, c->buf + off + hl, n);
+		else if ((b[off] & 0x0f) == 8) {
+			kill_conn(c);
+			return;
+		}
+		off += hl + n;
+		if (c->state == S_DEAD)
+			return;
+	}
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+}
+
+static void
+on_readable(struct conn *c)
+{
+	char	*end;
+	ssize_t	 r;
+
+	for (;;) {
+		if (c->len == sizeof(c->buf)) {
+			kill_conn(c);
+			return;
+		}
+		r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			kill_conn(c);
+			return;
+		}
+		if (r < 0)
+			return;
+		c->len += (size_t)r;
+		if (c->state == S_HTTP) {
+			c->buf[c->len < sizeof(c->buf) ? c->len : c->len - 1] = '\0';
+			if ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL)
+				continue;
+			if (strncmp(c->buf, "HTTP/1.1 101", 12) != 0) {
+				kill_conn(c);
+				return;
+			}
+			end += 4;
+			c->len -= (size_t)(end - c->buf);
+			memmove(c->buf, end, c->len);
+			c->state = S_OPEN;
+		}
+		frames(c);
+		if (c->state == S_DEAD)
+			return;
+	}
+}
+
+static int
+open_conn(struct conn *c)
+{
+	static const char req[] = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	struct epoll_event	ev = { .events = EPOLLIN };
+	int			one = 1;
+
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd == -1)
+		return -1;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    send(c->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != sizeof(req) - 1) {
+		close(c->fd);
+		return -1;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	c->state = S_HTTP;
+	c->len = 0;
+	ev.data.ptr = c;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	return 0;
+}
+
+static void
+poll_once(int ms)
+{
+	struct epoll_event	evs[1024];
+	int			n, i;
+
+	n = epoll_wait(epfd, evs, 1024, ms);
+	for (i = 0; i < n; i++)
+		on_readable(evs[i].data.ptr);
+}
+
+static long
+rss_kb(long pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "connections", required_argument, NULL, 'n' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "pid", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct redis	 rd = { 0 };
+	struct rlimit	 rl;
+	const char	*tenant = "org_bench";
+	char		 data[128], id[64];
+	long		 pid = 0, rss0 = -1, rss1 = -1;
+	double		 t0, tconn, t;
+	int		 nevents = 20, opened = 0, i, ch, k;
+
+	log_init("push_bench");
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'p': port = atoi(optarg); break;
+		case 'n': nconns = atoi(optarg); break;
+		case 'e': nevents = atoi(optarg); break;
+		case 't': tenant = optarg; break;
+		case 'P': pid = atol(optarg); break;
+		default:
+			fprintf(stderr, "usage: push_bench --port P --connections N "
+			    "[--events E] [--tenant T] [--pid PID]\n"
+			    "  PUSH_BENCH_TOKEN: a token of the tenant; APP_CONFIG: Redis\n");
+			return 2;
+		}
+	}
+	if (port <= 0 || nconns <= 0 || (token = getenv("PUSH_BENCH_TOKEN")) == NULL ||
+	    config_load() == -1) {
+		fprintf(stderr, "push_bench: --port, --connections, PUSH_BENCH_TOKEN and APP_CONFIG are needed\n");
+		return 2;
+	}
+	log_set_level("error");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	conns = xcalloc((size_t)nconns, sizeof(*conns));
+	epfd = epoll_create1(0);
+	if (pid > 0)
+		rss0 = rss_kb(pid);
+
+	/* Connect, at most 500 handshakes in flight. */
+	t0 = now_ms();
+	while (ready + dead < nconns && now_ms() - t0 < 120000) {
+		while (opened < nconns && opened - ready - dead < 500) {
+			if (open_conn(&conns[opened]) == -1) {
+				conns[opened].state = S_DEAD;
+				dead++;
+			}
+			opened++;
+		}
+		poll_once(10);
+	}
+	tconn = (now_ms() - t0) / 1000.0;
+	/* Idle a moment, answering pings, then read the broadcaster's RSS. */
+	for (t = now_ms(); now_ms() - t < 1000;)
+		poll_once(50);
+	if (pid > 0)
+		rss1 = rss_kb(pid);
+
+	/* Fan-out: one event at a time, each to every subscriber. */
+	nlat = 0;
+	for (k = 0; k < nevents; k++) {
+		cur_seq = k;
+		got_cur = 0;
+		snprintf(data, sizeof(data), "{\"t\":%.3f,\"seq\":%d}", wall_ms(), k);
+		if (events_publish(&rd, "job:new", tenant, NULL, data, id,
+		    sizeof(id)) == -1) {
+			fprintf(stderr, "push_bench: publish failed\n");
+			break;
+		}
+		for (t = now_ms(); got_cur < ready && now_ms() - t < 5000;)
+			poll_once(5);
+		for (t = now_ms(); now_ms() - t < 50;)
+			poll_once(5);
+	}
+	qsort(lat, nlat, sizeof(*lat), cmp);
+	printf("connections=%d ready=%d failed=%d connect_s=%.2f\n", nconns,
+	    ready, dead, tconn);
+	if (rss0 >= 0 && rss1 >= 0)
+		printf("rss_before_kb=%ld rss_after_kb=%ld per_conn_bytes=%.0f\n",
+		    rss0, rss1, ready > 0 ? (rss1 - rss0) * 1024.0 / ready : 0);
+	printf("events=%d deliveries=%zu expected=%lld\n", nevents, nlat,
+	    (long long)nevents * ready);
+	if (nlat > 0)
+		printf("p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", lat[nlat / 2],
+		    lat[(size_t)(nlat * 0.99)], lat[nlat - 1]);
+	for (i = 0; i < nconns; i++)
+		if (conns[i].state != S_DEAD)
+			close(conns[i].fd);
+	free(conns);
+	free(lat);
+	redis_close(&rd);
+	config_free();
+	return 0;
+}
