@@ -80,16 +80,6 @@ static const char *const result_names[] = {
 	[CACHE_HIT_L2] = "HIT-L2", [CACHE_BYPASS] = "BYPASS",
 };
 
-static unsigned long
-l1_hash(const char *s)
-{
-	unsigned long	h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return h;
-}
-
 static void
 l1_unlink(struct l1_entry *e)
 {
@@ -144,7 +134,7 @@ l1_to_front(struct l1_entry *e)
 static void
 l1_put(const char *key, const char *val, size_t vlen)
 {
-	unsigned long	 h = l1_hash(key);
+	unsigned long	 h = str_hash(key);
 	struct l1_entry	*e;
 	size_t		 size = sizeof(*e) + strlen(key) + 1 + vlen;
 
@@ -179,7 +169,7 @@ l1_put(const char *key, const char *val, size_t vlen)
 static struct l1_entry *
 l1_get(const char *key)
 {
-	unsigned long	 h = l1_hash(key);
+	unsigned long	 h = str_hash(key);
 	struct l1_entry	*e = l1_find(key, h);
 
 	if (e == NULL)

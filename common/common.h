@@ -78,6 +78,7 @@ void	 random_hex(char *, size_t);
 double	 now_ms(void);
 char	*read_file(const char *, size_t, size_t *);
 int	 ident_valid(const char *, size_t);
+unsigned long str_hash(const char *);
 
 /*
  * config.c -- one config file plus environment overrides.

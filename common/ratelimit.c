@@ -51,16 +51,6 @@ static struct {
 	char		 id[160];
 } memo[RL_MEMO];
 
-static unsigned long
-hash_str(const char *s)
-{
-	unsigned long	h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return h;
-}
-
 static long long
 wall_ms(void)
 {
@@ -160,7 +150,7 @@ rl_check(struct req *r, enum rl_class c)
 		buf_printf(&id, "u:%s", r->auth.user_id);
 	else
 		buf_printf(&id, "ip:%s", req_client_ip(r));
-	h = hash_str(id.data) ^ (unsigned long)c;
+	h = str_hash(id.data) ^ (unsigned long)c;
 	slot = (int)(h % RL_MEMO);
 	if (memo[slot].hash == h && memo[slot].cls == c &&
 	    now < memo[slot].reset_ms && strcmp(memo[slot].id, id.data) == 0) {

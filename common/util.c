@@ -379,3 +379,14 @@ ident_valid(const char *s, size_t n)
 	}
 	return 1;
 }
+
+/* djb2: a quick hash for small bounded in-process tables, where a collision costs a comparison. */
+unsigned long
+str_hash(const char *s)
+{
+	unsigned long	h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
