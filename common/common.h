@@ -156,6 +156,19 @@ struct config {
 	int		 push_replay_max;
 	int		 push_shutdown_ms;
 	int		 push_redis_backoff_max_ms;
+	char		*llm_provider;
+	char		*llm_model;
+	char		*llm_base_url;
+	char		*llm_api_key_file;
+	int		 llm_allow_http;
+	int		 llm_connect_timeout_ms;
+	int		 llm_timeout_ms;
+	int		 llm_idle_timeout_ms;
+	int		 llm_max_retries;
+	int		 llm_max_response_bytes;
+	int		 llm_sse_ping_ms;
+	char		*llm_prices;
+	double		 ai_monthly_budget_usd;
 	/* Upwork (upwork*.c, poll.c) and the cron binaries (cron.c, cron/) */
 	char		*upwork_graphql_url;
 	char		*upwork_authorize_url;
@@ -578,6 +591,236 @@ const char *rl_script(void);
 int	 shape_job(struct buf *, const PGresult *, int, int);
 int	 shape_search(struct buf *, const PGresult *, int, int);
 void	 shape_time(struct buf *, const char *);
+
+/*
+ * llm.c -- what every LLM provider shares: provider names, the price
+ * table, token counting and cost.
+ *
+ * Two providers: "builtin", the offline default, composes proposals
+ * from the job and the profile without any network; "openai" calls any
+ * OpenAI-compatible Chat Completions endpoint (llm_openai.c).  A
+ * tenant's row may choose its provider and model; the configuration
+ * gives the defaults.  Prices are USD per million tokens, per model,
+ * from llm_prices ("model=prompt/completion,...", "*" for any other
+ * model); a model without a price cannot be used, so no call is ever
+ * free by accident.  Token counts are the provider's when it reports
+ * them, else counted here with one estimator (llm_count_tokens()),
+ * the same for every provider.
+ */
+enum llm_provider {
+	LLM_BUILTIN,
+	LLM_OPENAI,
+	LLM__MAX
+};
+struct llm_msg {
+	const char	*role;
+	const char	*content;
+};
+int	 llm_provider_parse(const char *, enum llm_provider *);
+const char *llm_provider_name(enum llm_provider);
+int	 llm_provider_valid(const char *);
+int	 llm_prices_valid(const char *);
+int	 llm_price(const char *, double *, double *);
+double	 llm_cost(double, double, long long, long long);
+long long llm_count_tokens(const char *, size_t);
+long long llm_count_prompt(const struct llm_msg *, size_t);
+
+/*
+ * llm_openai.c -- a Chat Completions client over libcurl, plain or
+ * streamed (SSE), with timeouts, a response size cap, no redirects,
+ * TLS verification, and retries with backoff on 429 and 5xx.
+ *
+ * llm_openai_complete() returns 0 with the whole text in res->text, or
+ * -1 with res->err (502, 503 or 504) and res->why saying what went
+ * wrong in words fit for the API's error details; res->aborted is set
+ * when on_delta or on_tick asked to stop.  When on_delta is set the
+ * call is streamed and on_delta gets each piece of text as it arrives.
+ * Nothing here logs the API key.
+ */
+typedef int (*llm_delta_fn)(void *, const char *, size_t);
+typedef int (*llm_tick_fn)(void *);
+struct llm_call {
+	const char		*model;
+	const struct llm_msg	*msgs;
+	size_t			 nmsgs;
+	long long		 max_tokens;
+	llm_delta_fn		 on_delta;	/* NULL: not streamed */
+	llm_tick_fn		 on_tick;	/* about once a second; may be NULL */
+	void			*arg;
+};
+struct llm_result {
+	struct buf	 text;
+	long long	 prompt_tokens;
+	long long	 completion_tokens;
+	int		 usage_reported;	/* tokens from the provider */
+	int		 started;		/* on_delta was called */
+	int		 aborted;		/* a callback asked to stop */
+	int		 attempts;
+	int		 retry_after;		/* seconds, after a final 429 */
+	enum err	 err;
+	char		 why[200];
+};
+int	 llm_url_valid(const char *);
+int	 llm_openai_complete(const struct llm_call *, struct llm_result *,
+	    struct req *);
+void	 llm_result_free(struct llm_result *);
+void	 llm_openai_cleanup(void);
+
+/*
+ * profile.c -- the freelancer's profile as the generators read it.
+ *
+ * PROFILE_SQL selects the caller's profile (one row, or none when the
+ * user has never been seen); profile_from_row() reads it.  Strings
+ * point into the arena given.
+ */
+struct profile {
+	const char	*name;
+	const char	*title;
+	const char	*bio;
+	struct strlist	 skills;
+	double		 hourly_rate;	/* < 0: not set */
+};
+extern const char PROFILE_SQL[];
+void	 profile_from_row(struct arena *, const PGresult *, int, struct profile *);
+
+/*
+ * llm_builtin.c -- the offline provider: a deterministic proposal
+ * writer that reads the job and the profile.
+ *
+ * A job_brief holds what a proposal is written from: the job and its
+ * client.  llm_builtin_write() appends one proposal in the tone given,
+ * of at most max_words words; the same input always gives the same
+ * text.  llm_builtin_suggest() appends a JSON array of tips about a
+ * draft.
+ */
+enum tone {
+	TONE_PROFESSIONAL,
+	TONE_FRIENDLY,
+	TONE_CONFIDENT,
+	TONE_CONCISE,
+	TONE__MAX
+};
+extern const char *const tone_names[TONE__MAX + 1];
+struct job_brief {
+	const char	*id;
+	const char	*title;
+	const char	*description;
+	struct strlist	 skills;
+	const char	*budget_type;	/* fixed or hourly */
+	double		 budget_min;	/* < 0: not given */
+	double		 budget_max;
+	const char	*currency;
+	const char	*experience_level;
+	const char	*client_name;	/* NULL: no client known */
+	const char	*client_country;
+	double		 client_rating;	/* < 0: none */
+	int		 client_reviews;
+	int		 client_verified;
+};
+struct skill_match {
+	const char	*v[64];
+	size_t		 n;
+};
+void	 skills_match(const struct job_brief *, const struct profile *,
+	    struct skill_match *, struct skill_match *);
+void	 llm_builtin_write(struct buf *, const struct job_brief *,
+	    const struct profile *, enum tone, long long, const struct strlist *);
+void	 llm_builtin_suggest(struct buf *, const struct job_brief *,
+	    const struct profile *, const char *, long long);
+size_t	 words_count(const char *, size_t);
+
+/*
+ * proposal.c -- proposal generation shared by the generate and stream
+ * endpoints: the body's fields, the context (job, profile, tenant AI
+ * settings, month's spend) in one round trip, the budget check, the
+ * prompt, the call to the provider, and the draft and its usage row
+ * stored in one transaction.
+ */
+#define PROPOSAL_ALT_MAX	3
+struct proposal_input {
+	char		*job_id;
+	int		 tone;
+	long long	 max_words;
+	struct strlist	 highlights;
+	long long	 alternatives;
+};
+extern const char AI_SETTINGS_SQL[];
+extern const struct field proposal_fields[];
+extern const size_t proposal_nfields;
+struct proposal_gen {
+	struct proposal_input	 in;
+	struct job_brief	 job;
+	struct profile		 profile;
+	enum llm_provider	 provider;
+	const char		*model;
+	double			 price_in, price_out;
+	double			 budget, spent;
+	struct llm_msg		 msgs[2];
+	long long		 max_tokens;
+	/* The result. */
+	struct llm_result	 res;
+	struct buf		 text;
+	struct buf		 alt[PROPOSAL_ALT_MAX];
+	int			 alt_tone[PROPOSAL_ALT_MAX];
+	size_t			 nalt;
+	struct buf		 suggestions;	/* JSON array */
+	double			 cost;
+	double			 t0, latency_ms;
+	int			 incomplete;
+	char			 id[37];
+	char			 created_at[40];
+	/* Streaming: what was forwarded of the proposal so far. */
+	llm_delta_fn		 on_delta;
+	llm_tick_fn		 on_tick;
+	void			*arg;
+	size_t			 forwarded;
+	int			 main_done;
+};
+int	 proposal_prepare(struct req *, struct proposal_gen *);
+int	 proposal_run(struct req *, struct proposal_gen *, llm_delta_fn,
+	    llm_tick_fn, void *);
+int	 proposal_store(struct req *, struct proposal_gen *, enum err *);
+void	 proposal_publish(struct req *, const struct proposal_gen *);
+void	 proposal_result_json(struct buf *, const struct proposal_gen *);
+void	 proposal_metadata_json(struct buf *, const struct proposal_gen *);
+void	 proposal_gen_free(struct proposal_gen *);
+void	 proposal_fail(struct req *, const struct proposal_gen *);
+
+/*
+ * research.c -- the client analyzer: a 0-100 score with its reasons,
+ * red flags and a short summary, from a stored client profile and its
+ * recent reviews.  Pure: no I/O.
+ */
+#define RESEARCH_REVIEWS_MAX	10
+struct client_facts {
+	const char	*name;
+	const char	*company;
+	const char	*country;
+	int		 payment_verified;
+	double		 total_spent;
+	double		 hire_rate;	/* < 0: unknown */
+	double		 rating;	/* < 0: none */
+	long long	 reviews_count;
+	long long	 jobs_posted;
+	long long	 total_hires;
+	long long	 age_days;	/* < 0: unknown */
+	size_t		 nreviews;	/* the most recent, newest first */
+	double		 review_rating[RESEARCH_REVIEWS_MAX];
+	const char	*review_comment[RESEARCH_REVIEWS_MAX];
+};
+struct research {
+	int		 score;
+	const char	*verdict;	/* strong, good, fair, risky */
+	const char	*spend_tier;	/* none, low, medium, high, top */
+	const char	*review_tone;	/* positive, mixed, neutral, negative, none */
+	struct buf	 reasons;	/* JSON array */
+	struct buf	 red_flags;	/* JSON array */
+	size_t		 nred_flags;
+	struct buf	 summary;	/* plain text */
+};
+void	 research_analyze(const struct client_facts *, struct research *);
+void	 research_free(struct research *);
+const char *review_tone_of(const char *, size_t);
 
 /*
  * dispatch.c -- routing, authentication and the request log.

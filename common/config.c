@@ -1,6 +1,7 @@
 /* config.c: the knobs, read from one config file and overridden by APP_* environment variables. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@ enum ktype {
 	K_STR,
 	K_INT,
 	K_ALG,		/* HS256 or RS256 */
-	K_FAILMODE	/* open or closed: what a rate limit does without Redis */
+	K_FAILMODE,	/* open or closed: what a rate limit does without Redis */
+	K_NUM		/* double, plain decimal, min..max */
 };
 
 /*
@@ -157,6 +159,41 @@ static const struct knob {
 	{ "push_redis_backoff_max_ms", K_INT,
 	  offsetof(struct config, push_redis_backoff_max_ms), "5000", 100,
 	  600000, "longest pause between two reconnects to Redis" },
+	{ "llm_provider", K_STR, offsetof(struct config, llm_provider), "builtin",
+	  0, 0, "AI provider of tenants that do not choose one: builtin or openai" },
+	{ "llm_model", K_STR, offsetof(struct config, llm_model), "gpt-4o-mini",
+	  0, 0, "model asked of the openai provider unless the tenant names one" },
+	{ "llm_base_url", K_STR, offsetof(struct config, llm_base_url),
+	  "https://api.openai.com/v1", 0, 0, "base URL of the OpenAI-compatible "
+	  "API (/chat/completions is appended)" },
+	{ "llm_api_key_file", K_STR, offsetof(struct config, llm_api_key_file),
+	  "", 0, 0, "file holding the provider's API key (empty: no key sent)" },
+	{ "llm_allow_http", K_INT, offsetof(struct config, llm_allow_http), "0",
+	  0, 1, "1 allows plain http to a non-loopback llm_base_url" },
+	{ "llm_connect_timeout_ms", K_INT,
+	  offsetof(struct config, llm_connect_timeout_ms), "5000", 100, 60000,
+	  "connect timeout to the provider" },
+	{ "llm_timeout_ms", K_INT, offsetof(struct config, llm_timeout_ms),
+	  "120000", 1000, 600000, "deadline of one generation, retries included" },
+	{ "llm_idle_timeout_ms", K_INT, offsetof(struct config, llm_idle_timeout_ms),
+	  "30000", 500, 600000, "longest silence from the provider (first "
+	  "byte, or between streamed chunks)" },
+	{ "llm_max_retries", K_INT, offsetof(struct config, llm_max_retries), "2",
+	  0, 10, "retries after a 429 or 5xx from the provider" },
+	{ "llm_max_response_bytes", K_INT,
+	  offsetof(struct config, llm_max_response_bytes), "1048576", 4096,
+	  64 * 1024 * 1024, "largest provider response accepted" },
+	{ "llm_sse_ping_ms", K_INT, offsetof(struct config, llm_sse_ping_ms),
+	  "15000", 500, 600000, "a streamed response gets an SSE comment after "
+	  "this long without data" },
+	{ "llm_prices", K_STR, offsetof(struct config, llm_prices),
+	  "gpt-4o-mini=0.15/0.60,gpt-4o=2.50/10.00,gpt-4.1-mini=0.40/1.60,"
+	  "gpt-4.1=2.00/8.00", 0, 0, "USD per million prompt/completion tokens "
+	  "per model; * for any other model" },
+	{ "ai_monthly_budget_usd", K_NUM,
+	  offsetof(struct config, ai_monthly_budget_usd), "50", 0, 100000000,
+	  "AI spend allowed per tenant per calendar month (UTC), unless the "
+	  "tenant row sets its own" },
 	{ "upwork_graphql_url", K_STR, offsetof(struct config, upwork_graphql_url),
 	  "https://api.upwork.com/graphql", 0, 0, "Upwork's GraphQL endpoint" },
 	{ "upwork_authorize_url", K_STR,
@@ -224,6 +261,27 @@ static const struct knob {
 	  100000, "rows prune deletes per statement" },
 };
 
+/* String knobs whose value has a syntax: checked when set. */
+static const struct {
+	const char	*key;
+	int		(*valid)(const char *);
+} checks[] = {
+	{ "llm_provider", llm_provider_valid },
+	{ "llm_base_url", llm_url_valid },
+	{ "llm_prices", llm_prices_valid },
+};
+
+static int
+knob_valid(const struct knob *k, const char *val)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(checks); i++)
+		if (strcmp(checks[i].key, k->key) == 0)
+			return checks[i].valid(val);
+	return 1;
+}
+
 static char *
 trim(char *s)
 {
@@ -240,13 +298,32 @@ trim(char *s)
 static int
 knob_set(const struct knob *k, const char *val, const char *where)
 {
-	char		*base = (char *)&cfg + k->off;
+	char		*base = (char *)&cfg + k->off, *end;
 	long long	 v;
+	double		 d;
 
 	switch (k->type) {
 	case K_STR:
+		if (!knob_valid(k, val)) {
+			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
+			    "%s: %s: invalid value (%s)\"}\n", where, k->key, k->doc);
+			return -1;
+		}
 		free(*(char **)base);
 		*(char **)base = xstrdup(val);
+		return 0;
+	case K_NUM:
+		errno = 0;
+		d = strtod(val, &end);
+		if (*val == '\0' || *end != '\0' || errno != 0 || !isfinite(d) ||
+		    strspn(val, "0123456789.") != strlen(val) ||
+		    d < (double)k->min || d > (double)k->max) {
+			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
+			    "%s: %s must be a decimal number in %lld..%lld\"}\n",
+			    where, k->key, k->min, k->max);
+			return -1;
+		}
+		*(double *)base = d;
 		return 0;
 	case K_INT:
 		if (parse_int64(val, &v) == -1 || v < k->min || v > k->max) {

@@ -246,6 +246,13 @@ base64url_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
 			p[len++] = (unsigned char)(acc >> bits);
 		}
 	}
+	/* The unused low bits of the last character must be zero: one
+	 * encoding per byte string, so an altered signature never decodes
+	 * to the same bytes. */
+	if ((acc & ((1u << bits) - 1)) != 0) {
+		free(p);
+		return -1;
+	}
 	p[len] = '\0';
 	*out = p;
 	*outlen = len;

@@ -5,7 +5,8 @@
 # generated once), BENCH_SECONDS (10 per scenario), BENCH_CONNECTIONS
 # (32), BENCH_WORKERS (4 per endpoint), BENCH_JOBS (100000),
 # BENCH_PUSH_CONNECTIONS (10000), BENCH_PUSH_PROXIED (1000),
-# BENCH_PUSH_EVENTS (20), BENCH_KEEP=1 leaves the stack running.
+# BENCH_PUSH_EVENTS (20), BENCH_SSE_RUNS (30 streams timed per web
+# server), BENCH_KEEP=1 leaves the stack running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,6 +19,9 @@ export WORKERS=${BENCH_WORKERS:-4}
 export BENCH=1 WEB=${WEB:-lighttpd}
 # Rate limits stay on (one Redis round trip per request) but never refuse.
 export APP_RL_DEFAULT_LIMIT=1000000000
+# The AI rows (scripts/bench-ai.sh) need the fake LLM server, and more
+# generations a minute than the ai rate limit allows one user.
+export FAKE_LLM=1 APP_RL_AI_LIMIT=1000000
 TENANT=org_bench
 PUSH_N=${BENCH_PUSH_CONNECTIONS:-10000}
 PUSH_PROXIED=${BENCH_PUSH_PROXIED:-1000}
@@ -137,14 +141,17 @@ push "(i) fan-out, 1 event to all, through $WEB" "$PORT" "$PUSH_PROXIED"
 push "(i) fan-out, 1 event to all, direct" "$PUSH_PORT" "$PUSH_N"
 ROWS+=("(j) broadcaster RSS per idle connection|$PUSH_N|${RSS_ROW%|}|-|-|-")
 
-# Rows (a)-(g): wrk, req/s and non-2xx; (h): redis-benchmark; (i):
-# deliveries/s and lost deliveries, p50/p99 from publish to delivery;
-# (j): bytes per connection.
+. scripts/bench-ai.sh
+
+# Rows (a)-(g), (k), (m): wrk, req/s and non-2xx; (h): redis-benchmark;
+# (i): deliveries/s and lost deliveries, p50/p99 from publish to
+# delivery; (j): bytes per connection; (l): streams/s, p50/p99 to the
+# first event.
 base=$(cut -d'|' -f3 <<<"${ROWS[0]}")
 printf '\n%-46s %6s %10s %9s %9s %8s %7s\n' scenario conns "req/s" "p50 ms" "p99 ms" "vs (a)" "non-2xx"
 for row in "${ROWS[@]}"; do
 	IFS='|' read -r name conns rps p50 p99 bad <<<"$row"
-	if [[ $rps =~ ^[0-9.]+$ ]] && [[ $name != "("[hij]")"* ]]; then
+	if [[ $rps =~ ^[0-9.]+$ ]] && [[ $name != "("[hijl]")"* ]]; then
 		printf '%-46s %6s %10.0f %9s %9s %8.3f %7s\n' "$name" "$conns" "$rps" "$p50" "$p99" \
 		    "$(awk -v a="$rps" -v b="$base" 'BEGIN { print a / b }')" "$bad"
 	else

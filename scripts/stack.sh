@@ -4,14 +4,18 @@
 # Usage: scripts/stack.sh start|stop|run|status|token SUB [ORG]|psql [args]
 #                         |publish TENANT SUB EVENT DATA
 #                         |pg-stop|pg-start|redis-stop|redis-start
-#                         |push-stop|push-start|restart-workers|env
+#                         |push-stop|push-start|restart-workers
+#                         |fake-llm-start|fake-llm-stop|env
 # Environment: PORT (8080), VAR (./var), WEB (lighttpd|apache),
-# BUILD (build/release), WORKERS (2), BENCH (1 adds the benchmark-only
-# routes); JWT_ALG (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE,
-# TRUSTED_PROXIES, UPWORK_CLIENT_ID and UPWORK_URL (another Upwork, such
-# as the tests' fake) are written into VAR's app.conf, and
-# UPWORK_CLIENT_SECRET into VAR/secrets, on the first start only.
-# POLL_INTERVAL: seconds between poll-jobs runs under `run` (120).
+# BUILD (build/release), WORKERS (2), AI_WORKERS (8: the AI endpoints,
+# busy for a whole generation), WORKERS_<program> (one program's count),
+# BENCH (1 adds the benchmark-only routes), FAKE_LLM (1 starts the fake
+# OpenAI server of tests/ and points the stack at it); JWT_ALG
+# (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE, TRUSTED_PROXIES, UPWORK_CLIENT_ID
+# and UPWORK_URL (another Upwork, such as the tests' fake) are written
+# into VAR's app.conf, and UPWORK_CLIENT_SECRET into VAR/secrets, on the
+# first start only.  POLL_INTERVAL: seconds between poll-jobs runs under
+# `run` (120).
 #
 # Everything lives under VAR: several stacks with different PORT and VAR
 # run side by side.  As root, PostgreSQL runs as the postgres user and
@@ -32,6 +36,8 @@ JWT_ISSUER=${JWT_ISSUER:-}
 JWT_AUDIENCE=${JWT_AUDIENCE:-}
 TRUSTED_PROXIES=${TRUSTED_PROXIES:-}
 BENCH=${BENCH:-0}
+AI_WORKERS=${AI_WORKERS:-8}
+FAKE_LLM=${FAKE_LLM:-0}
 UPWORK_URL=${UPWORK_URL:-}
 UPWORK_CLIENT_ID=${UPWORK_CLIENT_ID:-}
 UPWORK_CLIENT_SECRET=${UPWORK_CLIENT_SECRET:-}
@@ -70,7 +76,7 @@ reachable() {
 
 pick_rt() {
 	[ $IS_ROOT = 1 ] && chmod 0755 "$VAR"
-	local longest="$VAR/run/fcgi/job_searches.sock"
+	local longest="$VAR/run/fcgi/$(awk '!/^#/ && NF >= 2 && length($2) > length(p) { p = $2 } END { print p }' "$ROOT/httpd-conf/routes").sock"
 	if reachable "$VAR" && [ ${#longest} -le 96 ]; then
 		RT=$VAR
 	else
@@ -118,6 +124,10 @@ load_ports() {
 	if [ -z "${PUSH_PORT:-}" ]; then
 		PUSH_PORT=$(pick_port)
 		printf 'PUSH_PORT=%s\n' "$PUSH_PORT" >>"$RT/ports.env"
+	fi
+	if [ "$FAKE_LLM" = 1 ] && [ -z "${FAKE_LLM_PORT:-}" ]; then
+		FAKE_LLM_PORT=$(pick_port)
+		printf 'FAKE_LLM_PORT=%s\n' "$FAKE_LLM_PORT" >>"$RT/ports.env"
 	fi
 }
 
@@ -177,6 +187,9 @@ app_conf() {
 		echo "jwt_audience = $JWT_AUDIENCE"
 		echo "trusted_proxies = $TRUSTED_PROXIES"
 		echo "log_level = info"
+		echo "# AI: llm_provider = builtin works offline. For OpenAI or a compatible server, put the API key"
+		echo "# in the file below and set llm_provider = openai (and llm_base_url, llm_model if needed)."
+		echo "llm_api_key_file = $RT/secrets/llm-api.key"
 		echo "upwork_client_id = $UPWORK_CLIENT_ID"
 		echo "upwork_client_secret_file = $RT/secrets/upwork-client.secret"
 		echo "upwork_token_key_file = $RT/secrets/upwork-token.key"
@@ -189,6 +202,23 @@ app_conf() {
 	} >"$f"
 	own "root:$APPGROUP" "$f"
 	chmod 0640 "$f"
+}
+
+# FAKE_LLM=1: the provider is the fake of tests/, with short timeouts and
+# a priced test model; each line only if app.conf does not set it yet.
+app_conf_fake() {
+	local f=$RT/app.conf k v
+	while IFS='|' read -r k v; do
+		grep -q "^$k[[:space:]]*=" "$f" || echo "$k = $v" >>"$f"
+	done <<EOF
+llm_base_url|http://127.0.0.1:$FAKE_LLM_PORT/v1
+llm_api_key_file|$RT/secrets/llm-api.key
+llm_connect_timeout_ms|2000
+llm_idle_timeout_ms|3000
+llm_timeout_ms|8000
+llm_sse_ping_ms|1000
+llm_prices|gpt-4o-mini=0.15/0.60,gpt-4o=2.50/10.00,test-pricey=1000/3000
+EOF
 }
 
 conf_get() {
@@ -213,6 +243,7 @@ REDIS_PORT=$REDIS_PORT
 PUSH_PORT=$PUSH_PORT
 JWT_ALG=$(conf_get jwt_alg)
 APPUSER=$APPUSER
+FAKE_LLM_URL=${FAKE_LLM_PORT:+http://127.0.0.1:$FAKE_LLM_PORT}
 EOF
 }
 
@@ -368,6 +399,35 @@ programs() {
 	    "$ROOT/httpd-conf/routes" | awk '!seen[$0]++'
 }
 
+# Worker processes of a program: WORKERS_<program>, else AI_WORKERS for
+# the AI endpoints (a worker is busy for a whole generation), else WORKERS.
+workers_for() {
+	local v="WORKERS_$1"
+	if [ -n "${!v:-}" ]; then echo "${!v}"
+	else case $1 in proposals_generate|proposals_stream) echo "$AI_WORKERS" ;; *) echo "$WORKERS" ;; esac
+	fi
+}
+
+# The fake OpenAI server (tests/fake-openai.js) on its own port, with a
+# generated API key it requires; its URL goes into app.conf.
+fake_llm_start() {
+	local k=$RT/secrets/llm-api.key
+	pid_alive "$RT/run/fake-llm.pid" && return 0
+	command -v node >/dev/null || die "node is needed for the fake LLM server"
+	if [ ! -s "$k" ]; then
+		(umask 027; printf 'sk-test-%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$k")
+		own "root:$APPGROUP" "$k"
+		chmod 0640 "$k"
+	fi
+	node "$ROOT/tests/fake-openai.js" --port "$FAKE_LLM_PORT" --key-file "$k" \
+	    --pid-file "$RT/run/fake-llm.pid" >>"$RT/log/fake-llm.log" 2>&1 &
+	wait_for "the fake LLM server" curl -sf -o /dev/null "http://127.0.0.1:$FAKE_LLM_PORT/__fake/log"
+}
+
+fake_llm_stop() {
+	stop_pid "$RT/run/fake-llm.pid"
+}
+
 workers_start() {
 	local p sock pidf ids=()
 	[ $IS_ROOT = 1 ] && ids=(-U "$APPUSER" -G "$APPGROUP" -u "$APPUSER" -g "$APPGROUP")
@@ -381,7 +441,7 @@ workers_start() {
 		# must reach the log file; spawn-fcgi's own fork would send it
 		# to /dev/null.  setsid: Ctrl-C on a terminal reaches the stack
 		# script, which stops everything in order, not the workers.
-		APP_CONFIG=$RT/app.conf APP_WORKERS=$WORKERS \
+		APP_CONFIG=$RT/app.conf APP_WORKERS=$(workers_for "$p") \
 		    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 		    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
 		    setsid spawn-fcgi -n -s "$sock" -M 0660 "${ids[@]}" -- "$BIN/cgi-bin/$p" \
@@ -488,6 +548,10 @@ start() {
 	load_ports
 	secrets
 	app_conf
+	if [ "$FAKE_LLM" = 1 ]; then
+		app_conf_fake
+		fake_llm_start
+	fi
 	stack_env
 	pg_start
 	db_setup
@@ -504,6 +568,7 @@ stop() {
 	web_stop_one lighttpd
 	web_stop_one apache
 	workers_stop
+	fake_llm_stop
 	push_stop
 	redis_stop
 	pg_stop
@@ -550,8 +615,9 @@ poller() {
 }
 
 banner() {
-	local tok
+	local tok job
 	tok=$(token user_demo org_demo)
+	job=$(psql_super -d upwork -tA -c "SELECT id FROM jobs WHERE tenant_id = 'org_demo' ORDER BY posted_at DESC LIMIT 1")
 	cat <<EOF
 
   Upwork agent API: http://127.0.0.1:$PORT/   ($WEB in front, VAR=$VAR)
@@ -562,6 +628,10 @@ banner() {
   Try it:
     curl -s -H "Authorization: Bearer $tok" \\
       'http://127.0.0.1:$PORT/api/jobs?skills=postgresql,c&minBudget=40&limit=2'
+
+  Write a proposal (the builtin provider, offline; /api/ai/proposals/stream streams it):
+    curl -s -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \\
+      -d '{"jobId":"$job","tone":"friendly","maxWords":200}' http://127.0.0.1:$PORT/api/ai/proposals/generate
 
   Realtime: Socket.IO at ws://127.0.0.1:$PORT/socket.io/ (websocket transport),
     events at http://127.0.0.1:$PORT/api/events?topics=jobs,proposals;
@@ -601,6 +671,12 @@ pg-stop) load_ports; pg_stop ;;
 pg-start) load_ports; pg_start ;;
 redis-stop) load_ports; redis_stop ;;
 redis-start) load_ports; redis_start ;;
+fake-llm-start)
+	FAKE_LLM=1
+	layout; load_ports; secrets; app_conf; app_conf_fake; fake_llm_start; stack_env
+	say "stack: fake LLM server on http://127.0.0.1:$FAKE_LLM_PORT/v1 (restart the workers to use it)"
+	;;
+fake-llm-stop) fake_llm_stop ;;
 env) cat "$RT/stack.env" ;;
-*) die "usage: $0 start|stop|run|status|token SUB [ORG]|psql|pg-stop|pg-start|redis-stop|redis-start|env" ;;
+*) die "usage: $0 start|stop|run|status|token SUB [ORG]|psql|pg-stop|pg-start|redis-stop|redis-start|restart-workers|fake-llm-start|fake-llm-stop|env" ;;
 esac

@@ -102,6 +102,11 @@ for my $p (@passes) {
     # Test files talk from 127.0.0.2 and up; 127.0.0.1 plays a proxy.
     local $ENV{TRUSTED_PROXIES} = '127.0.0.1';
     local $ENV{WORKERS} = 2;
+    local $ENV{AI_WORKERS} = 6;
+    local $ENV{FAKE_LLM} = 1;    # the fake OpenAI server of tests/, for the AI tests
+    # The AI tests generate far more than 10 proposals a minute per user;
+    # they check the routes' class by its headers instead.
+    local $ENV{APP_RL_AI_LIMIT} = 100000;
     # The broadcaster's timeouts, short enough for the tests to see them fire.
     local $ENV{APP_PUSH_HANDSHAKE_TIMEOUT_MS} = 2000;
     local $ENV{APP_PUSH_PING_INTERVAL_MS} = 1000;

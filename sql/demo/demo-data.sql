@@ -1,4 +1,4 @@
--- demo-data.sql: the demo tenants org_demo (1,200 jobs, two users) and org_other, with client profiles; idempotent.
+-- demo-data.sql: the demo tenants org_demo (1,200 jobs, two users) and org_other, with client profiles and reviews; idempotent.
 -- Piped to psql after generator.sql, which defines the pg_temp.demo_* functions it calls.
 INSERT INTO tenants (id, kind, name) VALUES
     ('org_demo', 'org', 'Demo Agency'),
@@ -25,3 +25,18 @@ SELECT pg_temp.demo_jobs('org_other', 300, 2, 40);
 INSERT INTO job_searches (tenant_id, user_id, name, skills, min_budget, max_budget, client_score, notify)
 SELECT 'org_demo', 'user_demo', 'C and PostgreSQL work', '{c,postgresql}', 30, 150, 40, true
 WHERE NOT EXISTS (SELECT FROM job_searches WHERE tenant_id = 'org_demo' AND name = 'C and PostgreSQL work');
+
+-- Reviews for the first demo clients, so that client research has
+-- recent review text to read: most clients kind, a few difficult.
+INSERT INTO client_reviews (tenant_id, client_id, rating, comment, reviewed_at)
+SELECT c.tenant_id, c.id, r.rating, r.comment, now() - make_interval(days => 20 * r.n + (c.reviews_count % 7))
+  FROM clients c
+  CROSS JOIN LATERAL (VALUES
+      (1, CASE WHEN c.rating >= 4 THEN c.rating ELSE 2.5 END,
+       CASE WHEN c.rating >= 4 THEN 'Great client: clear requirements, responsive and paid on time. Would work again.'
+            ELSE 'Requirements kept changing and payment was late. Poor communication.' END),
+      (2, CASE WHEN c.rating >= 4 THEN 5.0 ELSE 3.0 END,
+       CASE WHEN c.rating >= 4 THEN 'A pleasure to work with, fair and professional.'
+            ELSE 'Unrealistic deadlines and scope creep.' END)) AS r(n, rating, comment)
+ WHERE c.tenant_id = 'org_demo' AND c.rating IS NOT NULL AND c.reviews_count >= 2
+   AND NOT EXISTS (SELECT FROM client_reviews x WHERE x.tenant_id = c.tenant_id AND x.client_id = c.id);

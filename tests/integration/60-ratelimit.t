@@ -58,6 +58,11 @@ is($r->{headers}{'x-ratelimit-remaining'}, 0, 'X-RateLimit-Remaining: 0 on the 4
 ok($r->{headers}{'retry-after'} >= 1 && $r->{headers}{'retry-after'} <= 60, 'Retry-After in seconds');
 like($r->{headers}{ratelimit}, qr/^"default";r=0;t=\d+$/, 'RateLimit r=0');
 
+$r = api(POST => '/api/ai/proposals/generate', token => $burst, json => {});
+is($r->{status}, 400, 'the same user on an ai route: not limited by the spent default budget');
+like($r->{headers}{'ratelimit-policy'} // '', qr/^"ai";q=\d+;w=60$/, 'it is counted in the ai class');
+cmp_ok($r->{headers}{'x-ratelimit-remaining'}, '>', 0, 'which has a budget of its own');
+
 $r = api(GET => '/api/job-searches', token => token(sub => 'user_rl_other', org => $T));
 is($r->{status}, 200, 'another user of the same tenant has a budget of its own');
 is($r->{headers}{'x-ratelimit-remaining'}, $N - 1, 'untouched');

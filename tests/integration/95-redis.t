@@ -62,11 +62,20 @@ for my $i (1 .. 4) {
 }
 my $r = api(POST => '/api/jobs', token => $tok, json => { name => 'while redis is down' });
 is($r->{status}, 201, 'a write while Redis is down: 201');
+my $job = psql("SELECT id FROM jobs WHERE tenant_id = '$T' LIMIT 1");
+my $before = psql("SELECT count(*) FROM proposals WHERE tenant_id = '$T'");
+$r = api(POST => '/api/ai/proposals/generate', token => $tok, json => { jobId => $job });
+is($r->{status}, 503, 'the ai class fails closed: 503');
+is($r->{json}{code}, 'service_unavailable', 'with a JSON error');
+like($r->{headers}{'retry-after'} // '', qr/^\d+$/, 'and Retry-After');
+is(psql("SELECT count(*) FROM proposals WHERE tenant_id = '$T'"), $before, 'and nothing was generated or stored');
 $r = api(GET => '/api/health');
 is($r->{status}, 200, 'health: 200');
 is($r->{json}{status}, 'degraded', 'health: degraded');
 my $log = `cat '$s->{RT}'/log/jobs.log`;
 like($log, qr/ratelimit: redis unavailable: class default fails open/, 'the fail-open decision is logged');
+my $ailog = `cat '$s->{RT}'/log/proposals_generate.log`;
+like($ailog, qr/ratelimit: redis unavailable: class ai fails closed/, 'the fail-closed decision is logged');
 
 system("$stack redis-start") == 0 or BAIL_OUT('cannot start Redis');
 sleep 1.2;    # redis_retry_ms: how long a worker bypasses Redis after a failure

@@ -12,13 +12,15 @@ use warnings;
 use Exporter 'import';
 use Digest::SHA qw(hmac_sha256);
 use HTTP::Tiny;
+use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(time);
 
 our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app
-    json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address);
+    json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address
+    sse_request fake_log sql_quote);
 
 my %stack;
 
@@ -241,6 +243,99 @@ sub insert_jobs {
     }
     psql($sql);
     invalidate('jobs', $tenant);
+}
+
+# SQL literal of a Perl value (undef: NULL), for fixtures built in tests.
+sub sql_quote {
+    my ($v) = @_;
+    return 'NULL' unless defined $v;
+    $v =~ s/'/''/g;
+    return "'$v'";
+}
+
+# What the fake OpenAI server saw for requests carrying id (see
+# tests/fake-openai.js): an array of hashes.
+sub fake_log {
+    my ($id) = @_;
+    my $url = stack()->{FAKE_LLM_URL} or die "the stack has no fake LLM server (FAKE_LLM=1)\n";
+    my $r = http_client()->get("$url/__fake/log?id=$id");
+    die "fake log: $r->{status}\n" unless $r->{success};
+    return json_decode($r->{content});
+}
+
+# POST a JSON body and read a streamed (text/event-stream) answer as it
+# arrives, over a raw socket, timing each event.  Options: token, json,
+# close_after => N (hang up after N data events), timeout (s).
+# Returns { status, headers (lower-case keys), events => [{ms, data, raw}],
+# comments, body, ms } where ms are milliseconds since the request was sent
+# and data is the decoded JSON of each "data:" event.
+sub sse_request {
+    my ($path, %o) = @_;
+    my $body = json_encode($o{json});
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => stack()->{PORT},
+        LocalAddr => local_address(), Timeout => 10) or die "connect: $!";
+    $sock->autoflush(1);
+    my $req = "POST $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        . "Accept: text/event-stream\r\nContent-Type: application/json\r\n"
+        . (defined $o{token} ? "Authorization: Bearer $o{token}\r\n" : '')
+        . 'Content-Length: ' . length($body) . "\r\n\r\n" . $body;
+    my $t0 = time();
+    print $sock $req;
+    my %res = (events => [], comments => 0, headers => {});
+    my ($raw, $head_done, $chunked, $pending, $text) = ('', 0, 0, '', '');
+    my $deadline = $t0 + ($o{timeout} // 30);
+    my $sel = IO::Select->new($sock);
+    READ: while (time() < $deadline) {
+        last unless $sel->can_read($deadline - time());
+        my $n = sysread($sock, my $got, 65536);
+        last unless $n;
+        my $now = (time() - $t0) * 1000;
+        $raw .= $got;
+        if (!$head_done) {
+            next unless $raw =~ /\r\n\r\n/;
+            my ($head, $rest) = split /\r\n\r\n/, $raw, 2;
+            ($res{status}) = $head =~ m{^HTTP/1\.\d (\d{3})};
+            for (split /\r\n/, $head) { $res{headers}{lc $1} = $2 if /^([^:]+):\s*(.*)$/ }
+            $chunked = ($res{headers}{'transfer-encoding'} // '') =~ /chunked/i;
+            $head_done = 1;
+            $pending = $rest;
+        } else {
+            $pending .= $got;
+        }
+        # De-chunk what is complete so far.
+        if ($chunked) {
+            while ($pending =~ /^([0-9a-fA-F]+)\r\n/) {
+                my $len = hex $1;
+                my $hl = length($1) + 2;
+                if ($len == 0) { $pending = ''; last }
+                last if length($pending) < $hl + $len + 2;
+                $text .= substr($pending, $hl, $len);
+                $pending = substr($pending, $hl + $len + 2);
+            }
+        } else {
+            $text .= $pending;
+            $pending = '';
+        }
+        $res{body} .= '';
+        while ($text =~ s/^(.*?)\n\n//s) {
+            my $ev = $1;
+            $res{body} .= "$ev\n\n";
+            if ($ev =~ /^:/) { $res{comments}++; next }
+            my ($data) = $ev =~ /^data: (.*)$/m;
+            next unless defined $data;
+            push @{ $res{events} }, { ms => $now, raw => $data, data => eval { json_decode($data) } };
+            $res{first_ms} //= $now;
+            if ($o{close_after} && @{ $res{events} } >= $o{close_after}) {
+                close $sock;
+                $res{closed} = 1;
+                last READ;
+            }
+        }
+    }
+    $res{body} .= $text if !$res{closed} && length $text;
+    $res{ms} = (time() - $t0) * 1000;
+    close $sock unless $res{closed};
+    return \%res;
 }
 
 1;

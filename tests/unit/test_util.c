@@ -88,6 +88,10 @@ test_base64url(void)
 	ok(base64url_decode("aGVsb", 5, &out, &len) == -1, "impossible length refused");
 	ok(base64url_decode("", 0, &out, &len) == 0 && len == 0, "empty decodes");
 	free(out);
+	ok(base64url_decode("aGk", 3, &out, &len) == 0 && len == 2, "'hi' decodes");
+	free(out);
+	ok(base64url_decode("aGl", 3, &out, &len) == -1,
+	    "non-zero unused bits refused (one encoding per byte string)");
 }
 
 static void

@@ -1,0 +1,59 @@
+/* proposals_generate.c: POST /api/ai/proposals/generate writes a proposal with the tenant's AI provider, stores the draft and its usage, and answers it. */
+#include "common.h"
+
+/*
+ * 200 with the seed's body: {"success":true,"data":{"proposal",
+ * "alternatives","suggestions","metadata"}}.  400 for a bad body, 404
+ * for a job that is not the tenant's, 402 when the month's AI budget
+ * cannot pay for the call, 502/503/504 when the provider fails (and
+ * then nothing is stored).
+ */
+static void
+generate(struct req *r)
+{
+	struct proposal_gen	g;
+	struct buf		b = { 0 };
+	enum err		e;
+
+	if (proposal_prepare(r, &g) == -1)
+		goto out;
+	if (proposal_run(r, &g, NULL, NULL, NULL) == -1) {
+		proposal_fail(r, &g);
+		goto out;
+	}
+	if (proposal_store(r, &g, &e) == -1) {
+		http_error(r, e, e == ERR_UNAVAILABLE ?
+		    "the database is unavailable" : "the proposal was not stored");
+		goto out;
+	}
+	proposal_publish(r, &g);
+	buf_puts(&b, "{\"success\":true,\"data\":{");
+	proposal_result_json(&b, &g);
+	buf_puts(&b, "}}");
+	http_json(r, 200, b.data, b.len);
+out:
+	buf_free(&b);
+	proposal_gen_free(&g);
+}
+
+static const struct route routes[] = {
+	{ "/api/ai/proposals/generate", METHOD_POST, generate, ROUTE_JSON, RL_AI },
+};
+
+int
+main(void)
+{
+	struct app	app;
+	FCGX_Request	fcgi;
+	int		rc;
+
+	if (app_init(&app, "proposals-generate", &fcgi) == -1)
+		return 1;
+	while (app_accept(&app, &fcgi) >= 0) {
+		http_dispatch(&app, &fcgi, routes, nitems(routes));
+		FCGX_Finish_r(&fcgi);
+	}
+	rc = app_free(&app, &fcgi);
+	llm_openai_cleanup();
+	return rc;
+}
