@@ -65,6 +65,7 @@ CREATE INDEX clients_details_age ON clients (tenant_id, details_refreshed_at NUL
 
 ALTER TABLE proposals
     ADD COLUMN ready_at timestamptz;
+COMMENT ON COLUMN proposals.status IS 'Lifecycle state: draft first; incomplete when a streamed generation lost its client part-way; ready once submitted here, to be finished on Upwork.';
 COMMENT ON COLUMN proposals.ready_at IS 'When the freelancer submitted it here (status ready): it is finished on Upwork at the job''s apply URL.';
 
 ALTER TABLE job_searches
