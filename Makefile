@@ -51,7 +51,7 @@ TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 .SECONDARY:
 
 .PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
-	token test bench publish deps
+	token test bench publish deps install
 
 all: $(BINS)
 
@@ -169,3 +169,20 @@ test: deps build-all
 
 bench: deps all
 	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/bench.sh
+
+# --- installing the programs and the crontab --------------------------------
+
+PREFIX	?= /usr/local/lib/upwork-api
+CONF	?= /etc/upwork-api/app.conf
+LOGDIR	?= /var/log/upwork-api
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/cron \
+	    $(DESTDIR)$(PREFIX)/tools
+	install -m 0755 -t $(DESTDIR)$(PREFIX)/cgi-bin $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
+	install -m 0755 -t $(DESTDIR)$(PREFIX)/cron $(CRONS:%=$(BUILD)/cron/%)
+	install -m 0755 -t $(DESTDIR)$(PREFIX)/tools $(TOOLS:%=$(BUILD)/tools/%)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@CONF@|$(CONF)|g' \
+	    -e 's|@LOGDIR@|$(LOGDIR)|g' cron/crontab >$(DESTDIR)$(PREFIX)/crontab
+	@echo "install: programs in $(PREFIX); install the schedule with:"
+	@echo "  crontab -u www-data $(PREFIX)/crontab   (logs go to $(LOGDIR))"

@@ -169,6 +169,32 @@ struct config {
 	int		 llm_sse_ping_ms;
 	char		*llm_prices;
 	double		 ai_monthly_budget_usd;
+	/* Upwork (upwork*.c, poll.c) and the cron binaries (cron.c, cron/) */
+	char		*upwork_graphql_url;
+	char		*upwork_authorize_url;
+	char		*upwork_token_url;
+	char		*upwork_client_id;
+	char		*upwork_client_secret_file;
+	char		*upwork_redirect_uri;
+	char		*upwork_token_key_file;
+	int		 upwork_connect_timeout_ms;
+	int		 upwork_timeout_ms;
+	int		 upwork_response_max;
+	int		 upwork_retries;
+	int		 upwork_rate_per_sec;
+	int		 upwork_rate_per_day;
+	int		 upwork_rate_wait_ms;
+	int		 upwork_refresh_skew;
+	int		 upwork_state_ttl;
+	int		 upwork_page_size;
+	int		 upwork_poll_max_pages;
+	int		 upwork_request_budget_ms;
+	int		 cron_max_seconds;
+	int		 refresh_clients_age_hours;
+	int		 refresh_clients_max;
+	int		 refresh_clients_reserve;
+	int		 prune_job_days;
+	int		 prune_batch;
 };
 extern struct config cfg;
 int	 config_load(void);
@@ -193,6 +219,7 @@ void	 log_set_level(const char *);
 void	 log_msg(enum log_level, const char *, int, const struct req *,
 	    const char *, ...) PRINTF(5, 6);
 void	 log_request(const struct req *);
+void	 log_progress(const char *, ...) PRINTF(1, 2);
 #define LOG_ERR(r, ...)		log_msg(LOG_ERROR, __FILE__, __LINE__, (r), __VA_ARGS__)
 #define LOG_WARN(r, ...)	log_msg(LOG_WARN, __FILE__, __LINE__, (r), __VA_ARGS__)
 #define LOG_INFO(r, ...)	log_msg(LOG_INFO, __FILE__, __LINE__, (r), __VA_ARGS__)
@@ -218,6 +245,7 @@ enum err {
 	ERR_BAD_GATEWAY,
 	ERR_UNAVAILABLE,
 	ERR_GATEWAY_TIMEOUT,
+	ERR_UPWORK_NOT_CONNECTED,
 	ERR__MAX
 };
 int	 err_status(enum err);
@@ -820,5 +848,272 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 int	 app_init(struct app *, const char *, FCGX_Request *);
 int	 app_accept(struct app *, FCGX_Request *);
 int	 app_free(struct app *, FCGX_Request *);
+
+/*
+ * crypto.c -- secrets at rest.  One key file yields a sealing key
+ * (AES-256-GCM, for the Upwork tokens in the database) and a signing key
+ * (HMAC-SHA256, for OAuth states).  Strings returned hold secrets:
+ * release them with crypto_free_secret(), which clears them first.
+ */
+struct crypto_keys {
+	unsigned char	seal[32];
+	unsigned char	sign[32];
+	int		loaded;
+};
+int	 crypto_keys_load(struct crypto_keys *, const char *);
+void	 crypto_keys_clear(struct crypto_keys *);
+char	*crypto_seal(const struct crypto_keys *, const char *, const char *);
+char	*crypto_open(const struct crypto_keys *, const char *, const char *);
+void	 crypto_sign(const struct crypto_keys *, const void *, size_t,
+	    unsigned char[32]);
+int	 crypto_equal(const void *, const void *, size_t);
+void	 crypto_free_secret(char *);
+
+/*
+ * upwork.c -- the Upwork GraphQL API over libcurl.
+ *
+ * Every request to Upwork (GraphQL and OAuth token calls alike) first
+ * takes a slot from the shared rate limit (upwork_rl.c), so all workers
+ * and cron processes together stay within upwork_rate_per_sec and
+ * upwork_rate_per_day.  Upwork's 429 pauses every process for its
+ * Retry-After; 5xx and transport errors are retried upwork_retries times
+ * with backoff; nothing is waited for past the client's deadline.  A
+ * response is read up to upwork_response_max bytes, then parsed and
+ * validated whole into the structs below before the caller sees any of
+ * it: an errors array, a wrong type, a missing field or an oversized
+ * body is an error, never half a page.
+ */
+enum upwork_fail {
+	UPW_OK,
+	UPW_CONFIG,		/* Upwork is not configured here */
+	UPW_BUDGET,		/* no rate-limit slot before the deadline, or the day's cap */
+	UPW_TRANSPORT,		/* connect, TLS, timeout */
+	UPW_HTTP,		/* an error status */
+	UPW_THROTTLED,		/* Upwork answered 429 past our retries */
+	UPW_UNAUTHORIZED,	/* 401: the access token is not valid (any more) */
+	UPW_GRAPHQL,		/* a GraphQL errors array */
+	UPW_MALFORMED,		/* not the JSON, or not the shape, expected */
+	UPW_TOO_LARGE,		/* past upwork_response_max */
+	UPW_INVALID_GRANT,	/* the token endpoint refused the code or refresh token */
+	UPW_NOT_CONNECTED,	/* the tenant has no usable connection */
+	UPW_DATABASE		/* our own database failed */
+};
+struct upwork_err {
+	enum upwork_fail fail;
+	enum err	 err;		/* how an API request reports it */
+	int		 http_status;	/* Upwork's, when there was one */
+	long long	 retry_after_ms;
+	char		 msg[320];	/* for logs and API error details; no secrets */
+};
+struct upwork {
+	void			*curl;		/* CURL *, kept for keep-alive */
+	struct redis		*redis;		/* the shared rate limit lives there */
+	double			 deadline;	/* now_ms() past which no request starts and nothing waits; 0: none */
+	int			 reserve;	/* daily requests to leave to others */
+	unsigned long		 requests;	/* HTTP requests sent */
+	struct crypto_keys	 keys;
+};
+/* Who a GraphQL call acts for: the bearer token and the organization. */
+struct upwork_auth {
+	char	access[2049];
+	char	org[65];
+};
+enum upwork_job_type {
+	UPW_JOBS_ANY,
+	UPW_JOBS_FIXED,
+	UPW_JOBS_HOURLY
+};
+/* The marketPlaceJobFilter of a search (NULL and 0 fields are left out). */
+struct upwork_filter {
+	const char		 *query;		/* searchExpression_eq */
+	const char *const	 *skills;		/* skillExpression_eq: any of them */
+	size_t			  nskills;
+	const char		 *location;		/* locations_any */
+	enum upwork_job_type	  job_type;		/* jobType_eq */
+	int			  has_min, has_max;	/* budgetRange_eq or hourlyRate_eq */
+	long long		  min, max;
+	const char		 *experience_level;	/* experienceLevel_eq */
+	int			  verified_only;	/* verifiedPaymentOnly_eq */
+	int			  first;		/* pagination_eq */
+	const char		 *after;
+};
+struct upwork_client_info {
+	int		 present;
+	char		*uid;		/* companyOrgUid, or NULL */
+	char		*country, *city;
+	int		 has_spent, has_feedback;
+	double		 total_spent, total_feedback;
+	int		 total_hires, total_posted_jobs, total_reviews;
+	int		 verified;
+	char		*member_since;	/* ISO 8601, or NULL */
+};
+struct upwork_job {
+	char		*id;
+	char		*ciphertext;	/* or NULL */
+	char		*title;
+	char		*description;
+	char		**skills;	/* lower-case display names */
+	size_t		 nskills;
+	int		 hourly;
+	int		 has_min, has_max;
+	double		 budget_min, budget_max;
+	char		 currency[4];
+	char		*experience_level;	/* ENTRY_LEVEL, INTERMEDIATE, EXPERT or NULL */
+	int		 applicants;	/* -1: unknown */
+	char		*created;	/* ISO 8601 */
+	char		*raw;		/* the node as JSON */
+	struct upwork_client_info client;
+};
+/* A page of search results; its arena owns every string in it. */
+struct upwork_page {
+	struct arena		 arena;
+	struct upwork_job	*jobs;
+	size_t			 njobs;
+	long long		 total;
+	int			 has_next;
+	char			*end_cursor;
+};
+/* A client's company, from marketplaceJobPosting(id). */
+struct upwork_details {
+	struct arena	 arena;
+	char		*company_id, *company_name, *city, *state, *timezone;
+	char		*raw;
+};
+struct upwork_tokens {
+	char		access[2049];
+	char		refresh[2049];
+	long long	expires_in;
+};
+/* What the submitProposal seam gets; see upwork_submit_proposal(). */
+struct upwork_proposal {
+	const char	*job_upwork_id;
+	const char	*ciphertext;
+	const char	*cover_letter;
+};
+#define UPWORK_APPLY_URL	"https://www.upwork.com/nx/proposals/job/%s/apply/"
+int	 upwork_init(struct upwork *, struct redis *);
+void	 upwork_free(struct upwork *);
+void	 upwork_fail(struct upwork_err *, enum upwork_fail, int, const char *, ...)
+	    PRINTF(4, 5);
+int	 upwork_http(struct upwork *, const char *, const char *, const char *,
+	    const struct upwork_auth *, struct buf *, long *, struct upwork_err *);
+char	*upwork_search_body(const struct upwork_filter *);
+char	*upwork_details_body(const char *);
+int	 upwork_parse_page(const char *, size_t, struct upwork_page *,
+	    struct upwork_err *);
+int	 upwork_parse_details(const char *, size_t, struct upwork_details *,
+	    struct upwork_err *);
+int	 upwork_search(struct upwork *, const struct upwork_auth *,
+	    const struct upwork_filter *, struct upwork_page *, struct upwork_err *);
+int	 upwork_client_details(struct upwork *, const struct upwork_auth *,
+	    const char *, struct upwork_details *, struct upwork_err *);
+int	 upwork_submit_proposal(struct upwork *, const struct upwork_proposal *,
+	    struct buf *, struct upwork_err *);
+void	 upwork_page_free(struct upwork_page *);
+void	 upwork_details_free(struct upwork_details *);
+int	 upwork_ciphertext_valid(const char *);
+long long upwork_retry_after(const char *, time_t);
+
+/*
+ * upwork_auth.c -- the OAuth2 authorization-code flow and the tenant's
+ * token pair.  States are signed (tenant, user, nonce, expiry) and
+ * single-use (the nonce's row is consumed by the callback).  The pair is
+ * stored sealed; a refresh happens upwork_refresh_skew seconds before
+ * expiry, under a row lock (SELECT ... FOR UPDATE), so two processes
+ * refreshing at once make one call and both end with the new pair, which
+ * is committed before it is used.  A refresh Upwork refuses marks the
+ * tenant disconnected.
+ */
+#define UPWORK_STATE_MAX	1024
+struct upwork_state {
+	char		tenant[136];
+	char		user[129];
+	char		nonce[33];
+	long long	expires;
+};
+char	*upwork_state_sign(const struct crypto_keys *, const struct upwork_state *);
+int	 upwork_state_verify(const struct crypto_keys *, const char *, time_t,
+	    struct upwork_state *);
+int	 upwork_org_valid(const char *);
+void	 upwork_authorize_url(struct buf *, const char *);
+int	 upwork_parse_tokens(const char *, size_t, long, struct upwork_tokens *,
+	    struct upwork_err *);
+int	 upwork_exchange_code(struct upwork *, const char *, struct upwork_tokens *,
+	    struct upwork_err *);
+int	 upwork_account_store(struct upwork *, struct db *, const char *,
+	    const char *, const char *, const struct upwork_tokens *,
+	    struct upwork_err *);
+int	 upwork_token(struct upwork *, struct db *, const char *, int,
+	    struct upwork_auth *, struct upwork_err *);
+
+/*
+ * upwork_rl.c -- the Upwork rate limit shared by every process that
+ * talks to Upwork with one API key: upwork_rate_per_sec requests a
+ * second, evenly spaced (a request every 1000/rate ms), and
+ * upwork_rate_per_day per UTC day.  One Lua script reserves the next
+ * slot atomically, on Redis's clock; the caller then sleeps until its
+ * slot, so processes queue fairly without polling.  State lives in
+ * Redis: a restarted process starts where the others are.
+ */
+int	 upwork_rl_take(struct redis *, const char *, int, double,
+	    struct upwork_err *);
+int	 upwork_rl_pause(struct redis *, const char *, long long);
+const char *upwork_rl_script(void);
+
+/*
+ * poll.c -- run a tenant's saved searches (notify on) against Upwork and
+ * store what they find: clients and jobs upserted (unique per tenant and
+ * Upwork id, changed fields updated), client_score from
+ * client_score_of(), the tenant's cached job lists invalidated, and
+ * job:new published for each job new to the tenant.  Each page is
+ * validated whole, then written in one transaction.  Re-running with the
+ * same Upwork data writes and publishes nothing.
+ */
+struct poll_stats {
+	unsigned	searches;
+	unsigned	pages;
+	unsigned	fetched;
+	unsigned	inserted;
+	unsigned	updated;
+	unsigned	published;
+};
+int	 poll_tenant(struct upwork *, struct db *, struct redis *, const char *,
+	    int, struct poll_stats *, struct upwork_err *);
+
+/*
+ * cron.c -- what every cron binary shares: getopt flags (--tenant,
+ * --dry-run, --verbose, --max-seconds, --help), one run at a time (a
+ * PostgreSQL session advisory lock on a connection of its own: released
+ * by the server the moment the process dies, whatever killed it, and
+ * shared by every host that runs the crontab; --tenant runs lock that
+ * tenant only), a time budget, the list
+ * of tenants with work (scheduler_tenants()), JSON logs and a progress
+ * line when stderr is a terminal.
+ */
+struct cron {
+	const char	*name;
+	const char	*tenant;	/* --tenant */
+	int		 dry_run;
+	int		 verbose;
+	int		 max_seconds;
+	double		 t0;
+	double		 deadline;	/* now_ms() when the run stops starting work */
+	int		 status;	/* the exit status when cron_init() fails */
+	int		 interrupted;
+	struct db	 db;
+	struct db	 lock;
+	struct redis	 redis;
+};
+struct option;
+#define CRON_OK		0
+#define CRON_FAILED	1
+#define CRON_USAGE	2
+int	 cron_init(struct cron *, const char *, int, char **, const struct option *,
+	    int (*)(int, const char *), const char *);
+int	 cron_lock(struct cron *);
+int	 cron_tenants(struct cron *, const char *, const char *, char ***, size_t *);
+void	 cron_tenants_free(char **, size_t);
+int	 cron_go_on(struct cron *);
+int	 cron_done(struct cron *, int);
 
 #endif /* !COMMON_H */

@@ -27,6 +27,8 @@ static const struct {
 	    "Service temporarily unavailable" },
 	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
 	    "Upstream service timed out" },
+	[ERR_UPWORK_NOT_CONNECTED] = { 409, "upwork_not_connected",
+	    "Upwork account not connected" },
 };
 
 int

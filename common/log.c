@@ -9,6 +9,7 @@
 static const char	*log_service = "app";
 static enum log_level	 log_min = LOG_INFO;
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static int		 progress_shown;	/* a progress line is on the terminal */
 
 void
 log_init(const char *service)
@@ -53,17 +54,27 @@ log_field(struct buf *b, const char *key, const char *val)
 }
 
 static void
-log_close(struct buf *b)
+log_write(const char *p, size_t len)
 {
 	size_t	off = 0;
 	ssize_t	n;
 
-	buf_puts(b, "}\n");
-	while (off < b->len) {
-		if ((n = write(STDERR_FILENO, b->data + off, b->len - off)) <= 0)
+	while (off < len) {
+		if ((n = write(STDERR_FILENO, p + off, len - off)) <= 0)
 			break;
 		off += (size_t)n;
 	}
+}
+
+static void
+log_close(struct buf *b)
+{
+	if (progress_shown) {
+		log_write("\r\033[K", 4);	/* the line goes where progress was */
+		progress_shown = 0;
+	}
+	buf_puts(b, "}\n");
+	log_write(b->data, b->len);
 	buf_reset(b);
 }
 
@@ -120,4 +131,29 @@ log_request(const struct req *r)
 	log_field(&b, "code", r->code);
 	log_field(&b, "cache", r->cache);
 	log_close(&b);
+}
+
+/*
+ * A progress line for someone watching a cron binary at a terminal: one
+ * line, rewritten in place, and erased by the next log line.  Nothing
+ * at all when stderr is not a terminal (cron mails, log files).
+ */
+void
+log_progress(const char *fmt, ...)
+{
+	static int	 tty = -1;
+	struct buf	 b = { 0 };
+	va_list		 ap;
+
+	if (tty == -1)
+		tty = isatty(STDERR_FILENO);
+	if (!tty)
+		return;
+	buf_puts(&b, "\r\033[K");
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	log_write(b.data, b.len);
+	buf_free(&b);
+	progress_shown = 1;
 }

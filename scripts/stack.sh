@@ -11,8 +11,11 @@
 # busy for a whole generation), WORKERS_<program> (one program's count),
 # BENCH (1 adds the benchmark-only routes), FAKE_LLM (1 starts the fake
 # OpenAI server of tests/ and points the stack at it); JWT_ALG
-# (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE and TRUSTED_PROXIES are written
-# into VAR's app.conf on the first start only.
+# (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE, TRUSTED_PROXIES, UPWORK_CLIENT_ID
+# and UPWORK_URL (another Upwork, such as the tests' fake) are written
+# into VAR's app.conf, and UPWORK_CLIENT_SECRET into VAR/secrets, on the
+# first start only.  POLL_INTERVAL: seconds between poll-jobs runs under
+# `run` (120).
 #
 # Everything lives under VAR: several stacks with different PORT and VAR
 # run side by side.  As root, PostgreSQL runs as the postgres user and
@@ -35,6 +38,10 @@ TRUSTED_PROXIES=${TRUSTED_PROXIES:-}
 BENCH=${BENCH:-0}
 AI_WORKERS=${AI_WORKERS:-8}
 FAKE_LLM=${FAKE_LLM:-0}
+UPWORK_URL=${UPWORK_URL:-}
+UPWORK_CLIENT_ID=${UPWORK_CLIENT_ID:-}
+UPWORK_CLIENT_SECRET=${UPWORK_CLIENT_SECRET:-}
+POLL_INTERVAL=${POLL_INTERVAL:-120}
 
 case $BUILD in /*) BIN=$BUILD ;; *) BIN=$ROOT/$BUILD ;; esac
 mkdir -p "$VAR"
@@ -147,6 +154,8 @@ secrets() {
 	umask 027
 	[ -s "$s/jwt-hs256.key" ] || head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/jwt-hs256.key"
 	[ -s "$s/db-app.password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/db-app.password"
+	[ -s "$s/upwork-token.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/upwork-token.key"
+	[ -e "$s/upwork-client.secret" ] || printf '%s' "$UPWORK_CLIENT_SECRET" >"$s/upwork-client.secret"
 	if [ ! -s "$s/jwt-rs256.key" ]; then
 		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$s/jwt-rs256.key" 2>/dev/null
 		openssl pkey -in "$s/jwt-rs256.key" -pubout -out "$s/jwt-rs256.pub.pem"
@@ -181,6 +190,15 @@ app_conf() {
 		echo "# AI: llm_provider = builtin works offline. For OpenAI or a compatible server, put the API key"
 		echo "# in the file below and set llm_provider = openai (and llm_base_url, llm_model if needed)."
 		echo "llm_api_key_file = $RT/secrets/llm-api.key"
+		echo "upwork_client_id = $UPWORK_CLIENT_ID"
+		echo "upwork_client_secret_file = $RT/secrets/upwork-client.secret"
+		echo "upwork_token_key_file = $RT/secrets/upwork-token.key"
+		echo "upwork_redirect_uri = http://127.0.0.1:$PORT/api/upwork/callback"
+		if [ -n "$UPWORK_URL" ]; then
+			echo "upwork_graphql_url = $UPWORK_URL/graphql"
+			echo "upwork_authorize_url = $UPWORK_URL/oauth2/authorize"
+			echo "upwork_token_url = $UPWORK_URL/oauth2/token"
+		fi
 	} >"$f"
 	own "root:$APPGROUP" "$f"
 	chmod 0640 "$f"
@@ -579,6 +597,23 @@ publish() {
 	    --type "$event" --data "${data:-"{}"}"
 }
 
+# Under `run`, poll-jobs every POLL_INTERVAL seconds against the
+# configured Upwork (nothing to do until a tenant connects an account),
+# as the crontab would; its log is log/cron.log.
+poller() {
+	local pid
+	trap 'kill $pid 2>/dev/null; exit 0' TERM
+	touch "$RT/log/cron.log"
+	own "$APPUSER:$APPGROUP" "$RT/log/cron.log"
+	while :; do
+		as_app env APP_CONFIG="$RT/app.conf" "$BIN/cron/poll-jobs" \
+		    >>"$RT/log/cron.log" 2>&1 </dev/null || true
+		sleep "$POLL_INTERVAL" &
+		pid=$!
+		wait $pid || true
+	done
+}
+
 banner() {
 	local tok job
 	tok=$(token user_demo org_demo)
@@ -602,6 +637,7 @@ banner() {
     events at http://127.0.0.1:$PORT/api/events?topics=jobs,proposals;
     make publish TENANT=org_demo EVENT=job:new DATA='{"title":"hello"}'
 
+  poll-jobs runs every $POLL_INTERVAL s (log/cron.log); connect Upwork first (README, Upwork).
   Logs: $RT/log/    Stop: Ctrl-C
 
 EOF
@@ -613,7 +649,9 @@ stop) stop ;;
 run)
 	start
 	banner
-	trap 'trap - INT TERM; say "stack: stopping"; stop; exit 0' INT TERM
+	poller &
+	POLLER=$!
+	trap 'trap - INT TERM; say "stack: stopping"; kill $POLLER 2>/dev/null; stop; exit 0' INT TERM
 	while :; do sleep 3600 & wait $! || true; done
 	;;
 status)

@@ -53,3 +53,18 @@ ALTER TABLE schema_migrations OWNER TO upwork_owner;
 COMMENT ON TABLE schema_migrations IS 'Migrations from sql/ that have run, one row each.';
 COMMENT ON COLUMN schema_migrations.version IS 'The migration file name without .sql.';
 COMMENT ON COLUMN schema_migrations.applied_at IS 'When it ran.';
+
+-- upwork_scheduler owns one function and nothing else: the one that tells
+-- the cron binaries which tenants have work (ids only, no data; see
+-- sql/0003-upwork.sql).  It needs BYPASSRLS to look across tenants, so it
+-- cannot log in, and nobody but the superuser and upwork_owner (which
+-- hands it that function during the migration) can become it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upwork_scheduler') THEN
+        CREATE ROLE upwork_scheduler NOLOGIN BYPASSRLS NOINHERIT NOCREATEDB
+            NOCREATEROLE NOREPLICATION;
+    END IF;
+END $$;
+ALTER ROLE upwork_scheduler NOLOGIN BYPASSRLS;
+GRANT upwork_scheduler TO upwork_owner;

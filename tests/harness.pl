@@ -113,12 +113,19 @@ for my $p (@passes) {
     local $ENV{APP_PUSH_PING_TIMEOUT_MS} = 1500;
     local $ENV{APP_PUSH_SSE_KEEPALIVE_MS} = 1000;
     local $ENV{APP_PUSH_SHUTDOWN_MS} = 1000;
+    # The fake Upwork (tests/fake-upwork.js) for this pass; app.conf points at it.
+    my $secret = join '', map { sprintf '%02x', int(rand(256)) } 1 .. 16;
+    my ($fake_pid, $fake_port, $fake_out) = start_fake($secret);
+    local $ENV{UPWORK_URL} = "http://127.0.0.1:$fake_port";
+    local $ENV{UPWORK_CLIENT_ID} = 'upw-test-client';
+    local $ENV{UPWORK_CLIENT_SECRET} = $secret;
     print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
         print "# $p->{web}: the stack did not start; its logs:\n";
         system("tail -n 30 $var/log/*.log $var/rt/log/*.log 2>/dev/null | sed 's/^/#   /'");
         $agg->add("$p->{web}: stack start", fake_failure("the $p->{web} stack did not start"));
         system("scripts/stack.sh", "stop");
+        stop_fake($fake_pid, $fake_out);
         next;
     }
     my $rt = -l "$var/rt" ? readlink("$var/rt") : $var;
@@ -126,6 +133,7 @@ for my $p (@passes) {
     my $ih = harness(jobs => 4, rules => $rules);
     $ih->aggregate_tests($agg, map { [$_, "$p->{web}/" . (split m{/}, $_)[-1]] } @integration);
     system("scripts/stack.sh", "stop");
+    stop_fake($fake_pid, $fake_out);
 
     # Workers exit cleanly on SIGTERM, so LeakSanitizer has run by now.
     local $ENV{SANITIZER_LOGS} = "$rt/log/asan";
@@ -136,6 +144,24 @@ for my $p (@passes) {
 $agg->stop;
 $h->summary($agg);
 exit($agg->all_passed ? 0 : 1);
+
+# Start tests/fake-upwork.js on a free port; returns its pid, port and
+# stdout (kept open: closing a piped open waits for the process).
+sub start_fake {
+    my ($secret) = @_;
+    my $pid = open(my $out, '-|', 'node', 'tests/fake-upwork.js', '--port', '0',
+                   '--client-id', 'upw-test-client', '--client-secret', $secret)
+        or die "harness: cannot start the fake Upwork: $!";
+    my $line = <$out> // '';
+    $line =~ /^listening (\d+)/ or die "harness: the fake Upwork did not start\n";
+    return ($pid, $1, $out);
+}
+
+sub stop_fake {
+    my ($pid, $out) = @_;
+    kill 'TERM', $pid;
+    close $out;
+}
 
 # A parser that reports one failing test, for a pass that could not run.
 sub fake_failure {

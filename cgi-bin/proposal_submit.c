@@ -1,0 +1,137 @@
+/* proposal_submit.c: POST /api/proposals/{id}/submit marks the user's draft ready, records when, publishes proposal:updated and answers the job's Upwork apply URL. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+enum stmt {
+	STMT_LOCK,
+	STMT_READY,
+	STMT__MAX
+};
+
+static const char *const stmts[STMT__MAX] = {
+	/* Another user's proposal, like another tenant's, is not found. */
+	[STMT_LOCK] = "SELECT p.status, j.ciphertext, j.upwork_id, p.content,"
+	    " p.job_id, p.ready_at FROM proposals p JOIN jobs j"
+	    " ON j.tenant_id = p.tenant_id AND j.id = p.job_id"
+	    " WHERE p.id = $1::uuid AND p.user_id = app_user() FOR UPDATE OF p",
+	[STMT_READY] = "UPDATE proposals SET status = 'ready', ready_at = now(),"
+	    " updated_at = now() WHERE id = $1::uuid RETURNING ready_at",
+};
+
+static struct upwork	up;
+
+/* The answer and the event share one object. */
+static void
+proposal_json(struct buf *b, const char *id, const char *job, const char *ready_at,
+    const char *url)
+{
+	buf_printf(b, "{\"id\":\"%s\",\"jobId\":\"%s\",\"status\":\"ready\","
+	    "\"readyAt\":", id, job);
+	shape_time(b, ready_at);
+	buf_puts(b, ",\"applyUrl\":");
+	buf_json_string(b, url, strlen(url));
+	buf_puts(b, ",\"submittedToUpwork\":false}");
+}
+
+/*
+ * Upwork's public API cannot submit a proposal (see
+ * upwork_submit_proposal()), so "submit" readies the draft here and
+ * hands the freelancer the job's apply page to finish it.  The row is
+ * locked from the check to the update: two submits at once make one
+ * change and one event.  Submitting a proposal that is already ready
+ * answers the same again, without a second event.
+ */
+static void
+proposal_submit(struct req *r)
+{
+	const char		*params[1] = { r->args[0] };
+	struct db_query		 q;
+	struct upwork_proposal	 p;
+	struct upwork_err	 e;
+	struct buf		 url = { 0 }, data = { 0 }, b = { 0 };
+	PGresult		*row, *res = NULL;
+	const char		*status;
+	char			*job = NULL, *ready_at = NULL;
+
+	if (!uuid_valid(r->args[0])) {
+		valid_fail_field(r, "id", "must be a UUID");
+		return;
+	}
+	db_begin(r);
+	q = (struct db_query){ stmts[STMT_LOCK], 1, params };
+	if ((row = db_exec(r, q.sql, q.nparams, q.params)) == NULL)
+		return;
+	if (PQntuples(row) == 0) {
+		db_rollback(r);
+		http_error(r, ERR_NOT_FOUND, "no proposal with this id");
+		goto out;
+	}
+	status = PQgetvalue(row, 0, 0);
+	if (strcmp(status, "draft") != 0 && strcmp(status, "ready") != 0) {
+		db_rollback(r);
+		http_error(r, ERR_CONFLICT, "only a draft can be submitted; this "
+		    "proposal is %s", status);
+		goto out;
+	}
+	memset(&p, 0, sizeof(p));
+	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	p.job_upwork_id = PQgetvalue(row, 0, 2);
+	p.ciphertext = db_value(row, 0, 1);
+	p.cover_letter = PQgetvalue(row, 0, 3);
+	if (upwork_submit_proposal(&up, &p, &url, &e) == -1) {
+		db_rollback(r);
+		http_error(r, e.err, "%s", e.msg);
+		goto out;
+	}
+	job = xstrdup(PQgetvalue(row, 0, 4));
+	if (strcmp(status, "ready") == 0) {
+		db_rollback(r);
+		if (db_value(row, 0, 5) != NULL)
+			ready_at = xstrdup(db_value(row, 0, 5));
+	} else {
+		q = (struct db_query){ stmts[STMT_READY], 1, params };
+		if ((res = db_exec(r, q.sql, q.nparams, q.params)) == NULL ||
+		    db_commit(r) == -1)
+			goto out;
+		ready_at = xstrdup(PQgetvalue(res, 0, 0));
+		proposal_json(&data, r->args[0], job, ready_at, url.data);
+		(void)events_publish(&r->app->redis, "proposal:updated",
+		    r->auth.tenant_id, r->auth.user_id, data.data, NULL, 0);
+		buf_reset(&data);
+	}
+	proposal_json(&data, r->args[0], job, ready_at, url.data);
+	buf_printf(&b, "{\"success\":true,\"data\":%s}", data.data);
+	http_json(r, 200, b.data, b.len);
+out:
+	PQclear(row);
+	PQclear(res);
+	free(job);
+	free(ready_at);
+	buf_free(&url);
+	buf_free(&data);
+	buf_free(&b);
+}
+
+static const struct route routes[] = {
+	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK },
+};
+
+int
+main(void)
+{
+	struct app	app;
+	FCGX_Request	fcgi;
+
+	if (app_init(&app, "proposal_submit", &fcgi) == -1)
+		return 1;
+	if (upwork_init(&up, &app.redis) == -1)
+		return 1;
+	while (app_accept(&app, &fcgi) >= 0) {
+		http_dispatch(&app, &fcgi, routes, nitems(routes));
+		FCGX_Finish_r(&fcgi);
+	}
+	upwork_free(&up);
+	return app_free(&app, &fcgi);
+}

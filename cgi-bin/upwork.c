@@ -1,0 +1,303 @@
+/* upwork.c: a tenant's Upwork connection: GET /api/upwork/connect and /callback (OAuth2), GET /api/upwork/status, DELETE /api/upwork/connection, POST /api/upwork/poll. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+struct connect_q {
+	char	*organization;
+};
+
+static const struct field connect_fields[] = {
+	{ "organization", FT_STRING, 0, 1, 64, 0, NULL,
+	    offsetof(struct connect_q, organization), NULL },
+};
+
+enum stmt {
+	STMT_ENSURE_TENANT,
+	STMT_ENSURE_USER,
+	STMT_STATE_NEW,
+	STMT_STATE_TAKE,
+	STMT_STATUS,
+	STMT_DELETE,
+	STMT__MAX
+};
+
+static const char *const stmts[STMT__MAX] = {
+	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
+	    " ON CONFLICT (id) DO NOTHING",
+	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
+	    " ON CONFLICT (tenant_id, id) DO NOTHING",
+	[STMT_STATE_NEW] = "INSERT INTO upwork_oauth_states (nonce, upwork_org_id,"
+	    " expires_at) VALUES ($1, $2, now() + $3::int * interval '1 second')"
+	    " RETURNING expires_at",
+	[STMT_STATE_TAKE] = "DELETE FROM upwork_oauth_states WHERE nonce = $1"
+	    " AND user_id = app_user() AND expires_at > now()"
+	    " RETURNING upwork_org_id",
+	[STMT_STATUS] = "SELECT status, upwork_org_id, access_expires_at,"
+	    " connected_at, refreshed_at, disconnected_reason, connected_by"
+	    " FROM upwork_accounts",
+	[STMT_DELETE] = "DELETE FROM upwork_accounts RETURNING tenant_id",
+};
+
+static struct upwork	up;
+
+/* Predicate: this server has what the OAuth flow needs. */
+static int
+configured(struct req *r)
+{
+	if (*cfg.upwork_client_id != '\0' && *cfg.upwork_redirect_uri != '\0' &&
+	    up.keys.loaded)
+		return 1;
+	http_error(r, ERR_UNAVAILABLE, "Upwork is not configured on this server");
+	return 0;
+}
+
+/*
+ * Start an authorization: a single-use state (its nonce stored for the
+ * tenant, the whole signed) and the URL of Upwork's consent page.
+ */
+static void
+upwork_connect(struct req *r)
+{
+	struct connect_q	 q = { 0 };
+	struct upwork_state	 st;
+	const char		*kind[1], *params[3];
+	struct db_query		 qs[3];
+	PGresult		*res[3];
+	struct buf		 url = { 0 }, b = { 0 };
+	char			 ttl[16], *state;
+	uint64_t		 set;
+
+	if (valid_query(r, connect_fields, nitems(connect_fields), &q, &set) == -1)
+		return;
+	if (q.organization != NULL && !upwork_org_valid(q.organization)) {
+		valid_fail_field(r, "organization", "must be an Upwork organization id");
+		return;
+	}
+	if (!configured(r))
+		return;
+	memset(&st, 0, sizeof(st));
+	snprintf(st.tenant, sizeof(st.tenant), "%s", r->auth.tenant_id);
+	snprintf(st.user, sizeof(st.user), "%s", r->auth.user_id);
+	random_hex(st.nonce, sizeof(st.nonce));
+	st.expires = (long long)time(NULL) + cfg.upwork_state_ttl;
+	snprintf(ttl, sizeof(ttl), "%d", cfg.upwork_state_ttl);
+	kind[0] = r->auth.personal ? "personal" : "org";
+	params[0] = st.nonce;
+	params[1] = q.organization;
+	params[2] = ttl;
+	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
+	qs[1] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
+	qs[2] = (struct db_query){ stmts[STMT_STATE_NEW], 3, params };
+	if (db_run(r, qs, 3, res) == -1)
+		return;
+	state = upwork_state_sign(&up.keys, &st);
+	upwork_authorize_url(&url, state);
+	buf_puts(&b, "{\"success\":true,\"data\":{\"authorizeUrl\":");
+	buf_json_string(&b, url.data, url.len);
+	buf_puts(&b, ",\"state\":");
+	buf_json_string(&b, state, strlen(state));
+	buf_puts(&b, ",\"expiresAt\":");
+	shape_time(&b, PQgetvalue(res[2], 0, 0));
+	buf_puts(&b, "}}");
+	http_json(r, 200, b.data, b.len);
+	free(state);
+	buf_free(&url);
+	buf_free(&b);
+	db_clear(res, 3);
+}
+
+/* Predicate: printable ASCII without spaces, 1..max bytes. */
+static int
+param_valid(const char *s, size_t max)
+{
+	size_t	n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s <= 0x20 || *s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Where Upwork sends the user back: the state says who, the code proves consent. */
+static void
+upwork_callback(struct req *r)
+{
+	const char		*code = req_param(r, "code"), *state = req_param(r, "state");
+	const char		*denied = req_param(r, "error"), *params[1];
+	struct upwork_state	 st;
+	struct upwork_tokens	 t;
+	struct upwork_err	 e;
+	struct db_query		 q = { stmts[STMT_STATE_TAKE], 1, params };
+	PGresult		*res;
+	struct buf		 b = { 0 };
+	char			 org[65];
+
+	if (!configured(r))
+		return;
+	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	if (!param_valid(state, UPWORK_STATE_MAX) ||
+	    upwork_state_verify(&up.keys, state, time(NULL), &st) == -1) {
+		http_error(r, ERR_BAD_REQUEST, "the state is invalid or expired; "
+		    "start again with GET /api/upwork/connect");
+		return;
+	}
+	params[0] = st.nonce;
+	if (db_run_as(&r->app->db, st.tenant, st.user, &q, 1, &res, r) == -1) {
+		http_error(r, ERR_UNAVAILABLE, "the database is unavailable");
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		http_error(r, ERR_BAD_REQUEST, "this authorization was already "
+		    "used or has expired; start again with GET /api/upwork/connect");
+		return;
+	}
+	snprintf(org, sizeof(org), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (denied != NULL) {
+		http_error(r, ERR_BAD_REQUEST, "the authorization was not granted "
+		    "on Upwork (%.100s)", param_valid(denied, 100) ? denied : "error");
+		return;
+	}
+	if (!param_valid(code, 2048)) {
+		valid_fail_field(r, "code", "must be the code Upwork sent");
+		return;
+	}
+	if (upwork_exchange_code(&up, code, &t, &e) == -1) {
+		if (e.fail == UPW_INVALID_GRANT)
+			http_error(r, ERR_BAD_REQUEST, "Upwork refused the "
+			    "authorization code; start again");
+		else
+			http_error(r, e.err, "%s", e.msg);
+		return;
+	}
+	if (upwork_account_store(&up, &r->app->db, st.tenant, st.user,
+	    *org ? org : NULL, &t, &e) == -1) {
+		explicit_bzero(&t, sizeof(t));
+		http_error(r, e.err, "%s", e.msg);
+		return;
+	}
+	LOG_INFO(r, "upwork: tenant %s connected by %s", st.tenant, st.user);
+	buf_puts(&b, "{\"success\":true,\"data\":{\"connected\":true,\"tenant\":");
+	buf_json_string(&b, st.tenant, strlen(st.tenant));
+	buf_printf(&b, ",\"expiresIn\":%lld}}", t.expires_in);
+	explicit_bzero(&t, sizeof(t));
+	http_json(r, 200, b.data, b.len);
+	buf_free(&b);
+}
+
+/* What is known of the connection; never a token. */
+static void
+upwork_status(struct req *r)
+{
+	struct db_query	 q = { stmts[STMT_STATUS], 0, NULL };
+	PGresult	*res;
+	struct buf	 b = { 0 };
+	const char	*v;
+
+	if (db_run(r, &q, 1, &res) == -1)
+		return;
+	if (PQntuples(res) == 0)
+		buf_puts(&b, "{\"success\":true,\"data\":{\"connected\":false,"
+		    "\"status\":\"none\"}}");
+	else {
+		v = PQgetvalue(res, 0, 0);
+		buf_printf(&b, "{\"success\":true,\"data\":{\"connected\":%s,"
+		    "\"status\":\"%s\",\"organization\":",
+		    strcmp(v, "connected") == 0 ? "true" : "false", v);
+		if ((v = db_value(res, 0, 1)) != NULL)
+			buf_json_string(&b, v, strlen(v));
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"accessExpiresAt\":");
+		shape_time(&b, db_value(res, 0, 2));
+		buf_puts(&b, ",\"connectedAt\":");
+		shape_time(&b, db_value(res, 0, 3));
+		buf_puts(&b, ",\"refreshedAt\":");
+		shape_time(&b, db_value(res, 0, 4));
+		buf_puts(&b, ",\"reason\":");
+		if ((v = db_value(res, 0, 5)) != NULL)
+			buf_json_string(&b, v, strlen(v));
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"connectedBy\":");
+		buf_json_string(&b, PQgetvalue(res, 0, 6), strlen(PQgetvalue(res, 0, 6)));
+		buf_puts(&b, "}}");
+	}
+	http_json(r, 200, b.data, b.len);
+	buf_free(&b);
+	PQclear(res);
+}
+
+static void
+upwork_disconnect(struct req *r)
+{
+	struct db_query	 q = { stmts[STMT_DELETE], 0, NULL };
+	PGresult	*res;
+	static const char ok[] = "{\"success\":true,\"data\":{\"disconnected\":true}}";
+
+	if (db_run(r, &q, 1, &res) == -1)
+		return;
+	if (PQntuples(res) == 0)
+		http_error(r, ERR_NOT_FOUND, "no Upwork account is connected");
+	else
+		http_json(r, 200, ok, sizeof(ok) - 1);
+	PQclear(res);
+}
+
+/* Run the tenant's saved searches now, as poll-jobs does, within upwork_request_budget_ms. */
+static void
+upwork_poll(struct req *r)
+{
+	struct poll_stats	 st = { 0 };
+	struct upwork_err	 e;
+	struct buf		 b = { 0 };
+
+	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	if (poll_tenant(&up, &r->app->db, &r->app->redis, r->auth.tenant_id, 0,
+	    &st, &e) == -1) {
+		if (e.retry_after_ms > 0)
+			http_header(r, "Retry-After", "%lld",
+			    (e.retry_after_ms + 999) / 1000);
+		http_error(r, e.err, "%s", e.msg);
+		return;
+	}
+	buf_printf(&b, "{\"success\":true,\"data\":{\"searches\":%u,\"pages\":%u,"
+	    "\"fetched\":%u,\"new\":%u,\"updated\":%u,\"announced\":%u}}",
+	    st.searches, st.pages, st.fetched, st.inserted, st.updated, st.published);
+	http_json(r, 200, b.data, b.len);
+	buf_free(&b);
+}
+
+static const struct route routes[] = {
+	{ "/api/upwork/connect", METHOD_GET, upwork_connect, 0, RL_DEFAULT },
+	{ "/api/upwork/callback", METHOD_GET, upwork_callback, ROUTE_PUBLIC, RL_UPWORK },
+	{ "/api/upwork/status", METHOD_GET, upwork_status, 0, RL_DEFAULT },
+	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect, 0, RL_DEFAULT },
+	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK },
+};
+
+int
+main(void)
+{
+	struct app	app;
+	FCGX_Request	fcgi;
+
+	if (app_init(&app, "upwork", &fcgi) == -1)
+		return 1;
+	if (upwork_init(&up, &app.redis) == -1)
+		return 1;
+	while (app_accept(&app, &fcgi) >= 0) {
+		http_dispatch(&app, &fcgi, routes, nitems(routes));
+		FCGX_Finish_r(&fcgi);
+	}
+	upwork_free(&up);
+	return app_free(&app, &fcgi);
+}

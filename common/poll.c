@@ -1,0 +1,489 @@
+/* poll.c: run a tenant's saved searches against Upwork, upsert what they find page by page, and announce only the jobs new to the tenant. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#define SEARCH_MAX_SKILLS	20
+
+/*
+ * The page travels to PostgreSQL as one JSON parameter and is unpacked
+ * there with jsonb_to_recordset(): one round trip and one transaction
+ * per page, whatever its size, and no value is ever formatted into SQL.
+ * Clients go first so that jobs can refer to them; the client score is
+ * client_score_of() of the client as this page describes it, and a job
+ * below the search's minimum score is not stored (Upwork has no such
+ * filter).  A conflicting row is updated only when something differs,
+ * so an unchanged job is not written and not returned; (xmax = 0) tells
+ * an insert from an update.
+ */
+#define PAGE_RECORD \
+	"jsonb_to_recordset($1::jsonb) AS x(upwork_id text, ciphertext text," \
+	" title text, description text, skills text[], budget_type text," \
+	" budget_min numeric, budget_max numeric, currency text, location text," \
+	" experience_level text, applicants integer, posted_at timestamptz," \
+	" raw jsonb, c_uid text, c_country text, c_city text," \
+	" c_total_spent numeric, c_hire_rate numeric, c_rating numeric," \
+	" c_reviews integer, c_jobs_posted integer, c_total_hires integer," \
+	" c_verified boolean, c_member_since timestamptz)"
+#define PAGE_SCORE \
+	"client_score_of(x.c_verified, x.c_total_spent, x.c_hire_rate," \
+	" x.c_rating, x.c_reviews)"
+
+enum stmt {
+	STMT_SEARCHES,
+	STMT_CLIENTS,
+	STMT_JOBS,
+	STMT_DRY,
+	STMT_RAN,
+	STMT__MAX
+};
+
+static const char *const stmts[STMT__MAX] = {
+	[STMT_SEARCHES] = "SELECT id, array_to_json(skills), min_budget,"
+	    " max_budget, location, coalesce(client_score, 0), query, polled_fully"
+	    " FROM job_searches WHERE notify ORDER BY created_at, id",
+	[STMT_CLIENTS] = "INSERT INTO clients AS c (upwork_uid, country, city,"
+	    " total_spent, hire_rate, rating, reviews_count, jobs_posted,"
+	    " total_hires, payment_verified, member_since, raw)"
+	    " SELECT DISTINCT ON (x.c_uid) x.c_uid, x.c_country, x.c_city,"
+	    " coalesce(x.c_total_spent, 0), x.c_hire_rate, x.c_rating,"
+	    " coalesce(x.c_reviews, 0), coalesce(x.c_jobs_posted, 0),"
+	    " coalesce(x.c_total_hires, 0), coalesce(x.c_verified, false),"
+	    " x.c_member_since, x.raw -> 'client'"
+	    " FROM " PAGE_RECORD
+	    " WHERE x.c_uid IS NOT NULL AND " PAGE_SCORE " >= $2::int"
+	    " ORDER BY x.c_uid"
+	    " ON CONFLICT (tenant_id, upwork_uid) DO UPDATE SET"
+	    " country = EXCLUDED.country, city = EXCLUDED.city,"
+	    " total_spent = EXCLUDED.total_spent, hire_rate = EXCLUDED.hire_rate,"
+	    " rating = EXCLUDED.rating, reviews_count = EXCLUDED.reviews_count,"
+	    " jobs_posted = EXCLUDED.jobs_posted, total_hires = EXCLUDED.total_hires,"
+	    " payment_verified = EXCLUDED.payment_verified,"
+	    " member_since = EXCLUDED.member_since, raw = EXCLUDED.raw,"
+	    " updated_at = now()"
+	    " WHERE (c.country, c.city, c.total_spent, c.hire_rate, c.rating,"
+	    " c.reviews_count, c.jobs_posted, c.total_hires, c.payment_verified,"
+	    " c.member_since) IS DISTINCT FROM (EXCLUDED.country, EXCLUDED.city,"
+	    " EXCLUDED.total_spent, EXCLUDED.hire_rate, EXCLUDED.rating,"
+	    " EXCLUDED.reviews_count, EXCLUDED.jobs_posted, EXCLUDED.total_hires,"
+	    " EXCLUDED.payment_verified, EXCLUDED.member_since)",
+	[STMT_JOBS] = "WITH input AS (SELECT DISTINCT ON (x.upwork_id) x.*, "
+	    PAGE_SCORE " AS score FROM " PAGE_RECORD " ORDER BY x.upwork_id),"
+	    " up AS (INSERT INTO jobs AS j (upwork_id, ciphertext, title,"
+	    " description, skills, budget_type, budget_min, budget_max, currency,"
+	    " location, client_id, client_score, experience_level, applicants,"
+	    " posted_at, raw)"
+	    " SELECT i.upwork_id, i.ciphertext, i.title, coalesce(i.description, ''),"
+	    " i.skills, i.budget_type, i.budget_min, i.budget_max, i.currency,"
+	    " i.location, c.id, i.score, i.experience_level, i.applicants,"
+	    " i.posted_at, i.raw"
+	    " FROM input i LEFT JOIN clients c"
+	    " ON c.tenant_id = app_tenant() AND c.upwork_uid = i.c_uid"
+	    " WHERE i.score >= $2::int"
+	    " ON CONFLICT (tenant_id, upwork_id) DO UPDATE SET"
+	    " ciphertext = EXCLUDED.ciphertext, title = EXCLUDED.title,"
+	    " description = EXCLUDED.description, skills = EXCLUDED.skills,"
+	    " budget_type = EXCLUDED.budget_type, budget_min = EXCLUDED.budget_min,"
+	    " budget_max = EXCLUDED.budget_max, currency = EXCLUDED.currency,"
+	    " location = EXCLUDED.location, client_id = EXCLUDED.client_id,"
+	    " client_score = EXCLUDED.client_score,"
+	    " experience_level = EXCLUDED.experience_level,"
+	    " applicants = EXCLUDED.applicants, posted_at = EXCLUDED.posted_at,"
+	    " raw = EXCLUDED.raw, updated_at = now()"
+	    " WHERE (j.ciphertext, j.title, j.description, j.skills, j.budget_type,"
+	    " j.budget_min, j.budget_max, j.currency, j.location, j.client_id,"
+	    " j.client_score, j.experience_level, j.applicants, j.posted_at, j.raw)"
+	    " IS DISTINCT FROM (EXCLUDED.ciphertext, EXCLUDED.title,"
+	    " EXCLUDED.description, EXCLUDED.skills, EXCLUDED.budget_type,"
+	    " EXCLUDED.budget_min, EXCLUDED.budget_max, EXCLUDED.currency,"
+	    " EXCLUDED.location, EXCLUDED.client_id, EXCLUDED.client_score,"
+	    " EXCLUDED.experience_level, EXCLUDED.applicants, EXCLUDED.posted_at,"
+	    " EXCLUDED.raw)"
+	    " RETURNING j.*, (j.xmax = 0) AS inserted)"
+	    " SELECT j.inserted, " SHAPE_JOB_COLUMNS
+	    " FROM up j LEFT JOIN clients c"
+	    " ON c.tenant_id = j.tenant_id AND c.id = j.client_id",
+	[STMT_DRY] = "SELECT count(*) FILTER (WHERE NOT known), count(*) FROM"
+	    " (SELECT DISTINCT x.upwork_id, EXISTS (SELECT FROM jobs j"
+	    " WHERE j.tenant_id = app_tenant() AND j.upwork_id = x.upwork_id) AS known"
+	    " FROM " PAGE_RECORD " WHERE " PAGE_SCORE " >= $2::int) s",
+	[STMT_RAN] = "UPDATE job_searches"
+	    " SET last_run_at = now(), polled_fully = $2::boolean"
+	    " WHERE id = $1::uuid",
+};
+
+/* One saved search, as the poller needs it. */
+struct search {
+	char		*id;
+	char		*skills[SEARCH_MAX_SKILLS];
+	size_t		 nskills;
+	int		 has_min, has_max;
+	long long	 min, max;
+	char		*location;
+	char		*min_score;
+	char		*query;
+	int		 polled_fully;	/* the last run finished */
+};
+
+/* What one tenant's poll shares. */
+struct run {
+	struct upwork		*up;
+	struct db		*db;
+	struct redis		*redis;
+	const char		*tenant;
+	int			 dry_run;
+	int			 refreshed;	/* a forced refresh was tried */
+	struct upwork_auth	 auth;
+	struct poll_stats	*st;
+	struct arena		 arena;
+};
+
+static void
+json_num(struct buf *b, const char *key, int has, double v)
+{
+	if (has)
+		buf_printf(b, ",\"%s\":%.2f", key, v);
+	else
+		buf_printf(b, ",\"%s\":null", key);
+}
+
+static void
+json_str(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (v != NULL)
+		buf_json_string(b, v, strlen(v));
+	else
+		buf_puts(b, "null");
+}
+
+/* One record of the page parameter (the columns of PAGE_RECORD). */
+static void
+job_record(struct buf *b, const struct upwork_job *j)
+{
+	const struct upwork_client_info *c = &j->client;
+	double	 hire = 0;
+	size_t	 i;
+
+	buf_puts(b, "{\"upwork_id\":");
+	buf_json_string(b, j->id, strlen(j->id));
+	json_str(b, "ciphertext", j->ciphertext);
+	json_str(b, "title", j->title);
+	json_str(b, "description", j->description);
+	buf_puts(b, ",\"skills\":[");
+	for (i = 0; i < j->nskills; i++) {
+		if (i > 0)
+			buf_putc(b, ',');
+		buf_json_string(b, j->skills[i], strlen(j->skills[i]));
+	}
+	buf_printf(b, "],\"budget_type\":\"%s\"", j->hourly ? "hourly" : "fixed");
+	json_num(b, "budget_min", j->has_min, j->budget_min);
+	json_num(b, "budget_max", j->has_max, j->budget_max);
+	buf_printf(b, ",\"currency\":\"%s\"", j->currency);
+	json_str(b, "location", c->country);
+	json_str(b, "experience_level", j->experience_level);
+	if (j->applicants >= 0)
+		buf_printf(b, ",\"applicants\":%d", j->applicants);
+	else
+		buf_puts(b, ",\"applicants\":null");
+	json_str(b, "posted_at", j->created);
+	buf_printf(b, ",\"raw\":%s", j->raw);
+	json_str(b, "c_uid", c->present ? c->uid : NULL);
+	json_str(b, "c_country", c->country);
+	json_str(b, "c_city", c->city);
+	json_num(b, "c_total_spent", c->has_spent, c->total_spent);
+	if (c->total_posted_jobs > 0) {
+		hire = 100.0 * c->total_hires / c->total_posted_jobs;
+		if (hire > 100)
+			hire = 100;
+	}
+	json_num(b, "c_hire_rate", c->present && c->total_posted_jobs > 0, hire);
+	json_num(b, "c_rating", c->has_feedback, c->total_feedback);
+	if (c->present)
+		buf_printf(b, ",\"c_reviews\":%d,\"c_jobs_posted\":%d,"
+		    "\"c_total_hires\":%d,\"c_verified\":%s", c->total_reviews,
+		    c->total_posted_jobs, c->total_hires,
+		    c->verified ? "true" : "false");
+	json_str(b, "c_member_since", c->member_since);
+	buf_putc(b, '}');
+}
+
+/*
+ * The saved search's budget against the job's range, as GET /api/jobs
+ * filters: a job matches when its range reaches minBudget and starts at
+ * or below maxBudget.  Upwork filters by budget already; this keeps the
+ * two in agreement whatever Upwork counts as a match.
+ */
+static int
+budget_match(const struct search *s, const struct upwork_job *j)
+{
+	if (s->has_min && (!j->has_max || j->budget_max < (double)s->min))
+		return 0;
+	if (s->has_max && (!j->has_min || j->budget_min > (double)s->max))
+		return 0;
+	return 1;
+}
+
+/* job:new for each inserted row of the jobs statement (cache already invalidated). */
+static void
+announce(struct run *rn, const PGresult *res, const char *search_id)
+{
+	struct buf	b = { 0 };
+	int		i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		if (*PQgetvalue(res, i, 0) != 't')
+			continue;
+		buf_reset(&b);
+		shape_job(&b, res, i, 1);
+		b.len--;	/* the object's closing brace: add the search */
+		buf_printf(&b, ",\"searchId\":\"%s\"}", search_id);
+		if (events_publish(rn->redis, "job:new", rn->tenant, NULL, b.data,
+		    NULL, 0) == 0)
+			rn->st->published++;
+	}
+	buf_free(&b);
+}
+
+/*
+ * Store one validated page (only the jobs within the search's budget).
+ * Returns how many jobs are new to the tenant (in a dry run: would
+ * be), or -1 with e set.
+ */
+static int
+store_page(struct run *rn, const struct search *s, const struct upwork_page *p,
+    struct upwork_err *e)
+{
+	struct buf	 json = { 0 };
+	const char	*params[2];
+	struct db_query	 q[2];
+	PGresult	*res[2];
+	size_t		 i, n = 0;
+	int		 inserted = 0, updated = 0, r;
+
+	buf_putc(&json, '[');
+	for (i = 0; i < p->njobs; i++) {
+		if (!budget_match(s, &p->jobs[i]))
+			continue;
+		if (n++ > 0)
+			buf_putc(&json, ',');
+		job_record(&json, &p->jobs[i]);
+	}
+	buf_putc(&json, ']');
+	if (n == 0) {
+		buf_free(&json);
+		return 0;
+	}
+	params[0] = json.data;
+	params[1] = s->min_score;
+	if (rn->dry_run) {
+		q[0] = (struct db_query){ stmts[STMT_DRY], 2, params };
+		if (db_run_as(rn->db, rn->tenant, NULL, q, 1, res, NULL) == -1)
+			goto fail;
+		inserted = atoi(PQgetvalue(res[0], 0, 0));
+		LOG_DEBUG(NULL, "poll: %s: search %s: %d of %s kept jobs would be "
+		    "new", rn->tenant, s->id, inserted, PQgetvalue(res[0], 0, 1));
+		rn->st->inserted += (unsigned)inserted;
+		PQclear(res[0]);
+		buf_free(&json);
+		return inserted;
+	}
+	q[0] = (struct db_query){ stmts[STMT_CLIENTS], 2, params };
+	q[1] = (struct db_query){ stmts[STMT_JOBS], 2, params };
+	if (db_run_as(rn->db, rn->tenant, NULL, q, 2, res, NULL) == -1)
+		goto fail;
+	for (r = 0; r < PQntuples(res[1]); r++) {
+		if (*PQgetvalue(res[1], r, 0) == 't')
+			inserted++;
+		else
+			updated++;
+	}
+	rn->st->inserted += (unsigned)inserted;
+	rn->st->updated += (unsigned)updated;
+	if (inserted + updated > 0) {
+		/* Readers must find the jobs before anyone is told of them. */
+		cache_invalidate(rn->redis, CACHE_JOBS, rn->tenant);
+		announce(rn, res[1], s->id);
+	}
+	db_clear(res, 2);
+	buf_free(&json);
+	return inserted;
+fail:
+	buf_free(&json);
+	upwork_fail(e, UPW_DATABASE, 0, "the page could not be stored");
+	return -1;
+}
+
+/*
+ * One search of one kind (any, fixed or hourly), newest first, page by
+ * page up to upwork_poll_max_pages, and no further than the first page
+ * that brings nothing new: Upwork sorts by recency, so the rest is known
+ * -- when the last run got that far.  After a run that failed half-way
+ * (or the first run of a search) the pages are read to the end or the
+ * cap, so a gap left by a failure is filled.
+ */
+static int
+run_filter(struct run *rn, const struct search *s, enum upwork_job_type type,
+    struct upwork_err *e)
+{
+	struct upwork_filter	 f;
+	struct upwork_page	 p;
+	char			*after = NULL;
+	int			 page, fresh, r, rc = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.query = s->query;
+	f.skills = (const char *const *)s->skills;
+	f.nskills = s->nskills;
+	f.location = s->location;
+	f.job_type = type;
+	f.has_min = s->has_min;
+	f.min = s->min;
+	f.has_max = s->has_max;
+	f.max = s->max;
+	f.first = cfg.upwork_page_size;
+	for (page = 0; page < cfg.upwork_poll_max_pages; page++) {
+		if (rn->up->deadline > 0 && now_ms() >= rn->up->deadline) {
+			upwork_fail(e, UPW_BUDGET, 0, "the time budget ran out");
+			rc = -1;
+			break;
+		}
+		f.after = after;
+		r = upwork_search(rn->up, &rn->auth, &f, &p, e);
+		if (r == -1 && e->fail == UPW_UNAUTHORIZED && !rn->refreshed) {
+			/* Refused before its time: revoked?  One forced refresh. */
+			upwork_page_free(&p);
+			rn->refreshed = 1;
+			if (upwork_token(rn->up, rn->db, rn->tenant, 1, &rn->auth,
+			    e) == 0)
+				r = upwork_search(rn->up, &rn->auth, &f, &p, e);
+		}
+		if (r == -1) {
+			upwork_page_free(&p);
+			rc = -1;
+			break;
+		}
+		rn->st->pages++;
+		rn->st->fetched += (unsigned)p.njobs;
+		fresh = store_page(rn, s, &p, e);
+		free(after);
+		after = p.has_next && p.end_cursor ? xstrdup(p.end_cursor) : NULL;
+		upwork_page_free(&p);
+		if (fresh == -1) {
+			rc = -1;
+			break;
+		}
+		if ((fresh == 0 && s->polled_fully) || after == NULL)
+			break;
+	}
+	free(after);
+	return rc;
+}
+
+/* The tenant's searches with notify on, into the run's arena. */
+static int
+load_searches(struct run *rn, struct search **out, size_t *n, struct upwork_err *e)
+{
+	struct db_query	 q = { stmts[STMT_SEARCHES], 0, NULL };
+	PGresult	*res;
+	json_object	*skills;
+	const char	*why, *v;
+	struct search	*s;
+	int		 i;
+	size_t		 k;
+
+	if (db_run_as(rn->db, rn->tenant, NULL, &q, 1, &res, NULL) == -1) {
+		upwork_fail(e, UPW_DATABASE, 0, "the saved searches could not be read");
+		return -1;
+	}
+	*n = (size_t)PQntuples(res);
+	*out = s = arena_alloc(&rn->arena, (*n + 1) * sizeof(*s));
+	for (i = 0; i < PQntuples(res); i++, s++) {
+		memset(s, 0, sizeof(*s));
+		s->id = arena_strdup(&rn->arena, PQgetvalue(res, i, 0));
+		v = PQgetvalue(res, i, 1);
+		skills = json_parse_strict(v, strlen(v), 3, &why);
+		for (k = 0; skills != NULL && k < json_object_array_length(skills) &&
+		    k < SEARCH_MAX_SKILLS; k++)
+			s->skills[s->nskills++] = arena_strdup(&rn->arena,
+			    json_object_get_string(json_object_array_get_idx(skills, k)));
+		json_object_put(skills);
+		if ((s->has_min = (v = db_value(res, i, 2)) != NULL))
+			s->min = strtoll(v, NULL, 10);
+		if ((s->has_max = (v = db_value(res, i, 3)) != NULL))
+			s->max = strtoll(v, NULL, 10);
+		if ((v = db_value(res, i, 4)) != NULL)
+			s->location = arena_strdup(&rn->arena, v);
+		s->min_score = arena_strdup(&rn->arena, PQgetvalue(res, i, 5));
+		if ((v = db_value(res, i, 6)) != NULL)
+			s->query = arena_strdup(&rn->arena, v);
+		s->polled_fully = *PQgetvalue(res, i, 7) == 't';
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Poll one tenant.  up->deadline bounds the time spent (no new page is
+ * asked for past it).  Returns 0, or -1 with e: UPW_NOT_CONNECTED when
+ * the tenant has no (more) Upwork connection, another failure otherwise.
+ * What was stored before a failure stays stored and announced.
+ */
+int
+poll_tenant(struct upwork *up, struct db *db, struct redis *rd,
+    const char *tenant, int dry_run, struct poll_stats *st,
+    struct upwork_err *e)
+{
+	struct run	 rn = { 0 };
+	struct search	*s;
+	const char	*params[2];
+	struct db_query	 q = { stmts[STMT_RAN], 2, params };
+	PGresult	*res;
+	size_t		 n, i;
+	int		 rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	rn.up = up;
+	rn.db = db;
+	rn.redis = rd;
+	rn.tenant = tenant;
+	rn.dry_run = dry_run;
+	rn.st = st;
+	if (load_searches(&rn, &s, &n, e) == -1)
+		return -1;
+	/* First, so that a dead connection is reported even with no search. */
+	if (upwork_token(up, db, tenant, 0, &rn.auth, e) == -1) {
+		rc = -1;
+		goto out;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if (up->deadline > 0 && now_ms() >= up->deadline) {
+			upwork_fail(e, UPW_BUDGET, 0, "the time budget ran out "
+			    "after %zu of %zu searches", i, n);
+			rc = -1;
+			break;
+		}
+		st->searches++;
+		if (s[i].has_min || s[i].has_max) {
+			rc = run_filter(&rn, &s[i], UPW_JOBS_FIXED, e);
+			if (rc == 0)
+				rc = run_filter(&rn, &s[i], UPW_JOBS_HOURLY, e);
+		} else
+			rc = run_filter(&rn, &s[i], UPW_JOBS_ANY, e);
+		if (!dry_run) {
+			/* A failed search is read to the end next time. */
+			params[0] = s[i].id;
+			params[1] = rc == 0 ? "true" : "false";
+			if (db_run_as(db, tenant, NULL, &q, 1, &res, NULL) == 0)
+				PQclear(res);
+		}
+	}
+	if (st->searches > 0 && !dry_run)
+		cache_invalidate(rd, CACHE_SEARCHES, tenant);	/* lastRunAt */
+out:
+	explicit_bzero(&rn.auth, sizeof(rn.auth));
+	arena_reset(&rn.arena);
+	return rc;
+}
