@@ -125,7 +125,14 @@ param_valid(const char *s, size_t max)
 	return 1;
 }
 
-/* Where Upwork sends the user back: the state says who, the code proves consent. */
+/*
+ * Where Upwork sends the user's browser back.  The code proves consent;
+ * the signed state says which authorization this is; and the request
+ * must come from the very user who started it (the __session cookie
+ * travels with this top-level redirect), or an attacker could send a
+ * victim his own authorize URL and collect the victim's Upwork tokens
+ * in his tenant (RFC 6749, section 10.12).
+ */
 static void
 upwork_callback(struct req *r)
 {
@@ -146,6 +153,14 @@ upwork_callback(struct req *r)
 	    upwork_state_verify(&up.keys, state, time(NULL), &st) == -1) {
 		http_error(r, ERR_BAD_REQUEST, "the state is invalid or expired; "
 		    "start again with GET /api/upwork/connect");
+		return;
+	}
+	if (strcmp(st.tenant, r->auth.tenant_id) != 0 ||
+	    strcmp(st.user, r->auth.user_id) != 0) {
+		LOG_WARN(r, "upwork: callback for %s/%s presented by %s/%s",
+		    st.tenant, st.user, r->auth.tenant_id, r->auth.user_id);
+		http_error(r, ERR_BAD_REQUEST, "this authorization was started by "
+		    "another user; start again with GET /api/upwork/connect");
 		return;
 	}
 	params[0] = st.nonce;
@@ -278,7 +293,7 @@ upwork_poll(struct req *r)
 
 static const struct route routes[] = {
 	{ "/api/upwork/connect", METHOD_GET, upwork_connect, 0, RL_DEFAULT },
-	{ "/api/upwork/callback", METHOD_GET, upwork_callback, ROUTE_PUBLIC, RL_UPWORK },
+	{ "/api/upwork/callback", METHOD_GET, upwork_callback, 0, RL_UPWORK },
 	{ "/api/upwork/status", METHOD_GET, upwork_status, 0, RL_DEFAULT },
 	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect, 0, RL_DEFAULT },
 	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK },

@@ -302,6 +302,12 @@ store_page(struct run *rn, const struct search *s, const struct upwork_page *p,
 	}
 	rn->st->inserted += (unsigned)inserted;
 	rn->st->updated += (unsigned)updated;
+	/* Client research reads the clients; job lists embed them. */
+	if (atoi(PQcmdTuples(res[0])) > 0) {
+		cache_invalidate(rn->redis, CACHE_CLIENTS, rn->tenant);
+		if (inserted + updated == 0)
+			cache_invalidate(rn->redis, CACHE_JOBS, rn->tenant);
+	}
 	if (inserted + updated > 0) {
 		/* Readers must find the jobs before anyone is told of them. */
 		cache_invalidate(rn->redis, CACHE_JOBS, rn->tenant);

@@ -78,6 +78,20 @@ refresh_one(struct cron *c, struct upwork *up, const char *tenant,
 	return 0;
 }
 
+/* Mark a client refreshed without details, so that the queue moves on. */
+static int
+skip_client(struct cron *c, const char *tenant, const char *client)
+{
+	const char	*params[1] = { client };
+	struct db_query	 q = { stmts[STMT_GONE], 1, params };
+	PGresult	*res;
+
+	if (db_run_as(&c->db, tenant, NULL, &q, 1, &res, NULL) == -1)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 static int
 refresh_tenant(struct cron *c, struct upwork *up, const char *tenant,
     struct totals *t, struct upwork_err *e)
@@ -112,13 +126,29 @@ refresh_tenant(struct cron *c, struct upwork *up, const char *tenant,
 		log_progress("refresh-clients: %s: client %d/%d", tenant, i + 1,
 		    PQntuples(res));
 		if (refresh_one(c, up, tenant, &a, &forced, PQgetvalue(res, i, 0),
-		    PQgetvalue(res, i, 1), e) == -1) {
-			if (e->fail == UPW_BUDGET)
-				t->budget_spent = 1;
-			rc = -1;
-			break;
+		    PQgetvalue(res, i, 1), e) == 0) {
+			done++;
+			continue;
 		}
-		done++;
+		/*
+		 * An answer about this one posting that we cannot use: put
+		 * the client at the back of the queue (as if refreshed) and
+		 * go on, or it would head the queue and block the tenant
+		 * forever.  Budget, credentials, transport: stop the tenant.
+		 */
+		if (e->fail == UPW_GRAPHQL || e->fail == UPW_MALFORMED ||
+		    e->fail == UPW_TOO_LARGE) {
+			LOG_WARN(NULL, "refresh-clients: tenant %s: client %s "
+			    "skipped: %s", tenant, PQgetvalue(res, i, 0), e->msg);
+			if (skip_client(c, tenant, PQgetvalue(res, i, 0)) == 0)
+				continue;
+			upwork_fail(e, UPW_DATABASE, 0,
+			    "the client could not be updated");
+		}
+		if (e->fail == UPW_BUDGET)
+			t->budget_spent = 1;
+		rc = -1;
+		break;
 	}
 	t->refreshed += (unsigned)done;
 	if (done > 0) {

@@ -11,10 +11,10 @@
 //
 // Control (JSON bodies):
 //   POST /_fake/<key>/reset              forget the account
-//   POST /_fake/<key>/config {...}       expiresIn, tokenDelayMs, searchDelayMs,
+//   POST /_fake/<key>/config {...}       expiresIn, tokenDelayMs, searchDelayMs, detailsFailIds,
 //                                        failNext: [...] (GraphQL), tokenFailNext: [...]
 //   POST /_fake/<key>/jobs {add: n}      n new jobs, newer than every other
-//   POST /_fake/<key>/jobs {edit: {id, title}}
+//   POST /_fake/<key>/jobs {edit: {id, title, client: {...}}}  (client fields merged)
 //   POST /_fake/<key>/revoke             the refresh token is refused from now on
 //   POST /_fake/<key>/expire             the access token is refused from now on
 //   GET  /_fake/<key>                    counters and what requests carried
@@ -229,6 +229,7 @@ function search(a, vars, name) {
 
 function details(a, vars) {
   a.stats.details += 1;
+  if ((a.detailsFailIds || []).includes(vars && vars.id)) return gqlError('Requested job posting is not available');
   const node = a.jobs.find((n) => n.id === (vars && vars.id));
   if (!node) return { data: { marketplaceJobPosting: null } };
   const c = node.client || {};
@@ -314,7 +315,7 @@ async function control(req, res, key, what) {
   }
   const a = account(key);
   if (what === 'config') {
-    for (const k of ['expiresIn', 'tokenDelayMs', 'searchDelayMs', 'failNext', 'tokenFailNext']) {
+    for (const k of ['expiresIn', 'tokenDelayMs', 'searchDelayMs', 'failNext', 'tokenFailNext', 'detailsFailIds']) {
       if (j[k] !== undefined) a[k] = j[k];
     }
     return send(res, 200, { ok: true });
@@ -338,7 +339,9 @@ async function control(req, res, key, what) {
     if (j.edit) {
       const n = a.jobs.find((x) => x.id === j.edit.id);
       if (!n) return send(res, 404, { error: 'no such job' });
-      Object.assign(n, j.edit);
+      const { client, ...rest } = j.edit;
+      Object.assign(n, rest);
+      if (client) n.client = Object.assign({}, n.client, client);
     }
     return send(res, 200, { ok: true, added });
   }

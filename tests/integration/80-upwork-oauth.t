@@ -7,6 +7,7 @@ use lib "$FindBin::Bin/../lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256);
 use ApiTest;
+use MIME::Base64 ();
 use UpworkTest;
 
 my ($T, $T2, $TR) = ('org_t_oauth', 'org_t_oauth_2', 'org_t_oauth_r');
@@ -44,7 +45,7 @@ is_deeply($r->{json}{data}, { connected => JSON::PP::true, tenant => $T, expires
 is(fake(GET => "/_fake/$T")->{codeExchanges}, 1, 'the code was exchanged once');
 is($r->{headers}{'x-ratelimit-limit'}, 30, 'the callback is in the upwork rate class (30/min)');
 like($r->{headers}{'ratelimit-policy'}, qr/^"upwork"/, 'RateLimit-Policy upwork');
-my $again = api(GET => do { (my $p = $r->{location}) =~ s{^https?://[^/]+}{}; $p });
+my $again = api(GET => do { (my $p = $r->{location}) =~ s{^https?://[^/]+}{}; $p }, token => $tok);
 is($again->{status}, 400, 'the same callback again: 400');
 like($again->{json}{details}, qr/already used or has expired/, 'the state works once');
 
@@ -71,15 +72,15 @@ is(psql_app("BEGIN; SELECT set_config('app.tenant_id', '$T2', true); SELECT coun
 is(psql_app("SELECT count(*) FROM upwork_oauth_states"), '0', 'nor any OAuth state');
 
 # --- bad callbacks ----------------------------------------------------------------------
-$r = api(GET => '/api/upwork/callback?code=abc');
+$r = api(GET => '/api/upwork/callback?code=abc', token => $tok);
 is($r->{status}, 400, 'no state: 400');
 like($r->{json}{details}, qr/state is invalid or expired/, 'a clear reason');
 $r = api(GET => '/api/upwork/connect', token => $tok);
 ($state) = $r->{json}{data}{authorizeUrl} =~ /state=([^&]+)$/;
 (my $forged = $state) =~ s/^(.{5})(.)/$1 . ($2 eq 'A' ? 'B' : 'A')/e;
-is(api(GET => "/api/upwork/callback?code=abc&state=$forged")->{status}, 400, 'an altered state: 400');
-is(api(GET => '/api/upwork/callback?code=abc&state=' . ('A' x 5000))->{status}, 400, 'a huge state: 400');
-is(api(GET => '/api/upwork/callback?code=abc&state=%00%01')->{status}, 400, 'control bytes: 400');
+is(api(GET => "/api/upwork/callback?code=abc&state=$forged", token => $tok)->{status}, 400, 'an altered state: 400');
+is(api(GET => '/api/upwork/callback?code=abc&state=' . ('A' x 5000), token => $tok)->{status}, 400, 'a huge state: 400');
+is(api(GET => '/api/upwork/callback?code=abc&state=%00%01', token => $tok)->{status}, 400, 'control bytes: 400');
 
 # States signed with the real key: expired, or naming a nonce that was never issued.
 my $master = do { local (@ARGV, $/) = ("$s->{RT}/secrets/upwork-token.key"); <> };
@@ -90,32 +91,51 @@ my $sign = sub {
     return $p . '.' . b64url(hmac_sha256($p, $signkey));
 };
 my $expired = $sign->({ t => $T, u => 'user_oa', n => 'a' x 32, e => time() - 5 });
-$r = api(GET => "/api/upwork/callback?code=abc&state=$expired");
+$r = api(GET => "/api/upwork/callback?code=abc&state=$expired", token => $tok);
 is($r->{status}, 400, 'a correctly signed but expired state: 400');
 like($r->{json}{details}, qr/invalid or expired/, 'said so');
 my $unknown = $sign->({ t => $T, u => 'user_oa', n => 'b' x 32, e => time() + 300 });
-$r = api(GET => "/api/upwork/callback?code=abc&state=$unknown");
+$r = api(GET => "/api/upwork/callback?code=abc&state=$unknown", token => $tok);
 is($r->{status}, 400, 'a signed state whose nonce was never issued: 400');
 like($r->{json}{details}, qr/already used or has expired/, 'said so');
-my $other = $sign->({ t => $T2, u => 'user_oa', n => 'c' x 32, e => time() + 300 });
-is(api(GET => "/api/upwork/callback?code=abc&state=$other")->{status}, 400,
-    "a state for another tenant does not find this tenant's nonce");
+
+# The callback belongs to the user who started the flow (RFC 6749 10.12):
+# no session, another user's, or another tenant's is refused, and the
+# authorization stays usable by its owner.
+$r = api(GET => '/api/upwork/connect', token => $tok);
+my ($own) = $r->{json}{data}{authorizeUrl} =~ /state=([^&]+)$/;
+is(api(GET => "/api/upwork/callback?code=abc&state=$own")->{status}, 401, 'a callback without a session: 401');
+$r = api(GET => "/api/upwork/callback?code=abc&state=$own", token => token(sub => 'user_oa_other', org => $T));
+is($r->{status}, 400, "another user of the tenant presenting someone's authorization: 400");
+like($r->{json}{details}, qr/started by another user/, 'said so');
+$r = api(GET => "/api/upwork/callback?code=abc&state=$own", token => token(sub => 'user_victim', org => $T2));
+is($r->{status}, 400, "a user of another tenant presenting it (the account-linking CSRF): 400");
+my ($own_nonce) = json_decode(do { my $p = (split /\./, $own)[0]; $p =~ tr{-_}{+/}; MIME::Base64::decode_base64($p) })->{n};
+is(psql("SELECT count(*) FROM upwork_oauth_states WHERE tenant_id = '$T' AND nonce = '$own_nonce'"), '1',
+    'the authorization is not spent by those attempts');
+# A real nonce of $T, re-signed for $T2 and presented by a user of $T2.
+my $other = $sign->({ t => $T2, u => 'user_oa2', n => $own_nonce, e => time() + 300 });
+$r = api(GET => "/api/upwork/callback?code=abc&state=$other", token => token(sub => 'user_oa2', org => $T2));
+is($r->{status}, 400, "a state naming another tenant does not find this tenant's nonce (RLS)");
+like($r->{json}{details}, qr/already used or has expired/, 'as if it never existed');
+is(psql("SELECT count(*) FROM upwork_oauth_states WHERE tenant_id = '$T' AND nonce = '$own_nonce'"), '1',
+    "and $T's nonce is still there");
 
 # The user declines on Upwork: the state is spent, nothing connected.
-$r = api(GET => "/api/upwork/callback?error=access_denied&state=$state");
+$r = api(GET => "/api/upwork/callback?error=access_denied&state=$state", token => $tok);
 is($r->{status}, 400, 'declined on Upwork: 400');
 like($r->{json}{details}, qr/not granted on Upwork \(access_denied\)/, 'with the reason Upwork gave');
-is(api(GET => "/api/upwork/callback?code=abc&state=$state")->{status}, 400, 'and the state is spent');
+is(api(GET => "/api/upwork/callback?code=abc&state=$state", token => $tok)->{status}, 400, 'and the state is spent');
 
 # A code Upwork refuses; a token endpoint that fails.
 $r = api(GET => '/api/upwork/connect', token => $tok);
 ($state) = $r->{json}{data}{authorizeUrl} =~ /state=([^&]+)$/;
-$r = api(GET => "/api/upwork/callback?code=code_forged&state=$state");
+$r = api(GET => "/api/upwork/callback?code=code_forged&state=$state", token => $tok);
 is($r->{status}, 400, 'a code Upwork does not know: 400');
 like($r->{json}{details}, qr/Upwork refused the authorization code/, 'said so');
 $r = api(GET => '/api/upwork/connect', token => $tok);
 ($state) = $r->{json}{data}{authorizeUrl} =~ /state=([^&]+)$/;
-$r = api(GET => "/api/upwork/callback?code=has%20space&state=$state");
+$r = api(GET => "/api/upwork/callback?code=has%20space&state=$state", token => $tok);
 is($r->{status}, 400, 'a code that cannot be one: 400');
 fake(POST => "/_fake/$T-x/config", { tokenFailNext => [{ status => 500 }] });
 $r = connect_upwork(tenant => $T2, user => 'user_oa2', account => "$T-x");

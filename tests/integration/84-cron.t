@@ -205,4 +205,31 @@ is(fake(GET => "/_fake/$TR")->{details}, 15, 'without a request');
 $r = run_cron('refresh-clients', args => ['--tenant', $TR]);
 like($r->{msgs}, qr/1 of 1 clients refreshed/, 'otherwise the stale client (older than 24 h) is refreshed');
 
+# A posting Upwork will not describe must not block the queue behind it.
+psql("UPDATE clients SET details_refreshed_at = NULL WHERE tenant_id = '$TR'");
+my ($head_client, $head_job) = split /\|/, psql("SELECT c.id, (SELECT j.upwork_id FROM jobs j WHERE j.client_id = c.id"
+    . " ORDER BY j.posted_at DESC LIMIT 1) FROM clients c WHERE c.tenant_id = '$TR' ORDER BY c.id LIMIT 1");
+fake(POST => "/_fake/$TR/config", { detailsFailIds => [$head_job] });
+$r = run_cron('refresh-clients', args => ['--tenant', $TR]);
+is($r->{exit}, 0, 'a posting Upwork refuses to describe: exit 0');
+like($r->{msgs}, qr/client $head_client skipped/, 'the client at the head of the queue is skipped, and logged');
+like($r->{msgs}, qr/14 of 15 clients refreshed/, 'every other client is refreshed');
+$r = run_cron('refresh-clients', args => ['--tenant', $TR]);
+like($r->{msgs}, qr/has no refresh work/, 'and the skipped one waits for the next refresh age, not the next run');
+fake(POST => "/_fake/$TR/config", { detailsFailIds => [] });
+
+# The poller changes clients: client research must not keep the old ones.
+my $ttok = token(sub => "user_$TR", org => $TR);
+my $cid = psql("SELECT client_id FROM jobs WHERE tenant_id = '$TR' AND upwork_id = '$head_job'");
+my $before = api(GET => "/api/clients/$cid/research", token => $ttok);
+is($before->{status}, 200, 'research on a polled client');
+is(api(GET => "/api/clients/$cid/research", token => $ttok)->{headers}{'x-cache'} =~ /^HIT/ ? 1 : 0, 1, 'cached');
+fake(POST => "/_fake/$TR/jobs", { edit => { id => $head_job, client => { totalReviews => 1, totalFeedback => 1.0 } } });
+is(run_cron('poll-jobs', args => ['--tenant', $TR])->{exit}, 0, 'the poller sees the client change');
+is(psql("SELECT reviews_count || '|' || rating FROM clients WHERE id = '$cid'"), '1|1.00', 'the client row is updated');
+select(undef, undef, undef, 1.2);    # a worker's L1 copy lives cache_l1_ttl_ms
+my $after = api(GET => "/api/clients/$cid/research", token => $ttok);
+like($after->{headers}{'x-cache'}, qr/^(MISS|BYPASS)$/, 'research is recomputed, not served from Redis');
+isnt(json_encode($after->{json}{data}), json_encode($before->{json}{data}), 'and reflects the new reviews');
+
 done_testing;

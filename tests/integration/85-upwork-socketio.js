@@ -45,7 +45,7 @@ async function connectUpwork(tok, account) {
   const c = await api('GET', '/api/upwork/connect', tok);
   const consent = await fetch(`${c.json.data.authorizeUrl}&fake_account=${account}`, { redirect: 'manual' });
   const back = new URL(consent.headers.get('location'));
-  return api('GET', back.pathname + back.search);
+  return api('GET', back.pathname + back.search, tok);
 }
 
 function connect(tok) {

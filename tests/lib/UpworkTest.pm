@@ -66,7 +66,8 @@ sub connect_upwork {
     die "authorize: $consent->{status} $consent->{content}\n" unless $consent->{status} == 302;
     my $loc = $consent->{headers}{location};
     (my $path = $loc) =~ s{^https?://[^/]+}{};
-    my $cb = api(GET => $path);
+    # The browser comes back with the user's session (a cookie in real life).
+    my $cb = api(GET => $path, token => $tok);
     $cb->{authorize} = $auth;
     $cb->{location} = $loc;
     return $cb;
