@@ -159,6 +159,7 @@ struct config {
 	int		 cache_l1_max_bytes;
 	int		 cache_ttl[CACHE__MAX];
 	int		 cache_wait_ms;
+	int		 match_max_jobs;
 	/* the broadcaster (push/) */
 	char		*push_listen;
 	char		*push_origins;
@@ -514,9 +515,11 @@ enum cache_result {
 	CACHE_HIT_L2,
 	CACHE_HIT_L1
 };
+#define CACHE_NO_L1	0x01	/* cache_get_ex(): Redis only, never the worker's memory */
 struct cache_lookup {
 	enum cache_ns		 ns;
 	enum cache_result	 result;
+	int			 l1;		/* this entry uses L1 */
 	int			 fill;		/* a MISS this request should fill */
 	char			 gen[32];
 	char			 prefix[200];
@@ -533,7 +536,10 @@ struct cache_stats {
 };
 enum cache_result cache_get(struct req *, enum cache_ns, const char *,
 	    const char *, struct buf *, struct cache_lookup *);
+enum cache_result cache_get_ex(struct req *, enum cache_ns, const char *,
+	    const char *, unsigned int, struct buf *, struct cache_lookup *);
 void	 cache_put(struct req *, struct cache_lookup *, const char *, size_t);
+const char *cache_user_scope(struct req *);
 int	 cache_invalidate(struct redis *, enum cache_ns, const char *);
 const struct cache_stats *cache_get_stats(void);
 void	 cache_log_stats(void);
@@ -580,8 +586,8 @@ const char *rl_script(void);
 #define SHAPE_SEARCH_COLUMNS \
 	"s.id, s.user_id, s.name, array_to_json(s.skills), s.min_budget," \
 	" s.max_budget, s.location, s.client_score, s.query, s.notify," \
-	" s.last_run_at, s.created_at, s.updated_at"
-#define SHAPE_SEARCH_NCOLS	13
+	" s.last_run_at, s.created_at, s.updated_at, s.min_match"
+#define SHAPE_SEARCH_NCOLS	14
 int	 shape_job(struct buf *, const PGresult *, int, int);
 int	 shape_search(struct buf *, const PGresult *, int, int);
 void	 shape_time(struct buf *, const char *);
@@ -632,6 +638,45 @@ void	 match_score(const struct match_profile *, const struct match_job *,
 	    long long, long long, struct match_result *);
 void	 match_json(struct buf *, const struct match_profile *,
 	    const struct match_job *, long long, const struct match_result *);
+
+/*
+ * rank.c -- the caller's jobs ranked by match (GET /api/jobs?sort=match)
+ * and the reading of job and profile rows for scoring.
+ *
+ * A statement that scores jobs selects RANK_COLUMNS (FROM jobs j);
+ * RANK_PROFILE_SQL ($1: the user id) selects what the score reads of
+ * the profile.  rank_list() runs the ranking for a filter set: the
+ * jobs posted in [asOf - window, asOf] (the newest match_max_jobs of
+ * them), scored, filtered by min_match, ordered by score, posting time
+ * and id, so that pages of the same asOf never overlap or skip.
+ */
+#define RANK_COLUMNS \
+	"j.id, j.skills, j.budget_type, j.budget_min, j.budget_max," \
+	" j.currency, j.client_score, j.applicants, j.posted_at"
+extern const char RANK_PROFILE_SQL[];
+struct rank_profile {
+	struct match_profile	 m;
+	int			 threshold;	/* match_threshold, -1: not set */
+};
+struct rank_job {
+	const char		*id;
+	int			 row;
+	struct match_job	 job;
+	struct match_result	 m;
+};
+struct rank_query {
+	const char	*where;		/* " AND ..." using $1..$nparams, or NULL */
+	const char	**params;	/* nparams filter values, then 3 free slots */
+	int		 nparams;
+	long long	 as_of_us;
+	long long	 window_days;
+	int		 min_match;	/* 0: every job */
+	long long	 page;
+	long long	 limit;
+};
+void	 rank_profile_load(struct arena *, const PGresult *, struct rank_profile *);
+void	 rank_job_read(struct arena *, const PGresult *, int, struct rank_job *);
+int	 rank_list(struct req *, struct rank_query *, struct buf *);
 
 /*
  * template.c -- proposal templates and their {{placeholders}}.

@@ -53,7 +53,8 @@ match_profile_init(struct match_profile *p, const char **skills, size_t n,
 	for (i = 0; i < n; i++)
 		if (skills[i] != NULL && skills[i][0] != '\0')
 			skills[k++] = skills[i];
-	qsort(skills, k, sizeof(*skills), cmp_skill);
+	if (k > 1)
+		qsort(skills, k, sizeof(*skills), cmp_skill);
 	for (i = 0, n = 0; i < k; i++)
 		if (n == 0 || strcmp(skills[i], skills[n - 1]) != 0)
 			skills[n++] = skills[i];
@@ -67,8 +68,8 @@ match_profile_init(struct match_profile *p, const char **skills, size_t n,
 static int
 has_skill(const struct match_profile *p, const char *s)
 {
-	return bsearch(&s, p->skills, p->nskills, sizeof(*p->skills),
-	    cmp_skill) != NULL;
+	return p->nskills > 0 && bsearch(&s, p->skills, p->nskills,
+	    sizeof(*p->skills), cmp_skill) != NULL;
 }
 
 /*
