@@ -185,6 +185,26 @@ strlist_unique(struct strlist *l)
 	l->n = n;
 }
 
+/* Predicate: an http or https URL with a host, nothing a link cannot hold. */
+static int
+url_valid(const char *u)
+{
+	size_t	n;
+
+	if (strncmp(u, "https://", 8) == 0)
+		n = 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		n = 7;
+	else
+		return 0;
+	if (u[n] == '\0' || u[n] == '/')
+		return 0;
+	for (; u[n] != '\0'; n++)
+		if ((unsigned char)u[n] <= ' ' || strchr("\"<>\\^`{|}", u[n]) != NULL)
+			return 0;
+	return 1;
+}
+
 /* The checks that span fields or need more than a type; 0 or -1 after a 400. */
 static int
 profile_check(struct req *r, uint64_t set, struct profile_b *p)
@@ -203,10 +223,7 @@ profile_check(struct req *r, uint64_t set, struct profile_b *p)
 		return -1;
 	}
 	for (i = 0; i < p->portfolio.n; i++) {
-		if (h[i].url == NULL || ((strncmp(h[i].url, "https://", 8) == 0 ||
-		    strncmp(h[i].url, "http://", 7) == 0) &&
-		    strpbrk(h[i].url, " \t\r\n\"<>\\") == NULL &&
-		    strlen(h[i].url) > 8))
+		if (h[i].url == NULL || url_valid(h[i].url))
 			continue;
 		snprintf(field, sizeof(field), "portfolio[%zu].url", i);
 		valid_fail_field(r, field, "must be an http or https URL");

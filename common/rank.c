@@ -23,12 +23,29 @@ const char RANK_PROFILE_SQL[] =
     "SELECT u.skills, u.hourly_rate_min, u.hourly_rate, u.match_threshold"
     " FROM users u WHERE u.id = $1";
 
+/*
+ * A numeric column as a double, 0 when NULL.  PostgreSQL prints numeric
+ * as plain decimals ("45.00"): those are read here, anything else
+ * (exponents never appear, but still) by strtod().
+ */
 static double
 number_or_zero(const PGresult *res, int row, int col)
 {
-	const char	*v = db_value(res, row, col);
+	const char	*v = db_value(res, row, col), *p;
+	double		 whole = 0, frac = 0, scale = 1;
 
-	return v != NULL ? strtod(v, NULL) : 0;
+	if (v == NULL)
+		return 0;
+	for (p = v; *p >= '0' && *p <= '9'; p++)
+		whole = whole * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9' && scale < 1e9; p++) {
+			frac = frac * 10 + (*p - '0');
+			scale *= 10;
+		}
+	if (*p != '\0' || p == v)
+		return strtod(v, NULL);
+	return whole + frac / scale;
 }
 
 /*
@@ -103,16 +120,24 @@ rank_job_read(struct arena *a, const PGresult *res, int row, struct rank_job *j)
 		j->job.posted_us = 0;
 }
 
+/* What the ranking sorts: small and contiguous, for the cache's sake. */
+struct rank_key {
+	int		 score;
+	long long	 posted_us;
+	const char	*id;
+	struct rank_job	*job;
+};
+
 /* Best first: score, then newest, then id (unique, so the order is total). */
 static int
 cmp_ranked(const void *a, const void *b)
 {
-	const struct rank_job	*x = a, *y = b;
+	const struct rank_key	*x = a, *y = b;
 
-	if (x->m.score != y->m.score)
-		return x->m.score > y->m.score ? -1 : 1;
-	if (x->job.posted_us != y->job.posted_us)
-		return x->job.posted_us > y->job.posted_us ? -1 : 1;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->posted_us != y->posted_us)
+		return x->posted_us > y->posted_us ? -1 : 1;
 	return -strcmp(x->id, y->id);
 }
 
@@ -142,6 +167,7 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 	PGresult	*res[2] = { NULL, NULL }, *page = NULL;
 	struct rank_profile p;
 	struct rank_job	*jobs;
+	struct rank_key	*order;
 	const char	*profile_params[1] = { r->auth.user_id }, *page_params[1];
 	char		 lo[40], hi[40];
 	long long	 window_us = q->window_days * 86400LL * 1000000;
@@ -168,14 +194,19 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 	if (truncated)
 		n = (size_t)cfg.match_max_jobs;
 	jobs = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*jobs));
+	order = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*order));
 	for (i = 0; i < n; i++) {
 		rank_job_read(&r->arena, res[1], (int)i, &jobs[kept]);
 		match_score(&p.m, &jobs[kept].job, q->as_of_us, window_us,
 		    &jobs[kept].m);
-		if (jobs[kept].m.score >= q->min_match)
+		if (jobs[kept].m.score >= q->min_match) {
+			order[kept] = (struct rank_key){ jobs[kept].m.score,
+			    jobs[kept].job.posted_us, jobs[kept].id, &jobs[kept] };
 			kept++;
+		}
 	}
-	qsort(jobs, kept, sizeof(*jobs), cmp_ranked);
+	if (kept > 1)
+		qsort(order, kept, sizeof(*order), cmp_ranked);
 
 	from = (size_t)((q->page - 1) * q->limit);
 	to = from + (size_t)q->limit;
@@ -186,7 +217,7 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 	if (from < to) {
 		buf_putc(&ids, '{');
 		for (i = from; i < to; i++)
-			buf_printf(&ids, "%s%s", i > from ? "," : "", jobs[i].id);
+			buf_printf(&ids, "%s%s", i > from ? "," : "", order[i].id);
 		buf_putc(&ids, '}');
 		page_params[0] = ids.data;
 		qs[0] = (struct db_query){ PAGE_SQL, 1, page_params };
@@ -196,14 +227,15 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 	buf_puts(out, "{\"success\":true,\"data\":[");
 	for (i = from; i < to; i++) {
 		/* A job deleted between the two round trips is left out. */
-		if ((row = row_of(page, jobs[i].id)) == -1)
+		if ((row = row_of(page, order[i].id)) == -1)
 			continue;
 		if (out->data[out->len - 1] != '[')
 			buf_putc(out, ',');
 		shape_job(out, page, row, 0);
 		out->len--;		/* reopen the object for its match */
 		buf_puts(out, ",\"match\":");
-		match_json(out, &p.m, &jobs[i].job, q->as_of_us, &jobs[i].m);
+		match_json(out, &p.m, &order[i].job->job, q->as_of_us,
+		    &order[i].job->m);
 		buf_putc(out, '}');
 	}
 	buf_printf(out, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"

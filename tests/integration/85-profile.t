@@ -30,7 +30,7 @@ my %profile = (
     portfolio => [
         { title => 'Billing API', description => 'RLS and C', skills => ['C', 'postgresql'],
           url => 'https://example.com/billing' },
-        { title => 'Log shipper', skills => [] },
+        { title => 'Log shipper', skills => [], url => 'http://x' },
     ],
     tone => 'concise', languages => ['English (native)', 'Deutsch'], matchThreshold => 65,
 );
@@ -46,7 +46,7 @@ is($d->{bio}, $profile{bio}, 'bio with a newline and a non-ASCII character');
 is_deeply($d->{portfolio}, [
     { title => 'Billing API', description => 'RLS and C', skills => ['c', 'postgresql'],
       url => 'https://example.com/billing' },
-    { title => 'Log shipper', description => undef, skills => [], url => undef },
+    { title => 'Log shipper', description => undef, skills => [], url => 'http://x' },
 ], 'portfolio highlights, absent fields null');
 is($d->{tone}, 'concise', 'tone');
 is_deeply($d->{languages}, ['English (native)', 'Deutsch'], 'languages as written');
@@ -119,6 +119,8 @@ my @bad = (
     [{ portfolio => [{ title => 'a' }, { title => 'b', url => 'javascript:alert(1)' }] },
         'portfolio[1].url', 'must be an http or https URL'],
     [{ portfolio => [{ title => 'a', url => 'https://a b' }] }, 'portfolio[0].url', 'must be an http or https URL'],
+    [{ portfolio => [{ title => 'a', url => 'https://' }] }, 'portfolio[0].url', 'must be an http or https URL'],
+    [{ portfolio => [{ title => 'a', url => 'ftp://example.com' }] }, 'portfolio[0].url', 'must be an http or https URL'],
     [{ userId => 'someone_else' }, 'userId', 'unknown field'],
     [{ hourlyRate => 80 }, 'hourlyRate', 'unknown field'],
 );
