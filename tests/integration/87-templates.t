@@ -123,6 +123,9 @@ is($r->{json}{code}, 'conflict', 'code conflict');
 is(psql("SELECT count(*) FROM proposal_templates WHERE tenant_id = '$T' AND user_id = 'user_cap'"), 100,
     'still 100');
 
+is(api(GET => '/api/templates')->{status}, 401, 'no token: 401');
+is(api(DELETE => "/api/templates/$t->{id}")->{status}, 401, 'no token, DELETE: 401');
+is(api(PATCH => "/api/templates/$t->{id}", token => $tok, json => {})->{status}, 405, 'PATCH: 405');
 $r = api(DELETE => "/api/templates/$t->{id}", token => $tok);
 is($r->{status}, 200, 'DELETE: 200');
 is_deeply($r->{json}{data}, { id => $t->{id}, deleted => JSON::PP::true }, 'says what it deleted');
