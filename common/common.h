@@ -80,7 +80,8 @@ char	*read_file(const char *, size_t, size_t *);
 int	 ident_valid(const char *, size_t);
 
 /*
- * datetime.c -- calendar dates and UTC times, without time zones or libc.
+ * datetime.c -- calendar dates and UTC times, without time zones or libc's
+ * time functions.
  *
  * Dates are days since 1970-01-01, times microseconds since the epoch.
  * The parsers are strict: parse_date() takes "YYYY-MM-DD" (a real day),
@@ -594,6 +595,10 @@ void	 shape_time(struct buf *, const char *);
 
 /*
  * pgarray.c -- PostgreSQL's text form of a one-dimensional array.
+ *
+ * pg_array_parse(s, items, max, &n) splits "{a,\"b c\",NULL}" in place
+ * (s is rewritten): items[0..n) point into s, NULL for an SQL NULL, at
+ * most max stored.  Returns the number of elements, or -1.
  */
 int	 pg_array_parse(char *, char **, size_t, size_t *);
 
