@@ -1,9 +1,10 @@
-/* jobs.c: GET /api/jobs lists the tenant's jobs with the seed's filters; POST /api/jobs saves a job search. */
+/* jobs.c: GET /api/jobs lists the tenant's jobs with the seed's filters, newest first or ranked by match; POST /api/jobs saves a job search. */
 #include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -17,9 +18,18 @@ struct list_q {
 	char		*q;
 	long long	 page;
 	long long	 limit;
+	int		 sort;
+	long long	 window;
+	long long	 as_of;
+	long long	 min_match;
 };
-enum { LQ_SKILLS, LQ_MINBUDGET, LQ_MAXBUDGET, LQ_LOCATION, LQ_CLIENTSCORE, LQ_Q };
+enum { LQ_SKILLS, LQ_MINBUDGET, LQ_MAXBUDGET, LQ_LOCATION, LQ_CLIENTSCORE, LQ_Q,
+    LQ_PAGE, LQ_LIMIT, LQ_SORT, LQ_WINDOW, LQ_ASOF, LQ_MINMATCH };
 #define LQ_FILTERS	((1ULL << (LQ_Q + 1)) - 1)	/* the bits of the filters */
+#define LQ_MATCH_ONLY	((1ULL << LQ_WINDOW) | (1ULL << LQ_ASOF) | (1ULL << LQ_MINMATCH))
+enum { SORT_NEWEST, SORT_MATCH };
+static const char *const sorts[] = { "newest", "match", NULL };
+#define ASOF_SKEW_US	(5 * 60 * 1000000LL)	/* how far ahead of us asOf may be */
 
 static const struct field list_fields[] = {
 	[LQ_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 1, 20, 50, NULL,
@@ -34,10 +44,19 @@ static const struct field list_fields[] = {
 	    offsetof(struct list_q, client_score), NULL },
 	[LQ_Q] = { "q", FT_STRING, 0, 1, 200, 0, NULL,
 	    offsetof(struct list_q, q), NULL },
-	{ "page", FT_INT, 0, 1, 100000, 0, NULL,
+	[LQ_PAGE] = { "page", FT_INT, 0, 1, 100000, 0, NULL,
 	    offsetof(struct list_q, page), "1" },
-	{ "limit", FT_INT, 0, 1, 100, 0, NULL,
+	[LQ_LIMIT] = { "limit", FT_INT, 0, 1, 100, 0, NULL,
 	    offsetof(struct list_q, limit), "20" },
+	[LQ_SORT] = { "sort", FT_ENUM, 0, 0, 0, 0, sorts,
+	    offsetof(struct list_q, sort), "newest" },
+	[LQ_WINDOW] = { "window", FT_INT, 0, 1, 365, 0, NULL,
+	    offsetof(struct list_q, window), "30" },
+	/* 2000-01-01 to 2100-01-01; the handler refuses the future. */
+	[LQ_ASOF] = { "asOf", FT_TIME, 0, 946684800000000LL, 4102444800000000LL,
+	    0, NULL, offsetof(struct list_q, as_of), NULL },
+	[LQ_MINMATCH] = { "minMatch", FT_INT, 0, 0, 100, 0, NULL,
+	    offsetof(struct list_q, min_match), "0" },
 };
 
 /* POST /api/jobs body: a saved search. */
@@ -50,9 +69,10 @@ struct search_b {
 	long long	 client_score;
 	char		*query;
 	int		 notify;
+	long long	 min_match;
 };
 enum { SB_NAME, SB_SKILLS, SB_MINBUDGET, SB_MAXBUDGET, SB_LOCATION,
-    SB_CLIENTSCORE, SB_QUERY };
+    SB_CLIENTSCORE, SB_QUERY, SB_NOTIFY, SB_MINMATCH };
 
 static const struct field search_fields[] = {
 	[SB_NAME] = { "name", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
@@ -69,8 +89,10 @@ static const struct field search_fields[] = {
 	    offsetof(struct search_b, client_score), NULL },
 	[SB_QUERY] = { "query", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
 	    offsetof(struct search_b, query), NULL },
-	{ "notify", FT_BOOL, 0, 0, 0, 0, NULL,
+	[SB_NOTIFY] = { "notify", FT_BOOL, 0, 0, 0, 0, NULL,
 	    offsetof(struct search_b, notify), "true" },
+	[SB_MINMATCH] = { "minMatch", FT_INT, F_NULLABLE, 0, 100, 0, NULL,
+	    offsetof(struct search_b, min_match), NULL },
 };
 
 /*
@@ -114,9 +136,9 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
 	    " ON CONFLICT (tenant_id, id) DO NOTHING",
 	[STMT_INSERT_SEARCH] = "INSERT INTO job_searches AS s (name, skills,"
-	    " min_budget, max_budget, location, client_score, query, notify)"
-	    " VALUES ($1, $2::text[], $3::int, $4::int, $5, $6::int, $7, $8::boolean)"
-	    " RETURNING " SHAPE_SEARCH_COLUMNS,
+	    " min_budget, max_budget, location, client_score, query, notify,"
+	    " min_match) VALUES ($1, $2::text[], $3::int, $4::int, $5, $6::int,"
+	    " $7, $8::boolean, $9::smallint) RETURNING " SHAPE_SEARCH_COLUMNS,
 };
 
 /* A decimal parameter, or NULL when the field was not given. */
@@ -187,6 +209,52 @@ list_key(struct buf *k, uint64_t set, struct list_q *q)
 	buf_printf(k, "&page=%lld&limit=%lld", q->page, q->limit);
 }
 
+/*
+ * sort=match: the ranking depends on the caller's profile, so its cache
+ * entries carry the user and skip L1 (a profile change, which bumps the
+ * tenant's generation, shows at once on every worker).
+ */
+static void
+jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
+{
+	struct rank_query rq = { 0 };
+	const char	*params[LQ_Q + 4];
+	struct buf	 where = { 0 }, key = { 0 }, b = { 0 };
+	struct cache_lookup lk;
+	long long	 now_us = (long long)time(NULL) * 1000000;
+
+	if (!FIELD_SET(set, LQ_ASOF))
+		q->as_of = now_us / 60000000 * 60000000;
+	else if (q->as_of > now_us + ASOF_SKEW_US) {
+		valid_fail_field(r, "asOf", "must not be in the future");
+		return;
+	}
+	buf_printf(&key, "match|user=%s|asOf=%lld|window=%lld|min=%lld|",
+	    r->auth.user_id, q->as_of, q->window, q->min_match);
+	list_key(&key, set, q);
+	if (cache_get_ex(r, CACHE_JOBS, r->auth.tenant_id, key.data, CACHE_NO_L1,
+	    &b, &lk) > CACHE_MISS) {
+		http_json(r, 200, b.data, b.len);
+		goto out;
+	}
+	rq.nparams = where_clauses(&where, set, q, r, params);
+	rq.where = where.data;
+	rq.params = params;
+	rq.as_of_us = q->as_of;
+	rq.window_days = q->window;
+	rq.min_match = (int)q->min_match;
+	rq.page = q->page;
+	rq.limit = q->limit;
+	if (rank_list(r, &rq, &b) == -1)
+		goto out;
+	cache_put(r, &lk, b.data, b.len);
+	http_json(r, 200, b.data, b.len);
+out:
+	buf_free(&key);
+	buf_free(&where);
+	buf_free(&b);
+}
+
 static void
 jobs_list(struct req *r)
 {
@@ -206,6 +274,16 @@ jobs_list(struct req *r)
 	if (FIELD_SET(set, LQ_MINBUDGET) && FIELD_SET(set, LQ_MAXBUDGET) &&
 	    q.min_budget > q.max_budget) {
 		valid_fail_field(r, "minBudget", "must not be greater than maxBudget");
+		return;
+	}
+	if (q.sort == SORT_MATCH) {
+		jobs_list_match(r, set, &q);
+		return;
+	}
+	if (set & LQ_MATCH_ONLY) {
+		valid_fail_field(r, FIELD_SET(set, LQ_WINDOW) ? "window" :
+		    FIELD_SET(set, LQ_ASOF) ? "asOf" : "minMatch",
+		    "only applies with sort=match");
 		return;
 	}
 	list_key(&key, set, &q);
@@ -259,7 +337,7 @@ jobs_save_search(struct req *r)
 {
 	struct search_b	 s = { 0 };
 	uint64_t	 set;
-	const char	*kind[1], *params[8];
+	const char	*kind[1], *params[9];
 	struct db_query	 qs[3];
 	PGresult	*res[3];
 	struct buf	 b = { 0 };
@@ -280,9 +358,10 @@ jobs_save_search(struct req *r)
 	params[5] = opt_int(r, set, SB_CLIENTSCORE, s.client_score);
 	params[6] = s.query;
 	params[7] = s.notify ? "true" : "false";
+	params[8] = opt_int(r, set, SB_MINMATCH, s.min_match);
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
 	qs[1] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
-	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 8, params };
+	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 9, params };
 	if (db_run(r, qs, 3, res) == -1)
 		return;
 	cache_invalidate(&r->app->redis, CACHE_SEARCHES, r->auth.tenant_id);

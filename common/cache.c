@@ -281,6 +281,20 @@ enum cache_result
 cache_get(struct req *r, enum cache_ns ns, const char *scope, const char *key,
     struct buf *out, struct cache_lookup *lk)
 {
+	return cache_get_ex(r, ns, scope, key, 0, out, lk);
+}
+
+/*
+ * cache_get() with flags: CACHE_NO_L1 skips this worker's memory for the
+ * entry (lookup and fill), for values derived from what the user edits
+ * (a ranking by the profile), which must change at once after the edit
+ * on every worker, while the rest of the namespace keeps its L1.
+ */
+enum cache_result
+cache_get_ex(struct req *r, enum cache_ns ns, const char *scope,
+    const char *key, unsigned int flags, struct buf *out,
+    struct cache_lookup *lk)
+{
 	struct redisReply	*reply;
 	struct l1_entry		*e;
 	struct buf		 gkey = { 0 };
@@ -291,6 +305,7 @@ cache_get(struct req *r, enum cache_ns ns, const char *scope, const char *key,
 
 	memset(lk, 0, sizeof(*lk));
 	lk->ns = ns;
+	lk->l1 = ns_def[ns].l1 && !(flags & CACHE_NO_L1);
 	if (!cfg.cache_enabled || client_no_cache(r) ||
 	    redis_get(&r->app->redis) == NULL)
 		return finish(r, lk, CACHE_BYPASS);
@@ -298,7 +313,7 @@ cache_get(struct req *r, enum cache_ns ns, const char *scope, const char *key,
 	key_digest(key, digest);
 	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
 	    digest);
-	if (ns_def[ns].l1 && (e = l1_get(lk->l1key)) != NULL) {
+	if (lk->l1 && (e = l1_get(lk->l1key)) != NULL) {
 		buf_append(out, e->val, e->vlen);
 		return finish(r, lk, CACHE_HIT_L1);
 	}
@@ -322,7 +337,7 @@ cache_get(struct req *r, enum cache_ns ns, const char *scope, const char *key,
 	snprintf(lk->gen, sizeof(lk->gen), "%s", reply->element[0]->str);
 	if (reply->element[1]->type == REDIS_REPLY_STRING) {
 		buf_append(out, reply->element[1]->str, reply->element[1]->len);
-		if (ns_def[ns].l1)
+		if (lk->l1)
 			l1_put(lk->l1key, reply->element[1]->str,
 			    reply->element[1]->len);
 		res = CACHE_HIT_L2;
@@ -382,7 +397,7 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
 		}
 		freeReplyObject(reply);
 	}
-	if (ns_def[lk->ns].l1)
+	if (lk->l1)
 		l1_put(lk->l1key, val, len);
 	buf_free(&vkey);
 }
@@ -412,6 +427,18 @@ cache_invalidate(struct redis *rd, enum cache_ns ns, const char *scope)
 	}
 	freeReplyObject(reply);
 	return 0;
+}
+
+/*
+ * The scope of a user's own entries (CACHE_USER): the user within the
+ * tenant, "org_x/user_y" (ids never contain '/'), since the same user
+ * has another profile in another tenant.  In r's arena.
+ */
+const char *
+cache_user_scope(struct req *r)
+{
+	return arena_printf(&r->arena, "%s/%s", r->auth.tenant_id,
+	    r->auth.user_id);
 }
 
 /* Free L1 (at exit, so that leak checkers see a clean heap). */

@@ -81,6 +81,24 @@ int	 ident_valid(const char *, size_t);
 unsigned long str_hash(const char *);
 
 /*
+ * datetime.c -- calendar dates and UTC times, without time zones or libc's
+ * time functions.
+ *
+ * Dates are days since 1970-01-01, times microseconds since the epoch.
+ * The parsers are strict: parse_date() takes "YYYY-MM-DD" (a real day),
+ * parse_time() RFC 3339 ("2024-05-01T12:00:00.5+02:00"), parse_pg_time()
+ * PostgreSQL's timestamptz text in a UTC session.  format_time() prints
+ * what parse_time() reads back exactly.
+ */
+long long days_from_civil(long long, int, int);
+void	 civil_from_days(long long, long long *, int *, int *);
+int	 parse_date(const char *, long long *);
+int	 parse_time(const char *, long long *);
+int	 parse_pg_time(const char *, long long *);
+void	 format_date(char *, size_t, long long);
+void	 format_time(char *, size_t, long long);
+
+/*
  * config.c -- one config file plus environment overrides.
  *
  * Every knob has a key in the file ("db_conninfo = ...") and an
@@ -143,6 +161,7 @@ struct config {
 	int		 cache_l1_max_bytes;
 	int		 cache_ttl[CACHE__MAX];
 	int		 cache_wait_ms;
+	int		 match_max_jobs;
 	/* the broadcaster (push/) */
 	char		*push_listen;
 	char		*push_origins;
@@ -462,7 +481,10 @@ enum ftype {
 	FT_STRING,	/* char *, length in characters min..max */
 	FT_ENUM,	/* int: index into choices */
 	FT_STRLIST,	/* struct strlist: JSON array or comma list, items min..max */
-	FT_UUID		/* char * in canonical lower-case form */
+	FT_UUID,	/* char * in canonical lower-case form */
+	FT_OBJLIST,	/* struct objlist: JSON array of objects, items min..max */
+	FT_DATE,	/* long long days since 1970-01-01 ("2024-05-01"), min..max */
+	FT_TIME		/* long long µs since the epoch (RFC 3339), min..max */
 };
 #define F_REQUIRED	0x01
 #define F_NULLABLE	0x02	/* JSON null means "absent" */
@@ -471,6 +493,12 @@ struct strlist {
 	char	**v;
 	size_t	  n;
 };
+/*
+ * choices: FT_ENUM's names (a const char *const[] ending with NULL);
+ * FT_OBJLIST's item table (a struct field_obj).  The item structs are
+ * zeroed before their fields are read; errors inside an item name their
+ * path ("portfolio[2].title").
+ */
 struct field {
 	const char		*name;
 	enum ftype		 type;
@@ -478,15 +506,25 @@ struct field {
 	long long		 min;
 	long long		 max;
 	long long		 item_max;
-	const char *const	*choices;
+	const void		*choices;
 	size_t			 off;
 	const char		*def;
+};
+struct field_obj {
+	const struct field	*fields;
+	size_t			 nfields;
+	size_t			 size;		/* of one item struct */
+};
+struct objlist {
+	void	*v;		/* n item structs, in the request's arena */
+	size_t	 n;
 };
 #define VALID_MAX_FIELDS	64
 struct valid_err {
 	json_object	*details;
 	enum err	 err;
 	const char	*message;
+	const char	*prefix;	/* path of the object being checked, or NULL */
 };
 #define FIELD_SET(set, i)	(((set) >> (i)) & 1)
 int	 valid_query(struct req *, const struct field *, size_t, void *, uint64_t *);
@@ -520,9 +558,11 @@ enum cache_result {
 	CACHE_HIT_L2,
 	CACHE_HIT_L1
 };
+#define CACHE_NO_L1	0x01	/* cache_get_ex(): Redis only, never the worker's memory */
 struct cache_lookup {
 	enum cache_ns		 ns;
 	enum cache_result	 result;
+	int			 l1;		/* this entry uses L1 */
 	int			 fill;		/* a MISS this request should fill */
 	char			 gen[32];
 	char			 prefix[200];
@@ -539,7 +579,10 @@ struct cache_stats {
 };
 enum cache_result cache_get(struct req *, enum cache_ns, const char *,
 	    const char *, struct buf *, struct cache_lookup *);
+enum cache_result cache_get_ex(struct req *, enum cache_ns, const char *,
+	    const char *, unsigned int, struct buf *, struct cache_lookup *);
 void	 cache_put(struct req *, struct cache_lookup *, const char *, size_t);
+const char *cache_user_scope(struct req *);
 int	 cache_invalidate(struct redis *, enum cache_ns, const char *);
 const struct cache_stats *cache_get_stats(void);
 void	 cache_log_stats(void);
@@ -586,8 +629,8 @@ const char *rl_script(void);
 #define SHAPE_SEARCH_COLUMNS \
 	"s.id, s.user_id, s.name, array_to_json(s.skills), s.min_budget," \
 	" s.max_budget, s.location, s.client_score, s.query, s.notify," \
-	" s.last_run_at, s.created_at, s.updated_at"
-#define SHAPE_SEARCH_NCOLS	13
+	" s.last_run_at, s.created_at, s.updated_at, s.min_match"
+#define SHAPE_SEARCH_NCOLS	14
 int	 shape_job(struct buf *, const PGresult *, int, int);
 int	 shape_search(struct buf *, const PGresult *, int, int);
 void	 shape_time(struct buf *, const char *);
@@ -821,6 +864,122 @@ struct research {
 void	 research_analyze(const struct client_facts *, struct research *);
 void	 research_free(struct research *);
 const char *review_tone_of(const char *, size_t);
+
+/*
+ * pgarray.c -- PostgreSQL's text form of a one-dimensional array.
+ *
+ * pg_array_parse(s, items, max, &n) splits "{a,\"b c\",NULL}" in place
+ * (s is rewritten): items[0..n) point into s, NULL for an SQL NULL, at
+ * most max stored.  Returns the number of elements, or -1.
+ */
+int	 pg_array_parse(char *, char **, size_t, size_t *);
+
+/*
+ * match.c -- how well a job fits the freelancer: a score 0-100, its
+ * breakdown and its reasons (README.md, "Matching").  Pure: no I/O, no
+ * allocation but the output buffer, and the same inputs always give the
+ * same result, so the poller can apply a saved search's minimum match
+ * exactly as the job list shows it.
+ */
+#define MATCH_SKILLS_MAX	64	/* a job's distinct skills looked at */
+#define MATCH_FIXED_HOURS	20	/* hours a fixed price is assumed to pay for */
+#define MATCH_WINDOW_DAYS	30	/* the default ranking window */
+#define MATCH_THRESHOLD_DEFAULT	60	/* when the profile sets none */
+struct match_profile {
+	const char	**skills;	/* sorted, distinct, lower-case */
+	size_t		  nskills;
+	double		  rate_min;	/* USD per hour; the target when not set */
+	double		  rate_target;	/* 0: not set */
+};
+struct match_job {
+	const char *const *skills;	/* as listed: the main ones first */
+	size_t		  nskills;
+	int		  hourly;	/* 1 hourly, 0 fixed price */
+	double		  budget_min;	/* <= 0: not stated */
+	double		  budget_max;
+	int		  usd;		/* the budget is in USD */
+	int		  client_score;	/* 0-100 */
+	int		  applicants;	/* proposals so far; < 0: unknown */
+	long long	  posted_us;	/* µs since the epoch */
+};
+struct match_result {
+	int		 score;		/* 0-100, the parts' sum rounded once */
+	double		 skills, budget, client, recency, competition;
+	int		 considered;	/* the job's distinct skills looked at */
+	int		 matched;	/* how many of them the profile has */
+	uint64_t	 matched_mask;	/* which, in the job's order */
+};
+void	 match_profile_init(struct match_profile *, const char **, size_t,
+	    double, double);
+void	 match_score(const struct match_profile *, const struct match_job *,
+	    long long, long long, struct match_result *);
+void	 match_json(struct buf *, const struct match_profile *,
+	    const struct match_job *, long long, const struct match_result *);
+
+/*
+ * rank.c -- the caller's jobs ranked by match (GET /api/jobs?sort=match)
+ * and the reading of job and profile rows for scoring.
+ *
+ * A statement that scores jobs selects RANK_COLUMNS (FROM jobs j);
+ * RANK_PROFILE_SQL ($1: the user id) selects what the score reads of
+ * the profile.  rank_list() runs the ranking for a filter set: the
+ * jobs posted in [asOf - window, asOf] (the newest match_max_jobs of
+ * them), scored, filtered by min_match, ordered by score, posting time
+ * and id, so that pages of the same asOf never overlap or skip.
+ */
+#define RANK_COLUMNS \
+	"j.id, j.skills, j.budget_type, j.budget_min, j.budget_max," \
+	" j.currency, j.client_score, j.applicants, j.posted_at"
+extern const char RANK_PROFILE_SQL[];
+struct rank_profile {
+	struct match_profile	 m;
+	int			 threshold;	/* match_threshold, -1: not set */
+};
+struct rank_job {
+	const char		*id;
+	int			 row;
+	struct match_job	 job;
+	struct match_result	 m;
+};
+struct rank_query {
+	const char	*where;		/* " AND ..." using $1..$nparams, or NULL */
+	const char	**params;	/* nparams filter values, then 3 free slots */
+	int		 nparams;
+	long long	 as_of_us;
+	long long	 window_days;
+	int		 min_match;	/* 0: every job */
+	long long	 page;
+	long long	 limit;
+};
+void	 rank_profile_load(struct arena *, const PGresult *, struct rank_profile *);
+void	 rank_job_read(struct arena *, const PGresult *, int, struct rank_job *);
+int	 rank_list(struct req *, struct rank_query *, struct buf *);
+
+/*
+ * template.c -- proposal templates and their {{placeholders}}.
+ *
+ * template_check() runs when a template is saved: unknown placeholders
+ * and malformed braces are refused with a message naming them.
+ * template_fill() substitutes the values (the generators call it).
+ */
+enum template_var {
+	TEMPLATE_CLIENT_NAME,
+	TEMPLATE_JOB_TITLE,
+	TEMPLATE_MATCHED_SKILLS,
+	TEMPLATE_RATE,
+	TEMPLATE_FREELANCER_NAME,
+	TEMPLATE_PORTFOLIO_HIGHLIGHT,
+	TEMPLATE_VAR__MAX
+};
+extern const char *const template_var_names[TEMPLATE_VAR__MAX + 1];
+struct template_error {
+	size_t	offset;		/* in characters from the start */
+	char	message[400];
+};
+int	 template_check(const char *, size_t, unsigned int *,
+	    struct template_error *);
+void	 template_fill(struct buf *, const char *, size_t,
+	    const char *const [TEMPLATE_VAR__MAX]);
 
 /*
  * dispatch.c -- routing, authentication and the request log.

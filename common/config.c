@@ -123,6 +123,9 @@ static const struct knob {
 	{ "cache_wait_ms", K_INT, offsetof(struct config, cache_wait_ms), "200",
 	  0, 5000, "how long a request waits for another to fill the same "
 	  "missing entry before computing it itself" },
+	{ "match_max_jobs", K_INT, offsetof(struct config, match_max_jobs),
+	  "20000", 100, 1000000, "most jobs one request scores against the "
+	  "profile (GET /api/jobs?sort=match, job analytics)" },
 	/* The broadcaster (push/). */
 	{ "push_listen", K_STR, offsetof(struct config, push_listen),
 	  "127.0.0.1:8081", 0, 0, "host:port the broadcaster listens on" },

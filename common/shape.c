@@ -207,6 +207,8 @@ shape_search(struct buf *b, const PGresult *res, int row, int col)
 	put_time(b, res, row, col + 11);
 	buf_puts(b, ",\"updatedAt\":");
 	put_time(b, res, row, col + 12);
+	buf_puts(b, ",\"minMatch\":");
+	put_number(b, res, row, col + 13);
 	buf_putc(b, '}');
 	return SHAPE_SEARCH_NCOLS;
 }

@@ -24,7 +24,15 @@ verr(struct valid_err *e, const char *field, const char *fmt, ...)
 	va_end(ap);
 	if (e->details == NULL)
 		e->details = json_object_new_array();
-	json_object_object_add(d, "field", json_object_new_string(field));
+	if (e->prefix != NULL) {
+		struct buf	path = { 0 };
+
+		buf_printf(&path, "%s%s", e->prefix, field);
+		json_object_object_add(d, "field",
+		    json_object_new_string_len(path.data, (int)path.len));
+		buf_free(&path);
+	} else
+		json_object_object_add(d, "field", json_object_new_string(field));
 	json_object_object_add(d, "message",
 	    json_object_new_string_len(msg.data, (int)msg.len));
 	json_object_array_add(e->details, d);
@@ -125,19 +133,61 @@ parse_number(const char *s, double *out)
 static int
 check_enum(const struct field *f, const char *s, int *out, struct valid_err *e)
 {
-	struct buf	choices = { 0 };
-	int		i;
+	const char *const	*choices = f->choices;
+	struct buf		 list = { 0 };
+	int			 i;
 
-	for (i = 0; f->choices[i] != NULL; i++)
-		if (strcmp(f->choices[i], s) == 0) {
+	for (i = 0; choices[i] != NULL; i++)
+		if (strcmp(choices[i], s) == 0) {
 			*out = i;
 			return 0;
 		}
-	for (i = 0; f->choices[i] != NULL; i++)
-		buf_printf(&choices, "%s%s", i ? ", " : "", f->choices[i]);
-	verr(e, f->name, "must be one of: %s", choices.data);
-	buf_free(&choices);
+	for (i = 0; choices[i] != NULL; i++)
+		buf_printf(&list, "%s%s", i ? ", " : "", choices[i]);
+	verr(e, f->name, "must be one of: %s", list.data);
+	buf_free(&list);
 	return -1;
+}
+
+/* A calendar date, stored as days since 1970-01-01, within min..max days. */
+static int
+check_date(const struct field *f, const char *s, long long *out,
+    struct valid_err *e)
+{
+	char	lo[16], hi[16];
+
+	if (parse_date(s, out) == -1) {
+		verr(e, f->name, "must be a date such as 2024-05-01");
+		return -1;
+	}
+	if (*out < f->min || *out > f->max) {
+		format_date(lo, sizeof(lo), f->min);
+		format_date(hi, sizeof(hi), f->max);
+		verr(e, f->name, "must be between %s and %s", lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+/* An RFC 3339 time, stored as microseconds since the epoch, within min..max. */
+static int
+check_time(const struct field *f, const char *s, long long *out,
+    struct valid_err *e)
+{
+	char	lo[40], hi[40];
+
+	if (parse_time(s, out) == -1) {
+		verr(e, f->name, "must be an ISO 8601 time such as "
+		    "2024-05-01T12:00:00Z");
+		return -1;
+	}
+	if (*out < f->min || *out > f->max) {
+		format_time(lo, sizeof(lo), f->min);
+		format_time(hi, sizeof(hi), f->max);
+		verr(e, f->name, "must be between %s and %s", lo, hi);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -210,6 +260,13 @@ parse_text(struct arena *a, const struct field *f, const char *s, void *out,
 		return check_enum(f, s, (int *)dst, e);
 	case FT_UUID:
 		return check_uuid(a, f, s, (char **)dst, e);
+	case FT_DATE:
+		return check_date(f, s, (long long *)dst, e);
+	case FT_TIME:
+		return check_time(f, s, (long long *)dst, e);
+	case FT_OBJLIST:
+		verr(e, f->name, "cannot be given here");
+		return -1;
 	case FT_STRLIST:
 		l = (struct strlist *)dst;
 		copy = arena_strdup(a, s);
@@ -238,6 +295,62 @@ parse_text(struct arena *a, const struct field *f, const char *s, void *out,
 		return 0;
 	}
 	return -1;
+}
+
+static size_t	fields_json(struct arena *, const struct field *, size_t,
+		    json_object *, void *, uint64_t *, struct valid_err *);
+
+static size_t
+nerrors(const struct valid_err *e)
+{
+	return e->details != NULL ? json_object_array_length(e->details) : 0;
+}
+
+/*
+ * An array of objects, each checked against the item table of
+ * f->choices (a struct field_obj) into a zeroed struct of its size.
+ * Errors inside an item name their path: "portfolio[2].title".
+ */
+static int
+parse_objlist(struct arena *a, const struct field *f, json_object *v,
+    struct objlist *l, struct valid_err *e)
+{
+	const struct field_obj	*o = f->choices;
+	const char		*outer = e->prefix;
+	json_object		*item;
+	struct buf		 path = { 0 };
+	uint64_t		 set;
+	size_t			 i, n, before = nerrors(e);
+
+	if (!json_object_is_type(v, json_type_array)) {
+		verr(e, f->name, "must be an array of objects");
+		return -1;
+	}
+	n = json_object_array_length(v);
+	if ((long long)n < f->min || (long long)n > f->max) {
+		verr(e, f->name, "must have %lld to %lld items", f->min, f->max);
+		return -1;
+	}
+	l->v = arena_alloc(a, (n ? n : 1) * o->size);
+	memset(l->v, 0, (n ? n : 1) * o->size);
+	l->n = n;
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(v, i);
+		buf_reset(&path);
+		buf_printf(&path, "%s[%zu]", f->name, i);
+		if (!json_object_is_type(item, json_type_object)) {
+			verr(e, path.data, "must be an object");
+			continue;
+		}
+		buf_reset(&path);
+		buf_printf(&path, "%s%s[%zu].", outer ? outer : "", f->name, i);
+		e->prefix = path.data;
+		(void)fields_json(a, o->fields, o->nfields, item,
+		    (char *)l->v + i * o->size, &set, e);
+		e->prefix = outer;
+	}
+	buf_free(&path);
+	return nerrors(e) > before ? -1 : 0;
 }
 
 /* A JSON value into the struct at f->off. */
@@ -285,6 +398,8 @@ parse_json(struct arena *a, const struct field *f, json_object *v, void *out,
 	case FT_STRING:
 	case FT_ENUM:
 	case FT_UUID:
+	case FT_DATE:
+	case FT_TIME:
 		if (!json_object_is_type(v, json_type_string)) {
 			verr(e, f->name, "must be a string");
 			return -1;
@@ -295,6 +410,9 @@ parse_json(struct arena *a, const struct field *f, json_object *v, void *out,
 		if (f->type == FT_UUID)
 			return check_uuid(a, f, json_object_get_string(v),
 			    (char **)dst, e);
+		if (f->type == FT_DATE || f->type == FT_TIME)
+			return parse_text(a, f, json_object_get_string(v),
+			    out, e);
 		return check_string(a, f, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v), f->min, f->max,
 		    (char **)dst, e);
@@ -324,6 +442,8 @@ parse_json(struct arena *a, const struct field *f, json_object *v, void *out,
 			l->n++;
 		}
 		return 0;
+	case FT_OBJLIST:
+		return parse_objlist(a, f, v, (struct objlist *)dst, e);
 	}
 	return -1;
 }
@@ -385,18 +505,15 @@ valid_fields_query(struct arena *a, const struct field *fields, size_t n,
 	return e->details != NULL ? -1 : 0;
 }
 
-/* Validate a parsed JSON object into out; see valid_fields_query(). */
-int
-valid_fields_json(struct arena *a, const struct field *fields, size_t n,
+/* The fields of one object into out; returns how many errors it added. */
+static size_t
+fields_json(struct arena *a, const struct field *fields, size_t n,
     json_object *obj, void *out, uint64_t *set, struct valid_err *e)
 {
+	size_t	before = nerrors(e);
 	int	k;
 
 	*set = 0;
-	if (!json_object_is_type(obj, json_type_object)) {
-		verr(e, "body", "must be a JSON object");
-		return -1;
-	}
 	json_object_object_foreach(obj, key, val) {
 		if ((k = field_index(fields, n, key)) == -1) {
 			verr(e, key, "unknown field");
@@ -413,6 +530,20 @@ valid_fields_json(struct arena *a, const struct field *fields, size_t n,
 		(void)parse_json(a, &fields[k], val, out, e);
 	}
 	apply_defaults(a, fields, n, out, set, e);
+	return nerrors(e) - before;
+}
+
+/* Validate a parsed JSON object into out; see valid_fields_query(). */
+int
+valid_fields_json(struct arena *a, const struct field *fields, size_t n,
+    json_object *obj, void *out, uint64_t *set, struct valid_err *e)
+{
+	if (!json_object_is_type(obj, json_type_object)) {
+		*set = 0;
+		verr(e, "body", "must be a JSON object");
+		return -1;
+	}
+	(void)fields_json(a, fields, n, obj, out, set, e);
 	return e->details != NULL ? -1 : 0;
 }
 

@@ -17,6 +17,18 @@ INSERT INTO users (tenant_id, id, name, title, skills, hourly_rate, bio) VALUES
      'Data pipelines and analytics in Python and SQL.')
 ON CONFLICT (tenant_id, id) DO NOTHING;
 
+-- The rest of Dana's profile (migration 0004) and a proposal template.
+UPDATE users SET hourly_rate_min = 65, tone = 'professional', match_threshold = 70,
+       languages = '{"English (native)","German (conversational)"}',
+       portfolio = '[{"title": "Multi-tenant billing API", "description": "PostgreSQL row-level security and a C FastCGI API serving 40 customer organisations.", "skills": ["c", "postgresql", "api development"], "url": "https://example.com/billing-api"},
+                     {"title": "Log shipper rewrite", "description": "Replaced a Node.js log shipper with a C daemon: a tenth of the memory, no dropped lines.", "skills": ["c", "linux", "node.js"]}]'
+ WHERE tenant_id = 'org_demo' AND id = 'user_demo' AND portfolio = '[]';
+INSERT INTO proposal_templates (tenant_id, user_id, name, content)
+SELECT 'org_demo', 'user_demo', 'Backend, short',
+       E'Hi {{client_name}},\n\nYour project "{{job_title}}" is the kind of work I do every week: {{matched_skills}}. ' ||
+       E'A recent example: {{portfolio_highlight}}.\n\nMy rate is {{rate}}. When would suit you for a short call?\n\n{{freelancer_name}}'
+WHERE NOT EXISTS (SELECT FROM proposal_templates WHERE tenant_id = 'org_demo' AND user_id = 'user_demo');
+
 SELECT pg_temp.demo_clients('org_demo', 150, 1);
 SELECT pg_temp.demo_jobs('org_demo', 1200, 1, 150);
 SELECT pg_temp.demo_clients('org_other', 40, 2);

@@ -207,6 +207,143 @@ test_pg_array(void)
 	ok(!uuid_valid("000000000000-0000-0000-0000-00000000"), "dashes misplaced");
 }
 
+/* A table with a list of objects (portfolio items) and dates. */
+struct item {
+	char		*title;
+	struct strlist	 skills;
+	long long	 year;
+	struct objlist	 links;
+};
+struct link {
+	char	*url;
+};
+struct profile_body {
+	char		*name;
+	struct objlist	 items;
+	long long	 from;
+	long long	 at;
+};
+static const struct field link_fields[] = {
+	{ "url", FT_STRING, F_REQUIRED, 1, 20, 0, NULL, offsetof(struct link, url), NULL },
+};
+static const struct field_obj link_obj = { link_fields, nitems(link_fields), sizeof(struct link) };
+static const struct field item_fields[] = {
+	{ "title", FT_STRING, F_REQUIRED, 1, 10, 0, NULL, offsetof(struct item, title), NULL },
+	{ "skills", FT_STRLIST, F_LOWER, 0, 2, 10, NULL, offsetof(struct item, skills), NULL },
+	{ "year", FT_INT, 0, 1990, 2100, 0, NULL, offsetof(struct item, year), "2000" },
+	{ "links", FT_OBJLIST, 0, 0, 2, 0, &link_obj, offsetof(struct item, links), NULL },
+};
+static const struct field_obj item_obj = { item_fields, nitems(item_fields), sizeof(struct item) };
+static const struct field body_fields[] = {
+	{ "name", FT_STRING, 0, 1, 10, 0, NULL, offsetof(struct profile_body, name), NULL },
+	{ "items", FT_OBJLIST, F_NULLABLE, 0, 3, 0, &item_obj, offsetof(struct profile_body, items), NULL },
+	{ "from", FT_DATE, 0, 10957, 47481, 0, NULL, offsetof(struct profile_body, from), NULL },
+	{ "at", FT_TIME, 0, 946684800000000LL, 4102444800000000LL, 0, NULL,
+	    offsetof(struct profile_body, at), NULL },
+};
+
+/* Every error of a body, "field: message" joined by "; ", or "ok". */
+static const char *
+all_errors(const char *text, struct profile_body *b)
+{
+	static char		 out[1024];
+	struct valid_err	 e = { 0 };
+	json_object		*obj, *d;
+	const char		*why;
+	uint64_t		 set;
+	size_t			 i;
+
+	memset(b, 0xa5, sizeof(*b));
+	if ((obj = json_parse_strict(text, strlen(text), 16, &why)) == NULL)
+		return why;
+	if (valid_fields_json(&arena, body_fields, nitems(body_fields), obj, b,
+	    &set, &e) == 0) {
+		json_object_put(obj);
+		return "ok";
+	}
+	out[0] = '\0';
+	for (i = 0; i < json_object_array_length(e.details); i++) {
+		d = json_object_array_get_idx(e.details, i);
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s: %s",
+		    i ? "; " : "",
+		    json_object_get_string(json_object_object_get(d, "field")),
+		    json_object_get_string(json_object_object_get(d, "message")));
+	}
+	json_object_put(e.details);
+	json_object_put(obj);
+	return out;
+}
+
+static void
+test_objlist(void)
+{
+	struct profile_body	 b;
+	struct item		*it;
+	struct link		*ln;
+
+	is_str(all_errors("{\"name\":\"x\",\"items\":[{\"title\":\"API\",\"skills\":[\"C\"]},"
+	    "{\"title\":\"Web\",\"year\":2021,\"links\":[{\"url\":\"https://a\"}]}]}", &b),
+	    "ok", "a list of objects");
+	it = b.items.v;
+	ok(b.items.n == 2 && strcmp(it[0].title, "API") == 0 && it[0].skills.n == 1 &&
+	    strcmp(it[0].skills.v[0], "c") == 0 && it[0].year == 2000 && it[0].links.n == 0 &&
+	    it[0].links.v == NULL, "item 0: values, flags, defaults, absent list zeroed");
+	ln = it[1].links.v;
+	ok(it[1].year == 2021 && it[1].skills.n == 0 && it[1].skills.v == NULL &&
+	    it[1].links.n == 1 && strcmp(ln[0].url, "https://a") == 0, "item 1 and its nested list");
+	is_str(all_errors("{\"items\":[]}", &b), "ok", "an empty list");
+	ok(b.items.n == 0, "with no items");
+	is_str(all_errors("{\"items\":null}", &b), "ok", "null on a nullable list");
+	is_str(all_errors("{\"items\":[{},{\"title\":\"ok\",\"bogus\":1},{\"title\":\"waytoolongtitle\"}]}", &b),
+	    "items[0].title: is required; items[1].bogus: unknown field; "
+	    "items[2].title: must be 1 to 10 characters long",
+	    "every item error names its path");
+	is_str(all_errors("{\"items\":[{\"title\":\"a\",\"links\":[{\"url\":1},{}]}]}", &b),
+	    "items[0].links[0].url: must be a string; items[0].links[1].url: is required",
+	    "nested paths");
+	is_str(all_errors("{\"items\":[1,\"x\",[]]}", &b),
+	    "items[0]: must be an object; items[1]: must be an object; items[2]: must be an object",
+	    "items that are not objects");
+	is_str(all_errors("{\"items\":{\"title\":\"a\"}}", &b), "items: must be an array of objects",
+	    "an object for a list");
+	is_str(all_errors("{\"items\":[{\"title\":\"a\"},{\"title\":\"b\"},{\"title\":\"c\"},"
+	    "{\"title\":\"d\"}]}", &b), "items: must have 0 to 3 items", "too many items");
+	is_str(all_errors("{\"name\":\"\",\"items\":[{\"title\":\"a\",\"year\":1800}],\"x\":1}", &b),
+	    "name: must be 1 to 10 characters long; items[0].year: must be between 1990 and 2100; "
+	    "x: unknown field", "errors outside and inside items, all at once, prefix restored");
+}
+
+static void
+test_dates(void)
+{
+	struct profile_body	b;
+	struct param		p[2];
+	struct valid_err	e = { 0 };
+	uint64_t		set;
+
+	is_str(all_errors("{\"from\":\"2024-05-01\",\"at\":\"2024-05-01T12:00:00Z\"}", &b), "ok",
+	    "a date and a time");
+	ok(b.from == days_from_civil(2024, 5, 1) && b.at == b.from * 86400 * 1000000LL + 12 * 3600 * 1000000LL,
+	    "stored as days and microseconds");
+	is_str(all_errors("{\"from\":\"2024-02-30\"}", &b), "from: must be a date such as 2024-05-01",
+	    "not a real day");
+	is_str(all_errors("{\"from\":\"1999-12-31\"}", &b), "from: must be between 2000-01-01 and 2099-12-31",
+	    "a date out of range, said as dates");
+	is_str(all_errors("{\"from\":20240501}", &b), "from: must be a string", "a number for a date");
+	is_str(all_errors("{\"at\":\"2024-05-01\"}", &b),
+	    "at: must be an ISO 8601 time such as 2024-05-01T12:00:00Z", "a date for a time");
+	is_str(all_errors("{\"at\":\"1990-05-01T00:00:00Z\"}", &b),
+	    "at: must be between 2000-01-01T00:00:00.000Z and 2100-01-01T00:00:00.000Z",
+	    "a time out of range, said as times");
+	p[0] = (struct param){ "from", "2024-05-01" };
+	p[1] = (struct param){ "items", "x" };
+	ok(valid_fields_query(&arena, body_fields, nitems(body_fields), p, 1, &b, &set, &e) == 0 &&
+	    b.from == days_from_civil(2024, 5, 1), "a date in a query string");
+	ok(valid_fields_query(&arena, body_fields, nitems(body_fields), p + 1, 1, &b, &set, &e) == -1,
+	    "a list of objects cannot come from a query string");
+	json_object_put(e.details);
+}
+
 int
 main(void)
 {
@@ -214,6 +351,8 @@ main(void)
 	test_json();
 	test_parse();
 	test_pg_array();
+	test_objlist();
+	test_dates();
 	arena_reset(&arena);
 	return done_testing();
 }

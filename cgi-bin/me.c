@@ -1,0 +1,363 @@
+/* me.c: GET /api/me shows the caller's freelancer profile; PUT /api/me replaces it. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+/* PUT /api/me body: the whole profile; an absent field is cleared. */
+struct highlight {
+	char		*title;
+	char		*description;
+	struct strlist	 skills;
+	char		*url;
+};
+struct profile_b {
+	char		*name;
+	char		*title;
+	struct strlist	 skills;
+	double		 rate_min;
+	double		 rate_target;
+	char		*bio;
+	struct objlist	 portfolio;
+	int		 tone;
+	struct strlist	 languages;
+	long long	 threshold;
+};
+enum { PB_NAME, PB_TITLE, PB_SKILLS, PB_RATEMIN, PB_RATETARGET, PB_BIO,
+    PB_PORTFOLIO, PB_TONE, PB_LANGUAGES, PB_THRESHOLD };
+
+/* The tones the proposal generators know (the users.tone CHECK too). */
+static const char *const tones[] = {
+	"professional", "friendly", "confident", "concise", NULL
+};
+
+static const struct field highlight_fields[] = {
+	{ "title", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
+	    offsetof(struct highlight, title), NULL },
+	{ "description", FT_STRING, F_NULLABLE, 1, 1000, 0, NULL,
+	    offsetof(struct highlight, description), NULL },
+	{ "skills", FT_STRLIST, F_LOWER, 0, 20, 50, NULL,
+	    offsetof(struct highlight, skills), NULL },
+	{ "url", FT_STRING, F_NULLABLE, 1, 500, 0, NULL,
+	    offsetof(struct highlight, url), NULL },
+};
+static const struct field_obj highlight_obj = {
+	highlight_fields, nitems(highlight_fields), sizeof(struct highlight)
+};
+
+static const struct field profile_fields[] = {
+	[PB_NAME] = { "name", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
+	    offsetof(struct profile_b, name), NULL },
+	[PB_TITLE] = { "title", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
+	    offsetof(struct profile_b, title), NULL },
+	[PB_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 0, 50, 50, NULL,
+	    offsetof(struct profile_b, skills), NULL },
+	[PB_RATEMIN] = { "hourlyRateMin", FT_NUMBER, F_NULLABLE, 1, 1000, 0,
+	    NULL, offsetof(struct profile_b, rate_min), NULL },
+	[PB_RATETARGET] = { "hourlyRateTarget", FT_NUMBER, F_NULLABLE, 1, 1000,
+	    0, NULL, offsetof(struct profile_b, rate_target), NULL },
+	[PB_BIO] = { "bio", FT_STRING, F_NULLABLE, 1, 5000, 0, NULL,
+	    offsetof(struct profile_b, bio), NULL },
+	[PB_PORTFOLIO] = { "portfolio", FT_OBJLIST, F_NULLABLE, 0, 10, 0,
+	    &highlight_obj, offsetof(struct profile_b, portfolio), NULL },
+	[PB_TONE] = { "tone", FT_ENUM, F_NULLABLE, 0, 0, 0, tones,
+	    offsetof(struct profile_b, tone), NULL },
+	[PB_LANGUAGES] = { "languages", FT_STRLIST, 0, 0, 10, 50, NULL,
+	    offsetof(struct profile_b, languages), NULL },
+	[PB_THRESHOLD] = { "matchThreshold", FT_INT, F_NULLABLE, 0, 100, 0,
+	    NULL, offsetof(struct profile_b, threshold), NULL },
+};
+
+#define PROFILE_COLUMNS \
+	"u.name, u.title, array_to_json(u.skills), u.hourly_rate_min::float8," \
+	" u.hourly_rate::float8, u.bio, u.portfolio, u.tone," \
+	" array_to_json(u.languages), u.match_threshold, u.updated_at"
+
+enum stmt {
+	STMT_GET,
+	STMT_ENSURE_TENANT,
+	STMT_UPSERT,
+	STMT__MAX
+};
+
+static const char *const stmts[STMT__MAX] = {
+	[STMT_GET] = "SELECT " PROFILE_COLUMNS " FROM users u WHERE u.id = $1",
+	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
+	    " ON CONFLICT (id) DO NOTHING",
+	[STMT_UPSERT] = "INSERT INTO users AS u (name, title, skills,"
+	    " hourly_rate_min, hourly_rate, bio, portfolio, tone, languages,"
+	    " match_threshold) VALUES ($1, $2, $3::text[], $4::numeric,"
+	    " $5::numeric, $6, $7::jsonb, $8, $9::text[], $10::smallint)"
+	    " ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name,"
+	    " title = excluded.title, skills = excluded.skills,"
+	    " hourly_rate_min = excluded.hourly_rate_min,"
+	    " hourly_rate = excluded.hourly_rate, bio = excluded.bio,"
+	    " portfolio = excluded.portfolio, tone = excluded.tone,"
+	    " languages = excluded.languages,"
+	    " match_threshold = excluded.match_threshold, updated_at = now()"
+	    " RETURNING " PROFILE_COLUMNS,
+};
+
+static void
+put_value(struct buf *b, const PGresult *res, int col, int text)
+{
+	const char	*v = res != NULL ? db_value(res, 0, col) : NULL;
+
+	if (v == NULL)
+		buf_puts(b, "null");
+	else if (text)
+		buf_json_string(b, v, (size_t)PQgetlength(res, 0, col));
+	else
+		buf_puts(b, v);		/* numbers and json columns as they are */
+}
+
+/* A json array column, [] for the empty profile. */
+static void
+put_array(struct buf *b, const PGresult *res, int col)
+{
+	if (res == NULL)
+		buf_puts(b, "[]");
+	else
+		put_value(b, res, col, 0);
+}
+
+/* The profile of row 0 of res (PROFILE_COLUMNS), or the empty one when res has no row. */
+static void
+shape_profile(struct buf *b, const struct req *r, const PGresult *res)
+{
+	if (res != NULL && PQntuples(res) == 0)
+		res = NULL;
+	buf_puts(b, "{\"success\":true,\"data\":{\"userId\":");
+	buf_json_string(b, r->auth.user_id, strlen(r->auth.user_id));
+	buf_puts(b, ",\"name\":");
+	put_value(b, res, 0, 1);
+	buf_puts(b, ",\"title\":");
+	put_value(b, res, 1, 1);
+	buf_puts(b, ",\"skills\":");
+	put_array(b, res, 2);
+	buf_puts(b, ",\"hourlyRateMin\":");
+	put_value(b, res, 3, 0);
+	buf_puts(b, ",\"hourlyRateTarget\":");
+	put_value(b, res, 4, 0);
+	buf_puts(b, ",\"bio\":");
+	put_value(b, res, 5, 1);
+	buf_puts(b, ",\"portfolio\":");
+	put_array(b, res, 6);
+	buf_puts(b, ",\"tone\":");
+	put_value(b, res, 7, 1);
+	buf_puts(b, ",\"languages\":");
+	put_array(b, res, 8);
+	buf_puts(b, ",\"matchThreshold\":");
+	put_value(b, res, 9, 0);
+	buf_puts(b, ",\"updatedAt\":");
+	shape_time(b, res != NULL ? db_value(res, 0, 10) : NULL);
+	buf_puts(b, "}}");
+}
+
+static void
+put_strlist(struct buf *b, const struct strlist *l)
+{
+	size_t	i;
+
+	buf_putc(b, '[');
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			buf_putc(b, ',');
+		buf_json_string(b, l->v[i], strlen(l->v[i]));
+	}
+	buf_putc(b, ']');
+}
+
+/* Drop repeated items, keeping the first of each: "C, c" is one skill. */
+static void
+strlist_unique(struct strlist *l)
+{
+	size_t	i, k, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		for (k = 0; k < n && strcmp(l->v[k], l->v[i]) != 0; k++)
+			continue;
+		if (k == n)
+			l->v[n++] = l->v[i];
+	}
+	l->n = n;
+}
+
+/* Predicate: an http or https URL with a host, nothing a link cannot hold. */
+static int
+url_valid(const char *u)
+{
+	size_t	n;
+
+	if (strncmp(u, "https://", 8) == 0)
+		n = 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		n = 7;
+	else
+		return 0;
+	if (u[n] == '\0' || u[n] == '/')
+		return 0;
+	for (; u[n] != '\0'; n++)
+		if ((unsigned char)u[n] <= ' ' || strchr("\"<>\\^`{|}", u[n]) != NULL)
+			return 0;
+	return 1;
+}
+
+/* The checks that span fields or need more than a type; 0 or -1 after a 400. */
+static int
+profile_check(struct req *r, uint64_t set, struct profile_b *p)
+{
+	struct highlight	*h = p->portfolio.v;
+	size_t			 i;
+	char			 field[40];
+
+	if (FIELD_SET(set, PB_RATEMIN) && !FIELD_SET(set, PB_RATETARGET)) {
+		valid_fail_field(r, "hourlyRateMin", "needs hourlyRateTarget");
+		return -1;
+	}
+	if (FIELD_SET(set, PB_RATEMIN) && p->rate_min > p->rate_target) {
+		valid_fail_field(r, "hourlyRateMin",
+		    "must not be greater than hourlyRateTarget");
+		return -1;
+	}
+	for (i = 0; i < p->portfolio.n; i++) {
+		if (h[i].url == NULL || url_valid(h[i].url))
+			continue;
+		snprintf(field, sizeof(field), "portfolio[%zu].url", i);
+		valid_fail_field(r, field, "must be an http or https URL");
+		return -1;
+	}
+	return 0;
+}
+
+/* The portfolio as the JSON the column stores, in a fixed key order. */
+static char *
+portfolio_json(struct req *r, const struct objlist *l)
+{
+	const struct highlight	*h = l->v;
+	struct buf		 b = { 0 };
+	char			*s;
+	size_t			 i;
+
+	buf_putc(&b, '[');
+	for (i = 0; i < l->n; i++) {
+		buf_puts(&b, i ? ",{\"title\":" : "{\"title\":");
+		buf_json_string(&b, h[i].title, strlen(h[i].title));
+		buf_puts(&b, ",\"description\":");
+		if (h[i].description != NULL)
+			buf_json_string(&b, h[i].description,
+			    strlen(h[i].description));
+		else
+			buf_puts(&b, "null");
+		buf_puts(&b, ",\"skills\":");
+		put_strlist(&b, &h[i].skills);
+		buf_puts(&b, ",\"url\":");
+		if (h[i].url != NULL)
+			buf_json_string(&b, h[i].url, strlen(h[i].url));
+		else
+			buf_puts(&b, "null");
+		buf_putc(&b, '}');
+	}
+	buf_putc(&b, ']');
+	s = arena_strndup(&r->arena, b.data, b.len);
+	buf_free(&b);
+	return s;
+}
+
+static const char *
+opt_rate(struct req *r, uint64_t set, int bit, double v)
+{
+	return FIELD_SET(set, bit) ? arena_printf(&r->arena, "%.2f",
+	    round(v * 100) / 100) : NULL;
+}
+
+static void
+me_get(struct req *r)
+{
+	const char	*params[1] = { r->auth.user_id };
+	struct db_query	 q = { stmts[STMT_GET], 1, params };
+	struct cache_lookup lk;
+	struct buf	 b = { 0 };
+	PGresult	*res;
+
+	if (cache_get(r, CACHE_USER, cache_user_scope(r), "profile", &b, &lk) >
+	    CACHE_MISS) {
+		http_json(r, 200, b.data, b.len);
+		goto out;
+	}
+	if (db_run(r, &q, 1, &res) == -1)
+		goto out;
+	shape_profile(&b, r, res);
+	cache_put(r, &lk, b.data, b.len);
+	http_json(r, 200, b.data, b.len);
+	PQclear(res);
+out:
+	buf_free(&b);
+}
+
+static void
+me_put(struct req *r)
+{
+	struct profile_b p = { 0 };
+	uint64_t	 set;
+	const char	*kind[1], *params[10];
+	struct db_query	 qs[2];
+	PGresult	*res[2];
+	struct buf	 b = { 0 };
+	size_t		 i;
+
+	if (valid_json(r, profile_fields, nitems(profile_fields), &p, &set) == -1 ||
+	    profile_check(r, set, &p) == -1)
+		return;
+	strlist_unique(&p.skills);
+	for (i = 0; i < p.portfolio.n; i++)
+		strlist_unique(&((struct highlight *)p.portfolio.v)[i].skills);
+	kind[0] = r->auth.personal ? "personal" : "org";
+	params[0] = p.name;
+	params[1] = p.title;
+	params[2] = pg_text_array(&r->arena, &p.skills);
+	params[3] = opt_rate(r, set, PB_RATEMIN, p.rate_min);
+	params[4] = opt_rate(r, set, PB_RATETARGET, p.rate_target);
+	params[5] = p.bio;
+	params[6] = portfolio_json(r, &p.portfolio);
+	params[7] = FIELD_SET(set, PB_TONE) ? tones[p.tone] : NULL;
+	params[8] = pg_text_array(&r->arena, &p.languages);
+	params[9] = FIELD_SET(set, PB_THRESHOLD) ?
+	    arena_printf(&r->arena, "%lld", p.threshold) : NULL;
+	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
+	qs[1] = (struct db_query){ stmts[STMT_UPSERT], 10, params };
+	if (db_run(r, qs, 2, res) == -1)
+		return;
+	/*
+	 * The user's cached objects, and the tenant's job lists: rankings
+	 * by match and job analytics depend on this profile.
+	 */
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+	cache_invalidate(&r->app->redis, CACHE_JOBS, r->auth.tenant_id);
+	shape_profile(&b, r, res[1]);
+	http_json(r, 200, b.data, b.len);
+	buf_free(&b);
+	db_clear(res, 2);
+}
+
+static const struct route routes[] = {
+	{ "/api/me", METHOD_GET, me_get, 0, RL_DEFAULT },
+	{ "/api/me", METHOD_PUT, me_put, ROUTE_JSON, RL_DEFAULT },
+};
+
+int
+main(void)
+{
+	struct app	app;
+	FCGX_Request	fcgi;
+
+	if (app_init(&app, "me", &fcgi) == -1)
+		return 1;
+	while (app_accept(&app, &fcgi) >= 0) {
+		http_dispatch(&app, &fcgi, routes, nitems(routes));
+		FCGX_Finish_r(&fcgi);
+	}
+	return app_free(&app, &fcgi);
+}
