@@ -81,10 +81,12 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 	struct llm_call		 call;
 	struct llm_result	 res;
 	struct buf		 b = { 0 };
-	const char		*model, *v = db_value(set, 0, 0), *p[6];
-	struct db_query		 q;
-	PGresult		*ins;
-	double			 in, outp, t0 = now_ms(), cost;
+	const char		*model, *v = db_value(set, 0, 0), *p[6], *rid[1];
+	struct db_query		 q[2];
+	PGresult		*ins[2];
+	char			 reservation[37] = "";
+	double			 in, outp, t0 = now_ms(), cost, spent, held;
+	enum err		 e;
 	size_t			 i;
 	int			 rc = 0;
 
@@ -105,9 +107,17 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 	m[0] = (struct llm_msg){ "system", "You help freelancers judge Upwork "
 	    "clients. Be factual and brief; use only the findings given." };
 	m[1] = (struct llm_msg){ "user", b.data };
-	if (num(set, 0, 3, 0) + llm_cost(in, outp, llm_count_prompt(m, 2), 200) >
-	    num(set, 0, 2, cfg.ai_monthly_budget_usd)) {
+	rid[0] = reservation;
+	switch (ai_reserve(r, num(set, 0, 2, cfg.ai_monthly_budget_usd),
+	    llm_cost(in, outp, llm_count_prompt(m, 2), 200), reservation,
+	    sizeof(reservation), &spent, &held, &e)) {
+	case 1:
+		break;
+	case 0:
 		LOG_INFO(r, "research: AI budget too low for a summary; builtin");
+		goto out;
+	default:
+		LOG_WARN(r, "research: no budget reservation; builtin");
 		goto out;
 	}
 	call = (struct llm_call){ model, m, 2, 200, NULL, NULL, NULL };
@@ -115,6 +125,7 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 		LOG_WARN(r, "research: summary from the provider failed (%s); "
 		    "builtin", res.why);
 		llm_result_free(&res);
+		ai_release(r, reservation);
 		goto out;
 	}
 	cost = llm_cost(in, outp, res.prompt_tokens, res.completion_tokens);
@@ -124,11 +135,13 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 	p[3] = arena_printf(&r->arena, "%lld", res.completion_tokens);
 	p[4] = arena_printf(&r->arena, "%.6f", cost);
 	p[5] = arena_printf(&r->arena, "%.0f", now_ms() - t0);
-	q = (struct db_query){ stmts[STMT_USAGE], 6, p };
-	if (db_run(r, &q, 1, &ins) == -1)
+	q[0] = (struct db_query){ stmts[STMT_USAGE], 6, p };
+	q[1] = (struct db_query){ AI_RELEASE_SQL, 1, rid };
+	if (db_run(r, q, 2, ins) == -1) {
+		ai_release(r, reservation);
 		rc = -1;
-	else {
-		PQclear(ins);
+	} else {
+		db_clear(ins, 2);
 		buf_append(out, res.text.data, res.text.len < SUMMARY_MAX ?
 		    res.text.len : SUMMARY_MAX);
 		rc = 1;

@@ -32,6 +32,7 @@ generate(struct req *r)
 	buf_puts(&b, "}}");
 	http_json(r, 200, b.data, b.len);
 out:
+	proposal_release(r, &g);
 	buf_free(&b);
 	proposal_gen_free(&g);
 }

@@ -125,6 +125,7 @@ stream(struct req *r)
 	if (sse_send(&s, b.data, b.len) == -1)
 		r->code = "client_closed";
 out:
+	proposal_release(r, &g);
 	buf_free(&b);
 	proposal_gen_free(&g);
 }

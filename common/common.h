@@ -812,6 +812,7 @@ struct proposal_gen {
 	int			 incomplete;
 	char			 id[37];
 	char			 created_at[40];
+	char			 reservation[37];	/* of the budget; "" when none */
 	/* Streaming: what was forwarded of the proposal so far. */
 	llm_delta_fn		 on_delta;
 	llm_tick_fn		 on_tick;
@@ -828,6 +829,19 @@ void	 proposal_result_json(struct buf *, const struct proposal_gen *);
 void	 proposal_metadata_json(struct buf *, const struct proposal_gen *);
 void	 proposal_gen_free(struct proposal_gen *);
 void	 proposal_fail(struct req *, const struct proposal_gen *);
+void	 proposal_release(struct req *, struct proposal_gen *);
+
+/*
+ * aibudget.c -- an AI call's worst-case cost is reserved against the
+ * tenant's monthly budget, under a per-tenant lock, before the call:
+ * concurrent calls cannot together overspend.  The reservation is
+ * deleted with AI_RELEASE_SQL in the transaction that stores the call's
+ * usage, or by ai_release() when the call fails.
+ */
+extern const char AI_RELEASE_SQL[];
+int	 ai_reserve(struct req *, double, double, char *, size_t, double *,
+	    double *, enum err *);
+void	 ai_release(struct req *, char *);
 
 /*
  * research.c -- the client analyzer: a 0-100 score with its reasons,

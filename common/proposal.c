@@ -235,8 +235,9 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 	struct db_query	 qs[3];
 	PGresult	*res[3];
 	uint64_t	 set;
-	double		 estimate;
+	double		 estimate, held;
 	json_object	*extra;
+	enum err	 e;
 	int		 rc = -1;
 
 	memset(g, 0, sizeof(*g));
@@ -274,18 +275,33 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 	g->max_tokens = g->in.max_words * (1 + g->in.alternatives) * 2 + 100;
 	estimate = llm_cost(g->price_in, g->price_out,
 	    llm_count_prompt(g->msgs, 2), g->max_tokens);
-	if (g->spent >= g->budget || g->spent + estimate > g->budget) {
-		extra = json_object_new_object();
-		json_object_object_add(extra, "details", json_object_new_string(
-		    g->spent >= g->budget ? "this month's AI budget is spent" :
-		    "this request could cost more than the budget has left"));
-		json_object_object_add(extra, "budgetUsd", money(r, g->budget));
-		json_object_object_add(extra, "spentUsd", money(r, g->spent));
-		json_object_object_add(extra, "estimatedCostUsd",
-		    money(r, estimate));
-		http_error_obj(r, ERR_PAYMENT_REQUIRED, NULL, extra);
-		goto out;
+	held = 0;
+	if (g->spent < g->budget && estimate <= 0)
+		goto reserved;		/* free (builtin): nothing to hold */
+	if (g->spent < g->budget) {
+		switch (ai_reserve(r, g->budget, estimate, g->reservation,
+		    sizeof(g->reservation), &g->spent, &held, &e)) {
+		case -1:
+			http_error(r, e, e == ERR_UNAVAILABLE ?
+			    "the database is unavailable" : NULL);
+			goto out;
+		case 0:
+			break;
+		default:
+			goto reserved;
+		}
 	}
+	extra = json_object_new_object();
+	json_object_object_add(extra, "details", json_object_new_string(
+	    g->spent >= g->budget ? "this month's AI budget is spent" :
+	    "this request could cost more than the budget has left"));
+	json_object_object_add(extra, "budgetUsd", money(r, g->budget));
+	json_object_object_add(extra, "spentUsd", money(r, g->spent));
+	json_object_object_add(extra, "reservedUsd", money(r, held));
+	json_object_object_add(extra, "estimatedCostUsd", money(r, estimate));
+	http_error_obj(r, ERR_PAYMENT_REQUIRED, NULL, extra);
+	goto out;
+reserved:
 	rc = 0;
 out:
 	db_clear(res, 3);
@@ -514,9 +530,10 @@ int
 proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 {
 	struct buf	 alts = { 0 };
-	const char	*p[14];
-	struct db_query	 qs[2];
-	PGresult	*res[2];
+	const char	*p[14], *rid[1] = { g->reservation };
+	struct db_query	 qs[3];
+	PGresult	*res[3];
+	size_t		 n = 2;
 	int		 rc;
 
 	alternatives_json(&alts, g);
@@ -537,16 +554,27 @@ proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 	p[13] = arena_printf(&r->arena, "%.0f", g->latency_ms);
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
 	qs[1] = (struct db_query){ stmts[STMT_STORE], 14, p };
-	rc = db_batch(&r->app->db, r->auth.tenant_id, r->auth.user_id, qs, 2,
+	/* The usage now counts: its reservation goes in the same transaction. */
+	if (*g->reservation != '\0')
+		qs[n++] = (struct db_query){ AI_RELEASE_SQL, 1, rid };
+	rc = db_batch(&r->app->db, r->auth.tenant_id, r->auth.user_id, qs, n,
 	    res, e, r);
 	buf_free(&alts);
 	if (rc == -1)
 		return -1;
+	*g->reservation = '\0';
 	snprintf(g->id, sizeof(g->id), "%s", PQgetvalue(res[1], 0, 0));
 	snprintf(g->created_at, sizeof(g->created_at), "%s",
 	    PQgetvalue(res[1], 0, 1));
-	db_clear(res, 2);
+	db_clear(res, n);
 	return 0;
+}
+
+/* After a failure: give the budget reservation back, if one is held. */
+void
+proposal_release(struct req *r, struct proposal_gen *g)
+{
+	ai_release(r, g->reservation);
 }
 
 /* proposal:updated to the user who generated it; a notification, never fatal. */

@@ -1,4 +1,4 @@
-/* prune.c: cron binary: delete what has expired, in batches: old jobs nobody wrote a proposal for, clients left without jobs, spent OAuth states. */
+/* prune.c: cron binary: delete what has expired, in batches: old jobs nobody wrote a proposal for, clients left without jobs, spent OAuth states, dead AI budget reservations. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@ enum kind {
 	K_JOBS,
 	K_CLIENTS,
 	K_STATES,
+	K_RESERVATIONS,
 	K__MAX
 };
 
@@ -50,6 +51,12 @@ static const struct {
 	    " (SELECT tenant_id, nonce FROM upwork_oauth_states"
 	    " WHERE expires_at < now() AND $1::int IS NOT NULL LIMIT $2::int)",
 	    "SELECT count(*) FROM upwork_oauth_states"
+	    " WHERE expires_at < now() AND $1::int IS NOT NULL", CACHE_JOBS, 0 },
+	/* AI budget reservations of processes that died (aibudget.c). */
+	[K_RESERVATIONS] = { "ai reservations",
+	    "DELETE FROM ai_reservations WHERE id IN (SELECT id FROM ai_reservations"
+	    " WHERE expires_at < now() AND $1::int IS NOT NULL LIMIT $2::int)",
+	    "SELECT count(*) FROM ai_reservations"
 	    " WHERE expires_at < now() AND $1::int IS NOT NULL", CACHE_JOBS, 0 },
 };
 
@@ -144,8 +151,10 @@ main(int argc, char *argv[])
 		if (prune_tenant(&c, ids[i], removed) == -1)
 			failed++;
 	LOG_INFO(NULL, "prune: %zu tenants, %lld jobs, %lld clients, %lld oauth "
-	    "states %s (older than %lld days, batches of %lld), %d failed, %.0f ms",
+	    "states, %lld ai reservations %s (older than %lld days, batches of "
+	    "%lld), %d failed, %.0f ms",
 	    n, removed[K_JOBS], removed[K_CLIENTS], removed[K_STATES],
+	    removed[K_RESERVATIONS],
 	    c.dry_run ? "would be deleted" : "deleted", days, batch, failed,
 	    now_ms() - c.t0);
 	cron_tenants_free(ids, n);

@@ -197,6 +197,50 @@ psql("UPDATE ai_usage SET created_at = date_trunc('month', now()) - interval '1 
 $r = $gen->(jobId => $hourly, alternatives => 0, maxWords => 50);
 is($r->{status}, 200, 'last month\'s spending does not count');
 
+# Concurrent calls cannot together spend past the budget: each reserves
+# its worst case before calling the provider (slow here, so they overlap).
+my $slow = job($T, upwork_id => 'g-slow', title => 'Slow provider job [[fake:slow,ms=1500]]',
+    description => 'Needs PostgreSQL.', skills => ['postgresql'], budget_type => 'hourly', min => 40, max => 90,
+    client_id => $client);
+my $month = "tenant_id = '$T' AND created_at >= date_trunc('month', now())";
+my $spent0 = psql("SELECT coalesce(sum(cost), 0) FROM ai_usage WHERE $month");
+my $calls0 = psql("SELECT count(*) FROM ai_usage WHERE $month");
+psql("UPDATE tenants SET ai_monthly_budget_usd = $spent0 + 0.01 WHERE id = '$T'");
+my $probe = $gen->(jobId => $slow, alternatives => 0, maxWords => 50);
+is($probe->{status}, 402, 'probe: the worst case of one call is') or diag $probe->{body};
+my $est = $probe->{json}{estimatedCostUsd};
+ok($est > 0.1, "the worst case of one call: \$$est");
+my $budget = sprintf('%.6f', $spent0 + 2.5 * $est);
+psql("UPDATE tenants SET ai_monthly_budget_usd = $budget WHERE id = '$T'");
+my @kids;
+for my $i (1 .. 4) {
+    pipe(my $rd, my $wr) or die;
+    if (!(my $pid = fork // die)) {
+        close $rd;
+        print $wr $gen->(jobId => $slow, alternatives => 0, maxWords => 50)->{status};
+        close $wr;
+        exit 0;
+    }
+    close $wr;
+    push @kids, $rd;
+}
+my %got;
+for my $rd (@kids) { local $/; $got{ <$rd> // 0 }++ }
+1 while wait != -1;
+is($got{200} // 0, 2, "four calls at once against room for 2.5 worst cases: two pass");
+is($got{402} // 0, 2, 'two are refused with 402');
+my ($spent) = psql("SELECT coalesce(sum(cost), 0) FROM ai_usage WHERE $month");
+ok($spent <= $budget, "spent \$$spent within the budget \$$budget");
+is(psql("SELECT count(*) FROM ai_reservations WHERE tenant_id = '$T'"), '0', 'no reservation is left behind');
+is(psql("SELECT count(*) FROM ai_usage WHERE $month"), $calls0 + 2, 'two usage rows');
+# A call that fails gives its reservation back.
+my $down = job($T, upwork_id => 'g-500', title => 'Failing provider [[fake:500,times=9,id=budget500]]',
+    description => 'x', skills => ['c'], budget_type => 'hourly', min => 10, max => 20);
+psql("UPDATE tenants SET ai_monthly_budget_usd = 100 WHERE id = '$T'");
+$r = $gen->(jobId => $down, alternatives => 0, maxWords => 50);
+is($r->{status}, 502, 'a provider failure: 502');
+is(psql("SELECT count(*) FROM ai_reservations WHERE tenant_id = '$T'"), '0', 'and its reservation is released');
+
 # A model without a price cannot be used.
 psql("UPDATE tenants SET ai_model = 'unpriced-model' WHERE id = '$T'");
 $before = $count->();
