@@ -135,10 +135,13 @@ static const char *const stmts[STMT__MAX] = {
 	    " ON CONFLICT (id) DO NOTHING",
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
 	    " ON CONFLICT (tenant_id, id) DO NOTHING",
+	/* No row when notify is on and the tenant has poll_max_searches already. */
 	[STMT_INSERT_SEARCH] = "INSERT INTO job_searches AS s (name, skills,"
 	    " min_budget, max_budget, location, client_score, query, notify,"
-	    " min_match) VALUES ($1, $2::text[], $3::int, $4::int, $5, $6::int,"
-	    " $7, $8::boolean, $9::smallint) RETURNING " SHAPE_SEARCH_COLUMNS,
+	    " min_match) SELECT $1, $2::text[], $3::int, $4::int, $5, $6::int,"
+	    " $7, $8::boolean, $9::smallint WHERE NOT $8::boolean OR"
+	    " (SELECT count(*) FROM job_searches WHERE notify) < $10::int"
+	    " RETURNING " SHAPE_SEARCH_COLUMNS,
 };
 
 /* A decimal parameter, or NULL when the field was not given. */
@@ -337,7 +340,7 @@ jobs_save_search(struct req *r)
 {
 	struct search_b	 s = { 0 };
 	uint64_t	 set;
-	const char	*kind[1], *params[9];
+	const char	*kind[1], *params[10];
 	struct db_query	 qs[3];
 	PGresult	*res[3];
 	struct buf	 b = { 0 };
@@ -359,11 +362,19 @@ jobs_save_search(struct req *r)
 	params[6] = s.query;
 	params[7] = s.notify ? "true" : "false";
 	params[8] = opt_int(r, set, SB_MINMATCH, s.min_match);
+	params[9] = arena_printf(&r->arena, "%d", cfg.poll_max_searches);
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
 	qs[1] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
-	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 9, params };
+	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 10, params };
 	if (db_run(r, qs, 3, res) == -1)
 		return;
+	if (PQntuples(res[2]) == 0) {
+		http_error(r, ERR_CONFLICT, "the tenant has %d saved searches with "
+		    "notify on already, the most the poller runs; turn one off or "
+		    "save this one with notify false", cfg.poll_max_searches);
+		db_clear(res, 3);
+		return;
+	}
 	cache_invalidate(&r->app->redis, CACHE_SEARCHES, r->auth.tenant_id);
 	buf_puts(&b, "{\"success\":true,\"data\":");
 	shape_search(&b, res[2], 0, 0);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/hiredis.h>
+
 #include "common.h"
 
 struct connect_q {
@@ -267,6 +269,41 @@ upwork_disconnect(struct req *r)
 	PQclear(res);
 }
 
+/*
+ * Seconds before this tenant may poll by hand again, or 0 (and the
+ * cooldown starts now).  Without Redis there is no waiting here: the
+ * shared Upwork rate limit then refuses every call anyway.
+ */
+static long long
+poll_cooldown(struct req *r)
+{
+	struct redisContext	*c;
+	redisReply		*reply;
+	long long		 wait = 0;
+
+	if (cfg.upwork_poll_cooldown_s <= 0 ||
+	    (c = redis_get(&r->app->redis)) == NULL)
+		return 0;
+	reply = redisCommand(c, "SET upw:pollcd:{%s} 1 NX EX %d",
+	    r->auth.tenant_id, cfg.upwork_poll_cooldown_s);
+	if (reply == NULL) {
+		redis_fail(&r->app->redis);
+		return 0;
+	}
+	if (reply->type == REDIS_REPLY_NIL) {
+		freeReplyObject(reply);
+		if ((reply = redisCommand(c, "TTL upw:pollcd:{%s}",
+		    r->auth.tenant_id)) == NULL) {
+			redis_fail(&r->app->redis);
+			return 0;
+		}
+		wait = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 ?
+		    reply->integer : 1;
+	}
+	freeReplyObject(reply);
+	return wait;
+}
+
 /* Run the tenant's saved searches now, as poll-jobs does, within upwork_request_budget_ms. */
 static void
 upwork_poll(struct req *r)
@@ -274,7 +311,16 @@ upwork_poll(struct req *r)
 	struct poll_stats	 st = { 0 };
 	struct upwork_err	 e;
 	struct buf		 b = { 0 };
+	long long		 wait;
 
+	/* The shared Upwork key is every tenant's: one poll a tenant a while. */
+	if ((wait = poll_cooldown(r)) > 0) {
+		http_header(r, "Retry-After", "%lld", wait);
+		http_error(r, ERR_RATE_LIMITED, "this tenant was polled less than "
+		    "%d seconds ago; the poller runs on its own every few minutes",
+		    cfg.upwork_poll_cooldown_s);
+		return;
+	}
 	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
 	if (poll_tenant(&up, &r->app->db, &r->app->redis, r->auth.tenant_id, 0,
 	    &st, &e) == -1) {

@@ -161,6 +161,9 @@ struct config {
 	int		 cache_l1_max_bytes;
 	int		 cache_ttl[CACHE__MAX];
 	int		 cache_wait_ms;
+	int		 poll_tenant_max_ms;
+	int		 poll_max_searches;
+	int		 upwork_poll_cooldown_s;
 	int		 match_max_jobs;
 	/* the broadcaster (push/) */
 	char		*push_listen;

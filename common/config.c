@@ -262,6 +262,15 @@ static const struct knob {
 	  "proposal refers to them)" },
 	{ "prune_batch", K_INT, offsetof(struct config, prune_batch), "500", 1,
 	  100000, "rows prune deletes per statement" },
+	{ "poll_tenant_max_ms", K_INT, offsetof(struct config, poll_tenant_max_ms),
+	  "20000", 1000, 3600000, "most time poll-jobs spends on one tenant in a run "
+	  "(the rest comes first next time)" },
+	{ "poll_max_searches", K_INT, offsetof(struct config, poll_max_searches),
+	  "25", 1, 1000, "saved searches with notify on a tenant may have; the "
+	  "poller runs at most that many per tenant and run" },
+	{ "upwork_poll_cooldown_s", K_INT,
+	  offsetof(struct config, upwork_poll_cooldown_s), "60", 0, 86400,
+	  "seconds between two POST /api/upwork/poll of one tenant (0: none)" },
 };
 
 /* String knobs whose value has a syntax: checked when set. */

@@ -37,13 +37,17 @@ enum stmt {
 	STMT_JOBS,
 	STMT_DRY,
 	STMT_RAN,
+	STMT_POLLED,
 	STMT__MAX
 };
 
 static const char *const stmts[STMT__MAX] = {
+	/* At most poll_max_searches a run, the least recently run first. */
 	[STMT_SEARCHES] = "SELECT id, array_to_json(skills), min_budget,"
 	    " max_budget, location, coalesce(client_score, 0), query, polled_fully"
-	    " FROM job_searches WHERE notify ORDER BY created_at, id",
+	    " FROM job_searches WHERE notify"
+	    " ORDER BY last_run_at NULLS FIRST, created_at, id LIMIT $1::int",
+	[STMT_POLLED] = "UPDATE upwork_accounts SET last_polled_at = now()",
 	[STMT_CLIENTS] = "INSERT INTO clients AS c (upwork_uid, country, city,"
 	    " total_spent, hire_rate, rating, reviews_count, jobs_posted,"
 	    " total_hires, payment_verified, member_since, raw)"
@@ -392,7 +396,8 @@ run_filter(struct run *rn, const struct search *s, enum upwork_job_type type,
 static int
 load_searches(struct run *rn, struct search **out, size_t *n, struct upwork_err *e)
 {
-	struct db_query	 q = { stmts[STMT_SEARCHES], 0, NULL };
+	const char	*params[1];
+	struct db_query	 q = { stmts[STMT_SEARCHES], 1, params };
 	PGresult	*res;
 	json_object	*skills;
 	const char	*why, *v;
@@ -400,6 +405,7 @@ load_searches(struct run *rn, struct search **out, size_t *n, struct upwork_err 
 	int		 i;
 	size_t		 k;
 
+	params[0] = arena_printf(&rn->arena, "%d", cfg.poll_max_searches);
 	if (db_run_as(rn->db, rn->tenant, NULL, &q, 1, &res, NULL) == -1) {
 		upwork_fail(e, UPW_DATABASE, 0, "the saved searches could not be read");
 		return -1;
@@ -488,6 +494,13 @@ poll_tenant(struct upwork *up, struct db *db, struct redis *rd,
 	}
 	if (st->searches > 0 && !dry_run)
 		cache_invalidate(rd, CACHE_SEARCHES, tenant);	/* lastRunAt */
+	if (!dry_run) {
+		/* The scheduler takes the least recently polled tenant first. */
+		struct db_query	polled = { stmts[STMT_POLLED], 0, NULL };
+
+		if (db_run_as(db, tenant, NULL, &polled, 1, &res, NULL) == 0)
+			PQclear(res);
+	}
 out:
 	explicit_bzero(&rn.auth, sizeof(rn.auth));
 	arena_reset(&rn.arena);

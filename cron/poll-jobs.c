@@ -5,8 +5,10 @@
 #include "common.h"
 
 /*
- * Each tenant in turn (poll.c does the work, under the tenant's RLS
- * context).  A tenant whose authorization Upwork refused is marked
+ * Each tenant in turn, least recently polled first (poll.c does the
+ * work, under the tenant's RLS context), each within its own slice of
+ * the run (poll_tenant_max_ms): a tenant with many searches cannot keep
+ * the others waiting, and what it did not reach comes first next time.  A tenant whose authorization Upwork refused is marked
  * disconnected and skipped: that is the user's doing, not a failure of
  * the run.  Anything else that fails a tenant makes the exit status 1,
  * after the other tenants had their turn.
@@ -31,8 +33,10 @@ main(int argc, char *argv[])
 		upwork_free(&up);
 		return cron_done(&c, CRON_FAILED);
 	}
-	up.deadline = c.deadline;
 	for (i = 0; i < n && cron_go_on(&c); i++) {
+		up.deadline = now_ms() + cfg.poll_tenant_max_ms;
+		if (up.deadline > c.deadline)
+			up.deadline = c.deadline;
 		log_progress("poll-jobs: tenant %zu/%zu (%s): %u new jobs so far",
 		    i + 1, n, ids[i], total.inserted);
 		memset(&st, 0, sizeof(st));
@@ -54,6 +58,10 @@ main(int argc, char *argv[])
 			disconnected++;
 		} else if (e.fail == UPW_BUDGET && !cron_go_on(&c))
 			break;	/* out of time: said by cron_go_on() */
+		else if (e.fail == UPW_BUDGET && now_ms() >= up.deadline)
+			LOG_INFO(NULL, "poll-jobs: tenant %s used its share of the "
+			    "run (%s); the rest comes first next time", ids[i],
+			    e.msg);
 		else {
 			LOG_ERR(NULL, "poll-jobs: tenant %s failed: %s", ids[i], e.msg);
 			failed++;

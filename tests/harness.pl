@@ -107,6 +107,8 @@ for my $p (@passes) {
     # The AI tests generate far more than 10 proposals a minute per user;
     # they check the routes' class by its headers instead.
     local $ENV{APP_RL_AI_LIMIT} = 100000;
+    # POST /api/upwork/poll once a second a tenant, not once a minute.
+    local $ENV{APP_UPWORK_POLL_COOLDOWN_S} = 1;
     # The broadcaster's timeouts, short enough for the tests to see them fire.
     local $ENV{APP_PUSH_HANDSHAKE_TIMEOUT_MS} = 2000;
     local $ENV{APP_PUSH_PING_INTERVAL_MS} = 1000;

@@ -150,7 +150,7 @@ fake(POST => "/_fake/$TR/config", { expiresIn => 60 });
 my $tokr = token(sub => 'user_oar', org => $TR);
 is(connect_upwork(tenant => $TR, user => 'user_oar', account => $TR)->{status}, 200, 'a tenant with short-lived tokens connects');
 api(POST => '/api/jobs', token => $tokr, json => { name => 'anything' });
-$r = api(POST => '/api/upwork/poll', token => $tokr);
+$r = poll_now($tokr);
 is($r->{status}, 200, 'POST /api/upwork/poll: 200') or diag $r->{body};
 is($r->{json}{data}{new}, 15, 'it polled with a refreshed token');
 is($r->{headers}{'x-ratelimit-limit'}, 30, 'in the upwork rate class');
@@ -158,7 +158,7 @@ my $st = fake(GET => "/_fake/$TR");
 is($st->{refreshes}, 1, 'one refresh');
 is(psql("SELECT token_generation, refreshed_at IS NOT NULL FROM upwork_accounts WHERE tenant_id = '$TR'"), '2|t',
     'the new pair is stored (generation 2)');
-$r = api(POST => '/api/upwork/poll', token => $tokr);
+$r = poll_now($tokr);
 is($r->{status}, 200, 'again');
 $st = fake(GET => "/_fake/$TR");
 is($st->{refreshes}, 2, 'refreshed with the rotated token');
@@ -168,7 +168,7 @@ ok(index(`cat '$s->{RT}'/log/*.log`, $_) < 0, 'the first pair is in no log file 
 
 # --- revoked ----------------------------------------------------------------------------
 fake(POST => "/_fake/$TR/revoke");
-$r = api(POST => '/api/upwork/poll', token => $tokr);
+$r = poll_now($tokr);
 is($r->{status}, 409, 'the user revoked the app on Upwork: the next call is a 409');
 is($r->{json}{code}, 'upwork_not_connected', 'upwork_not_connected');
 is($r->{json}{error}, 'Upwork account not connected', 'a clear error');
@@ -181,13 +181,13 @@ is(psql("SELECT access_token IS NULL AND refresh_token IS NULL FROM upwork_accou
 my $run = run_cron('poll-jobs', args => ['--tenant', $TR]);
 is($run->{exit}, 0, 'poll-jobs afterwards: exit 0');
 like($run->{msgs}, qr/tenant $TR has no poll work/, 'the disconnected tenant is not polled');
-is(api(POST => '/api/upwork/poll', token => $tokr)->{status}, 409, 'and stays disconnected');
+is(poll_now($tokr)->{status}, 409, 'and stays disconnected');
 fake(POST => "/_fake/$TR/reset");
 is(connect_upwork(tenant => $TR, user => 'user_oar', account => $TR)->{status}, 200, 'connecting again works');
 is(api(GET => '/api/upwork/status', token => $tokr)->{json}{data}{status}, 'connected', 'connected again');
 
 # --- disconnect ------------------------------------------------------------------------
-is(api(POST => '/api/upwork/poll', token => token(sub => 'u', org => 'org_t_oauth_none'))->{status}, 409,
+is(poll_now(token(sub => 'u', org => 'org_t_oauth_none'))->{status}, 409,
     'polling without a connection: 409');
 $r = api(DELETE => '/api/upwork/connection', token => $tok);
 is($r->{status}, 200, 'DELETE /api/upwork/connection: 200');

@@ -113,12 +113,12 @@ like($r->{msgs}, qr/Upwork unreachable: Couldn't connect to server \(after 2 att
 
 # The same failures through the API.
 fake(POST => "/_fake/$T/config", { failNext => [({ status => 500 }) x 4] });
-$r = api(POST => '/api/upwork/poll', token => $tok);
+$r = poll_now($tok);
 is($r->{status}, 502, 'POST /api/upwork/poll with Upwork failing: 502');
 is($r->{json}{code}, 'bad_gateway', 'bad_gateway');
 like($r->{json}{details}, qr/Upwork answered HTTP 500/, 'with the reason');
 fake(POST => "/_fake/$T/config", { failNext => [{ graphqlError => 1 }] });
-$r = api(POST => '/api/upwork/poll', token => $tok);
+$r = poll_now($tok);
 is($r->{status}, 502, 'a GraphQL error: 502');
 like($r->{json}{details}, qr/not allowed for this token scope/, "with Upwork's message");
 is($count->(), '0', 'nothing stored');

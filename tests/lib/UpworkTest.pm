@@ -16,7 +16,7 @@ use Time::HiRes qw(time sleep);
 use ApiTest;
 
 our @EXPORT = qw(conf_value fake fake_reset connect_upwork run_cron start_cron
-    finish_cron events_tap cron_env);
+    finish_cron events_tap cron_env poll_now);
 
 # A value of the stack's app.conf.
 sub conf_value {
@@ -47,6 +47,19 @@ sub fake {
     my $r = $http->request($method, fake_base() . $path, \%req);
     die "fake $method $path: $r->{status} $r->{content}\n" unless $r->{success};
     return json_decode($r->{content});
+}
+
+# POST /api/upwork/poll, waiting out the per-tenant cooldown
+# (upwork_poll_cooldown_s, 1 s in the test stacks) when it answers 429.
+sub poll_now {
+    my ($tok) = @_;
+    for (1 .. 5) {
+        my $r = api(POST => '/api/upwork/poll', token => $tok);
+        return $r unless $r->{status} == 429 && ($r->{json}{code} // '') eq 'rate_limited'
+            && ($r->{json}{details} // '') =~ /polled less than/;
+        select(undef, undef, undef, $r->{headers}{'retry-after'} // 1);
+    }
+    die "poll_now: still cooling down\n";
 }
 
 sub fake_reset { for my $k (@_) { fake(POST => "/_fake/$k/reset") } }
