@@ -64,9 +64,7 @@ searches_list(struct req *r)
 			buf_putc(&b, ',');
 		shape_search(&b, res[1], i, 0);
 	}
-	buf_printf(&b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
-	    "\"total\":%lld,\"hasMore\":%s}}", q.page, q.limit, total,
-	    q.page * q.limit < total ? "true" : "false");
+	shape_page_end(&b, q.page, q.limit, total);
 	cache_put(r, &lk, b.data, b.len);
 	http_json(r, 200, b.data, b.len);
 	db_clear(res, 2);

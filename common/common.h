@@ -637,6 +637,7 @@ const char *rl_script(void);
 int	 shape_job(struct buf *, const PGresult *, int, int);
 int	 shape_search(struct buf *, const PGresult *, int, int);
 void	 shape_time(struct buf *, const char *);
+void	 shape_page_end(struct buf *, long long, long long, long long);
 
 /*
  * llm.c -- what every LLM provider shares: provider names, the price

@@ -212,3 +212,15 @@ shape_search(struct buf *b, const PGresult *res, int row, int col)
 	buf_putc(b, '}');
 	return SHAPE_SEARCH_NCOLS;
 }
+
+/*
+ * Close a list body: "],\"pagination\":{...}}" after the items, with the
+ * seed's page, limit, total and hasMore.
+ */
+void
+shape_page_end(struct buf *b, long long page, long long limit, long long total)
+{
+	buf_printf(b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
+	    "\"total\":%lld,\"hasMore\":%s}}", page, limit, total,
+	    page * limit < total ? "true" : "false");
+}
