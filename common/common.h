@@ -773,7 +773,9 @@ void	 profile_from_row(struct arena *, const PGresult *, int, struct profile *);
  * client.  llm_builtin_write() appends one proposal in the tone given,
  * of at most max_words words; the same input always gives the same
  * text.  llm_builtin_suggest() appends a JSON array of tips about a
- * draft.
+ * draft.  llm_builtin_template() appends a template filled in for the
+ * job and profile (cut to max_words when it is > 0); portfolio_pick()
+ * is the portfolio item that fits the job best (-1: none).
  */
 enum tone {
 	TONE_PROFESSIONAL,
@@ -817,9 +819,10 @@ size_t	 words_count(const char *, size_t);
 /*
  * proposal.c -- proposal generation shared by the generate and stream
  * endpoints: the body's fields, the context (job, profile, tenant AI
- * settings, month's spend) in one round trip, the budget check, the
- * prompt, the call to the provider, and the draft and its usage row
- * stored in one transaction.
+ * settings, month's spend) in one round trip, the caller's template
+ * when templateId names one, the budget check, the prompt, the call to
+ * the provider, and the draft and its usage row stored in one
+ * transaction (with its template's id).
  */
 #define PROPOSAL_ALT_MAX	3
 struct proposal_input {
@@ -1304,9 +1307,11 @@ const char *upwork_rl_script(void);
  * store what they find: clients and jobs upserted (unique per tenant and
  * Upwork id, changed fields updated), client_score from
  * client_score_of(), the tenant's cached job lists invalidated, and
- * job:new published for each job new to the tenant.  Each page is
- * validated whole, then written in one transaction.  Re-running with the
- * same Upwork data writes and publishes nothing.
+ * job:new published for each job new to the tenant that reaches the
+ * search's minimum match for its creator (minMatch, else the creator's
+ * matchThreshold, else none; scored as when posted, as the API scores
+ * it).  Each page is validated whole, then written in one transaction.
+ * Re-running with the same Upwork data writes and publishes nothing.
  */
 struct poll_stats {
 	unsigned	searches;
