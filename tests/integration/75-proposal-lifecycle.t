@@ -288,6 +288,10 @@ is($r->{status}, 413, 'a body over body_max: 413');
 is(api(PATCH => "/api/proposals/$b?force=1", token => $tok, json => { status => 'ready' })->{status}, 400, 'a query parameter: 400');
 is(api(PATCH => '/api/proposals/not-a-uuid', token => $tok, json => { status => 'ready' })->{status}, 400, 'a malformed id: 400');
 is(api(PATCH => "/api/proposals/%27%20OR%201=1--", token => $tok, json => { status => 'ready' })->{status}, 400, 'an injection in the id: 400');
+for my $path ("%00", "%ff", "..%2f..%2fetc", "a" x 300, "$b%20", "%7B$b%7D", "$b/x") {
+    $r = api(PATCH => "/api/proposals/$path", token => $tok, json => { status => 'ready' });
+    ok($r->{status} >= 400 && $r->{status} < 500, 'PATCH /api/proposals/' . substr($path, 0, 20) . ": $r->{status}");
+}
 is(api(PATCH => "/api/proposals/$b", json => { status => 'ready' })->{status}, 401, 'no token: 401');
 is(api(PATCH => "/api/proposals/$b", token => "${tok}x", json => { status => 'ready' })->{status}, 401, 'a forged token: 401');
 my $none = sign_token({ alg => 'none', typ => 'JWT' }, { sub => 'user_life4', o => { id => $T }, exp => time() + 600 });
