@@ -141,6 +141,14 @@ is(patch($inc, { content => 'Finished by hand.', status => 'withdrawn' })->{stat
 $r = patch(mk('draft'), { content => 'Same state.', status => 'draft' });
 is($r->{status}, 200, 'status draft with an edit of a draft: a plain edit');
 
+# --- The list filters by any state ---------------------------------------
+$r = api(GET => "/api/proposals?status=ready&limit=50", token => $tok);
+ok(scalar(grep { $_->{id} eq $d } @{ $r->{json}{data} }), '?status=ready lists it');
+ok(!(grep { $_->{status} ne 'ready' } @{ $r->{json}{data} }), 'and only ready ones');
+for my $bad ('sent', 'Ready', 'ready,draft', '') {
+    is(api(GET => "/api/proposals?status=$bad", token => $tok)->{status}, 400, "?status=$bad: 400");
+}
+
 # --- GET shows the history -----------------------------------------------
 $r = api(GET => "/api/proposals/$d", token => $tok);
 my @h = @{ $r->{json}{data}{history} };
