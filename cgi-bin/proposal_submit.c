@@ -41,8 +41,8 @@ proposal_json(struct buf *b, const char *id, const char *job, const char *ready_
  * hands the freelancer the job's apply page to finish it.  The row is
  * locked from the check (lifecycle_check(), as PATCH does) to the
  * update: two submits at once make one change and one event; the
- * trigger proposals_history records it.  Submitting a proposal that is already ready
- * answers the same again, without a second event.
+ * trigger proposals_history records it.  Submitting a proposal that is
+ * already ready answers the same again, without a second event.
  */
 static void
 proposal_submit(struct req *r)

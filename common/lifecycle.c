@@ -99,7 +99,7 @@ lifecycle_check(enum proposal_status from, enum proposal_status to, int edits)
 	return LC_OK;
 }
 
-/* "viewed, declined or withdrawn"; "nothing: it is final" for none. */
+/* A set of states in words: "viewed, declined or withdrawn"; "nothing" for none. */
 void
 lifecycle_list(struct buf *b, unsigned int set)
 {
