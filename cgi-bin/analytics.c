@@ -1,4 +1,4 @@
-/* analytics.c: GET /api/analytics/jobs: the tenant's jobs over a date range: per day, top skills, budgets, client scores, and the share matching the caller's threshold. */
+/* analytics.c: GET /api/analytics/jobs (the tenant's jobs over a date range: per day, top skills, budgets, client scores, the share matching the caller's threshold) and GET /api/analytics/proposals (the caller's proposals: statuses, reply and win rates, time to submit, AI cost, per template). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,12 +151,57 @@ put_match(struct buf *b, struct req *r, const PGresult *prof,
 	    n > 0 ? (double)matching / n : 0.0, total > n ? "true" : "false");
 }
 
+/*
+ * The range of the query string, the same for every analytics route:
+ * to defaults to today (UTC), from to 29 days before to; at most
+ * RANGE_DAYS_MAX days.  Its bounds as timestamps go to lo and hi (the
+ * start of from, the start of the day after to).  0, or -1 after the 400.
+ */
+static int
+range_read(struct req *r, struct range_q *q, const char **lo, const char **hi)
+{
+	uint64_t	set;
+	char		day[16];
+
+	if (valid_query(r, range_fields, nitems(range_fields), q, &set) == -1)
+		return -1;
+	if (!FIELD_SET(set, RQ_TO))
+		q->to = (long long)time(NULL) / 86400;
+	if (!FIELD_SET(set, RQ_FROM))
+		q->from = q->to - (RANGE_DAYS_DEFAULT - 1);
+	if (q->from > q->to) {
+		valid_fail_field(r, "from", "must not be after to");
+		return -1;
+	}
+	if (q->to - q->from + 1 > RANGE_DAYS_MAX) {
+		valid_fail_field(r, "from", "the range may span at most %d days",
+		    RANGE_DAYS_MAX);
+		return -1;
+	}
+	format_date(day, sizeof(day), q->from);
+	*lo = arena_printf(&r->arena, "%sT00:00:00Z", day);
+	format_date(day, sizeof(day), q->to + 1);
+	*hi = arena_printf(&r->arena, "%sT00:00:00Z", day);
+	return 0;
+}
+
+/* {"success":true,"data":{"from":"...","to":"...","days":N, -- left open. */
+static void
+range_json(struct buf *b, const struct range_q *q)
+{
+	char	day[16];
+
+	format_date(day, sizeof(day), q->from);
+	buf_printf(b, "{\"success\":true,\"data\":{\"from\":\"%s\",", day);
+	format_date(day, sizeof(day), q->to);
+	buf_printf(b, "\"to\":\"%s\",\"days\":%lld,", day, q->to - q->from + 1);
+}
+
 static void
 jobs_analytics(struct req *r)
 {
 	struct range_q	 q;
 	struct counts	 c = { 0 };
-	uint64_t	 set;
 	const char	*user[1] = { r->auth.user_id }, *range[4], *cap[3];
 	struct db_query	 qs[STMT__MAX];
 	PGresult	*res[STMT__MAX];
@@ -165,21 +210,8 @@ jobs_analytics(struct req *r)
 	char		 day[16];
 	long long	 i;
 
-	if (valid_query(r, range_fields, nitems(range_fields), &q, &set) == -1)
+	if (range_read(r, &q, &range[0], &range[1]) == -1)
 		return;
-	if (!FIELD_SET(set, RQ_TO))
-		q.to = (long long)time(NULL) / 86400;
-	if (!FIELD_SET(set, RQ_FROM))
-		q.from = q.to - (RANGE_DAYS_DEFAULT - 1);
-	if (q.from > q.to) {
-		valid_fail_field(r, "from", "must not be after to");
-		return;
-	}
-	if (q.to - q.from + 1 > RANGE_DAYS_MAX) {
-		valid_fail_field(r, "from", "the range may span at most %d days",
-		    RANGE_DAYS_MAX);
-		return;
-	}
 	/* The match share depends on the caller's profile: see jobs.c. */
 	buf_printf(&key, "analytics/jobs|user=%s|from=%lld|to=%lld",
 	    r->auth.user_id, q.from, q.to);
@@ -188,10 +220,8 @@ jobs_analytics(struct req *r)
 		http_json(r, 200, b.data, b.len);
 		goto out;
 	}
-	format_date(day, sizeof(day), q.from);
-	range[0] = cap[0] = arena_printf(&r->arena, "%sT00:00:00Z", day);
-	format_date(day, sizeof(day), q.to + 1);
-	range[1] = cap[1] = arena_printf(&r->arena, "%sT00:00:00Z", day);
+	cap[0] = range[0];
+	cap[1] = range[1];
 	range[2] = edges_param(r, hourly_edges);
 	range[3] = edges_param(r, fixed_edges);
 	cap[2] = arena_printf(&r->arena, "%d", cfg.match_max_jobs);
@@ -207,11 +237,8 @@ jobs_analytics(struct req *r)
 	c.per_day = arena_alloc(&r->arena, (size_t)c.days * sizeof(long long));
 	memset(c.per_day, 0, (size_t)c.days * sizeof(long long));
 	read_counts(res[STMT_PER_DAY], res[STMT_BUDGET], q.from, &c);
-	format_date(day, sizeof(day), q.from);
-	buf_printf(&b, "{\"success\":true,\"data\":{\"from\":\"%s\",", day);
-	format_date(day, sizeof(day), q.to);
-	buf_printf(&b, "\"to\":\"%s\",\"days\":%lld,\"jobs\":%lld,\"perDay\":[",
-	    day, c.days, c.jobs);
+	range_json(&b, &q);
+	buf_printf(&b, "\"jobs\":%lld,\"perDay\":[", c.jobs);
 	for (i = 0; i < c.days; i++) {
 		format_date(day, sizeof(day), q.from + i);
 		buf_printf(&b, "%s{\"date\":\"%s\",\"count\":%lld}", i ? "," : "",
@@ -240,8 +267,221 @@ out:
 	buf_free(&b);
 }
 
+/*
+ * The caller's proposals created on the range's days, each with how far
+ * it got: the position of the furthest state it ever reached (its
+ * status or any state in its history) in PROGRESS, NULL when it never
+ * left draft or incomplete; and when it first became submitted.  The
+ * history lets a declined or withdrawn proposal count for the states it
+ * passed through.
+ */
+#define PROGRESS_FIRST	PS_READY	/* PROGRESS: ready .. hired, in order */
+#define PROGRESS_LAST	PS_HIRED
+#define IN_RANGE \
+	"WITH x AS (SELECT p.id, p.status, p.template_id, j.posted_at," \
+	" greatest(array_position($3::text[], p.status)," \
+	" (SELECT max(array_position($3::text[], h.to_status))" \
+	" FROM proposal_history h WHERE h.tenant_id = p.tenant_id" \
+	" AND h.proposal_id = p.id)) AS furthest," \
+	" (SELECT min(h.changed_at) FROM proposal_history h" \
+	" WHERE h.tenant_id = p.tenant_id AND h.proposal_id = p.id" \
+	" AND h.to_status = 'submitted') AS submitted_at" \
+	" FROM proposals p LEFT JOIN jobs j" \
+	" ON j.tenant_id = p.tenant_id AND j.id = p.job_id" \
+	" WHERE p.user_id = app_user() AND p.created_at >= $1::timestamptz" \
+	" AND p.created_at < $2::timestamptz) "
+
+enum pstmt {
+	PSTMT_GROUPS,
+	PSTMT_MEDIAN,
+	PSTMT__MAX
+};
+
+static const char *const pstmts[PSTMT__MAX] = {
+	/* template, its name, status, proposals, submitted, replied, usage */
+	[PSTMT_GROUPS] = IN_RANGE "SELECT x.template_id, t.name, x.status,"
+	    " count(*), count(*) FILTER (WHERE x.furthest >= $4::int),"
+	    " count(*) FILTER (WHERE x.furthest >= $5::int),"
+	    " coalesce(sum(u.prompt_tokens), 0), coalesce(sum(u.completion_tokens), 0),"
+	    " coalesce(sum(u.cost), 0)"
+	    " FROM x LEFT JOIN proposal_templates t"
+	    " ON t.tenant_id = app_tenant() AND t.id = x.template_id"
+	    " LEFT JOIN LATERAL (SELECT sum(a.prompt_tokens) AS prompt_tokens,"
+	    " sum(a.completion_tokens) AS completion_tokens, sum(a.cost) AS cost"
+	    " FROM ai_usage a WHERE a.tenant_id = app_tenant()"
+	    " AND a.proposal_id = x.id AND a.kind = 'proposal_generation') u ON true"
+	    " GROUP BY 1, 2, 3",
+	[PSTMT_MEDIAN] = IN_RANGE "SELECT count(*), coalesce(percentile_cont(0.5)"
+	    " WITHIN GROUP (ORDER BY extract(epoch FROM x.submitted_at - x.posted_at)), 0)"
+	    " FROM x WHERE x.submitted_at IS NOT NULL AND x.posted_at IS NOT NULL",
+};
+
+/* The counts of one group of proposals: all of them, or one template's. */
+struct tally {
+	const char	*template_id;	/* NULL: generated without a template */
+	const char	*name;
+	long long	 proposals, submitted, replied, hired;
+	long long	 prompt_tokens, completion_tokens;
+	double		 cost;
+};
+
+static void
+tally_add(struct tally *t, const PGresult *res, int i)
+{
+	long long	n = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+
+	t->proposals += n;
+	t->submitted += strtoll(PQgetvalue(res, i, 4), NULL, 10);
+	t->replied += strtoll(PQgetvalue(res, i, 5), NULL, 10);
+	if (strcmp(PQgetvalue(res, i, 2), proposal_status_names[PS_HIRED]) == 0)
+		t->hired += n;
+	t->prompt_tokens += strtoll(PQgetvalue(res, i, 6), NULL, 10);
+	t->completion_tokens += strtoll(PQgetvalue(res, i, 7), NULL, 10);
+	t->cost += strtod(PQgetvalue(res, i, 8), NULL);
+}
+
+static double
+ratio(long long a, long long b)
+{
+	return b > 0 ? (double)a / (double)b : 0.0;
+}
+
+/* Most proposals first, then by id; the proposals without a template last. */
+static int
+cmp_tally(const void *a, const void *b)
+{
+	const struct tally	*x = a, *y = b;
+
+	if ((x->template_id == NULL) != (y->template_id == NULL))
+		return x->template_id == NULL ? 1 : -1;
+	if (x->proposals != y->proposals)
+		return x->proposals > y->proposals ? -1 : 1;
+	return x->template_id != NULL ? strcmp(x->template_id, y->template_id) : 0;
+}
+
+static void
+put_rates(struct buf *b, const struct tally *t)
+{
+	buf_printf(b, "\"proposals\":%lld,\"submitted\":%lld,\"replied\":%lld,"
+	    "\"hired\":%lld,\"replyRate\":%.4f,\"winRate\":%.4f", t->proposals,
+	    t->submitted, t->replied, t->hired, ratio(t->replied, t->submitted),
+	    ratio(t->hired, t->submitted));
+}
+
+static void
+put_proposals(struct buf *b, struct req *r, const PGresult *groups,
+    const PGresult *median)
+{
+	struct tally	 all = { 0 }, *tpl;
+	long long	 by_status[PS__MAX] = { 0 }, tokens;
+	enum proposal_status st;
+	size_t		 ntpl = 0, k;
+	int		 i;
+
+	tpl = arena_alloc(&r->arena, ((size_t)PQntuples(groups) + 1) * sizeof(*tpl));
+	for (i = 0; i < PQntuples(groups); i++) {
+		tally_add(&all, groups, i);
+		if (lifecycle_parse(PQgetvalue(groups, i, 2), &st) == 0)
+			by_status[st] += strtoll(PQgetvalue(groups, i, 3), NULL, 10);
+		for (k = 0; k < ntpl; k++)
+			if ((tpl[k].template_id == NULL) == (db_value(groups, i, 0) == NULL) &&
+			    (tpl[k].template_id == NULL ||
+			    strcmp(tpl[k].template_id, PQgetvalue(groups, i, 0)) == 0))
+				break;
+		if (k == ntpl) {
+			memset(&tpl[ntpl], 0, sizeof(tpl[ntpl]));
+			tpl[ntpl].template_id = db_value(groups, i, 0);
+			tpl[ntpl].name = db_value(groups, i, 1);
+			ntpl++;
+		}
+		tally_add(&tpl[k], groups, i);
+	}
+	qsort(tpl, ntpl, sizeof(*tpl), cmp_tally);
+
+	buf_puts(b, "\"byStatus\":{");
+	for (i = 0; i < PS__MAX; i++)
+		buf_printf(b, "%s\"%s\":%lld", i ? "," : "", proposal_status_names[i],
+		    by_status[i]);
+	buf_puts(b, "},");
+	put_rates(b, &all);
+	buf_printf(b, ",\"timeToSubmit\":{\"proposals\":%s,\"medianSeconds\":%.0f,"
+	    "\"medianHours\":%.2f}", PQgetvalue(median, 0, 0),
+	    strtod(PQgetvalue(median, 0, 1), NULL),
+	    strtod(PQgetvalue(median, 0, 1), NULL) / 3600);
+	tokens = all.prompt_tokens + all.completion_tokens;
+	buf_printf(b, ",\"ai\":{\"promptTokens\":%lld,\"completionTokens\":%lld,"
+	    "\"tokens\":%lld,\"cost\":%.6f,\"tokensPerProposal\":%.2f,"
+	    "\"costPerProposal\":%.6f},\"templates\":[", all.prompt_tokens,
+	    all.completion_tokens, tokens, all.cost, ratio(tokens, all.proposals),
+	    all.proposals > 0 ? all.cost / (double)all.proposals : 0.0);
+	for (k = 0; k < ntpl; k++) {
+		buf_puts(b, k ? ",{\"templateId\":" : "{\"templateId\":");
+		if (tpl[k].template_id == NULL)
+			buf_puts(b, "null,\"name\":null,");
+		else {
+			buf_printf(b, "\"%s\",\"name\":", tpl[k].template_id);
+			buf_json_string(b, tpl[k].name, strlen(tpl[k].name));
+			buf_putc(b, ',');
+		}
+		put_rates(b, &tpl[k]);
+		buf_printf(b, ",\"tokens\":%lld,\"cost\":%.6f}",
+		    tpl[k].prompt_tokens + tpl[k].completion_tokens, tpl[k].cost);
+	}
+	buf_putc(b, ']');
+}
+
+/*
+ * The caller's proposals created on the range's days.  Cached with the
+ * user's own objects (the user namespace), which every write to the
+ * user's proposals invalidates: generation, PATCH, submit.
+ */
+static void
+proposals_analytics(struct req *r)
+{
+	struct range_q	 q;
+	const char	*params[5];
+	struct db_query	 qs[PSTMT__MAX];
+	PGresult	*res[PSTMT__MAX];
+	struct buf	 b = { 0 }, key = { 0 }, progress = { 0 };
+	struct cache_lookup lk;
+	int		 s;
+
+	if (range_read(r, &q, &params[0], &params[1]) == -1)
+		return;
+	buf_printf(&key, "analytics/proposals|from=%lld|to=%lld", q.from, q.to);
+	if (cache_get(r, CACHE_USER, cache_user_scope(r), key.data, &b, &lk) >
+	    CACHE_MISS) {
+		http_json(r, 200, b.data, b.len);
+		goto out;
+	}
+	buf_putc(&progress, '{');
+	for (s = PROGRESS_FIRST; s <= PROGRESS_LAST; s++)
+		buf_printf(&progress, "%s%s", s > PROGRESS_FIRST ? "," : "",
+		    proposal_status_names[s]);
+	buf_putc(&progress, '}');
+	params[2] = progress.data;
+	params[3] = arena_printf(&r->arena, "%d", PS_SUBMITTED - PROGRESS_FIRST + 1);
+	params[4] = arena_printf(&r->arena, "%d", PS_INTERVIEWING - PROGRESS_FIRST + 1);
+	qs[PSTMT_GROUPS] = (struct db_query){ pstmts[PSTMT_GROUPS], 5, params };
+	qs[PSTMT_MEDIAN] = (struct db_query){ pstmts[PSTMT_MEDIAN], 3, params };
+	if (db_run(r, qs, PSTMT__MAX, res) == -1)
+		goto out;
+	range_json(&b, &q);
+	put_proposals(&b, r, res[PSTMT_GROUPS], res[PSTMT_MEDIAN]);
+	buf_puts(&b, "}}");
+	cache_put(r, &lk, b.data, b.len);
+	http_json(r, 200, b.data, b.len);
+	db_clear(res, PSTMT__MAX);
+out:
+	buf_free(&key);
+	buf_free(&b);
+	buf_free(&progress);
+}
+
 static const struct route routes[] = {
 	{ "/api/analytics/jobs", METHOD_GET, jobs_analytics, 0, RL_DEFAULT },
+	{ "/api/analytics/proposals", METHOD_GET, proposals_analytics, 0,
+	    RL_DEFAULT },
 };
 
 int

@@ -1,4 +1,4 @@
-/* proposal_submit.c: POST /api/proposals/{id}/submit marks the user's draft ready, records when, publishes proposal:updated and answers the job's Upwork apply URL. */
+/* proposal_submit.c: POST /api/proposals/{id}/submit marks the user's draft ready (the lifecycle's draft → ready), records when, publishes proposal:updated and answers the job's Upwork apply URL. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,9 +39,10 @@ proposal_json(struct buf *b, const char *id, const char *job, const char *ready_
  * Upwork's public API cannot submit a proposal (see
  * upwork_submit_proposal()), so "submit" readies the draft here and
  * hands the freelancer the job's apply page to finish it.  The row is
- * locked from the check to the update: two submits at once make one
- * change and one event.  Submitting a proposal that is already ready
- * answers the same again, without a second event.
+ * locked from the check (lifecycle_check(), as PATCH does) to the
+ * update: two submits at once make one change and one event; the
+ * trigger proposals_history records it.  Submitting a proposal that is
+ * already ready answers the same again, without a second event.
  */
 static void
 proposal_submit(struct req *r)
@@ -52,7 +53,8 @@ proposal_submit(struct req *r)
 	struct upwork_err	 e;
 	struct buf		 url = { 0 }, data = { 0 }, b = { 0 };
 	PGresult		*row, *res = NULL;
-	const char		*status;
+	enum proposal_status	 from;
+	enum lc_verdict		 v;
 	char			*job = NULL, *ready_at = NULL;
 
 	if (!uuid_valid(r->args[0])) {
@@ -68,11 +70,15 @@ proposal_submit(struct req *r)
 		http_error(r, ERR_NOT_FOUND, "no proposal with this id");
 		goto out;
 	}
-	status = PQgetvalue(row, 0, 0);
-	if (strcmp(status, "draft") != 0 && strcmp(status, "ready") != 0) {
+	/* The lifecycle's edge draft → ready; ready again answers the same. */
+	if (lifecycle_parse(PQgetvalue(row, 0, 0), &from) == -1)
+		from = PS__MAX;
+	if ((v = lifecycle_check(from, PS_READY, 0)) != LC_OK && v != LC_SAME) {
 		db_rollback(r);
+		if (from < PS__MAX)
+			lifecycle_message(&b, from, PS_READY, v);
 		http_error(r, ERR_CONFLICT, "only a draft can be submitted; this "
-		    "proposal is %s", status);
+		    "proposal is %s (%s)", PQgetvalue(row, 0, 0), b.data ? b.data : "");
 		goto out;
 	}
 	memset(&p, 0, sizeof(p));
@@ -86,7 +92,7 @@ proposal_submit(struct req *r)
 		goto out;
 	}
 	job = xstrdup(PQgetvalue(row, 0, 4));
-	if (strcmp(status, "ready") == 0) {
+	if (v == LC_SAME) {
 		db_rollback(r);
 		if (db_value(row, 0, 5) != NULL)
 			ready_at = xstrdup(db_value(row, 0, 5));
@@ -96,6 +102,7 @@ proposal_submit(struct req *r)
 		    db_commit(r) == -1)
 			goto out;
 		ready_at = xstrdup(PQgetvalue(res, 0, 0));
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
 		proposal_json(&data, r->args[0], job, ready_at, url.data);
 		(void)events_publish(&r->app->redis, "proposal:updated",
 		    r->auth.tenant_id, r->auth.user_id, data.data, NULL, 0);

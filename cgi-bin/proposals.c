@@ -1,43 +1,71 @@
-/* proposals.c: GET /api/proposals lists the tenant's proposals, newest first; GET /api/proposals/{id} returns one. */
+/* proposals.c: GET /api/proposals lists the tenant's proposals, newest first; GET /api/proposals/{id} returns one with its history; PATCH /api/proposals/{id} moves the user's proposal along its lifecycle and edits a draft's text. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 
 struct list_q {
 	char		*job_id;
-	char		*status;
+	int		 status;
 	long long	 page;
 	long long	 limit;
 };
+enum { LQ_JOB, LQ_STATUS, LQ_PAGE, LQ_LIMIT };
 
 static const struct field list_fields[] = {
-	{ "jobId", FT_UUID, 0, 0, 0, 0, NULL, offsetof(struct list_q, job_id),
-	    NULL },
-	{ "status", FT_STRING, F_LOWER, 1, 20, 0, NULL,
+	[LQ_JOB] = { "jobId", FT_UUID, 0, 0, 0, 0, NULL,
+	    offsetof(struct list_q, job_id), NULL },
+	[LQ_STATUS] = { "status", FT_ENUM, 0, 0, 0, 0, proposal_status_names,
 	    offsetof(struct list_q, status), NULL },
-	{ "page", FT_INT, 0, 1, 100000, 0, NULL, offsetof(struct list_q, page),
-	    "1" },
-	{ "limit", FT_INT, 0, 1, 50, 0, NULL, offsetof(struct list_q, limit),
-	    "20" },
+	[LQ_PAGE] = { "page", FT_INT, 0, 1, 100000, 0, NULL,
+	    offsetof(struct list_q, page), "1" },
+	[LQ_LIMIT] = { "limit", FT_INT, 0, 1, 50, 0, NULL,
+	    offsetof(struct list_q, limit), "20" },
 };
 
-/*
- * A proposal with its job's title and what generating it cost.  The
- * filters are optional: a NULL parameter matches every row.
- */
-#define COLUMNS \
-	"p.id, p.job_id, p.user_id, p.status, p.content, p.alternatives," \
-	" p.suggestions, p.tone, p.provider, p.model, p.max_words," \
-	" array_to_json(p.highlights), u.prompt_tokens, u.completion_tokens," \
-	" u.cost, j.title, p.created_at, p.updated_at"
-#define FROM \
-	" FROM proposals p LEFT JOIN jobs j" \
-	" ON j.tenant_id = p.tenant_id AND j.id = p.job_id" \
-	" LEFT JOIN LATERAL (SELECT sum(a.prompt_tokens) AS prompt_tokens," \
-	" sum(a.completion_tokens) AS completion_tokens, sum(a.cost) AS cost" \
-	" FROM ai_usage a WHERE a.tenant_id = p.tenant_id" \
-	" AND a.proposal_id = p.id HAVING count(*) > 0) u ON true"
+/* PATCH body: what may change; at least one of status, content, alternatives. */
+struct alternative {
+	int	 tone;
+	char	*text;
+};
+struct patch_b {
+	int		 status;
+	char		*content;
+	struct objlist	 alternatives;
+	int		 expected;
+};
+enum { PB_STATUS, PB_CONTENT, PB_ALTERNATIVES, PB_EXPECTED };
+
+static const struct field alternative_fields[] = {
+	{ "tone", FT_ENUM, F_REQUIRED, 0, 0, 0, tone_names,
+	    offsetof(struct alternative, tone), NULL },
+	{ "text", FT_STRING, F_REQUIRED, 1, 50000, 0, NULL,
+	    offsetof(struct alternative, text), NULL },
+};
+static const struct field_obj alternative_obj = {
+	alternative_fields, nitems(alternative_fields), sizeof(struct alternative)
+};
+
+static const struct field patch_fields[] = {
+	[PB_STATUS] = { "status", FT_ENUM, 0, 0, 0, 0, proposal_status_names,
+	    offsetof(struct patch_b, status), NULL },
+	[PB_CONTENT] = { "content", FT_STRING, 0, 1, 50000, 0, NULL,
+	    offsetof(struct patch_b, content), NULL },
+	[PB_ALTERNATIVES] = { "alternatives", FT_OBJLIST, 0, 0, PROPOSAL_ALT_MAX,
+	    0, &alternative_obj, offsetof(struct patch_b, alternatives), NULL },
+	[PB_EXPECTED] = { "expectedStatus", FT_ENUM, 0, 0, 0, 0,
+	    proposal_status_names, offsetof(struct patch_b, expected), NULL },
+};
+
+/* Fields of a proposal that exist but never change: sending one is a 409. */
+static const char *const read_only[] = {
+	"id", "jobId", "userId", "tone", "provider", "model", "maxWords",
+	"highlights", "suggestions", "usage", "job", "templateId", "readyAt",
+	"createdAt", "updatedAt", "history",
+};
+
+/* The filters are optional: a NULL parameter matches every row. */
 #define FILTER \
 	" WHERE ($1::uuid IS NULL OR p.job_id = $1::uuid)" \
 	" AND ($2::text IS NULL OR p.status = $2::text)"
@@ -46,65 +74,35 @@ enum stmt {
 	STMT_COUNT,
 	STMT_PAGE,
 	STMT_ONE,
+	STMT_HISTORY,
+	STMT_LOCK,
+	STMT_UPDATE,
 	STMT__MAX
 };
 
 static const char *const stmts[STMT__MAX] = {
 	[STMT_COUNT] = "SELECT count(*) FROM proposals p" FILTER,
-	[STMT_PAGE] = "SELECT " COLUMNS FROM FILTER
+	[STMT_PAGE] = "SELECT " SHAPE_PROPOSAL_COLUMNS SHAPE_PROPOSAL_FROM FILTER
 	    " ORDER BY p.created_at DESC, p.id DESC LIMIT $3::int OFFSET $4::int",
-	[STMT_ONE] = "SELECT " COLUMNS FROM " WHERE p.id = $1::uuid",
+	[STMT_ONE] = "SELECT " SHAPE_PROPOSAL_COLUMNS SHAPE_PROPOSAL_FROM
+	    " WHERE p.id = $1::uuid",
+	[STMT_HISTORY] = "SELECT " SHAPE_HISTORY_COLUMNS
+	    " FROM proposal_history h WHERE h.proposal_id = $1::uuid ORDER BY h.id",
+	/* Only its user changes a proposal: anyone else gets a 404. */
+	[STMT_LOCK] = "SELECT status FROM proposals WHERE id = $1::uuid"
+	    " AND user_id = app_user() FOR UPDATE",
+	/*
+	 * Under the lock taken by STMT_LOCK, after lifecycle_check() said
+	 * yes; the trigger proposals_history records the change.
+	 */
+	[STMT_UPDATE] = "WITH p AS (UPDATE proposals SET status = $2,"
+	    " content = coalesce($3, content),"
+	    " alternatives = coalesce($4::jsonb, alternatives),"
+	    " ready_at = CASE WHEN $2 = 'ready' AND status <> 'ready' THEN now()"
+	    " ELSE ready_at END, updated_at = now()"
+	    " WHERE id = $1::uuid RETURNING *)"
+	    " SELECT " SHAPE_PROPOSAL_COLUMNS " FROM p" SHAPE_PROPOSAL_JOINS,
 };
-
-static void
-put(struct buf *b, const PGresult *res, int row, int col, int quote)
-{
-	const char	*v = db_value(res, row, col);
-
-	if (v == NULL)
-		buf_puts(b, "null");
-	else if (quote)
-		buf_json_string(b, v, (size_t)PQgetlength(res, row, col));
-	else
-		buf_puts(b, v);		/* numbers and json columns as they are */
-}
-
-static void
-shape_proposal(struct buf *b, const PGresult *res, int row)
-{
-	static const struct {
-		const char	*key;
-		int		 quote;
-	} cols[] = {
-		{ "id", 1 }, { "jobId", 1 }, { "userId", 1 }, { "status", 1 },
-		{ "content", 1 }, { "alternatives", 0 }, { "suggestions", 0 },
-		{ "tone", 1 }, { "provider", 1 }, { "model", 1 },
-		{ "maxWords", 0 }, { "highlights", 0 },
-	};
-	size_t	i;
-
-	buf_putc(b, '{');
-	for (i = 0; i < nitems(cols); i++) {
-		buf_printf(b, "%s\"%s\":", i ? "," : "", cols[i].key);
-		put(b, res, row, (int)i, cols[i].quote);
-	}
-	buf_puts(b, ",\"usage\":");
-	if (db_value(res, row, 12) == NULL)
-		buf_puts(b, "null");
-	else
-		buf_printf(b, "{\"promptTokens\":%s,\"completionTokens\":%s,"
-		    "\"cost\":%s}", PQgetvalue(res, row, 12),
-		    PQgetvalue(res, row, 13), PQgetvalue(res, row, 14));
-	buf_puts(b, ",\"job\":{\"id\":");
-	put(b, res, row, 1, 1);
-	buf_puts(b, ",\"title\":");
-	put(b, res, row, 15, 1);
-	buf_puts(b, "},\"createdAt\":");
-	shape_time(b, db_value(res, row, 16));
-	buf_puts(b, ",\"updatedAt\":");
-	shape_time(b, db_value(res, row, 17));
-	buf_putc(b, '}');
-}
 
 static void
 proposals_list(struct req *r)
@@ -121,7 +119,8 @@ proposals_list(struct req *r)
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
 	params[0] = q.job_id;
-	params[1] = q.status;
+	params[1] = FIELD_SET(set, LQ_STATUS) ? proposal_status_names[q.status] :
+	    NULL;
 	params[2] = arena_printf(&r->arena, "%lld", q.limit);
 	params[3] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
 	qs[0] = (struct db_query){ stmts[STMT_COUNT], 2, params };
@@ -133,14 +132,27 @@ proposals_list(struct req *r)
 	for (i = 0; i < PQntuples(res[1]); i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
-		shape_proposal(&b, res[1], i);
+		shape_proposal(&b, res[1], i, 0);
 	}
-	buf_printf(&b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
-	    "\"total\":%lld,\"hasMore\":%s}}", q.page, q.limit, total,
-	    q.page * q.limit < total ? "true" : "false");
+	shape_page_end(&b, q.page, q.limit, total);
 	http_json(r, 200, b.data, b.len);
 	buf_free(&b);
 	db_clear(res, 2);
+}
+
+/* The {id} of the path, and no query string; 0, or -1 after the 400. */
+static int
+proposal_id(struct req *r)
+{
+	if (r->nquery > 0) {
+		valid_fail_field(r, r->query[0].key, "unknown parameter");
+		return -1;
+	}
+	if (!uuid_valid(r->args[0])) {
+		valid_fail_field(r, "id", "must be a UUID");
+		return -1;
+	}
+	return 0;
 }
 
 /* Another tenant's proposal is invisible under RLS: 404, as for an id that never existed. */
@@ -148,35 +160,190 @@ static void
 proposals_get(struct req *r)
 {
 	const char	*params[1] = { r->args[0] };
-	struct db_query	 q = { stmts[STMT_ONE], 1, params };
-	PGresult	*res;
+	struct db_query	 qs[2] = { { stmts[STMT_ONE], 1, params },
+			    { stmts[STMT_HISTORY], 1, params } };
+	PGresult	*res[2];
 	struct buf	 b = { 0 };
+	int		 i;
 
-	if (r->nquery > 0) {
-		valid_fail_field(r, r->query[0].key, "unknown parameter");
+	if (proposal_id(r) == -1 || db_run(r, qs, 2, res) == -1)
 		return;
-	}
-	if (!uuid_valid(r->args[0])) {
-		valid_fail_field(r, "id", "must be a UUID");
-		return;
-	}
-	if (db_run(r, &q, 1, &res) == -1)
-		return;
-	if (PQntuples(res) == 0)
+	if (PQntuples(res[0]) == 0) {
 		http_error(r, ERR_NOT_FOUND, "no proposal with this id");
-	else {
-		buf_puts(&b, "{\"success\":true,\"data\":");
-		shape_proposal(&b, res, 0);
-		buf_putc(&b, '}');
-		http_json(r, 200, b.data, b.len);
-		buf_free(&b);
+		goto out;
 	}
+	buf_puts(&b, "{\"success\":true,\"data\":");
+	shape_proposal(&b, res[0], 0, 1);
+	buf_puts(&b, ",\"history\":[");
+	for (i = 0; i < PQntuples(res[1]); i++)
+		shape_history(&b, res[1], i, i > 0);
+	buf_puts(&b, "]}}");
+	http_json(r, 200, b.data, b.len);
+	buf_free(&b);
+out:
+	db_clear(res, 2);
+}
+
+/*
+ * A field that exists on a proposal but is not the caller's to change:
+ * 409.  Malformed JSON is left to valid_json(), which says so.  Returns
+ * 0, or -1 after the 409.
+ */
+static int
+refuse_read_only(struct req *r)
+{
+	json_object	*obj;
+	struct buf	 names = { 0 };
+	const char	*why;
+	size_t		 i;
+
+	obj = json_parse_strict(r->body, r->body_len, cfg.json_max_depth, &why);
+	if (obj != NULL && json_object_is_type(obj, json_type_object))
+		for (i = 0; i < nitems(read_only); i++)
+			if (json_object_object_get_ex(obj, read_only[i], NULL))
+				buf_printf(&names, "%s%s", names.len ? ", " : "",
+				    read_only[i]);
+	json_object_put(obj);
+	if (names.len == 0)
+		return 0;
+	http_error(r, ERR_CONFLICT, "%s cannot be changed: PATCH changes status, "
+	    "content and alternatives", names.data);
+	buf_free(&names);
+	return -1;
+}
+
+/* 409 with msg, naming the current state and what may follow it. */
+static void
+conflict(struct req *r, enum proposal_status from, const char *msg)
+{
+	json_object	*extra = json_object_new_object(), *allowed;
+	unsigned int	 next = lifecycle_next(from);
+	int		 i;
+
+	allowed = json_object_new_array();
+	for (i = 0; i < PS__MAX; i++)
+		if (next & (1U << i))
+			json_object_array_add(allowed,
+			    json_object_new_string(proposal_status_names[i]));
+	json_object_object_add(extra, "details", json_object_new_string(msg));
+	json_object_object_add(extra, "currentStatus",
+	    json_object_new_string(proposal_status_names[from]));
+	json_object_object_add(extra, "allowed", allowed);
+	http_error_obj(r, ERR_CONFLICT, NULL, extra);
+}
+
+static char *
+alternatives_json(struct req *r, const struct objlist *l)
+{
+	const struct alternative *a = l->v;
+	struct buf	 b = { 0 };
+	char		*s;
+	size_t		 i;
+
+	buf_putc(&b, '[');
+	for (i = 0; i < l->n; i++) {
+		buf_printf(&b, "%s{\"tone\":\"%s\",\"text\":", i ? "," : "",
+		    tone_names[a[i].tone]);
+		buf_json_string(&b, a[i].text, strlen(a[i].text));
+		buf_putc(&b, '}');
+	}
+	buf_putc(&b, ']');
+	s = arena_strndup(&r->arena, b.data, b.len);
+	buf_free(&b);
+	return s;
+}
+
+/*
+ * The check and the change happen under the proposal's row lock, so
+ * concurrent PATCHes are applied one after the other, each checked
+ * against the state the previous one left: one of N identical
+ * transitions succeeds, the others see the new state and get a 409.
+ */
+static void
+proposals_patch(struct req *r)
+{
+	struct patch_b		 b = { 0 };
+	uint64_t		 set;
+	const char		*params[5];
+	PGresult		*row, *res = NULL;
+	enum proposal_status	 from, to;
+	enum lc_verdict		 v;
+	struct buf		 out = { 0 }, ev = { 0 };
+	int			 edits;
+
+	if (proposal_id(r) == -1 || refuse_read_only(r) == -1 ||
+	    valid_json(r, patch_fields, nitems(patch_fields), &b, &set) == -1)
+		return;
+	edits = FIELD_SET(set, PB_CONTENT) || FIELD_SET(set, PB_ALTERNATIVES);
+	if (!edits && !FIELD_SET(set, PB_STATUS)) {
+		valid_fail_field(r, "body", "nothing to change: send status, "
+		    "content or alternatives");
+		return;
+	}
+	to = FIELD_SET(set, PB_STATUS) ? (enum proposal_status)b.status : PS_DRAFT;
+	params[0] = r->args[0];
+	params[1] = proposal_status_names[to];
+	params[2] = b.content;
+	params[3] = FIELD_SET(set, PB_ALTERNATIVES) ?
+	    alternatives_json(r, &b.alternatives) : NULL;
+
+	db_begin(r);
+	if ((row = db_exec(r, stmts[STMT_LOCK], 1, params)) == NULL)
+		return;
+	if (PQntuples(row) == 0) {
+		db_rollback(r);
+		http_error(r, ERR_NOT_FOUND, "no proposal with this id");
+		goto out;
+	}
+	if (lifecycle_parse(PQgetvalue(row, 0, 0), &from) == -1) {
+		db_rollback(r);
+		LOG_ERR(r, "proposals: %s has the unknown status %s", params[0],
+		    PQgetvalue(row, 0, 0));
+		http_error(r, ERR_INTERNAL, "%s", "unknown proposal status");
+		goto out;
+	}
+	if (FIELD_SET(set, PB_EXPECTED) && (int)from != b.expected) {
+		db_rollback(r);
+		buf_printf(&out, "the proposal is %s, not %s (expectedStatus)",
+		    proposal_status_names[from], proposal_status_names[b.expected]);
+		conflict(r, from, out.data);
+		goto out;
+	}
+	if ((v = lifecycle_check(from, to, edits)) != LC_OK) {
+		db_rollback(r);
+		lifecycle_message(&out, from, to, v);
+		conflict(r, from, out.data);
+		goto out;
+	}
+	if ((res = db_exec(r, stmts[STMT_UPDATE], 4, params)) == NULL ||
+	    db_commit(r) == -1)
+		goto out;
+
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+	buf_printf(&ev, "{\"id\":\"%s\",\"jobId\":\"%s\",\"status\":\"%s\","
+	    "\"previousStatus\":\"%s\",\"edited\":%s,\"updatedAt\":", r->args[0],
+	    PQgetvalue(res, 0, 1), proposal_status_names[to],
+	    proposal_status_names[from], edits ? "true" : "false");
+	shape_time(&ev, db_value(res, 0, SHAPE_PROPOSAL_UPDATED));
+	buf_putc(&ev, '}');
+	(void)events_publish(&r->app->redis, "proposal:updated",
+	    r->auth.tenant_id, r->auth.user_id, ev.data, NULL, 0);
+	buf_puts(&out, "{\"success\":true,\"data\":");
+	shape_proposal(&out, res, 0, 0);
+	buf_putc(&out, '}');
+	http_json(r, 200, out.data, out.len);
+out:
+	PQclear(row);
 	PQclear(res);
+	buf_free(&out);
+	buf_free(&ev);
 }
 
 static const struct route routes[] = {
 	{ "/api/proposals", METHOD_GET, proposals_list, 0, RL_DEFAULT },
 	{ "/api/proposals/{id}", METHOD_GET, proposals_get, 0, RL_DEFAULT },
+	{ "/api/proposals/{id}", METHOD_PATCH, proposals_patch, ROUTE_JSON,
+	    RL_DEFAULT },
 };
 
 int

@@ -634,8 +634,31 @@ const char *rl_script(void);
 	" s.max_budget, s.location, s.client_score, s.query, s.notify," \
 	" s.last_run_at, s.created_at, s.updated_at, s.min_match"
 #define SHAPE_SEARCH_NCOLS	14
+/*
+ * A proposal: SHAPE_PROPOSAL_COLUMNS from SHAPE_PROPOSAL_FROM, or from
+ * any relation named p with the columns of proposals (a data-modifying
+ * CTE) followed by SHAPE_PROPOSAL_JOINS.  Its changes: SHAPE_HISTORY_COLUMNS
+ * from proposal_history h.
+ */
+#define SHAPE_PROPOSAL_COLUMNS \
+	"p.id, p.job_id, p.user_id, p.status, p.content, p.alternatives," \
+	" p.suggestions, p.tone, p.provider, p.model, p.max_words," \
+	" array_to_json(p.highlights), u.prompt_tokens, u.completion_tokens," \
+	" u.cost, j.title, p.created_at, p.updated_at, p.template_id, p.ready_at"
+#define SHAPE_PROPOSAL_UPDATED	17	/* the column of updated_at */
+#define SHAPE_PROPOSAL_JOINS \
+	" LEFT JOIN jobs j ON j.tenant_id = p.tenant_id AND j.id = p.job_id" \
+	" LEFT JOIN LATERAL (SELECT sum(a.prompt_tokens) AS prompt_tokens," \
+	" sum(a.completion_tokens) AS completion_tokens, sum(a.cost) AS cost" \
+	" FROM ai_usage a WHERE a.tenant_id = p.tenant_id" \
+	" AND a.proposal_id = p.id HAVING count(*) > 0) u ON true"
+#define SHAPE_PROPOSAL_FROM	" FROM proposals p" SHAPE_PROPOSAL_JOINS
+#define SHAPE_HISTORY_COLUMNS \
+	"h.from_status, h.to_status, h.edited, h.changed_by, h.changed_at"
 int	 shape_job(struct buf *, const PGresult *, int, int);
 int	 shape_search(struct buf *, const PGresult *, int, int);
+void	 shape_proposal(struct buf *, const PGresult *, int, int);
+void	 shape_history(struct buf *, const PGresult *, int, int);
 void	 shape_time(struct buf *, const char *);
 void	 shape_page_end(struct buf *, long long, long long, long long);
 
@@ -718,14 +741,30 @@ void	 llm_openai_cleanup(void);
  *
  * PROFILE_SQL selects the caller's profile (one row, or none when the
  * user has never been seen); profile_from_row() reads it.  Strings
- * point into the arena given.
+ * point into the arena given.  Its first columns are
+ * PROFILE_MATCH_COLUMNS, what the match score reads (RANK_PROFILE_SQL
+ * selects only those), so rank_profile_load() reads either result.
  */
+#define PROFILE_MATCH_COLUMNS \
+	"u.skills, u.hourly_rate_min, u.hourly_rate, u.match_threshold"
+#define PROFILE_PORTFOLIO_MAX	10
+struct portfolio_item {
+	const char	*title;
+	const char	*description;	/* or NULL */
+	const char	*url;		/* or NULL */
+	struct strlist	 skills;
+};
 struct profile {
 	const char	*name;
 	const char	*title;
 	const char	*bio;
-	struct strlist	 skills;
-	double		 hourly_rate;	/* < 0: not set */
+	struct strlist	 skills;	/* as the freelancer listed them */
+	double		 hourly_rate;	/* the target; < 0: not set */
+	double		 hourly_rate_min;	/* < 0: not set */
+	int		 threshold;	/* match_threshold; -1: not set */
+	int		 tone;		/* preferred tone (enum tone); -1: none */
+	struct portfolio_item portfolio[PROFILE_PORTFOLIO_MAX];
+	size_t		 nportfolio;
 };
 extern const char PROFILE_SQL[];
 void	 profile_from_row(struct arena *, const PGresult *, int, struct profile *);
@@ -738,7 +777,9 @@ void	 profile_from_row(struct arena *, const PGresult *, int, struct profile *);
  * client.  llm_builtin_write() appends one proposal in the tone given,
  * of at most max_words words; the same input always gives the same
  * text.  llm_builtin_suggest() appends a JSON array of tips about a
- * draft.
+ * draft.  llm_builtin_template() appends a template filled in for the
+ * job and profile (cut to max_words when it is > 0); portfolio_pick()
+ * is the portfolio item that fits the job best (-1: none).
  */
 enum tone {
 	TONE_PROFESSIONAL,
@@ -774,14 +815,18 @@ void	 llm_builtin_write(struct buf *, const struct job_brief *,
 	    const struct profile *, enum tone, long long, const struct strlist *);
 void	 llm_builtin_suggest(struct buf *, const struct job_brief *,
 	    const struct profile *, const char *, long long);
+void	 llm_builtin_template(struct buf *, const char *,
+	    const struct job_brief *, const struct profile *, long long);
+int	 portfolio_pick(const struct job_brief *, const struct profile *);
 size_t	 words_count(const char *, size_t);
 
 /*
  * proposal.c -- proposal generation shared by the generate and stream
  * endpoints: the body's fields, the context (job, profile, tenant AI
- * settings, month's spend) in one round trip, the budget check, the
- * prompt, the call to the provider, and the draft and its usage row
- * stored in one transaction.
+ * settings, month's spend) in one round trip, the caller's template
+ * when templateId names one, the budget check, the prompt, the call to
+ * the provider, and the draft and its usage row stored in one
+ * transaction (with its template's id).
  */
 #define PROPOSAL_ALT_MAX	3
 struct proposal_input {
@@ -790,6 +835,7 @@ struct proposal_input {
 	long long	 max_words;
 	struct strlist	 highlights;
 	long long	 alternatives;
+	char		*template_id;	/* or NULL */
 };
 extern const char AI_SETTINGS_SQL[];
 extern const struct field proposal_fields[];
@@ -798,6 +844,7 @@ struct proposal_gen {
 	struct proposal_input	 in;
 	struct job_brief	 job;
 	struct profile		 profile;
+	const char		*template;	/* the template's text, or NULL */
 	enum llm_provider	 provider;
 	const char		*model;
 	double			 price_in, price_out;
@@ -846,6 +893,42 @@ extern const char AI_RELEASE_SQL[];
 int	 ai_reserve(struct req *, double, double, char *, size_t, double *,
 	    double *, enum err *);
 void	 ai_release(struct req *, char *);
+
+/*
+ * lifecycle.c -- the proposal state machine, pure: the one definition
+ * of which status may follow which (README, "The proposal lifecycle"),
+ * used by PATCH /api/proposals/{id} and by submit.  States are bits in
+ * the sets lifecycle_next() returns: 1 << PS_READY, ...
+ */
+enum proposal_status {
+	PS_DRAFT,
+	PS_INCOMPLETE,		/* a stream whose client left */
+	PS_READY,		/* submitted here, to be finished on Upwork */
+	PS_SUBMITTED,		/* sent on Upwork */
+	PS_VIEWED,
+	PS_INTERVIEWING,
+	PS_HIRED,
+	PS_DECLINED,
+	PS_WITHDRAWN,
+	PS__MAX
+};
+enum lc_verdict {
+	LC_OK,
+	LC_SAME,		/* already in that state */
+	LC_ILLEGAL,		/* no such edge */
+	LC_LOCKED,		/* the text of this state cannot be edited */
+	LC_NEEDS_EDIT		/* incomplete becomes draft only with an edit */
+};
+extern const char *const proposal_status_names[PS__MAX + 1];
+int	 lifecycle_parse(const char *, enum proposal_status *);
+unsigned int lifecycle_next(enum proposal_status);
+int	 lifecycle_final(enum proposal_status);
+int	 lifecycle_editable(enum proposal_status);
+enum lc_verdict lifecycle_check(enum proposal_status, enum proposal_status, int);
+void	 lifecycle_list(struct buf *, unsigned int);
+void	 lifecycle_message(struct buf *, enum proposal_status,
+	    enum proposal_status, enum lc_verdict);
+void	 lifecycle_json(struct buf *, unsigned int);
 
 /*
  * research.c -- the client analyzer: a 0-100 score with its reasons,
@@ -1242,9 +1325,11 @@ const char *upwork_rl_script(void);
  * store what they find: clients and jobs upserted (unique per tenant and
  * Upwork id, changed fields updated), client_score from
  * client_score_of(), the tenant's cached job lists invalidated, and
- * job:new published for each job new to the tenant.  Each page is
- * validated whole, then written in one transaction.  Re-running with the
- * same Upwork data writes and publishes nothing.
+ * job:new published for each job new to the tenant that reaches the
+ * search's minimum match for its creator (minMatch, else the creator's
+ * matchThreshold, else none; scored as when posted, as the API scores
+ * it).  Each page is validated whole, then written in one transaction.
+ * Re-running with the same Upwork data writes and publishes nothing.
  */
 struct poll_stats {
 	unsigned	searches;

@@ -262,6 +262,60 @@ put_experience(struct buf *b, const struct job_brief *j,
 	}
 }
 
+/*
+ * The portfolio item to show for a job: the one whose skills cover most
+ * of the job's (skills compare as in skills_match()), the earlier on a
+ * tie, else the first, which the freelancer put there; -1 when the
+ * portfolio is empty.
+ */
+int
+portfolio_pick(const struct job_brief *j, const struct profile *p)
+{
+	const struct portfolio_item	*it;
+	size_t				 i, k, s;
+	int				 best = -1, best_n = -1, n;
+
+	for (i = 0; i < p->nportfolio; i++) {
+		it = &p->portfolio[i];
+		for (n = 0, k = 0; k < j->skills.n; k++)
+			for (s = 0; s < it->skills.n; s++)
+				if (skill_eq(j->skills.v[k], it->skills.v[s])) {
+					n++;
+					break;
+				}
+		if (n > best_n) {
+			best = (int)i;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/* " A project close to yours: Billing API - a multi-tenant API (https://...)." */
+static void
+put_portfolio(struct buf *b, const struct job_brief *j, const struct profile *p)
+{
+	const struct portfolio_item	*it;
+	const char			*d;
+	size_t				 n;
+	int				 i;
+
+	if ((i = portfolio_pick(j, p)) == -1)
+		return;
+	it = &p->portfolio[i];
+	buf_puts(b, " A project close to yours: ");
+	buf_puts(b, it->title);
+	if ((d = it->description) != NULL && (n = strcspn(d, ".!?\n")) > 0 &&
+	    words_count(d, n) <= 30) {
+		buf_puts(b, " - ");
+		buf_append(b, d, n);
+	}
+	if (it->url != NULL)
+		buf_printf(b, " (%s)", it->url);
+	if (b->len > 0 && strchr(".!?", b->data[b->len - 1]) == NULL)
+		buf_putc(b, '.');
+}
+
 static void
 put_highlights(struct buf *b, const struct strlist *h, size_t max)
 {
@@ -438,6 +492,8 @@ compose(struct buf *b, const struct job_brief *j, const struct profile *p,
 	put_hook(b, j, tone);
 	buf_puts(b, "\n\n");
 	put_experience(b, j, p, &m, level < 2);
+	if (level < 2)
+		put_portfolio(b, j, p);
 	if (h != NULL && h->n > 0 && level < 3) {
 		buf_puts(b, "\n\n");
 		put_highlights(b, h, level < 2 ? h->n : 1);
@@ -535,7 +591,8 @@ llm_builtin_suggest(struct buf *out, const struct job_brief *j,
 {
 	struct skill_match	 m, missing;
 	struct buf		 t = { 0 };
-	size_t			 n = 0, words;
+	size_t			 n = 0, words, i;
+	int			 linked;
 
 	skills_match(j, p, &m, &missing);
 	buf_putc(out, '[');
@@ -584,9 +641,80 @@ llm_builtin_suggest(struct buf *out, const struct job_brief *j,
 		    "asked for: trim it before sending.", words, max_words);
 		suggest(out, &n, t.data);
 	}
-	if (p->bio == NULL || strstr(p->bio, "http") == NULL)
+	for (i = 0, linked = 0; i < p->nportfolio; i++)
+		linked |= p->portfolio[i].url != NULL;
+	if (!linked && (p->bio == NULL || strstr(p->bio, "http") == NULL))
 		suggest(out, &n, "Add a link to a similar project you shipped: "
 		    "clients trust work they can see.");
 	buf_putc(out, ']');
 	buf_free(&t);
+}
+
+/*
+ * The rate a proposal quotes: the freelancer's target rate, brought
+ * into the client's range for an hourly job ("$70/hour"); nothing when
+ * the profile has no rate.
+ */
+static void
+put_rate(struct buf *b, const struct job_brief *j, const struct profile *p)
+{
+	double	rate = p->hourly_rate, lo = j->budget_min, hi = j->budget_max;
+
+	if (rate < 0)
+		return;
+	if (hi < 0)
+		hi = lo;
+	if (j->budget_type != NULL && strcmp(j->budget_type, "hourly") == 0 &&
+	    lo >= 0) {
+		if (rate > hi)
+			rate = hi;
+		if (rate < lo)
+			rate = lo;
+	}
+	put_money(b, j, rate);
+	buf_puts(b, "/hour");
+}
+
+/*
+ * Append a template filled in for this job and profile (README,
+ * "Proposal templates"): the job's client and title, the job's skills
+ * the profile has, the rate quoted, the freelancer's name and the
+ * portfolio item that fits the job best ("Title (url)").  A value that
+ * is missing is empty.  max_words > 0 cuts the result to that many
+ * words, at a sentence when one ends in the second half.
+ */
+void
+llm_builtin_template(struct buf *out, const char *tmpl,
+    const struct job_brief *j, const struct profile *p, long long max_words)
+{
+	struct buf		 v[TEMPLATE_VAR__MAX], text = { 0 };
+	const char		*values[TEMPLATE_VAR__MAX];
+	struct skill_match	 m, missing;
+	int			 i, k;
+
+	memset(v, 0, sizeof(v));
+	skills_match(j, p, &m, &missing);
+	if (j->client_name != NULL)
+		buf_puts(&v[TEMPLATE_CLIENT_NAME], j->client_name);
+	if (j->title != NULL)
+		buf_puts(&v[TEMPLATE_JOB_TITLE], j->title);
+	put_list(&v[TEMPLATE_MATCHED_SKILLS], m.v, m.n, m.n);
+	put_rate(&v[TEMPLATE_RATE], j, p);
+	if (p->name != NULL)
+		buf_puts(&v[TEMPLATE_FREELANCER_NAME], p->name);
+	if ((k = portfolio_pick(j, p)) != -1) {
+		buf_puts(&v[TEMPLATE_PORTFOLIO_HIGHLIGHT], p->portfolio[k].title);
+		if (p->portfolio[k].url != NULL)
+			buf_printf(&v[TEMPLATE_PORTFOLIO_HIGHLIGHT], " (%s)",
+			    p->portfolio[k].url);
+	}
+	for (i = 0; i < TEMPLATE_VAR__MAX; i++)
+		values[i] = v[i].data;
+	template_fill(&text, tmpl, strlen(tmpl), values);
+	if (max_words > 0 && text.len > 0)
+		truncate_words(&text, (size_t)max_words);
+	buf_append(out, text.data, text.len);
+	for (i = 0; i < TEMPLATE_VAR__MAX; i++)
+		buf_free(&v[i]);
+	buf_free(&text);
 }

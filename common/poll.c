@@ -36,6 +36,7 @@ enum stmt {
 	STMT_CLIENTS,
 	STMT_JOBS,
 	STMT_DRY,
+	STMT_SCORE,
 	STMT_RAN,
 	STMT_POLLED,
 	STMT__MAX
@@ -44,7 +45,8 @@ enum stmt {
 static const char *const stmts[STMT__MAX] = {
 	/* At most poll_max_searches a run, the least recently run first. */
 	[STMT_SEARCHES] = "SELECT id, array_to_json(skills), min_budget,"
-	    " max_budget, location, coalesce(client_score, 0), query, polled_fully"
+	    " max_budget, location, coalesce(client_score, 0), query, polled_fully,"
+	    " user_id, min_match"
 	    " FROM job_searches WHERE notify"
 	    " ORDER BY last_run_at NULLS FIRST, created_at, id LIMIT $1::int",
 	[STMT_POLLED] = "UPDATE upwork_accounts SET last_polled_at = now()",
@@ -113,6 +115,9 @@ static const char *const stmts[STMT__MAX] = {
 	    " (SELECT DISTINCT x.upwork_id, EXISTS (SELECT FROM jobs j"
 	    " WHERE j.tenant_id = app_tenant() AND j.upwork_id = x.upwork_id) AS known"
 	    " FROM " PAGE_RECORD " WHERE " PAGE_SCORE " >= $2::int) s",
+	/* What the match score reads of the new jobs (asOf: each one's posting). */
+	[STMT_SCORE] = "SELECT " RANK_COLUMNS " FROM jobs j"
+	    " WHERE j.id = ANY($1::uuid[])",
 	[STMT_RAN] = "UPDATE job_searches"
 	    " SET last_run_at = now(), polled_fully = $2::boolean"
 	    " WHERE id = $1::uuid",
@@ -129,6 +134,8 @@ struct search {
 	char		*min_score;
 	char		*query;
 	int		 polled_fully;	/* the last run finished */
+	char		*user_id;	/* its creator, whose profile scores jobs */
+	int		 min_match;	/* -1: not set (the creator's threshold) */
 };
 
 /* What one tenant's poll shares. */
@@ -230,20 +237,93 @@ budget_match(const struct search *s, const struct upwork_job *j)
 	return 1;
 }
 
-/* job:new for each inserted row of the jobs statement (cache already invalidated). */
-static void
-announce(struct run *rn, const PGresult *res, const char *search_id)
+/*
+ * Which inserted rows of the jobs statement (res) reach the search's
+ * minimum match: keep[i] = 1 for those.  The minimum is the search's
+ * minMatch, else its creator's matchThreshold, else none.  Each job is
+ * scored with the creator's profile as it was when posted (asOf = its
+ * posting time), exactly as GET /api/jobs?sort=match and job analytics
+ * score it (README, "Matching").  Returns how many are kept, or -1 when
+ * the profile or the jobs could not be read (nothing is announced then,
+ * rather than every job to a user who asked for few).
+ */
+static int
+match_filter(struct run *rn, const PGresult *res, const struct search *s,
+    char *keep)
 {
-	struct buf	b = { 0 };
-	int		i;
+	struct buf		 ids = { 0 };
+	const char		*user[1] = { s->user_id }, *idp[1];
+	struct db_query		 q[2];
+	PGresult		*got[2];
+	struct rank_profile	 p;
+	struct rank_job		 j;
+	int			 i, k, min, kept = 0;
 
+	buf_putc(&ids, '{');
+	for (i = 0; i < PQntuples(res); i++)
+		if ((keep[i] = *PQgetvalue(res, i, 0) == 't'))
+			buf_printf(&ids, "%s%s", ids.len > 1 ? "," : "",
+			    PQgetvalue(res, i, 1));
+	buf_putc(&ids, '}');
+	if (s->min_match == 0) {	/* explicitly none: nothing to read */
+		for (i = 0; i < PQntuples(res); i++)
+			kept += keep[i];
+		buf_free(&ids);
+		return kept;
+	}
+	idp[0] = ids.data;
+	q[0] = (struct db_query){ RANK_PROFILE_SQL, 1, user };
+	q[1] = (struct db_query){ stmts[STMT_SCORE], 1, idp };
+	if (db_run_as(rn->db, rn->tenant, NULL, q, 2, got, NULL) == -1) {
+		LOG_ERR(NULL, "poll: %s: search %s: the jobs could not be scored; "
+		    "not announced", rn->tenant, s->id);
+		buf_free(&ids);
+		return -1;
+	}
+	rank_profile_load(&rn->arena, got[0], &p);
+	min = s->min_match >= 0 ? s->min_match : p.threshold;
 	for (i = 0; i < PQntuples(res); i++) {
-		if (*PQgetvalue(res, i, 0) != 't')
+		if (!keep[i] || min <= 0) {
+			kept += keep[i];
+			continue;
+		}
+		keep[i] = 0;
+		for (k = 0; k < PQntuples(got[1]); k++) {
+			if (strcmp(PQgetvalue(got[1], k, 0), PQgetvalue(res, i, 1)) != 0)
+				continue;
+			rank_job_read(&rn->arena, got[1], k, &j);
+			match_score(&p.m, &j.job, j.job.posted_us,
+			    MATCH_WINDOW_DAYS * 86400LL * 1000000, &j.m);
+			keep[i] = j.m.score >= min;
+			LOG_DEBUG(NULL, "poll: %s: search %s: job %s scores %d for "
+			    "%s (minimum %d)", rn->tenant, s->id, j.id, j.m.score,
+			    s->user_id, min);
+		}
+		kept += keep[i];
+	}
+	db_clear(got, 2);
+	buf_free(&ids);
+	return kept;
+}
+
+/* job:new for each inserted row of the jobs statement that reaches the search's minimum match (cache already invalidated). */
+static void
+announce(struct run *rn, const PGresult *res, const struct search *s)
+{
+	struct buf	 b = { 0 };
+	char		*keep;
+	int		 i;
+
+	keep = arena_alloc(&rn->arena, (size_t)PQntuples(res) + 1);
+	if (match_filter(rn, res, s, keep) <= 0)
+		return;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (!keep[i])
 			continue;
 		buf_reset(&b);
 		shape_job(&b, res, i, 1);
 		b.len--;	/* the object's closing brace: add the search */
-		buf_printf(&b, ",\"searchId\":\"%s\"}", search_id);
+		buf_printf(&b, ",\"searchId\":\"%s\"}", s->id);
 		if (events_publish(rn->redis, "job:new", rn->tenant, NULL, b.data,
 		    NULL, 0) == 0)
 			rn->st->published++;
@@ -315,7 +395,8 @@ store_page(struct run *rn, const struct search *s, const struct upwork_page *p,
 	if (inserted + updated > 0) {
 		/* Readers must find the jobs before anyone is told of them. */
 		cache_invalidate(rn->redis, CACHE_JOBS, rn->tenant);
-		announce(rn, res[1], s->id);
+		if (inserted > 0)
+			announce(rn, res[1], s);
 	}
 	db_clear(res, 2);
 	buf_free(&json);
@@ -432,6 +513,8 @@ load_searches(struct run *rn, struct search **out, size_t *n, struct upwork_err 
 		if ((v = db_value(res, i, 6)) != NULL)
 			s->query = arena_strdup(&rn->arena, v);
 		s->polled_fully = *PQgetvalue(res, i, 7) == 't';
+		s->user_id = arena_strdup(&rn->arena, PQgetvalue(res, i, 8));
+		s->min_match = (v = db_value(res, i, 9)) != NULL ? atoi(v) : -1;
 	}
 	PQclear(res);
 	return 0;

@@ -13,17 +13,21 @@
 #define PROMPT_DESC_MAX		6000	/* bytes of the description sent */
 #define ALT_MARK		"\n==="	/* an alternative's header line starts with === */
 
+enum { PF_JOB, PF_TONE, PF_MAXWORDS, PF_HIGHLIGHTS, PF_ALTERNATIVES, PF_TEMPLATE };
 const struct field proposal_fields[] = {
-	{ "jobId", FT_UUID, F_REQUIRED, 0, 0, 0, NULL,
+	[PF_JOB] = { "jobId", FT_UUID, F_REQUIRED, 0, 0, 0, NULL,
 	    offsetof(struct proposal_input, job_id), NULL },
-	{ "tone", FT_ENUM, 0, 0, 0, 0, tone_names,
+	/* Absent: the profile's preferred tone, else professional. */
+	[PF_TONE] = { "tone", FT_ENUM, 0, 0, 0, 0, tone_names,
 	    offsetof(struct proposal_input, tone), "professional" },
-	{ "maxWords", FT_INT, 0, 50, 1000, 0, NULL,
+	[PF_MAXWORDS] = { "maxWords", FT_INT, 0, 50, 1000, 0, NULL,
 	    offsetof(struct proposal_input, max_words), "250" },
-	{ "highlights", FT_STRLIST, F_NULLABLE, 0, 5, 200, NULL,
+	[PF_HIGHLIGHTS] = { "highlights", FT_STRLIST, F_NULLABLE, 0, 5, 200, NULL,
 	    offsetof(struct proposal_input, highlights), NULL },
-	{ "alternatives", FT_INT, 0, 0, PROPOSAL_ALT_MAX, 0, NULL,
-	    offsetof(struct proposal_input, alternatives), "2" },
+	[PF_ALTERNATIVES] = { "alternatives", FT_INT, 0, 0, PROPOSAL_ALT_MAX, 0,
+	    NULL, offsetof(struct proposal_input, alternatives), "2" },
+	[PF_TEMPLATE] = { "templateId", FT_UUID, F_NULLABLE, 0, 0, 0, NULL,
+	    offsetof(struct proposal_input, template_id), NULL },
 };
 const size_t proposal_nfields = nitems(proposal_fields);
 
@@ -40,6 +44,7 @@ const char AI_SETTINGS_SQL[] = "SELECT t.ai_provider, t.ai_model,"
 enum stmt {
 	STMT_SETTINGS,
 	STMT_JOB,
+	STMT_TEMPLATE,
 	STMT_ENSURE_USER,
 	STMT_STORE,
 	STMT__MAX
@@ -54,13 +59,16 @@ static const char *const stmts[STMT__MAX] = {
 	    " FROM jobs j LEFT JOIN clients c"
 	    " ON c.tenant_id = j.tenant_id AND c.id = j.client_id"
 	    " WHERE j.id = $1::uuid",
+	/* The caller's own template: another user's, like another tenant's, is not found. */
+	[STMT_TEMPLATE] = "SELECT t.content FROM proposal_templates t"
+	    " WHERE t.id = $1::uuid AND t.user_id = app_user()",
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
 	    " ON CONFLICT (tenant_id, id) DO NOTHING",
 	/* The draft and its usage row: one statement, so one transaction. */
 	[STMT_STORE] = "WITH p AS (INSERT INTO proposals (job_id, status,"
 	    " content, alternatives, suggestions, tone, provider, model,"
-	    " max_words, highlights) VALUES ($1::uuid, $2, $3, $4::jsonb,"
-	    " $5::jsonb, $6, $7, $8, $9::int, $10::text[])"
+	    " max_words, highlights, template_id) VALUES ($1::uuid, $2, $3,"
+	    " $4::jsonb, $5::jsonb, $6, $7, $8, $9::int, $10::text[], $15::uuid)"
 	    " RETURNING id, created_at),"
 	    " u AS (INSERT INTO ai_usage (kind, proposal_id, provider, model,"
 	    " prompt_tokens, completion_tokens, cost, latency_ms)"
@@ -153,6 +161,7 @@ build_prompt(struct req *r, struct proposal_gen *g)
 	struct skill_match	 m, missing;
 	struct buf		 b = { 0 };
 	size_t			 dlen = strlen(j->description), i;
+	int			 k;
 
 	while (dlen > PROMPT_DESC_MAX)		/* cut on a character boundary */
 		for (dlen = PROMPT_DESC_MAX; dlen > 0 &&
@@ -186,15 +195,32 @@ build_prompt(struct req *r, struct proposal_gen *g)
 	if (p->hourly_rate >= 0)
 		buf_printf(&b, "Hourly rate: %.2f USD\n", p->hourly_rate);
 	put_field(&b, "Bio", p->bio);
+	if ((k = portfolio_pick(j, p)) != -1) {
+		buf_printf(&b, "Portfolio project closest to the job: %s",
+		    p->portfolio[k].title);
+		if (p->portfolio[k].description != NULL)
+			buf_printf(&b, " - %s", p->portfolio[k].description);
+		if (p->portfolio[k].url != NULL)
+			buf_printf(&b, " (%s)", p->portfolio[k].url);
+		buf_putc(&b, '\n');
+	}
 	put_skills(&b, "Skills that match the job", (char *const *)m.v, m.n);
 	put_skills(&b, "Points to mention", g->in.highlights.v,
 	    g->in.highlights.n);
 	buf_printf(&b, "\nTone: %s.\nLength: at most %lld words.\n",
 	    tone_names[g->in.tone], g->in.max_words);
-	buf_puts(&b, "Structure: open with the client's need, then relevant "
-	    "experience from the profile, your approach, a timeline and a rate "
-	    "or price within the client's budget, and end with one question for "
-	    "the client. Sign with the freelancer's name.\n");
+	if (g->template != NULL) {
+		buf_puts(&b, "Structure and voice: follow the freelancer's own "
+		    "template below (its placeholders are filled in already): keep "
+		    "its order, its wording where it fits the job, and its voice; "
+		    "adapt the rest to the job.\nTemplate:\n\"\"\"\n");
+		llm_builtin_template(&b, g->template, j, p, 0);
+		buf_puts(&b, "\n\"\"\"\n");
+	} else
+		buf_puts(&b, "Structure: open with the client's need, then relevant "
+		    "experience from the profile, your approach, a timeline and a "
+		    "rate or price within the client's budget, and end with one "
+		    "question for the client. Sign with the freelancer's name.\n");
 	if (g->in.alternatives > 0) {
 		buf_printf(&b, "After the proposal, write %lld alternative "
 		    "version(s) of it, each after a header line of its own, "
@@ -220,6 +246,29 @@ static json_object *
 money(struct req *r, double v)
 {
 	return json_object_new_double_s(v, arena_printf(&r->arena, "%.6f", v));
+}
+
+/*
+ * The caller's template named by templateId into g->template; -1 after
+ * the error response (404 for another user's or tenant's).
+ */
+static int
+template_load(struct req *r, struct proposal_gen *g)
+{
+	const char	*params[1] = { g->in.template_id };
+	struct db_query	 q = { stmts[STMT_TEMPLATE], 1, params };
+	PGresult	*res;
+
+	if (db_run(r, &q, 1, &res) == -1)
+		return -1;
+	if (PQntuples(res) == 0) {
+		http_error(r, ERR_NOT_FOUND, "no template with this id");
+		PQclear(res);
+		return -1;
+	}
+	g->template = arena_strdup(&r->arena, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
 }
 
 /*
@@ -256,6 +305,10 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 	}
 	job_from_row(&r->arena, res[1], &g->job);
 	profile_from_row(&r->arena, res[2], 0, &g->profile);
+	if (!FIELD_SET(set, PF_TONE) && g->profile.tone >= 0)
+		g->in.tone = g->profile.tone;
+	if (g->in.template_id != NULL && template_load(r, g) == -1)
+		goto out;
 
 	v = db_value(res[0], 0, 0);
 	if (llm_provider_parse(v != NULL ? v : cfg.llm_provider, &g->provider) == -1)
@@ -457,8 +510,12 @@ proposal_run(struct req *r, struct proposal_gen *g, llm_delta_fn on_delta,
 	g->on_tick = on_tick;
 	g->arg = arg;
 	if (g->provider == LLM_BUILTIN) {
-		llm_builtin_write(&g->text, &g->job, &g->profile, g->in.tone,
-		    g->in.max_words, &g->in.highlights);
+		if (g->template != NULL)
+			llm_builtin_template(&g->text, g->template, &g->job,
+			    &g->profile, g->in.max_words);
+		else
+			llm_builtin_write(&g->text, &g->job, &g->profile,
+			    g->in.tone, g->in.max_words, &g->in.highlights);
 		if (on_delta != NULL)
 			builtin_stream(g);
 		buf_append(&all, g->text.data, g->incomplete ? g->forwarded :
@@ -530,7 +587,7 @@ int
 proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 {
 	struct buf	 alts = { 0 };
-	const char	*p[14], *rid[1] = { g->reservation };
+	const char	*p[15], *rid[1] = { g->reservation };
 	struct db_query	 qs[3];
 	PGresult	*res[3];
 	size_t		 n = 2;
@@ -552,8 +609,9 @@ proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 	    clamp_int(g->res.completion_tokens));
 	p[12] = arena_printf(&r->arena, "%.6f", g->cost);
 	p[13] = arena_printf(&r->arena, "%.0f", g->latency_ms);
+	p[14] = g->in.template_id;
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
-	qs[1] = (struct db_query){ stmts[STMT_STORE], 14, p };
+	qs[1] = (struct db_query){ stmts[STMT_STORE], 15, p };
 	/* The usage now counts: its reservation goes in the same transaction. */
 	if (*g->reservation != '\0')
 		qs[n++] = (struct db_query){ AI_RELEASE_SQL, 1, rid };
@@ -567,6 +625,8 @@ proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 	snprintf(g->created_at, sizeof(g->created_at), "%s",
 	    PQgetvalue(res[1], 0, 1));
 	db_clear(res, n);
+	/* The user's proposal analytics count it. */
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
 	return 0;
 }
 
@@ -604,11 +664,15 @@ proposal_metadata_json(struct buf *b, const struct proposal_gen *g)
 	buf_json_string(b, g->model, strlen(g->model));
 	buf_printf(b, ",\"tokensUsed\":%lld,\"promptTokens\":%lld,"
 	    "\"completionTokens\":%lld,\"usageReported\":%s,\"cost\":%.6f,"
-	    "\"latencyMs\":%.0f,\"proposalId\":\"%s\",\"status\":\"%s\"}",
+	    "\"latencyMs\":%.0f,\"proposalId\":\"%s\",\"status\":\"%s\"",
 	    g->res.prompt_tokens + g->res.completion_tokens,
 	    g->res.prompt_tokens, g->res.completion_tokens,
 	    g->res.usage_reported ? "true" : "false", g->cost, g->latency_ms,
 	    g->id, g->incomplete ? "incomplete" : "draft");
+	if (g->in.template_id != NULL)
+		buf_printf(b, ",\"templateId\":\"%s\"}", g->in.template_id);
+	else
+		buf_puts(b, ",\"templateId\":null}");
 }
 
 /* "proposal":..., "alternatives":[...], "suggestions":[...], "metadata":{...}, without braces. */

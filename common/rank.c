@@ -19,9 +19,9 @@
 #define PAGE_SQL \
 	"SELECT " SHAPE_JOB_COLUMNS SHAPE_JOB_FROM " WHERE j.id = ANY($1::uuid[])"
 
+/* The columns PROFILE_SQL starts with, for a user named by id (the poller has none in its context). */
 const char RANK_PROFILE_SQL[] =
-    "SELECT u.skills, u.hourly_rate_min, u.hourly_rate, u.match_threshold"
-    " FROM users u WHERE u.id = $1";
+    "SELECT " PROFILE_MATCH_COLUMNS " FROM users u WHERE u.id = $1";
 
 /*
  * A numeric column as a double, 0 when NULL.  PostgreSQL prints numeric
@@ -75,8 +75,9 @@ text_array(struct arena *a, const PGresult *res, int row, int col, size_t max,
 }
 
 /*
- * The caller's profile from RANK_PROFILE_SQL's result (no row: the
- * empty profile, which every job matches half-way).
+ * The caller's profile from RANK_PROFILE_SQL's result, or PROFILE_SQL's
+ * (their first columns are the same); no row: the empty profile, which
+ * every job matches half-way.
  */
 void
 rank_profile_load(struct arena *a, const PGresult *res, struct rank_profile *p)

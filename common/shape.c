@@ -1,4 +1,4 @@
-/* shape.c: the JSON of the API's resources (jobs with their client, saved searches), built from query rows. */
+/* shape.c: the JSON of the API's resources (jobs with their client, saved searches, proposals), built from query rows. */
 #include <stdio.h>
 #include <string.h>
 
@@ -223,4 +223,70 @@ shape_page_end(struct buf *b, long long page, long long limit, long long total)
 	buf_printf(b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
 	    "\"total\":%lld,\"hasMore\":%s}}", page, limit, total,
 	    page * limit < total ? "true" : "false");
+}
+
+/*
+ * A proposal from SHAPE_PROPOSAL_COLUMNS: its job's title and what
+ * generating it cost.  open: leave the object open for more keys.
+ */
+void
+shape_proposal(struct buf *b, const PGresult *res, int row, int open)
+{
+	static const struct {
+		const char	*key;
+		int		 text;
+	} cols[] = {
+		{ "id", 1 }, { "jobId", 1 }, { "userId", 1 }, { "status", 1 },
+		{ "content", 1 }, { "alternatives", 0 }, { "suggestions", 0 },
+		{ "tone", 1 }, { "provider", 1 }, { "model", 1 },
+		{ "maxWords", 0 }, { "highlights", 0 },
+	};
+	size_t	i;
+
+	buf_putc(b, '{');
+	for (i = 0; i < nitems(cols); i++) {
+		buf_printf(b, "%s\"%s\":", i ? "," : "", cols[i].key);
+		if (cols[i].text)
+			put_text(b, res, row, (int)i);
+		else
+			put_raw(b, res, row, (int)i);
+	}
+	buf_puts(b, ",\"usage\":");
+	if (db_value(res, row, 12) == NULL)
+		buf_puts(b, "null");
+	else
+		buf_printf(b, "{\"promptTokens\":%s,\"completionTokens\":%s,"
+		    "\"cost\":%s}", PQgetvalue(res, row, 12),
+		    PQgetvalue(res, row, 13), PQgetvalue(res, row, 14));
+	buf_puts(b, ",\"job\":{\"id\":");
+	put_text(b, res, row, 1);
+	buf_puts(b, ",\"title\":");
+	put_text(b, res, row, 15);
+	buf_puts(b, "},\"templateId\":");
+	put_text(b, res, row, 18);
+	buf_puts(b, ",\"readyAt\":");
+	put_time(b, res, row, 19);
+	buf_puts(b, ",\"createdAt\":");
+	put_time(b, res, row, 16);
+	buf_puts(b, ",\"updatedAt\":");
+	put_time(b, res, row, SHAPE_PROPOSAL_UPDATED);
+	if (!open)
+		buf_putc(b, '}');
+}
+
+/* One change of a proposal from SHAPE_HISTORY_COLUMNS; comma: one came before. */
+void
+shape_history(struct buf *b, const PGresult *res, int row, int comma)
+{
+	buf_puts(b, comma ? ",{\"from\":" : "{\"from\":");
+	put_text(b, res, row, 0);
+	buf_puts(b, ",\"to\":");
+	put_text(b, res, row, 1);
+	buf_puts(b, ",\"edited\":");
+	put_bool(b, res, row, 2);
+	buf_puts(b, ",\"by\":");
+	put_text(b, res, row, 3);
+	buf_puts(b, ",\"at\":");
+	put_time(b, res, row, 4);
+	buf_putc(b, '}');
 }

@@ -1,4 +1,4 @@
-/* fuzz_template.c: libFuzzer target for proposal template checking and filling: a text that passes the check fills without surprises. */
+/* fuzz_template.c: libFuzzer target for proposal template checking and filling: a text that passes the check fills without surprises, and the builtin writer fills it within maxWords. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +7,33 @@
 #include "common.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* The builtin writer's fill: values from a job and a profile, cut to a word count. */
+static void
+builtin_fill(const char *data, size_t size)
+{
+	static char		*skills[] = { "c", "node.js", "{{rate}}" };
+	struct job_brief	 j = { .id = "x", .title = "Fix {{rate}} it", .description = "",
+	    .skills = { skills, 3 }, .budget_type = "hourly", .budget_min = 10,
+	    .budget_max = 20, .currency = "USD", .client_name = "}}{{" };
+	struct profile		 p = { .name = "N", .skills = { skills, 2 }, .hourly_rate = 30,
+	    .hourly_rate_min = -1, .threshold = -1, .tone = -1, .nportfolio = 1 };
+	struct buf		 b = { 0 };
+	char			*s;
+	long long		 max = (long long)(size % 50);
+
+	p.portfolio[0] = (struct portfolio_item){ .title = "T", .url = "https://x",
+	    .skills = { skills, 1 } };
+	if ((s = malloc(size + 1)) == NULL)
+		return;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	llm_builtin_template(&b, s, &j, &p, max);
+	if (max > 0 && words_count(b.data, b.len) > (size_t)max)
+		abort();
+	buf_free(&b);
+	free(s);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -30,5 +57,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	template_fill(&b, s, size, values);
 	buf_free(&b);
+	builtin_fill(s, size);
 	return 0;
 }

@@ -77,7 +77,11 @@ is($r->{json}{data}{id}, $ids[0], 'one: the draft');
 is($r->{json}{data}{tone}, 'professional', 'one: its tone');
 my $l = api(GET => "/api/proposals?jobId=$j1&limit=50", token => $tok);
 my ($same) = grep { $_->{id} eq $ids[0] } @{ $l->{json}{data} };
-is_deeply($r->{json}{data}, $same, 'one: the same object as in the list');
+my %one = %{ $r->{json}{data} };
+my $history = delete $one{history};
+is_deeply(\%one, $same, 'one: the same object as in the list, plus its history');
+is_deeply([map { [$_->{from}, $_->{to}, $_->{by}] } @$history], [[undef, 'draft', 'user_l']],
+    'one: its history, the creation by its user');
 $r = api(GET => "/api/proposals/$other", token => $tok);
 is($r->{status}, 404, 'another tenant\'s draft: 404');
 is($r->{json}{code}, 'not_found', 'not_found');

@@ -27,7 +27,7 @@ my @values = (
 my $user = 0;
 my $next_token = sub { token(sub => 'user_fh' . (++$user), org => $T) };
 for my $q (['/api/jobs?sort=match&', [qw(sort window asOf minMatch skills q)]],
-           ['/api/analytics/jobs?', [qw(from to)]]) {
+           ['/api/analytics/jobs?', [qw(from to)]], ['/api/analytics/proposals?', [qw(from to)]]) {
     my ($path, $fields) = @$q;
     for my $field (@$fields) {
         my $tok = $next_token->();    # one user per field: within its rate-limit budget
