@@ -349,14 +349,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	struct app	app;
-	FCGX_Request	fcgi;
-
-	if (app_init(&app, "proposals", &fcgi) == -1)
-		return 1;
-	while (app_accept(&app, &fcgi) >= 0) {
-		http_dispatch(&app, &fcgi, routes, nitems(routes));
-		FCGX_Finish_r(&fcgi);
-	}
-	return app_free(&app, &fcgi);
+	return app_main("proposals", routes, nitems(routes));
 }

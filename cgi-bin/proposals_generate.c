@@ -44,17 +44,9 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	struct app	app;
-	FCGX_Request	fcgi;
-	int		rc;
+	int	rc;
 
-	if (app_init(&app, "proposals-generate", &fcgi) == -1)
-		return 1;
-	while (app_accept(&app, &fcgi) >= 0) {
-		http_dispatch(&app, &fcgi, routes, nitems(routes));
-		FCGX_Finish_r(&fcgi);
-	}
-	rc = app_free(&app, &fcgi);
+	rc = app_main("proposals-generate", routes, nitems(routes));
 	llm_openai_cleanup();
 	return rc;
 }

@@ -76,7 +76,7 @@ upwork_connect(struct req *r)
 
 	if (valid_query(r, connect_fields, nitems(connect_fields), &q, &set) == -1)
 		return;
-	if (q.organization != NULL && !upwork_org_valid(q.organization)) {
+	if (q.organization != NULL && !upwork_id_valid(q.organization)) {
 		valid_fail_field(r, "organization", "must be an Upwork organization id");
 		return;
 	}

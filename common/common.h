@@ -76,6 +76,7 @@ int	 base64url_decode(const char *, size_t, unsigned char **, size_t *);
 char	*base64url_encode(const unsigned char *, size_t);
 void	 random_hex(char *, size_t);
 double	 now_ms(void);
+void	 sleep_ms(long long);
 char	*read_file(const char *, size_t, size_t *);
 int	 ident_valid(const char *, size_t);
 unsigned long str_hash(const char *);
@@ -1104,10 +1105,13 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
  * workers sharing the listening socket (fd 0, as spawn-fcgi hands it),
  * restarting any that die; it returns only in the workers.
  * app_accept() is FCGX_Accept_r() that gives up once SIGTERM arrived.
+ * app_main() is an endpoint's whole main(): the above around
+ * http_dispatch() of its route table; the exit status.
  */
 int	 app_init(struct app *, const char *, FCGX_Request *);
 int	 app_accept(struct app *, FCGX_Request *);
 int	 app_free(struct app *, FCGX_Request *);
+int	 app_main(const char *, const struct route *, size_t);
 
 /*
  * crypto.c -- secrets at rest.  One key file yields a sealing key
@@ -1294,7 +1298,7 @@ struct upwork_state {
 char	*upwork_state_sign(const struct crypto_keys *, const struct upwork_state *);
 int	 upwork_state_verify(const struct crypto_keys *, const char *, time_t,
 	    struct upwork_state *);
-int	 upwork_org_valid(const char *);
+int	 upwork_id_valid(const char *);
 void	 upwork_authorize_url(struct buf *, const char *);
 int	 upwork_parse_tokens(const char *, size_t, long, struct upwork_tokens *,
 	    struct upwork_err *);

@@ -587,17 +587,6 @@ attempt(struct xfer *x, const char *url, const char *protocols,
 	return x->failed ? OUT_FAIL : OUT_OK;
 }
 
-static void
-sleep_ms(double ms)
-{
-	struct timespec	ts;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
-	while (nanosleep(&ts, &ts) == -1)
-		continue;
-}
-
 /*
  * Call the provider; see common.h.  A 429 or 5xx is retried up to
  * llm_max_retries times while nothing has been streamed, after the
@@ -674,7 +663,7 @@ llm_openai_complete(const struct llm_call *c, struct llm_result *res,
 			break;
 		LOG_WARN(r, "llm: attempt %d failed (%s); retrying in %.0f ms",
 		    res->attempts, res->why, wait);
-		sleep_ms(wait);
+		sleep_ms((long long)wait);
 	}
 	curl_slist_free_all(headers);
 	buf_free(&url);

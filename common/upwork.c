@@ -152,19 +152,6 @@ perform(struct upwork *up, const char *url, const char *ctype, const char *body,
 	return rc;
 }
 
-static void
-sleep_ms(long long ms)
-{
-	struct timespec	ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
-}
-
 /* Predicate: there is time for a pause of ms before the deadline. */
 static int
 time_for(const struct upwork *up, long long ms)

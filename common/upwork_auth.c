@@ -153,9 +153,12 @@ out:
 	return rc;
 }
 
-/* Predicate: an Upwork organization id (X-Upwork-API-TenantId). */
+/*
+ * Predicate: an Upwork id (an organization for X-Upwork-API-TenantId, a
+ * posting, a client): 1..64 of [A-Za-z0-9_.~-].
+ */
 int
-upwork_org_valid(const char *s)
+upwork_id_valid(const char *s)
 {
 	size_t	n = strlen(s), i;
 

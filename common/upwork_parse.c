@@ -430,26 +430,12 @@ iso_time(struct vctx *v, json_object *o, const char *key, int required)
 	return s;
 }
 
-/* Predicate: an Upwork id: 1..64 of [A-Za-z0-9_.~-]. */
-static int
-id_valid(const char *s)
-{
-	size_t	i, n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("_.~-", s[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 static char *
 id(struct vctx *v, json_object *o, const char *key, int required)
 {
 	char	*s = str(v, o, key, 1, 64, required);
 
-	if (s != NULL && !id_valid(s)) {
+	if (s != NULL && !upwork_id_valid(s)) {
 		bad(v, key, "must be an Upwork id");
 		return NULL;
 	}

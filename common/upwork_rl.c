@@ -53,19 +53,6 @@ upwork_rl_script(void)
 	return rl_lua.lua;
 }
 
-static void
-sleep_ms(long long ms)
-{
-	struct timespec	ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
-}
-
 /*
  * Take one request slot for key (the API key), sleeping until it comes.
  * deadline is a now_ms() time past which the caller will not wait (0:

@@ -390,3 +390,17 @@ str_hash(const char *s)
 		h = h * 33 + (unsigned char)*s++;
 	return h;
 }
+
+/* Sleep ms milliseconds (none when ms <= 0), through signals. */
+void
+sleep_ms(long long ms)
+{
+	struct timespec	ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		continue;
+}

@@ -161,3 +161,18 @@ app_free(struct app *app, FCGX_Request *r)
 	config_free();
 	return 0;
 }
+
+int
+app_main(const char *name, const struct route *routes, size_t n)
+{
+	struct app	app;
+	FCGX_Request	fcgi;
+
+	if (app_init(&app, name, &fcgi) == -1)
+		return 1;
+	while (app_accept(&app, &fcgi) >= 0) {
+		http_dispatch(&app, &fcgi, routes, n);
+		FCGX_Finish_r(&fcgi);
+	}
+	return app_free(&app, &fcgi);
+}

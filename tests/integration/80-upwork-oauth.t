@@ -119,7 +119,7 @@ $r = api(GET => "/api/upwork/callback?code=abc&state=$other", token => token(sub
 is($r->{status}, 400, "a state naming another tenant does not find this tenant's nonce (RLS)");
 like($r->{json}{details}, qr/already used or has expired/, 'as if it never existed');
 is(psql("SELECT count(*) FROM upwork_oauth_states WHERE tenant_id = '$T' AND nonce = '$own_nonce'"), '1',
-    "and $T's nonce is still there");
+    "and ${T}'s nonce is still there");
 
 # The user declines on Upwork: the state is spent, nothing connected.
 $r = api(GET => "/api/upwork/callback?error=access_denied&state=$state", token => $tok);

@@ -9,14 +9,6 @@
 
 static char	id[96];
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* In n processes, make k decisions each; returns how many were allowed. */
 static int
 burst(enum rl_class c, int n, int k)
