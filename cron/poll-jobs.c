@@ -58,7 +58,9 @@ main(int argc, char *argv[])
 			disconnected++;
 		} else if (e.fail == UPW_BUDGET && !cron_go_on(&c))
 			break;	/* out of time: said by cron_go_on() */
-		else if (e.fail == UPW_BUDGET && now_ms() >= up.deadline)
+		else if (e.fail == UPW_BUDGET &&
+		    now_ms() + (double)e.retry_after_ms >= up.deadline)
+			/* Out of its slice, or its next slot would be. */
 			LOG_INFO(NULL, "poll-jobs: tenant %s used its share of the "
 			    "run (%s); the rest comes first next time", ids[i],
 			    e.msg);
