@@ -48,7 +48,7 @@ mkdir -p "$VAR"
 VAR=$(cd "$VAR" && pwd)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
-say() { printf '%s\n' "$*" >&2; }
+say() { printf '%s\n' "$*" >&2 || true; }
 die() { say "stack: $*"; exit 1; }
 
 if [ "$(id -u)" = 0 ]; then
@@ -647,11 +647,17 @@ case ${1:-} in
 start) start ;;
 stop) stop ;;
 run)
+	# Ctrl-C, kill, or the terminal closing, from the first step on:
+	# stop everything.  Further signals are ignored meanwhile (make
+	# exiting on the same Ctrl-C can hang up the terminal), so the stop
+	# is never cut short; nor by a write to a terminal that is gone.
+	POLLER=
+	trap 'trap "" INT TERM HUP; say "stack: stopping"
+	    [ -z "$POLLER" ] || kill $POLLER 2>/dev/null || true; stop || true; exit 0' INT TERM HUP
 	start
 	banner
 	poller &
 	POLLER=$!
-	trap 'trap - INT TERM; say "stack: stopping"; kill $POLLER 2>/dev/null; stop; exit 0' INT TERM
 	while :; do sleep 3600 & wait $! || true; done
 	;;
 status)

@@ -80,6 +80,10 @@ for my $build (qw(build/release build/asan)) {
 # Static checks of the tree (documentation, conventions).
 $h->aggregate_tests($agg, map { [$_, "static/" . (split m{/}, $_)[-1]] } pick(sort glob("tests/static/*.t")));
 
+# The make targets that drive a stack (start, stop, token, run): these
+# start and stop stacks of their own, before the passes start theirs.
+$h->aggregate_tests($agg, map { [$_, "stack/" . (split m{/}, $_)[-1]] } pick(sort glob("tests/stack/*.t")));
+
 # Files named 9*-*.t disturb the stack (stop PostgreSQL, Redis): they
 # run alone, after the others, which run four at a time.
 for my $p (@passes) {
