@@ -311,7 +311,8 @@ in_list(const char *list, const char *s)
 /*
  * The tenant of a principal: the organisation when there is one, else
  * a personal tenant derived from the user id.  Returns -1 if the ids
- * are not acceptable identifiers.
+ * are not acceptable identifiers, or if the organisation claims a name
+ * of the personal namespace (org_id "personal:u" would be u's tenant).
  */
 int
 auth_tenant_for(const char *sub, const char *org, char *out, size_t outlen)
@@ -319,7 +320,8 @@ auth_tenant_for(const char *sub, const char *org, char *out, size_t outlen)
 	int	n;
 
 	if (org != NULL && *org != '\0') {
-		if (!ident_valid(org, strlen(org)))
+		if (!ident_valid(org, strlen(org)) ||
+		    strncmp(org, "personal:", 9) == 0)
 			return -1;
 		n = snprintf(out, outlen, "%s", org);
 	} else {
@@ -415,6 +417,7 @@ verify(const struct auth_keys *k, const struct config *c, const char *token,
 		goto out;
 	snprintf(p->user_id, sizeof(p->user_id), "%s", sub);
 	p->personal = org == NULL || *org == '\0';
+	p->exp = (time_t)*expp;
 	*why = NULL;
 	rc = 0;
 out:

@@ -288,6 +288,7 @@ struct principal {
 	char	 user_id[129];
 	char	 tenant_id[136];
 	int	 personal;
+	time_t	 exp;		/* the token's exp: a connection outlives it by jwt_leeway at most */
 };
 struct auth_key;
 struct auth_keys {

@@ -184,6 +184,7 @@ sio_connect(struct client *c, const struct sio_packet *pk)
 	json_object_put(auth);
 	free(c->user);
 	c->user = xstrdup(p.user_id);
+	c->expires = p.exp + cfg.jwt_leeway;
 	if (room_join(c, ROOM_TENANT, p.tenant_id) == -1) {
 		ws_close(c, 1011, "internal error");
 		return;

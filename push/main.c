@@ -107,14 +107,33 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client	*c;
 	double		 now = push_now();
+	time_t		 wall = time(NULL);
 	size_t		 fd;
 
 	(void)loop;
 	(void)w;
 	(void)revents;
 	for (fd = 0; fd < srv.clients_cap; fd++) {
-		if ((c = srv.clients[fd]) == NULL || (c->flags & CF_CLOSE) ||
-		    now < c->deadline)
+		if ((c = srv.clients[fd]) == NULL || (c->flags & CF_CLOSE))
+			continue;
+		/*
+		 * A subscription lasts as long as its token: a user removed
+		 * from an organisation stops hearing it when the (short)
+		 * session token runs out.  Clients reconnect with a new one.
+		 */
+		if (c->expires != 0 && wall > c->expires &&
+		    (c->state == CS_SIO || c->state == CS_SSE)) {
+			c->expires = 0;
+			srv.stats.expired++;
+			if (c->state == CS_SIO)
+				ws_close(c, 1008, "token expired");
+			else {
+				client_send(c, ": token expired\n\n", 17);
+				client_finish(c);
+			}
+			continue;
+		}
+		if (now < c->deadline)
 			continue;
 		switch (c->state) {
 		case CS_HTTP:
@@ -302,12 +321,13 @@ main(int argc, char *argv[])
 	ev_run(srv.loop, 0);
 
 	LOG_INFO(NULL, "push: stopped: %llu accepted, %llu refused, %llu events, "
-	    "%llu deliveries, %llu slow consumers closed",
+	    "%llu deliveries, %llu slow consumers closed, %llu expired tokens",
 	    (unsigned long long)srv.stats.accepted,
 	    (unsigned long long)srv.stats.refused,
 	    (unsigned long long)srv.stats.events,
 	    (unsigned long long)srv.stats.delivered,
-	    (unsigned long long)srv.stats.slow_closed);
+	    (unsigned long long)srv.stats.slow_closed,
+	    (unsigned long long)srv.stats.expired);
 	feed_stop();
 	client_reap();
 	for (fd = 0; fd < srv.clients_cap; fd++)

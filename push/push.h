@@ -108,6 +108,7 @@ struct client {
 	uint8_t			 hdrlen;
 	uint8_t			 auth_failures;	/* refused CONNECTs so far */
 	char			*user;		/* authenticated user id */
+	time_t			 expires;	/* 0, or when the token (exp + leeway) runs out */
 	uint64_t		 last_ms, last_seq;	/* SSE: last event id sent */
 	struct member		 rooms[ROOM__MAX];
 };
@@ -137,6 +138,7 @@ struct push_stats {
 	uint64_t	 events;
 	uint64_t	 delivered;
 	uint64_t	 slow_closed;
+	uint64_t	 expired;	/* closed when their token ran out */
 };
 
 /* The daemon's state: there is one. */

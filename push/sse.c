@@ -66,6 +66,7 @@ sse_start(struct client *c, const struct principal *p, int jobs, int proposals,
 
 	free(c->user);
 	c->user = xstrdup(p->user_id);
+	c->expires = p->exp + cfg.jwt_leeway;
 	if (room_join(c, ROOM_TENANT, p->tenant_id) == -1 ||
 	    (jobs && room_join(c, ROOM_JOBS, p->tenant_id) == -1) ||
 	    (proposals && room_join(c, ROOM_PROPOSALS, p->tenant_id) == -1)) {

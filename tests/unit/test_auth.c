@@ -153,6 +153,10 @@ test_hs256(void)
 	CHECK(hdr, "{\"sub\":\"bad sub\",\"exp\":9999999999}", secret, "token has no valid sub", "sub with a space");
 	CHECK(hdr, "{\"sub\":\"u\",\"exp\":9999999999,\"org_id\":\"o'1\"}", secret,
 	    "token has an invalid organisation", "org with a quote");
+	CHECK(hdr, "{\"sub\":\"u\",\"exp\":9999999999,\"org_id\":\"personal:victim\"}", secret,
+	    "token has an invalid organisation", "an org named like another user's personal tenant");
+	CHECK(hdr, "{\"sub\":\"u\",\"exp\":9999999999,\"o\":{\"id\":\"personal:u\"}}", secret,
+	    "token has an invalid organisation", "even the user's own personal name, as o.id");
 
 	c.jwt_issuer = "https://clerk.example.com";
 	CHECK(hdr, claims("\"iss\":\"https://clerk.example.com\""), secret,
@@ -319,9 +323,11 @@ test_cached(void)
 	t = hs256("{\"alg\":\"HS256\"}", cl, secret);
 	ok(auth_verify_cached(&k, &c, t, now, &p, &why) == 0 && strcmp(p.tenant_id, "org_c") == 0,
 	    "cached verify: first time verifies");
+	ok(p.exp == now + 100, "the principal carries the token's exp");
 	memset(&p, 0, sizeof(p));
 	ok(auth_verify_cached(&k, &c, t, now, &p, &why) == 0 && strcmp(p.user_id, "user_c") == 0 &&
-	    strcmp(p.tenant_id, "org_c") == 0, "second time: the same principal from the cache");
+	    strcmp(p.tenant_id, "org_c") == 0 && p.exp == now + 100,
+	    "second time: the same principal (and exp) from the cache");
 	ok(auth_verify_cached(&k, &c, t, now + 100 + 31, &p, &why) == -1 &&
 	    strcmp(why, "token expired") == 0, "a cached token still expires");
 	t2 = xstrdup(t);
