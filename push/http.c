@@ -302,7 +302,7 @@ event_stream(struct client *c, const char **h, const struct query *q)
 	    auth_verify(&srv.keys, &cfg, tok, time(NULL), &p, &why) == -1) {
 		http_reply(c, 401, "unauthorized", tok == NULL ?
 		    "Missing bearer token" : "Invalid or expired token",
-		    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
+		    "WWW-Authenticate: Bearer realm=\"api\", error=\"invalid_token\"\r\n");
 		return;
 	}
 	if (q->topics != NULL) {

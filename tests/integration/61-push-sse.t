@@ -65,7 +65,7 @@ sub events {
 my $r = api(GET => '/api/events');
 is($r->{status}, 401, 'no token: 401');
 is($r->{json}{code}, 'unauthorized', 'JSON error');
-like($r->{headers}{'www-authenticate'} // '', qr/Bearer/, 'WWW-Authenticate');
+is($r->{headers}{'www-authenticate'}, 'Bearer realm="api", error="invalid_token"', 'WWW-Authenticate, as the API sends it');
 $r = api(GET => '/api/events', token => token(sub => 'user_sse_a', org => $T, claims => { exp => time() - 3600 }));
 is($r->{status}, 401, 'expired token: 401');
 $r = api(GET => '/api/events?topics=jobs,salaries', token => $tok);
