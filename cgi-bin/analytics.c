@@ -140,7 +140,7 @@ put_match(struct buf *b, struct req *r, const PGresult *prof,
 	if (n > cfg.match_max_jobs)
 		n = cfg.match_max_jobs;
 	for (i = 0; i < n; i++) {
-		rank_job_read(&r->arena, jobs, i, &j);
+		rank_job_read(&r->arena, jobs, i, 0, &j);
 		match_score(&p.m, &j.job, j.job.posted_us,
 		    MATCH_WINDOW_DAYS * 86400LL * 1000000, &j.m);
 		matching += j.m.score >= threshold;

@@ -16,7 +16,12 @@ health(struct req *r)
 
 	pg_ok = db_ping(&r->app->db, &pg_ms) == 0;
 	redis_ok = redis_ping(&r->app->redis, &redis_ms) == 0;
-	buf_printf(&b, "{\"success\":%s,\"status\":\"%s\",\"checks\":{"
+	/* Down, it is an error like any other 503 as well: error and code. */
+	buf_puts(&b, "{");
+	if (!pg_ok)
+		buf_printf(&b, "\"error\":\"PostgreSQL is unreachable\","
+		    "\"code\":\"%s\",", err_code(ERR_UNAVAILABLE));
+	buf_printf(&b, "\"success\":%s,\"status\":\"%s\",\"checks\":{"
 	    "\"postgres\":{\"ok\":%s,\"latencyMs\":%.3f},"
 	    "\"redis\":{\"ok\":%s,\"latencyMs\":%.3f}}}",
 	    pg_ok ? "true" : "false",

@@ -130,7 +130,9 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_COUNT_SKILLS] = "SELECT count(*) FROM (SELECT DISTINCT job_id"
 	    " FROM job_skills WHERE skill = ANY($1::text[])) s",
 	[STMT_COUNT] = "SELECT count(*) FROM jobs j WHERE true",
-	[STMT_PAGE] = "SELECT " SHAPE_JOB_COLUMNS SHAPE_JOB_FROM " WHERE true",
+	/* The job, then what its match score reads. */
+	[STMT_PAGE] = "SELECT " SHAPE_JOB_COLUMNS ", " RANK_COLUMNS SHAPE_JOB_FROM
+	    " WHERE true",
 	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
 	    " ON CONFLICT (id) DO NOTHING",
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
@@ -258,18 +260,26 @@ out:
 	buf_free(&b);
 }
 
+/*
+ * Newest first (the default): each job carries the caller's match as in
+ * sort=match, scored as of the current minute over the default window,
+ * so the cache entries carry the user.  They keep L1: after a profile
+ * change another worker may show the old match for up to cache_l1_ttl.
+ */
 static void
 jobs_list(struct req *r)
 {
 	struct list_q	 q = { 0 };
 	uint64_t	 set;
-	const char	*params[LQ_Q + 3];
+	const char	*params[LQ_Q + 3], *user[1] = { r->auth.user_id };
 	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, b = { 0 };
 	struct buf	 key = { 0 };
 	struct cache_lookup lk;
-	struct db_query	 qs[2];
-	PGresult	*res[2];
-	long long	 total;
+	struct db_query	 qs[3];
+	PGresult	*res[3];
+	struct rank_profile p;
+	struct rank_job	 j;
+	long long	 total, as_of = (long long)time(NULL) / 60 * 60000000;
 	int		 i, n;
 
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
@@ -289,6 +299,7 @@ jobs_list(struct req *r)
 		    "only applies with sort=match");
 		return;
 	}
+	buf_printf(&key, "newest|user=%s|asOf=%lld|", r->auth.user_id, as_of);
 	list_key(&key, set, &q);
 	if (cache_get(r, CACHE_JOBS, r->auth.tenant_id, key.data, &b, &lk) >
 	    CACHE_MISS) {
@@ -311,20 +322,25 @@ jobs_list(struct req *r)
 	else
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILLS], 1, params };
 	qs[1] = (struct db_query){ page.data, n + 2, params };
-	if (db_run(r, qs, 2, res) == -1)
+	qs[2] = (struct db_query){ RANK_PROFILE_SQL, 1, user };
+	if (db_run(r, qs, 3, res) == -1)
 		goto out;
 
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
+	rank_profile_load(&r->arena, res[2], &p);
 	buf_puts(&b, "{\"success\":true,\"data\":[");
 	for (i = 0; i < PQntuples(res[1]); i++) {
 		if (i > 0)
 			buf_putc(&b, ',');
-		shape_job(&b, res[1], i, 0);
+		rank_job_read(&r->arena, res[1], i, SHAPE_JOB_NCOLS, &j);
+		match_score(&p.m, &j.job, as_of, q.window * 86400LL * 1000000,
+		    &j.m);
+		rank_shape(&b, res[1], i, &p, &j, as_of);
 	}
 	shape_page_end(&b, q.page, q.limit, total);
 	cache_put(r, &lk, b.data, b.len);
 	http_json(r, 200, b.data, b.len);
-	db_clear(res, 2);
+	db_clear(res, 3);
 out:
 	buf_free(&key);
 	buf_free(&where);

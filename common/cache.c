@@ -406,22 +406,28 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
  * Invalidate every entry of (namespace, scope): one INCR of its
  * generation.  Also drops this worker's own L1 entries of the pair.
  * For workers and cron binaries alike; returns -1 if Redis is
- * unreachable (entries then expire by their TTL).
+ * unreachable (entries then expire by their TTL).  It tries Redis even
+ * during the pause after a failure (redis_retry_ms): a skipped INCR
+ * would leave every other worker serving the old data from L2 while
+ * Redis is well again.  Writes are rare; the try costs at most
+ * redis_timeout_ms.
  */
 int
 cache_invalidate(struct redis *rd, enum cache_ns ns, const char *scope)
 {
-	redisReply	*reply;
+	redisReply	*reply = NULL;
 	char		 prefix[200];
 
 	snprintf(prefix, sizeof(prefix), "%s|%s|", ns_def[ns].name, scope);
 	l1_drop_scope(prefix);
-	if (redis_get(rd) == NULL)
-		return -1;
-	reply = redisCommand(rd->ctx, "INCR c:{%s:%s}:g", ns_def[ns].name, scope);
-	if (reply == NULL) {
+	rd->down_until = 0;
+	if (redis_get(rd) != NULL &&
+	    (reply = redisCommand(rd->ctx, "INCR c:{%s:%s}:g",
+	    ns_def[ns].name, scope)) == NULL)
 		redis_fail(rd);
-		LOG_WARN(NULL, "cache: %s of %s not invalidated: redis unavailable",
+	if (reply == NULL) {
+		LOG_WARN(NULL, "cache: %s of %s not invalidated: redis "
+		    "unavailable; its entries live out their TTL",
 		    ns_def[ns].name, scope);
 		return -1;
 	}

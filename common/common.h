@@ -1055,7 +1055,10 @@ struct rank_query {
 	long long	 limit;
 };
 void	 rank_profile_load(struct arena *, const PGresult *, struct rank_profile *);
-void	 rank_job_read(struct arena *, const PGresult *, int, struct rank_job *);
+void	 rank_job_read(struct arena *, const PGresult *, int, int,
+	    struct rank_job *);
+void	 rank_shape(struct buf *, const PGresult *, int,
+	    const struct rank_profile *, const struct rank_job *, long long);
 int	 rank_list(struct req *, struct rank_query *, struct buf *);
 
 /*

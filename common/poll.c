@@ -291,7 +291,7 @@ match_filter(struct run *rn, const PGresult *res, const struct search *s,
 		for (k = 0; k < PQntuples(got[1]); k++) {
 			if (strcmp(PQgetvalue(got[1], k, 0), PQgetvalue(res, i, 1)) != 0)
 				continue;
-			rank_job_read(&rn->arena, got[1], k, &j);
+			rank_job_read(&rn->arena, got[1], k, 0, &j);
 			match_score(&p.m, &j.job, j.job.posted_us,
 			    MATCH_WINDOW_DAYS * 86400LL * 1000000, &j.m);
 			keep[i] = j.m.score >= min;

@@ -99,26 +99,42 @@ rank_profile_load(struct arena *a, const PGresult *res, struct rank_profile *p)
 		p->threshold = atoi(t);
 }
 
-/* Row row of a RANK_COLUMNS result into j, its strings in the arena or the result. */
+/*
+ * Row row of a result whose RANK_COLUMNS start at column c into j, its
+ * strings in the arena or the result.
+ */
 void
-rank_job_read(struct arena *a, const PGresult *res, int row, struct rank_job *j)
+rank_job_read(struct arena *a, const PGresult *res, int row, int c,
+    struct rank_job *j)
 {
 	const char	*v;
 
 	memset(j, 0, sizeof(*j));
 	j->row = row;
-	j->id = PQgetvalue(res, row, 0);
-	j->job.skills = text_array(a, res, row, 1, MATCH_SKILLS_MAX,
+	j->id = PQgetvalue(res, row, c);
+	j->job.skills = text_array(a, res, row, c + 1, MATCH_SKILLS_MAX,
 	    &j->job.nskills);
-	j->job.hourly = strcmp(PQgetvalue(res, row, 2), "hourly") == 0;
-	j->job.budget_min = number_or_zero(res, row, 3);
-	j->job.budget_max = number_or_zero(res, row, 4);
-	j->job.usd = strcmp(PQgetvalue(res, row, 5), "USD") == 0;
-	j->job.client_score = atoi(PQgetvalue(res, row, 6));
-	v = db_value(res, row, 7);
+	j->job.hourly = strcmp(PQgetvalue(res, row, c + 2), "hourly") == 0;
+	j->job.budget_min = number_or_zero(res, row, c + 3);
+	j->job.budget_max = number_or_zero(res, row, c + 4);
+	j->job.usd = strcmp(PQgetvalue(res, row, c + 5), "USD") == 0;
+	j->job.client_score = atoi(PQgetvalue(res, row, c + 6));
+	v = db_value(res, row, c + 7);
 	j->job.applicants = v != NULL ? atoi(v) : -1;
-	if (parse_pg_time(PQgetvalue(res, row, 8), &j->job.posted_us) == -1)
+	if (parse_pg_time(PQgetvalue(res, row, c + 8), &j->job.posted_us) == -1)
 		j->job.posted_us = 0;
+}
+
+/* The job of row (SHAPE_JOB_COLUMNS from column 0) with j's match object. */
+void
+rank_shape(struct buf *out, const PGresult *res, int row,
+    const struct rank_profile *p, const struct rank_job *j, long long as_of_us)
+{
+	shape_job(out, res, row, 0);
+	out->len--;		/* reopen the object for its match */
+	buf_puts(out, ",\"match\":");
+	match_json(out, &p->m, &j->job, as_of_us, &j->m);
+	buf_putc(out, '}');
 }
 
 /* What the ranking sorts: small and contiguous, for the cache's sake. */
@@ -197,7 +213,7 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 	jobs = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*jobs));
 	order = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*order));
 	for (i = 0; i < n; i++) {
-		rank_job_read(&r->arena, res[1], (int)i, &jobs[kept]);
+		rank_job_read(&r->arena, res[1], (int)i, 0, &jobs[kept]);
 		match_score(&p.m, &jobs[kept].job, q->as_of_us, window_us,
 		    &jobs[kept].m);
 		if (jobs[kept].m.score >= q->min_match) {
@@ -232,12 +248,7 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 			continue;
 		if (out->data[out->len - 1] != '[')
 			buf_putc(out, ',');
-		shape_job(out, page, row, 0);
-		out->len--;		/* reopen the object for its match */
-		buf_puts(out, ",\"match\":");
-		match_json(out, &p.m, &order[i].job->job, q->as_of_us,
-		    &order[i].job->m);
-		buf_putc(out, '}');
+		rank_shape(out, page, row, &p, order[i].job, q->as_of_us);
 	}
 	buf_printf(out, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
 	    "\"total\":%zu,\"hasMore\":%s,\"sort\":\"match\",\"asOf\":\"%s\","

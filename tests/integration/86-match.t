@@ -76,9 +76,25 @@ is_deeply([ @$p{qw(page limit total hasMore sort asOf window truncated)} ],
 ok(!(grep { $_ eq 'outside' || $_ eq 'later' } @got),
     'jobs older than the window or posted after asOf are not ranked');
 
+# The newest-first list: every job with its match, scored as of now.
+my %ranked = map { $_->{upworkId} => $_->{match} } @{ $r->{json}{data} };
 $r = api(GET => '/api/jobs?limit=100', token => $tok);
 is($r->{json}{pagination}{total}, 9, 'the newest-first list still has all nine');
-ok(!(grep { exists $_->{match} } @{ $r->{json}{data} }), 'without match objects');
+is(scalar(grep { ref $_->{match} eq 'HASH' } @{ $r->{json}{data} }), 9, 'each with a match object');
+my %newest = map { $_->{upworkId} => $_->{match} } @{ $r->{json}{data} };
+for my $id (sort keys %ranked) {
+    my ($a, $b) = ($newest{$id}{breakdown}, $ranked{$id}{breakdown});
+    is_deeply([ @$a{qw(skills budget client competition)} ], [ @$b{qw(skills budget client competition)} ],
+        "$id: the same skills, budget, client and competition parts as in sort=match");
+}
+# Posted in 2024: past the 30-day window as of now, so no recency points.
+is_deeply([ map { $newest{$_}{breakdown}{recency} } sort keys %newest ], [ (0) x 9 ], 'no recency points for old jobs');
+is($newest{hand}{score}, 71, 'hand: 41.67 + 14 + 12 + 0 + 3 = 70.67, score 71');
+for my $id (sort keys %newest) {
+    my $sum = 0;
+    $sum += $_ for values %{ $newest{$id}{breakdown} };
+    is($newest{$id}{score}, int($sum + 0.5), "$id: the score is its parts, rounded");
+}
 
 $r = $list->('limit=100&window=60');
 ok((grep { $_->{upworkId} eq 'outside' } @{ $r->{json}{data} }), 'a 60-day window reaches the older job');

@@ -31,6 +31,8 @@ is($r->{status}, 503, 'a write during the outage: 503');
 $r = api(GET => '/api/health');
 is($r->{status}, 503, 'health: 503');
 is($r->{json}{status}, 'down', 'health: status down');
+is($r->{json}{code}, 'service_unavailable', 'health: with the code of every 503');
+like($r->{json}{error} // '', qr/PostgreSQL/, 'and an error naming what is down');
 ok(!$r->{json}{checks}{postgres}{ok}, 'health: postgres not ok');
 
 system("$stack pg-start") == 0 or BAIL_OUT('could not start PostgreSQL');

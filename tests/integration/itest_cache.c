@@ -59,6 +59,19 @@ test_layers(void)
 	put(&lk, "value-2", 7);
 	is_int(get("k1", &out, &lk), CACHE_HIT_L1, "refilled");
 	is_str(out.data, "value-2", "with the new value");
+
+	/*
+	 * A worker pausing after a Redis failure (redis_retry_ms) still
+	 * invalidates: other workers would otherwise read the old entry
+	 * from L2 while Redis is well.
+	 */
+	cfg.cache_l1_ttl_ms = 50;
+	redis_fail(&app.redis);
+	ok(cache_invalidate(&app.redis, CACHE_JOBS, scope) == 0,
+	    "invalidate during the pause after a failure: done all the same");
+	nanosleep(&ts, NULL);
+	is_int(get("k1", &out, &lk), CACHE_MISS, "so the old entry is gone from L2");
+	cfg.cache_l1_ttl_ms = 1000;
 	buf_free(&out);
 }
 

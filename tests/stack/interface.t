@@ -145,12 +145,15 @@ is_deeply([alive(@pids)], [], 'nothing of it is left');
 sub run_and_interrupt {
     my ($hangup) = @_;
     my ($rd, $wr);
+    # A shell that runs this test in the background without job control
+    # ignores SIGINT, and make run would inherit that: restore it.
+    local @SIG{qw(INT QUIT HUP)} = ('DEFAULT') x 3;
     my $pid = open2($rd, $wr, 'script', '-qefc', "make run VAR=$var PORT=$port", '/dev/null');
     $wr->autoflush(1);
     my ($seen, $banner) = ('', 0);
     my $rin = '';
     vec($rin, fileno($rd), 1) = 1;
-    my $deadline = time + 240;
+    my $deadline = time + 120;
     while (time < $deadline) {
         my $n = select(my $r = $rin, undef, undef, 1);
         next unless $n > 0;
@@ -167,11 +170,11 @@ sub run_and_interrupt {
     print $wr "\x03";
     close $wr if $hangup;
     my $waited = 0;
-    while (waitpid($pid, WNOHANG) == 0 && $waited < 120) { sleep 1; $waited++ }
-    kill 'KILL', $pid if $waited >= 120;
+    while (waitpid($pid, WNOHANG) == 0 && $waited < 60) { sleep 1; $waited++ }
+    kill 'KILL', $pid if $waited >= 60;
     # The stop may outlive make (make leaves on the first Ctrl-C): give it time.
     my @left = alive(@run_pids);
-    for (1 .. 60) { last unless @left = alive(@run_pids); sleep 1 }
+    for (1 .. 30) { last unless @left = alive(@run_pids); sleep 1 }
     is_deeply(\@left, [], ($hangup ? 'Ctrl-C and a closed terminal' : 'Ctrl-C') . ' stop every process');
     ok(!port_open($port), 'PORT is closed again');
     close $rd;

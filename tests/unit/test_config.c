@@ -56,6 +56,13 @@ test_config(void)
 	is_int(cfg.workers, 7, "integer knob");
 	ok(cfg.jwt_alg == AUTH_RS256, "algorithm knob");
 	is_int(cfg.redis_timeout_ms, 50, "default for an absent knob");
+	/* The seed's classes, per minute; ai fails closed, the others open. */
+	ok(cfg.rl[RL_DEFAULT].limit == 100 && cfg.rl[RL_DEFAULT].window == 60 &&
+	    !cfg.rl[RL_DEFAULT].fail_closed, "rate class default: 100/min, fails open");
+	ok(cfg.rl[RL_AI].limit == 10 && cfg.rl[RL_AI].window == 60 &&
+	    cfg.rl[RL_AI].fail_closed, "rate class ai: 10/min, fails closed");
+	ok(cfg.rl[RL_UPWORK].limit == 30 && cfg.rl[RL_UPWORK].window == 60 &&
+	    !cfg.rl[RL_UPWORK].fail_closed, "rate class upwork: 30/min, fails open");
 	setenv("APP_WORKERS", "3", 1);
 	ok(config_load() == 0 && cfg.workers == 3, "the environment overrides the file");
 	setenv("APP_WORKERS", "0", 1);

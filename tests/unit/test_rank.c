@@ -67,7 +67,7 @@ test_rows(void)
 	struct rank_job		 j;
 	struct rank_profile	 p;
 
-	rank_job_read(&a, res, 0, &j);
+	rank_job_read(&a, res, 0, 0, &j);
 	is_str(j.id, j1[0], "id");
 	ok(j.job.nskills == 4 && strcmp(j.job.skills[1], "api development") == 0 &&
 	    strcmp(j.job.skills[2], "a\"b") == 0 && strcmp(j.job.skills[3], "c") == 0,
@@ -76,11 +76,11 @@ test_rows(void)
 	    "hourly, USD, $40-$70");
 	ok(j.job.client_score == 80 && j.job.applicants == -1, "client score; applicants NULL is unknown");
 	is_int(j.job.posted_us, days_from_civil(2024, 3, 25) * 86400 * 1000000LL, "posted_at in microseconds");
-	rank_job_read(&a, res, 1, &j);
+	rank_job_read(&a, res, 1, 0, &j);
 	ok(j.job.nskills == 0 && !j.job.hourly && !j.job.usd && j.job.budget_max == 0 &&
 	    j.job.applicants == 12, "no skills, fixed, EUR, no budget, 12 proposals");
 	is_int(j.job.posted_us % 1000000, 500000, "the fraction of a second kept");
-	rank_job_read(&a, res, 2, &j);
+	rank_job_read(&a, res, 2, 0, &j);
 	ok(j.job.nskills == 0 && j.job.posted_us == 0, "an unreadable array or time reads as none");
 
 	rank_profile_load(&a, pr, &p);
