@@ -77,13 +77,39 @@ my @bad = (
     ['{"name":"a\u0000b"}', 400, 'validation_failed', 'NUL in a string'],
     ['{"name":' . ('[' x 40) . (']' x 40) . '}', 400, 'malformed_json', 'nested too deep'],
     ["{\"name\":\"\xff\xfe\"}", 400, 'malformed_json', 'invalid UTF-8'],
+    # The optional fields one by one (search_fields in cgi-bin/jobs.c): a
+    # fifth element names the field the details must report, and how.
+    ['{"name":"x","location":7}', 400, 'validation_failed', 'location a number', 'location', 'must be a string'],
+    ['{"name":"x","location":["Germany"]}', 400, 'validation_failed', 'location an array', 'location', 'must be a string'],
+    ['{"name":"x","location":""}', 400, 'validation_failed', 'empty location', 'location', 'must be 1 to 100 characters'],
+    ['{"name":"x","location":"' . ('l' x 101) . '"}', 400, 'validation_failed', 'location too long (101)', 'location', 'must be 1 to 100 characters'],
+    ['{"name":"x","query":7}', 400, 'validation_failed', 'query a number', 'query', 'must be a string'],
+    ['{"name":"x","query":true}', 400, 'validation_failed', 'query a boolean', 'query', 'must be a string'],
+    ['{"name":"x","query":""}', 400, 'validation_failed', 'empty query', 'query', 'must be 1 to 200 characters'],
+    ['{"name":"x","query":"' . ('q' x 201) . '"}', 400, 'validation_failed', 'query too long (201)', 'query', 'must be 1 to 200 characters'],
+    ['{"name":"x","maxBudget":"10"}', 400, 'validation_failed', 'maxBudget alone, a string', 'maxBudget', 'must be an integer'],
+    ['{"name":"x","maxBudget":10.5}', 400, 'validation_failed', 'maxBudget alone, fractional', 'maxBudget', 'must be an integer'],
+    ['{"name":"x","maxBudget":true}', 400, 'validation_failed', 'maxBudget alone, a boolean', 'maxBudget', 'must be an integer'],
+    ['{"name":"x","maxBudget":-1}', 400, 'validation_failed', 'maxBudget alone, negative', 'maxBudget', 'must be between 0 and 100000000'],
+    ['{"name":"x","maxBudget":100000001}', 400, 'validation_failed', 'maxBudget alone, past 100000000', 'maxBudget', 'must be between 0 and 100000000'],
+    ['{"name":"x","minMatch":"50"}', 400, 'validation_failed', 'minMatch a string', 'minMatch', 'must be an integer'],
+    ['{"name":"x","minMatch":50.5}', 400, 'validation_failed', 'minMatch fractional', 'minMatch', 'must be an integer'],
+    ['{"name":"x","minMatch":false}', 400, 'validation_failed', 'minMatch a boolean', 'minMatch', 'must be an integer'],
+    ['{"name":"x","minMatch":-1}', 400, 'validation_failed', 'minMatch negative', 'minMatch', 'must be between 0 and 100'],
+    ['{"name":"x","minMatch":101}', 400, 'validation_failed', 'minMatch 101', 'minMatch', 'must be between 0 and 100'],
 );
 for my $b (@bad) {
-    my ($body, $status, $code, $what) = @$b;
+    my ($body, $status, $code, $what, $field, $msg) = @$b;
     $r = api(POST => '/api/jobs', token => $tok, body => $body, headers => { 'Content-Type' => 'application/json' });
     is($r->{status}, $status, "$what: $status");
     is($r->{json}{code}, $code, "$what: code $code") if defined $code;
     ok(defined $r->{json}{error}, "$what: JSON error body");
+    if (defined $field) {
+        my @d = @{ $r->{json}{details} // [] };
+        my ($d) = grep { ($_->{field} // '') eq $field } @d;
+        ok($d && index($d->{message}, $msg) >= 0 && @d == 1, "$what: details name only $field ($msg)")
+            or diag $r->{body};
+    }
 }
 $r = api(POST => '/api/jobs', token => $tok, body => '{"name":"x"}', headers => { 'Content-Type' => 'text/plain' });
 is($r->{status}, 415, 'text/plain: 415');
@@ -96,6 +122,33 @@ $r = api(POST => '/api/jobs', token => $tok, body => '{"name":"' . ('x' x 70000)
 is($r->{status}, 413, 'a 70 kB body: 413');
 is($r->{json}{code}, 'payload_too_large', '413 is JSON');
 is($count->(), $before, 'nothing was written by any refused request');
+
+# The limits themselves are allowed, and the optional fields take null
+# (another user of the tenant, notify off: the refusals above used up
+# much of user_s's rate-limit budget, and these must not count against
+# the poller's cap).
+my $tok_edge = token(sub => 'user_s_edge', org => $T);
+my @edge = (
+    [{ location => 'l' x 100 }, 'location', 'l' x 100, 'location of 100 characters'],
+    [{ query => 'q' x 200 }, 'query', 'q' x 200, 'query of 200 characters'],
+    [{ maxBudget => 100000000 }, 'maxBudget', 100000000, 'maxBudget alone, 100000000'],
+    [{ maxBudget => 0 }, 'maxBudget', 0, 'maxBudget alone, 0'],
+    [{ minMatch => 0 }, 'minMatch', 0, 'minMatch 0'],
+    [{ minMatch => 100 }, 'minMatch', 100, 'minMatch 100'],
+    [{ location => undef, query => undef, maxBudget => undef, minMatch => undef }, 'location', undef, 'the four as null'],
+);
+for my $e (@edge) {
+    my ($fields, $key, $want, $what) = @$e;
+    $r = api(POST => '/api/jobs', token => $tok_edge, json => { name => 'edge', notify => JSON::PP::false, %$fields });
+    is($r->{status}, 201, "$what: 201") or diag $r->{body};
+    is($r->{json}{data}{$key}, $want, "$what: $key comes back");
+    if (!defined $want) {
+        is($r->{json}{data}{$_}, undef, "$what: $_ null") for qw(query maxBudget minMatch);
+    }
+    my $id = $r->{json}{data}{id} // 'none';
+    is(api(DELETE => "/api/job-searches/$id", token => $tok_edge)->{status}, 200, "$what: deleted again");
+}
+is($count->(), $before, 'the limit cases were all deleted');
 
 # Delete.
 $r = api(DELETE => "/api/job-searches/$minimal", token => $tok);

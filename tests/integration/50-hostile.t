@@ -20,7 +20,7 @@ my @values = (
     '%0d%0aSet-Cookie:%20x=1', '<script>alert(1)</script>', '${jndi:ldap://x}', '../../etc/passwd',
     '{}', '[1]', '-1', '1e308', '0x1F', 'NaN', ' ', '+', '%20',
 );
-for my $field (qw(skills minBudget location clientScore q page limit)) {
+for my $field (qw(skills minBudget maxBudget location clientScore q page limit)) {
     my %seen;
     # One user per field: about 30 requests each stays inside one rate-limit budget.
     my $tok = token(sub => "user_h_$field", org => $T);

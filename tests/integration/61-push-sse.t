@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 61-push-sse.t: Server-Sent Events at /api/events through the web server: auth, topics, isolation, keep-alives, Last-Event-ID replay.
+# 61-push-sse.t: Server-Sent Events at /api/events through the web server: auth, topics, isolation, keep-alives, Last-Event-ID replay; Engine.IO long-polling refused.
 use strict;
 use warnings;
 use FindBin;
@@ -75,6 +75,48 @@ $r = api(GET => '/api/events', token => $tok, headers => { 'Last-Event-ID' => 'y
 is($r->{status}, 400, 'malformed Last-Event-ID: 400');
 $r = api(POST => '/api/events', token => $tok, body => '');
 is($r->{status}, 405, 'POST: 405');
+
+# Engine.IO's HTTP long-polling transport is refused with a clear 400,
+# through the web server and at the broadcaster's own port alike (what
+# socket.io-client sends first unless told transports: ['websocket']).
+sub push_get {
+    my ($target) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{PUSH_PORT}, Timeout => 5)
+        or die "connect: $!";
+    print $sock "GET $target HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    my ($resp, $sel) = ('', IO::Select->new($sock));
+    my $end = time() + 5;
+    while ((my $left = $end - time()) > 0) {
+        last unless $sel->can_read($left);
+        my $n = sysread($sock, my $chunk, 65536);
+        last unless $n;
+        $resp .= $chunk;
+    }
+    close $sock;
+    my ($status) = $resp =~ m{^HTTP/1\.1 (\d{3})};
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    return { status => $status // 0, head => $head // '', json => eval { json_decode($body // '') } };
+}
+my %via = (
+    'web server' => sub { api(GET => $_[0]) },
+    'broadcaster port' => \&push_get,
+);
+for my $via (sort keys %via) {
+    for my $target ('/socket.io/?EIO=4&transport=polling', '/socket.io/?EIO=4&transport=polling&t=PxA1b2c') {
+        $r = $via{$via}->($target);
+        is($r->{status}, 400, "$via: GET $target: 400");
+        is($r->{json}{code}, 'bad_request', "$via: GET $target: JSON code bad_request");
+        like($r->{json}{error} // '', qr/long-polling is not supported/, "$via: GET $target: the message says long-polling is not supported")
+            or diag explain $r->{json};
+    }
+    for my $target ('/socket.io/?EIO=3&transport=polling', '/socket.io/?EIO=3&transport=websocket') {
+        $r = $via{$via}->($target);
+        is($r->{status}, 400, "$via: GET $target (Engine.IO 3): 400");
+        is($r->{json}{code}, 'bad_request', "$via: GET $target: JSON code bad_request");
+        like($r->{json}{error} // '', qr/EIO=4 only/, "$via: GET $target: the message names EIO=4")
+            or diag explain $r->{json};
+    }
+}
 
 # Live events, topics and isolation.
 my $a = open_stream('/api/events?topics=jobs,proposals', Authorization => "Bearer $tok");

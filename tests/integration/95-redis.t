@@ -95,10 +95,34 @@ for my $i (1 .. 4) {
     is($r->{status}, 200, "Redis frozen, request $i: 200");
     ok($r->{ms} < 3000, "request $i: finished within the timeout (" . int($r->{ms}) . ' ms)');
 }
+# The ai class fails closed on a silent Redis as on a dead one: the rate
+# limit's command times out (redis_timeout_ms) and the request gets a 503,
+# rather than hanging or generating unmetered.
+my $frozen_id = "redis-frozen-ai-$$-" . int(rand(1e9));
+$before = psql("SELECT count(*) FROM proposals WHERE tenant_id = '$T'");
+$r = api(POST => '/api/ai/proposals/generate', token => $tok, json => { jobId => $job },
+    headers => { 'X-Request-Id' => $frozen_id });
+is($r->{status}, 503, 'Redis frozen: the ai class fails closed: 503') or diag $r->{body};
+is($r->{json}{code}, 'service_unavailable', 'with the JSON code service_unavailable');
+is($r->{json}{details}, 'rate limiting is unavailable', 'refused by the rate limit, not by anything later');
+like($r->{headers}{'retry-after'} // '', qr/^\d+$/, 'and Retry-After');
+ok($r->{ms} < 5000, 'the ai request finished within the timeout (' . int($r->{ms}) . ' ms)');
+is(psql("SELECT count(*) FROM proposals WHERE tenant_id = '$T'"), $before, 'and nothing was generated or stored');
+my $logged = 0;
+for (1 .. 50) {
+    $ailog = `cat '$s->{RT}'/log/proposals_generate.log`;
+    last if $logged = scalar grep { /"request_id":"\Q$frozen_id\E"/ && /ratelimit: redis unavailable: class ai fails closed/ }
+        split /\n/, $ailog;
+    sleep 0.1;
+}
+ok($logged, 'the fail-closed decision is logged for that request');
 kill 'CONT', $pid;
 sleep 1.2;
 $r = api(GET => '/api/job-searches', token => $tok);
 ok(exists $r->{headers}{'x-ratelimit-limit'} && $r->{headers}{'x-cache'} ne 'BYPASS',
     'thawed: rate limits and cache are back');
+$r = api(POST => '/api/ai/proposals/generate', token => $tok, json => { jobId => $job });
+is($r->{status}, 200, 'thawed: the same ai request succeeds (so the 503 was Redis\'s)') or diag $r->{body};
+like($r->{headers}{'ratelimit-policy'} // '', qr/^"ai";/, 'thawed: counted in the ai class again');
 
 done_testing;
