@@ -559,6 +559,38 @@ until(int fd, int want)
 	return -1;
 }
 
+/* Socket.IO DISCONNECT (41): the rooms are left, the WebSocket stays; CONNECT again rejoins. */
+static void
+test_disconnect(struct redis *rd)
+{
+	static char	buf[70000];
+	char		msg[4200];
+	int		fd, seen = 0, back = 0;
+
+	fd = ws_open(push_port, 0);
+	ok(fd != -1 && sio_connect(fd, tok_a) == 0 && sio_subscribe(fd) == 0,
+	    "connected and subscribed, to disconnect");
+	text(fd, "41");
+	usleep(200000);
+	ok(pub(rd, 901, 0) == 0, "an event published after the client's DISCONNECT (41)");
+	usleep(300000);
+	snprintf(msg, sizeof(msg), "40{\"token\":\"%s\"}", tok_a);
+	text(fd, msg);
+	while (read_text(fd, buf, sizeof(buf)) == 1) {
+		if (strstr(buf, "\"n\":901,") != NULL)
+			seen = 1;
+		if (strncmp(buf, "40{\"sid\":", 9) == 0) {
+			back = 1;
+			break;
+		}
+	}
+	ok(!seen, "is not delivered: DISCONNECT left the rooms");
+	ok(back, "the WebSocket stays open: a new CONNECT is answered on it");
+	ok(sio_subscribe(fd) == 0 && pub(rd, 902, 0) == 0 && until(fd, 902) == 0,
+	    "subscribed again, events flow again");
+	close(fd);
+}
+
 static void
 test_slow(struct redis *rd)
 {
@@ -639,6 +671,7 @@ main(void)
 	test_frames();
 	test_auth();
 	test_timeouts();
+	test_disconnect(&rd);
 	test_slow(&rd);
 	redis_close(&rd);
 	config_free();
