@@ -299,7 +299,11 @@ jobs_list(struct req *r)
 		    "only applies with sort=match");
 		return;
 	}
-	buf_printf(&key, "newest|user=%s|asOf=%lld|", r->auth.user_id, as_of);
+	/*
+	 * Not keyed by the minute: an entry lives cache_jobs_ttl, and a
+	 * minute moves the recency part (days over the window) by nothing.
+	 */
+	buf_printf(&key, "newest|user=%s|", r->auth.user_id);
 	list_key(&key, set, &q);
 	if (cache_get(r, CACHE_JOBS, r->auth.tenant_id, key.data, &b, &lk) >
 	    CACHE_MISS) {
