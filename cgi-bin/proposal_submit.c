@@ -125,20 +125,18 @@ static const struct route routes[] = {
 	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK },
 };
 
+static int
+upwork_setup(struct app *app)
+{
+	return upwork_init(&up, &app->redis);
+}
+
 int
 main(void)
 {
-	struct app	app;
-	FCGX_Request	fcgi;
+	int	rc;
 
-	if (app_init(&app, "proposal_submit", &fcgi) == -1)
-		return 1;
-	if (upwork_init(&up, &app.redis) == -1)
-		return 1;
-	while (app_accept(&app, &fcgi) >= 0) {
-		http_dispatch(&app, &fcgi, routes, nitems(routes));
-		FCGX_Finish_r(&fcgi);
-	}
+	rc = app_main_init("proposal_submit", routes, nitems(routes), upwork_setup);
 	upwork_free(&up);
-	return app_free(&app, &fcgi);
+	return rc;
 }

@@ -333,13 +333,12 @@ auth_tenant_for(const char *sub, const char *org, char *out, size_t outlen)
 }
 
 /*
- * Verify a compact JWS and fill the principal (and *expp, the token's
- * exp).  Returns 0, or -1 with *why set to a short reason that is safe
+ * Verify a compact JWS and fill the principal (its exp included).  Returns 0, or -1 with *why set to a short reason that is safe
  * to show the client.
  */
-static int
-verify(const struct auth_keys *k, const struct config *c, const char *token,
-    time_t now, struct principal *p, const char **why, double *expp)
+int
+auth_verify(const struct auth_keys *k, const struct config *c, const char *token,
+    time_t now, struct principal *p, const char **why)
 {
 	const char		*dot1, *dot2, *alg, *sub, *org = NULL, *s;
 	const char		*want = k->alg == AUTH_HS256 ? "HS256" : "RS256";
@@ -379,7 +378,7 @@ verify(const struct auth_keys *k, const struct config *c, const char *token,
 	*why = "token has no valid exp";
 	if (claim_time(claims, "exp", &t) != 1)
 		goto out;
-	*expp = t;
+	p->exp = (time_t)t;
 	*why = "token expired";
 	if ((double)now > t + leeway)
 		goto out;
@@ -417,7 +416,6 @@ verify(const struct auth_keys *k, const struct config *c, const char *token,
 		goto out;
 	snprintf(p->user_id, sizeof(p->user_id), "%s", sub);
 	p->personal = org == NULL || *org == '\0';
-	p->exp = (time_t)*expp;
 	*why = NULL;
 	rc = 0;
 out:
@@ -425,15 +423,6 @@ out:
 	json_object_put(hdr);
 	json_object_put(claims);
 	return rc;
-}
-
-int
-auth_verify(const struct auth_keys *k, const struct config *c, const char *token,
-    time_t now, struct principal *p, const char **why)
-{
-	double	exp;
-
-	return verify(k, c, token, now, p, why, &exp);
 }
 
 /*
@@ -507,8 +496,7 @@ out:
 #define AUTH_CACHE	128
 static struct {
 	unsigned char		digest[32];
-	double			exp;
-	struct principal	p;
+	struct principal	p;		/* exp included */
 	int			used;
 } verified[AUTH_CACHE];
 
@@ -518,12 +506,11 @@ auth_verify_cached(const struct auth_keys *k, const struct config *c,
 {
 	unsigned char	d[32];
 	unsigned int	slot;
-	double		exp;
 
 	SHA256((const unsigned char *)token, strlen(token), d);
 	slot = (d[0] | (unsigned int)d[1] << 8) % AUTH_CACHE;
 	if (verified[slot].used && memcmp(verified[slot].digest, d, 32) == 0) {
-		if ((double)now <= verified[slot].exp + c->jwt_leeway) {
+		if (now <= verified[slot].p.exp + c->jwt_leeway) {
 			*p = verified[slot].p;
 			*why = NULL;
 			return 0;
@@ -532,10 +519,9 @@ auth_verify_cached(const struct auth_keys *k, const struct config *c,
 		*why = "token expired";
 		return -1;
 	}
-	if (verify(k, c, token, now, p, why, &exp) == -1)
+	if (auth_verify(k, c, token, now, p, why) == -1)
 		return -1;
 	memcpy(verified[slot].digest, d, 32);
-	verified[slot].exp = exp;
 	verified[slot].p = *p;
 	verified[slot].used = 1;
 	return 0;

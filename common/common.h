@@ -1110,12 +1110,16 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
  * restarting any that die; it returns only in the workers.
  * app_accept() is FCGX_Accept_r() that gives up once SIGTERM arrived.
  * app_main() is an endpoint's whole main(): the above around
- * http_dispatch() of its route table; the exit status.
+ * http_dispatch() of its route table; the exit status.  app_main_init()
+ * also runs a setup of the endpoint's own in each worker (the Upwork
+ * client, which needs the worker's Redis).
  */
 int	 app_init(struct app *, const char *, FCGX_Request *);
 int	 app_accept(struct app *, FCGX_Request *);
 int	 app_free(struct app *, FCGX_Request *);
 int	 app_main(const char *, const struct route *, size_t);
+int	 app_main_init(const char *, const struct route *, size_t,
+	    int (*)(struct app *));
 
 /*
  * crypto.c -- secrets at rest.  One key file yields a sealing key

@@ -165,10 +165,19 @@ app_free(struct app *app, FCGX_Request *r)
 int
 app_main(const char *name, const struct route *routes, size_t n)
 {
+	return app_main_init(name, routes, n, NULL);
+}
+
+/* app_main() with init(app) run in each worker before its first request. */
+int
+app_main_init(const char *name, const struct route *routes, size_t n,
+    int (*init)(struct app *))
+{
 	struct app	app;
 	FCGX_Request	fcgi;
 
-	if (app_init(&app, name, &fcgi) == -1)
+	if (app_init(&app, name, &fcgi) == -1 ||
+	    (init != NULL && init(&app) == -1))
 		return 1;
 	while (app_accept(&app, &fcgi) >= 0) {
 		http_dispatch(&app, &fcgi, routes, n);
