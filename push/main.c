@@ -128,7 +128,9 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			if (c->state == CS_SIO)
 				ws_close(c, 1008, "token expired");
 			else {
-				client_send(c, ": token expired\n\n", 17);
+				static const char bye[] = ": token expired\n\n";
+
+				client_send(c, bye, sizeof(bye) - 1);
 				client_finish(c);
 			}
 			continue;
