@@ -20,12 +20,16 @@ my @values = (
     '%0d%0aSet-Cookie:%20x=1', '<script>alert(1)</script>', '${jndi:ldap://x}', '../../etc/passwd',
     '{}', '[1]', '-1', '1e308', '0x1F', 'NaN', ' ', '+', '%20',
 );
+# Sent raw, a value with a space or a quote breaks the request line, as
+# a hostile client's would; the same value percent-encoded reaches the API.
+push @values, map { (my $e = $_) =~ s/([^\x21-\x7e]|["<>\\^`{|}])/sprintf('%%%02X', ord $1)/ge; $e }
+    grep { /[^\x21-\x7e]|["<>\\^`{|}]/ } @values;
 for my $field (qw(skills minBudget maxBudget location clientScore q page limit)) {
     my %seen;
     # One user per field: about 30 requests each stays inside one rate-limit budget.
     my $tok = token(sub => "user_h_$field", org => $T);
     for my $v (@values) {
-        my $r = api(GET => "/api/jobs?$field=$v", token => $tok);
+        my $r = api(GET => "/api/jobs?$field=$v", token => $tok, raw => 1);
         $seen{ $r->{status} }++;
         # lighttpd refuses control characters and broken UTF-8 in URLs
         # itself (an HTML 400); everything else reaches the API's JSON.

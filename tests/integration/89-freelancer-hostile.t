@@ -24,6 +24,10 @@ my @values = (
     '%0d%0aSet-Cookie:%20x=1', '<script>alert(1)</script>', '../../etc/passwd', '{}', '[1]', '-1',
     '1e308', '0x1F', 'NaN', ' ', '+', '2024-02-30T00:00:00Z', '9999-12-31T23:59:59Z', '2024-01-01T00:00:00.1234567891Z',
 );
+# Sent raw, a value with a space or a quote breaks the request line, as
+# a hostile client's would; the same value percent-encoded reaches the API.
+push @values, map { (my $e = $_) =~ s/([^\x21-\x7e]|["<>\\^`{|}])/sprintf('%%%02X', ord $1)/ge; $e }
+    grep { /[^\x21-\x7e]|["<>\\^`{|}]/ } @values;
 my $user = 0;
 my $next_token = sub { token(sub => 'user_fh' . (++$user), org => $T) };
 for my $q (['/api/jobs?sort=match&', [qw(sort window asOf minMatch skills q)]],
@@ -33,7 +37,7 @@ for my $q (['/api/jobs?sort=match&', [qw(sort window asOf minMatch skills q)]],
         my $tok = $next_token->();    # one user per field: within its rate-limit budget
         my %seen;
         for my $v (@values) {
-            my $r = api(GET => "$path$field=$v", token => $tok);
+            my $r = api(GET => "$path$field=$v", token => $tok, raw => 1);
             $seen{ $r->{status} }++;
             my $from_api = ($r->{headers}{'content-type'} // '') =~ m{^application/json};
             ok(($r->{status} == 200 || $r->{status} == 400) && (!$from_api || $r->{status} == 200

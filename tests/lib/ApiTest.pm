@@ -124,7 +124,8 @@ sub http_client {
 
 # api(METHOD, PATH, token => ..., json => $data | body => $raw,
 #     headers => {...}, from => '127.0.0.9') returns
-# { status, headers, body, json, ms }.
+# { status, headers, body, json, ms }.  raw => 1 sends the path as it
+# is, spaces and all, over a socket of its own.
 sub api {
     my ($method, $path, %o) = @_;
     my %h = %{ $o{headers} // {} };
@@ -137,18 +138,38 @@ sub api {
         $req{content} = $o{body};
     }
     my $t0 = time();
-    my $r = http_client($o{from})->request($method, stack()->{URL} . $path, \%req);
+    # raw => 1: the request line goes out byte for byte, as a hostile
+    # client sends it (HTTP::Tiny refuses spaces and the like in a URL).
+    my $r = $o{raw} ? raw_http($method, $path, \%req, $o{from})
+        : http_client($o{from})->request($method, stack()->{URL} . $path, \%req);
     my %res = (status => $r->{status}, headers => $r->{headers},
                body => $r->{content} // '', ms => (time() - $t0) * 1000);
     $res{json} = eval { json_decode($res{body}) } if length $res{body};
     return \%res;
 }
 
+# api(..., raw => 1): one request over a socket of its own, the path
+# unchecked; returns what HTTP::Tiny's request() would.
+sub raw_http {
+    my ($method, $path, $req, $from) = @_;
+    my $bytes = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:" . stack()->{PORT} . "\r\n";
+    $bytes .= "$_: $req->{headers}{$_}\r\n" for sort keys %{ $req->{headers} };
+    $bytes .= 'Content-Length: ' . length($req->{content}) . "\r\n" if defined $req->{content};
+    $bytes .= "Connection: close\r\n\r\n" . ($req->{content} // '');
+    my ($status, $body, $resp) = raw_request($bytes, $from);
+    my ($head) = split /\r\n\r\n/, $resp, 2;
+    my %headers;
+    for (split /\r\n/, $head // '') {
+        $headers{ lc $1 } = $2 if /^([^:\s]+):\s*(.*)$/;
+    }
+    return { status => $status || 599, headers => \%headers, content => $body };
+}
+
 # Send bytes as they are (for requests HTTP::Tiny would refuse to
-# make); returns the status and the body.
+# make); returns the status, the body and the whole response.
 sub raw_request {
-    my ($bytes) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', LocalAddr => local_address(),
+    my ($bytes, $from) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', LocalAddr => $from // local_address(),
         PeerPort => stack()->{PORT}, Timeout => 10) or die "connect: $!";
     print $sock $bytes;
     shutdown($sock, 1);    # end of request: a short body is now short
