@@ -529,8 +529,8 @@ www_install() {
 		(cd "$ROOT/www" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || true
 	fi
 	mkdir -p "$RT/www/vendor"
-	cp "$ROOT/www/index.html" "$ROOT/www/app.js" "$ROOT/www/style.css" "$RT/www/"
-	cp "$dist/socket.io.min.js" "$dist/socket.io.min.js.map" "$RT/www/vendor/" 2>/dev/null ||
+	cp -p "$ROOT/www/index.html" "$ROOT/www/app.js" "$ROOT/www/style.css" "$RT/www/"
+	cp -p "$dist/socket.io.min.js" "$dist/socket.io.min.js.map" "$RT/www/vendor/" 2>/dev/null ||
 	    say "stack: warning: www/node_modules lacks socket.io-client (npm ci in www/): the page has no live feed"
 	chmod -R a+rX "$RT/www"
 }

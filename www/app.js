@@ -109,7 +109,7 @@
       box.append(d);
     }
     box.hidden = false;
-    if (err.status === 401) signOut('The API refused the token (expired or not valid here): paste a fresh one.');
+    if (err.status === 401 && box !== el['signin-error']) signOut(err);
   }
 
   function clearError(box) {
@@ -154,18 +154,27 @@
     connectLive();
   }
 
+  // Sign out; with an error (a 401: the token expired meanwhile), say why.
   function signOut(why) {
     sessionStorage.removeItem(TOKEN_KEY);
     if (state.socket) state.socket.close();
     state.socket = null;
     if (state.abort) state.abort.abort();
-    setLive('off', 'Live updates: off');
+    setLive('off', 'Live updates: off', '');
+    el['live-list'].replaceChildren();
+    el['live-jobs'].hidden = true;
+    el.research.hidden = true;
+    el.proposal.hidden = true;
+    $('side-hint').hidden = false;
     el.app.hidden = true;
     el.who.hidden = true;
     el.signin.hidden = false;
+    clearError(el['signin-error']);
     if (why) {
-      el['signin-error'].textContent = why;
-      el['signin-error'].hidden = false;
+      showError(el['signin-error'], why);
+      const p = document.createElement('p');
+      p.textContent = 'Paste a fresh token to go on.';
+      el['signin-error'].append(p);
     }
     el.token.focus();
   }
@@ -581,6 +590,7 @@
     el['proposal-after'].hidden = false;
     el['proposal-status'].textContent = p.status;
     el.proposal.dataset.status = p.status;
+    if (p.status !== 'ready') el['proposal-apply'].hidden = true;   // the link is for finishing a ready one
     const buttons = [];
     if (p.status === 'draft') buttons.push(moveButton('Submit', 'submit', () => submit()));
     for (const to of NEXT[p.status] || []) buttons.push(moveButton(MOVE_LABEL[to] || to, to, () => move(to)));
