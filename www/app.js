@@ -92,7 +92,8 @@
     const strong = document.createElement('strong');
     strong.textContent = err.message || String(err);
     p.append(strong);
-    if (err.status) p.append(` (HTTP ${err.status}${err.code ? `, ${err.code}` : ''})`);
+    const what = [err.status ? `HTTP ${err.status}` : '', err.code || ''].filter(Boolean).join(', ');
+    if (what) p.append(` (${what})`);
     if (err.retryAfter) p.append(`: try again in ${err.retryAfter} s`);
     box.append(p);
     if (Array.isArray(err.details)) {
@@ -219,8 +220,13 @@
   }
 
   // One job as a list item, from the template; every text goes in as text.
+  // Its buttons are described by its title, for screen readers.
+  let jobSeq = 0;
   function renderJob(job, transport) {
     const li = el['job-tpl'].content.firstElementChild.cloneNode(true);
+    const titleId = `job-title-${++jobSeq}`;
+    li.querySelector('.job-title').id = titleId;
+    for (const b of li.querySelectorAll('.job-actions button')) b.setAttribute('aria-describedby', titleId);
     li.dataset.id = job.id || '';
     if (transport) {
       li.dataset.transport = transport;
@@ -393,11 +399,26 @@
         showProposalStatus();
       } else if (!cur && el.proposal.dataset.state === 'stopped' && state.job && p.jobId === state.job.id &&
           p.status === 'incomplete') {
-        // The stream we stopped, stored with the text written so far.
-        state.proposal = { id: p.id, status: p.status, content: el['proposal-text'].textContent };
-        showProposalStatus();
+        adoptStopped(p.id);
       }
     });
+  }
+
+  // The stream we stopped, stored with the text written so far (perhaps
+  // more than arrived here): show it as stored, with its lifecycle.
+  async function adoptStopped(id) {
+    let r;
+    try {
+      r = await api('GET', `/api/proposals/${encodeURIComponent(id)}`);
+    } catch (err) {
+      showError(el['proposal-error'], err);
+      return;
+    }
+    if (state.proposal || el.proposal.dataset.state !== 'stopped') return;
+    state.proposal = { id, status: r.data.status, content: r.data.content };
+    el['proposal-text'].textContent = r.data.content;
+    el.proposal.dataset.proposalId = id;
+    showProposalStatus();
   }
 
   // --- client research -----------------------------------------------------
@@ -615,7 +636,7 @@
   async function move(to) {
     const p = state.proposal;
     const body = { status: to, expectedStatus: p.status };
-    if (p.status === 'incomplete' && to === 'draft') body.content = el['proposal-text'].textContent;
+    if (p.status === 'incomplete' && to === 'draft') body.content = p.content;   // a draft again, as written
     try {
       const r = await api('PATCH', `/api/proposals/${encodeURIComponent(p.id)}`, body);
       p.status = r.data.status;

@@ -282,9 +282,9 @@ async function run(browserMode) {
 
     // --- its lifecycle ------------------------------------------------------------
     await page.click('#lifecycle button[data-to=submit]');
-    await page.waitForFunction(() => document.getElementById('proposal-status').textContent === 'ready');
+    await page.waitForSelector('#proposal-apply:not([hidden])', { timeout: 10000 }).catch(() => null);
     const href = await page.getAttribute('#proposal-apply-link', 'href');
-    ok(await page.isVisible('#proposal-apply') && /^https:\/\/www\.upwork\.com\/.*~01page0{12}/.test(href),
+    ok(await page.textContent('#proposal-status') === 'ready' && /^https:\/\/www\.upwork\.com\/.*~01page0{12}/.test(href),
       `${tag}: submit: ready, with the link to finish on Upwork`, href);
     is((await api('GET', `/api/proposals/${id}`, tok)).json.data.status, 'ready', `${tag}: the API says ready`);
     await page.click('#lifecycle button[data-to=submitted]');
@@ -303,6 +303,28 @@ async function run(browserMode) {
       null, { timeout: 10000 }).catch(() => null);
     is(await page.$$eval('#lifecycle button', (bs) => bs.length), 0, `${tag}: declined is final: no buttons`);
     await snap(page, 'lifecycle');
+
+    // Stop part-way: the server keeps the text so far as an incomplete
+    // proposal, which the page learns of by proposal:updated.
+    await page.click(`#job-list > li[data-id="${writeJob.id}"] .write-btn`);
+    await page.click('#p-write');
+    await page.waitForFunction(() => document.getElementById('proposal-text').textContent.length > 0, null, { timeout: 10000 });
+    await page.click('#p-stop');
+    await page.waitForSelector('#proposal[data-state=stopped]');
+    const kept = await page.waitForFunction(() => document.getElementById('proposal-status').textContent === 'incomplete',
+      null, { timeout: 10000 }).then(() => true, () => false);
+    const partial = await page.textContent('#proposal-text');
+    const stopped = await page.$eval('#proposal', (e) => e.dataset.proposalId);
+    const inc = (await api('GET', `/api/proposals/${stopped}`, tok)).json;
+    ok(kept && inc.data.status === 'incomplete' && inc.data.content === partial && partial.length > 0,
+      `${tag}: Stop: the proposal kept as incomplete appears, with its stored text (${partial.length} characters)`);
+    is(await page.$$eval('#lifecycle button', (bs) => bs.map((b) => b.dataset.to)), ['draft', 'withdrawn'],
+      `${tag}: offering draft and withdraw`);
+    await page.click('#lifecycle button[data-to=draft]');
+    await page.waitForFunction(() => document.getElementById('proposal-status').textContent === 'draft').catch(() => null);
+    const back = (await api('GET', `/api/proposals/${stopped}`, tok)).json.data;
+    ok(await page.textContent('#proposal-status') === 'draft' && back.status === 'draft' && back.content === partial,
+      `${tag}: back to draft, with the text written so far`);
 
     // --- the page's own hygiene -------------------------------------------------
     const csp = await page.evaluate(() => window.__csp);
