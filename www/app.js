@@ -251,7 +251,7 @@
     const meta = [budgetText(job.budget)];
     if (job.location) meta.push(job.location);
     if (typeof job.clientScore === 'number') meta.push(`client score ${job.clientScore}`);
-    if (job.applicants != null) meta.push(`${job.applicants} proposals`);
+    if (job.applicants != null) meta.push(`${job.applicants} proposal${job.applicants === 1 ? '' : 's'}`);
     const p = li.querySelector('.job-meta');
     p.textContent = meta.join(' · ');
     if (job.createdAt) {
