@@ -228,7 +228,7 @@
     li.querySelector('.job-title').id = titleId;
     for (const b of li.querySelectorAll('.job-actions button')) b.setAttribute('aria-describedby', titleId);
     li.dataset.id = job.id || '';
-    if (transport) {
+    if (transport !== undefined) {   // arrived live, over this transport
       li.dataset.transport = transport;
       li.classList.add('fresh');
     }
