@@ -1,4 +1,4 @@
-// 66-page.js: the page at / in headless Chromium through the web server: sign-in, jobs with filters and paging, a job:new seen live, client research, a proposal streamed and moved along its lifecycle; with default transports, then with WebSockets refused so long-polling carries the feed.
+// 68-page.js: the page at / in headless Chromium through the web server: sign-in, jobs with filters and paging, a job:new seen live, client research, a proposal streamed and moved along its lifecycle; with default transports, then with WebSockets refused so long-polling carries the feed.
 'use strict';
 
 const fs = require('node:fs');
