@@ -12,7 +12,9 @@
 # listens on a free port of its own and is stopped when this block ends,
 # or by the EXIT trap if the bench dies first.  Its log:
 # $RT_DIR/log/seed.log.  BENCH_SEED=0 skips it; BENCH_SEED_WORKERS sets
-# its cluster size (default: one per core, as the design runs).
+# its cluster size (default: one per core, as the design runs);
+# BENCH_SEED_SQL=plain has it send the SQL one would write from the
+# design (skills && $1, a plain count) instead of our statements.
 
 SEED_DIR=$ROOT/scripts/bench/seed
 SEED_LOG=$RT_DIR/log/seed.log
@@ -56,6 +58,7 @@ seed_start() {
 	    SEED_JWT_ALG="$alg" SEED_JWT_KEY_FILE="$keyfile" SEED_JWT_ISSUER="$(seed_conf jwt_issuer)" \
 	    SEED_JWT_AUDIENCE="$(seed_conf jwt_audience)" SEED_PORT="$SEED_PORT" SEED_CACHE="$cache" \
 	    SEED_RL_DEFAULT_LIMIT="$APP_RL_DEFAULT_LIMIT" SEED_WORKERS="${BENCH_SEED_WORKERS:-}" \
+	    SEED_SQL="${BENCH_SEED_SQL:-ours}" \
 	    node "$SEED_DIR/src/server.js" </dev/null >>"$SEED_LOG" 2>&1 &
 	SEED_PID=$!
 	for i in $(seq 1 150); do
@@ -66,6 +69,27 @@ seed_start() {
 	done
 	SEED_SKIP="the seed peer did not come up (see $SEED_LOG)"
 	return 1
+}
+
+# The peer must answer what ours answers: the same page of jobs, field
+# for field (ours adds each job's match score), and the same pagination.
+seed_same_answer() {
+	local path="/api/jobs?skills=react,docker&minBudget=500&limit=20&page=3"
+	curl -fsS -o "$RT_DIR/seed-ours.json" -H "Authorization: Bearer $TOKEN" -H "Cache-Control: no-cache" "$URL$path" &&
+	    curl -fsS -o "$RT_DIR/seed-peer.json" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$SEED_PORT$path" &&
+	    node -e '
+		const fs = require("fs");
+		const [ours, seed] = process.argv.slice(1).map((f) => JSON.parse(fs.readFileSync(f, "utf8")));
+		for (const j of ours.data) delete j.match;
+		const a = JSON.stringify(ours), b = JSON.stringify(seed);
+		if (a !== b || ours.data.length === 0) {
+			console.error("bench: the peer answers otherwise:\nours: " + a.slice(0, 300) + "\nseed: " + b.slice(0, 300));
+			process.exit(1);
+		}' "$RT_DIR/seed-ours.json" "$RT_DIR/seed-peer.json"
+	local rc=$?
+	rm -f "$RT_DIR/seed-ours.json" "$RT_DIR/seed-peer.json"
+	[ $rc = 0 ] || SEED_SKIP="the seed peer's answer differs from ours (GET $path)"
+	return $rc
 }
 
 # The primary stops its workers on SIGTERM; a worker whose primary is gone exits too.
@@ -97,7 +121,9 @@ seed_run() {
 seed_measure() {
 	local hdr=$HDR out
 	seed_install || return 1
+	: >"$SEED_LOG"
 	seed_start 0 || return 1
+	seed_same_answer || return 1
 	echo "bench: the seed peer on port $SEED_PORT: uncached, then cached, then $PUSH_N Socket.IO subscribers" >&2
 	SECS=2 seed_run warmup 8 "${JOB_PATHS[@]}" >/dev/null
 	# The header changes nothing for the peer (the design has no bypass), kept for identical requests.
@@ -142,8 +168,8 @@ seed_kv() { sed -n "s/.*\\b$2=\\([0-9.]*\\).*/\\1/p" <<<"$1" | head -n 1; }
 
 seed_print() {
 	local a c c1 d x label ours seed better n
-	printf '\nthe seed peer (scripts/bench/seed: Express, jsonwebtoken, ioredis, pg, socket.io; cluster of %s)\n' \
-	    "${BENCH_SEED_WORKERS:-$(nproc)}"
+	printf '\nthe seed peer (scripts/bench/seed: Express, jsonwebtoken, ioredis, pg, socket.io; cluster of %s; %s SQL)\n' \
+	    "${BENCH_SEED_WORKERS:-$(nproc)}" "${BENCH_SEED_SQL:-ours}"
 	if [ -n "$SEED_SKIP" ]; then
 		printf 'not measured: %s\n' "$SEED_SKIP"
 		return 0

@@ -30,6 +30,8 @@ module.exports = {
   // 0 runs getJobs without its @cached decorator: the uncached rows (the design has no bypass).
   cache: int('SEED_CACHE', 1) !== 0,
   jobsTtl: int('SEED_JOBS_TTL', 60),
+  // 'ours': cgi-bin/jobs.c's statements; 'plain': what the design's code would send (see job-service.js).
+  sql: process.env.SEED_SQL || 'ours',
   eventsChannel: process.env.SEED_EVENTS_CHANNEL || 'upw:events',
   appUrl: process.env.NEXT_PUBLIC_APP_URL,
 };

@@ -13,8 +13,15 @@ const pool = new Pool();
  * placeholder; skills go through job_skills (any of them); budgets are
  * ranges that overlap [minBudget, maxBudget]; a skills-only list is
  * counted from job_skills alone.  The design's defaults (0, 999999, 0)
- * mean "no filter" and add none.
+ * mean "no filter" and add none.  SEED_SQL=plain sends what one would
+ * write from the design instead, with the same results: the skills
+ * array's overlap (&&), and one count(*) over the same WHERE.  Under
+ * row-level security && cannot use an index (arrayoverlap is not
+ * leakproof), so that count reads the whole tenant.
  */
+const PLAIN = config.sql === 'plain';
+if (!PLAIN && config.sql !== 'ours') throw new Error(`SEED_SQL must be ours or plain, not ${config.sql}`);
+
 const JOB_COLUMNS = `j.id, j.upwork_id, j.title, j.description, j.skills,
   j.budget_type, j.budget_min, j.budget_max, j.currency, j.location,
   j.client_score, j.experience_level, j.applicants, j.ciphertext,
@@ -30,7 +37,9 @@ function whereClauses(filters) {
     params.push(value);
     where.push(sql.replace('$?', `$${params.length}`));
   };
-  if (filters.skills.length > 0) {
+  if (filters.skills.length > 0 && PLAIN) {
+    add('j.skills && $?::text[]', filters.skills.map((s) => s.toLowerCase()));
+  } else if (filters.skills.length > 0) {
     add('j.id IN (SELECT s.job_id FROM job_skills s WHERE s.skill = ANY($?::text[]))',
       filters.skills.map((s) => s.toLowerCase()));
   }
@@ -42,7 +51,7 @@ function whereClauses(filters) {
 }
 
 function countStatement(filters, where, params) {
-  const skillsOnly = where.length === 1 && filters.skills.length > 0;
+  const skillsOnly = !PLAIN && where.length === 1 && filters.skills.length > 0;
   if (skillsOnly && params[0].length === 1) {
     return { text: 'SELECT count(*) FROM job_skills WHERE skill = $1', values: [params[0][0]] };
   }
