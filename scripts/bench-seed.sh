@@ -209,9 +209,9 @@ seed_print() {
 	    "$(seed_kv "${SEED_PUSH_OUT:-}" deliveries)/$(seed_kv "${SEED_PUSH_OUT:-}" expected)"
 	printf '%-52s %6s %10s\n' "ours: (d) cached / (a) trivial responder" "$CONNS" \
 	    "$(awk -v x="$(seed_field "$d" 3)" -v y="$(seed_field "$a" 3)" 'BEGIN { if (y > 0) printf "%.3f", x / y; else print "?" }')"
-	printf '"ours x": how many times ours is better (req/s ours/seed, times seed/ours). Issue 16 targets:\n'
+	printf '"ours x": how many times ours is better (req/s: ours/seed; times: seed/ours).  Issue 16 targets:\n'
 	printf '(1) >= 5 and ours/(a) >= 0.8; (2) >= 10, ours p50 <= 5 ms, p99 <= 20 ms; (3) >= 2 on p99 and spread,\n'
-	printf 'ours p99 <= 50 ms, spread <= 40 ms.  Ours: (1) is row (d), (2) rows (c), (3) row (i) direct, from\n'
-	printf 'this run; the peer ran right after, alone.  Load average (1/5/15 min) before and after the\n'
-	printf 'peer: %s; other work on the machine makes every figure noisy.\n' "$SEED_LOAD"
+	printf 'ours p99 <= 50 ms, spread <= 40 ms.  Ours are rows (d), (c) and (i) direct of the table above; the\n'
+	printf 'peer ran after row (j), with our stack idle.  Load average (1/5/15 min) before and after the\n'
+	printf 'peer: %s; the cores are shared, so every figure is noisy.\n' "$SEED_LOAD"
 }
