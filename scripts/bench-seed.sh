@@ -135,8 +135,10 @@ seed_measure() {
 	seed_start 1 || return 1
 	SECS=2 seed_run warmup 8 "${JOB_PATHS[@]}" >/dev/null
 	SEED_CACHED=$(seed_run cached "$CONNS" "${JOB_PATHS[@]}")
+	# The RSS is the primary's and its workers' together.
 	out=$(PUSH_BENCH_TOKEN=$TOKEN APP_CONFIG=$RT_DIR/app.conf build/release/tools/push_bench \
-	    --port "$SEED_PORT" --connections "$PUSH_N" --events "$PUSH_EVENTS" --tenant "$TENANT")
+	    --port "$SEED_PORT" --connections "$PUSH_N" --events "$PUSH_EVENTS" --tenant "$TENANT" \
+	    --pid "$SEED_PID,$(pgrep -d, -P "$SEED_PID")")
 	echo "$out" | sed 's/^/bench: seed push: /' >&2
 	SEED_PUSH_OUT=$out
 	seed_stop
@@ -207,6 +209,8 @@ seed_print() {
 	printf '%-52s %6s %10s %10s\n' "(3) deliveries received / expected" "$n" \
 	    "$(seed_kv "${PUSH_OUT:-}" deliveries)/$(seed_kv "${PUSH_OUT:-}" expected)" \
 	    "$(seed_kv "${SEED_PUSH_OUT:-}" deliveries)/$(seed_kv "${SEED_PUSH_OUT:-}" expected)"
+	seed_row "(3) RSS growth per idle subscribed connection, B" "$n" \
+	    "$(seed_kv "${PUSH_OUT:-}" per_conn_bytes)" "$(seed_kv "${SEED_PUSH_OUT:-}" per_conn_bytes)" 0
 	printf '%-52s %6s %10s\n' "ours: (d) cached / (a) trivial responder" "$CONNS" \
 	    "$(awk -v x="$(seed_field "$d" 3)" -v y="$(seed_field "$a" 3)" 'BEGIN { if (y > 0) printf "%.3f", x / y; else print "?" }')"
 	printf '"ours x": how many times ours is better (req/s: ours/seed; times: seed/ours).  Issue 16 targets:\n'

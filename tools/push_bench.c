@@ -257,7 +257,7 @@ poll_once(int ms)
 }
 
 static long
-rss_kb(long pid)
+rss_kb_one(long pid)
 {
 	char	 path[64], line[256];
 	FILE	*f;
@@ -271,6 +271,27 @@ rss_kb(long pid)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/*
+ * The summed RSS of a comma-separated list of pids (the processes of a
+ * cluster), or -1 when one of them is gone.
+ */
+static long
+rss_kb(const char *pids)
+{
+	const char	*p = pids;
+	char		*end;
+	long		 pid, kb, sum = 0;
+
+	do {
+		pid = strtol(p, &end, 10);
+		if (end == p || pid <= 0 || (kb = rss_kb_one(pid)) < 0)
+			return -1;
+		sum += kb;
+		p = end + (*end == ',');
+	} while (*end == ',');
+	return *end == '\0' ? sum : -1;
 }
 
 static int
@@ -296,7 +317,8 @@ main(int argc, char *argv[])
 	struct rlimit	 rl;
 	const char	*tenant = "org_bench";
 	char		 data[128], id[64];
-	long		 pid = 0, rss0 = -1, rss1 = -1;
+	const char	*pids = NULL;
+	long		 rss0 = -1, rss1 = -1;
 	double		 t0, tconn, t, *spread;
 	int		 nevents = 20, opened = 0, i, ch, k;
 
@@ -307,10 +329,10 @@ main(int argc, char *argv[])
 		case 'n': nconns = atoi(optarg); break;
 		case 'e': nevents = atoi(optarg); break;
 		case 't': tenant = optarg; break;
-		case 'P': pid = atol(optarg); break;
+		case 'P': pids = optarg; break;
 		default:
 			fprintf(stderr, "usage: push_bench --port P --connections N "
-			    "[--events E] [--tenant T] [--pid PID]\n"
+			    "[--events E] [--tenant T] [--pid PID[,PID...]]\n"
 			    "  PUSH_BENCH_TOKEN: a token of the tenant; APP_CONFIG: Redis\n");
 			return 2;
 		}
@@ -327,8 +349,8 @@ main(int argc, char *argv[])
 	}
 	conns = xcalloc((size_t)nconns, sizeof(*conns));
 	epfd = epoll_create1(0);
-	if (pid > 0)
-		rss0 = rss_kb(pid);
+	if (pids != NULL)
+		rss0 = rss_kb(pids);
 
 	/* Connect, at most 500 handshakes in flight. */
 	t0 = now_ms();
@@ -346,8 +368,8 @@ main(int argc, char *argv[])
 	/* Idle a moment, answering pings, then read the broadcaster's RSS. */
 	for (t = now_ms(); now_ms() - t < 1000;)
 		poll_once(50);
-	if (pid > 0)
-		rss1 = rss_kb(pid);
+	if (pids != NULL)
+		rss1 = rss_kb(pids);
 
 	/*
 	 * Fan-out: one event at a time, each to every subscriber.  An
