@@ -7,7 +7,7 @@
 # BENCH_PUSH_CONNECTIONS (10000), BENCH_PUSH_PROXIED (1000),
 # BENCH_PUSH_EVENTS (20), BENCH_SSE_RUNS (30 streams timed per web
 # server), BENCH_KEEP=1 leaves the stack running, BENCH_SEED=0 skips the
-# seed peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS: its cluster size).
+# seed peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

@@ -392,7 +392,8 @@ main(int argc, char *argv[])
 		for (t = now_ms(); now_ms() - t < 50;)
 			poll_once(5);
 	}
-	qsort(lat, nlat, sizeof(*lat), cmp);
+	if (nlat > 0)	/* lat is NULL until the first delivery */
+		qsort(lat, nlat, sizeof(*lat), cmp);
 	qsort(spread, (size_t)k, sizeof(*spread), cmp);
 	printf("connections=%d ready=%d failed=%d connect_s=%.2f\n", nconns,
 	    ready, dead, tconn);
