@@ -6,7 +6,8 @@
 # (32), BENCH_WORKERS (4 per endpoint), BENCH_JOBS (100000),
 # BENCH_PUSH_CONNECTIONS (10000), BENCH_PUSH_PROXIED (1000),
 # BENCH_PUSH_EVENTS (20), BENCH_SSE_RUNS (30 streams timed per web
-# server), BENCH_KEEP=1 leaves the stack running.
+# server), BENCH_KEEP=1 leaves the stack running, BENCH_SEED=0 skips the
+# seed peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -150,6 +151,7 @@ push() {
 	pid=$(cat "$rt/run/push/push.pid")
 	out=$(PUSH_BENCH_TOKEN=$TOKEN APP_CONFIG=$rt/app.conf build/release/tools/push_bench \
 	    --port "$port" --connections "$n" --events "$PUSH_EVENTS" --tenant "$TENANT" --pid "$pid")
+	PUSH_OUT=$out
 	echo "$out" | sed 's/^/bench: push: /' >&2
 	p50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$out")
 	p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")
@@ -164,6 +166,10 @@ echo "bench: broadcaster: $PUSH_PROXIED subscribers through $WEB, then $PUSH_N o
 push "(i) fan-out, 1 event to all, through $WEB" "$PORT" "$PUSH_PROXIED"
 push "(i) fan-out, 1 event to all, direct" "$PUSH_PORT" "$PUSH_N"
 ROWS+=("(j) broadcaster RSS per idle connection|$PUSH_N|${RSS_ROW%|}|-|-|-")
+
+# The seed design's own stack on Node, measured now with the same
+# settings; its table (ours, the seed's, the ratio) follows ours.
+. scripts/bench-seed.sh
 
 . scripts/bench-ai.sh
 ROWS+=("${MATCH_ROWS[@]}")
@@ -195,3 +201,4 @@ printf '(j) req/s: the broadcaster'"'"'s RSS growth per idle subscribed WebSocke
 printf '(n) target: p99 <= 25 ms at one connection (the window ranked and paged in two round trips)\n'
 printf '\n%s, %s cores, %s workers per endpoint, %s s per scenario, %s jobs in %s\n' \
     "$WEB" "$(nproc)" "$WORKERS" "$SECS" "$(scripts/stack.sh psql -d upwork -tA -c "SELECT count(*) FROM jobs WHERE tenant_id = '$TENANT'")" "$TENANT"
+seed_print

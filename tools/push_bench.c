@@ -1,4 +1,4 @@
-/* push_bench.c: load generator for make bench: N Socket.IO-over-WebSocket subscribers, the broadcaster's RSS per idle connection, publish-to-delivery latency of fan-outs. */
+/* push_bench.c: load generator for make bench: N Socket.IO-over-WebSocket subscribers, the broadcaster's RSS per idle connection, publish-to-delivery latency and first-to-last spread of fan-outs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -39,6 +39,7 @@ static const char	*token;
 static double		*lat;
 static size_t		 nlat, lat_cap;
 static int		 cur_seq = -1, got_cur;
+static double		 cur_first, cur_last;	/* the current event's deliveries */
 
 static double
 wall_ms(void)
@@ -120,16 +121,19 @@ on_text(struct conn *c, const char *p, size_t n)
 	case S_READY:
 		if (n > 12 && memcmp(p, "42[\"job:new\"", 12) == 0 &&
 		    (t = memmem(p, n, "\"t\":", 4)) != NULL) {
-			double	 sent = strtod(t + 4, NULL);
+			double	 sent = strtod(t + 4, NULL), now = wall_ms();
 			const char *s = memmem(p, n, "\"seq\":", 6);
 
 			if (nlat == lat_cap) {
 				lat_cap = lat_cap ? lat_cap * 2 : 65536;
 				lat = xrealloc(lat, lat_cap * sizeof(*lat));
 			}
-			lat[nlat++] = wall_ms() - sent;
-			if (s != NULL && atoi(s + 6) == cur_seq)
-				got_cur++;
+			lat[nlat++] = now - sent;
+			if (s != NULL && atoi(s + 6) == cur_seq) {
+				if (got_cur++ == 0)
+					cur_first = now;
+				cur_last = now;
+			}
 		}
 		break;
 	default:
@@ -253,7 +257,7 @@ poll_once(int ms)
 }
 
 static long
-rss_kb(long pid)
+rss_kb_one(long pid)
 {
 	char	 path[64], line[256];
 	FILE	*f;
@@ -267,6 +271,27 @@ rss_kb(long pid)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/*
+ * The summed RSS of a comma-separated list of pids (the processes of a
+ * cluster), or -1 when one of them is gone.
+ */
+static long
+rss_kb(const char *pids)
+{
+	const char	*p = pids;
+	char		*end;
+	long		 pid, kb, sum = 0;
+
+	do {
+		pid = strtol(p, &end, 10);
+		if (end == p || pid <= 0 || (kb = rss_kb_one(pid)) < 0)
+			return -1;
+		sum += kb;
+		p = end + (*end == ',');
+	} while (*end == ',');
+	return *end == '\0' ? sum : -1;
 }
 
 static int
@@ -292,8 +317,9 @@ main(int argc, char *argv[])
 	struct rlimit	 rl;
 	const char	*tenant = "org_bench";
 	char		 data[128], id[64];
-	long		 pid = 0, rss0 = -1, rss1 = -1;
-	double		 t0, tconn, t;
+	const char	*pids = NULL;
+	long		 rss0 = -1, rss1 = -1;
+	double		 t0, tconn, t, *spread;
 	int		 nevents = 20, opened = 0, i, ch, k;
 
 	log_init("push_bench");
@@ -303,10 +329,10 @@ main(int argc, char *argv[])
 		case 'n': nconns = atoi(optarg); break;
 		case 'e': nevents = atoi(optarg); break;
 		case 't': tenant = optarg; break;
-		case 'P': pid = atol(optarg); break;
+		case 'P': pids = optarg; break;
 		default:
 			fprintf(stderr, "usage: push_bench --port P --connections N "
-			    "[--events E] [--tenant T] [--pid PID]\n"
+			    "[--events E] [--tenant T] [--pid PID[,PID...]]\n"
 			    "  PUSH_BENCH_TOKEN: a token of the tenant; APP_CONFIG: Redis\n");
 			return 2;
 		}
@@ -323,8 +349,8 @@ main(int argc, char *argv[])
 	}
 	conns = xcalloc((size_t)nconns, sizeof(*conns));
 	epfd = epoll_create1(0);
-	if (pid > 0)
-		rss0 = rss_kb(pid);
+	if (pids != NULL)
+		rss0 = rss_kb(pids);
 
 	/* Connect, at most 500 handshakes in flight. */
 	t0 = now_ms();
@@ -342,10 +368,14 @@ main(int argc, char *argv[])
 	/* Idle a moment, answering pings, then read the broadcaster's RSS. */
 	for (t = now_ms(); now_ms() - t < 1000;)
 		poll_once(50);
-	if (pid > 0)
-		rss1 = rss_kb(pid);
+	if (pids != NULL)
+		rss1 = rss_kb(pids);
 
-	/* Fan-out: one event at a time, each to every subscriber. */
+	/*
+	 * Fan-out: one event at a time, each to every subscriber.  An
+	 * event's spread is the time from its first delivery to its last.
+	 */
+	spread = xcalloc((size_t)(nevents > 0 ? nevents : 1), sizeof(*spread));
 	nlat = 0;
 	for (k = 0; k < nevents; k++) {
 		cur_seq = k;
@@ -358,10 +388,13 @@ main(int argc, char *argv[])
 		}
 		for (t = now_ms(); got_cur < ready && now_ms() - t < 5000;)
 			poll_once(5);
+		spread[k] = got_cur > 0 ? cur_last - cur_first : 0;
 		for (t = now_ms(); now_ms() - t < 50;)
 			poll_once(5);
 	}
-	qsort(lat, nlat, sizeof(*lat), cmp);
+	if (nlat > 0)	/* lat is NULL until the first delivery */
+		qsort(lat, nlat, sizeof(*lat), cmp);
+	qsort(spread, (size_t)k, sizeof(*spread), cmp);
 	printf("connections=%d ready=%d failed=%d connect_s=%.2f\n", nconns,
 	    ready, dead, tconn);
 	if (rss0 >= 0 && rss1 >= 0)
@@ -372,11 +405,15 @@ main(int argc, char *argv[])
 	if (nlat > 0)
 		printf("p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", lat[nlat / 2],
 		    lat[(size_t)(nlat * 0.99)], lat[nlat - 1]);
+	if (k > 0)
+		printf("spread_p50_ms=%.2f spread_p99_ms=%.2f spread_max_ms=%.2f\n",
+		    spread[k / 2], spread[(size_t)(k * 0.99)], spread[k - 1]);
 	for (i = 0; i < nconns; i++)
 		if (conns[i].state != S_DEAD)
 			close(conns[i].fd);
 	free(conns);
 	free(lat);
+	free(spread);
 	redis_close(&rd);
 	config_free();
 	return 0;
