@@ -13,6 +13,7 @@ use Cwd qw(getcwd);
 use Digest::SHA qw(hmac_sha256 sha256_hex);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
+use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
@@ -427,6 +428,10 @@ JS
     local $ENV{URL} = "http://127.0.0.1:$web";
     local $ENV{TOKEN} = $tok;
     my $pid = open(my $node, '-|', 'node', '-e', $js) or die "node: $!";
+    # And a Server-Sent Events stream: the event arrives while the
+    # response goes on, so the web server streams it.
+    my $sse = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $web, Timeout => 5) or die "connect: $!";
+    print $sse "GET /api/events?topics=jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $tok\r\n\r\n";
     my $first = <$node> // '';
     is($first, "subscribed {\"ok\":true,\"room\":\"jobs:$T\"}\n", "$server: socket.io client connected over WebSocket, subscribed to jobs");
     ($rc, $out) = sh("$dir{prefix}/bin/upwork-api-publish --tenant $T --type job:new --data '{\"n\":$n}'");
@@ -434,6 +439,14 @@ JS
     my $ev = <$node> // '';
     like($ev, qr/^event .*"n":$n\b/, "$server: the client received the event");
     close $node;
+    my ($buf, $sel, $end) = ('', IO::Select->new($sse), time + 10);
+    while ($buf !~ /"n":$n\b/ && time < $end && $sel->can_read($end - time)) {
+        sysread($sse, my $chunk, 65536) or last;
+        $buf .= $chunk;
+    }
+    like($buf, qr{^HTTP/1\.1 200 .*^Content-Type: text/event-stream}ims, "$server: /api/events streams");
+    like($buf, qr/^event: job:new\r?\ndata: .*"n":$n\b/m, "$server: the event arrived on the open stream");
+    close $sse;
 }
 
 spew("$base/web/lighttpd.conf", <<"EOF");
