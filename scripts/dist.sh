@@ -265,7 +265,9 @@ install_all() {
 			mv -f "$target.dist.tmp" "$target.dist"
 			continue
 		fi
-		install -d -m 0755 "$(dirname "$target")"
+		# mkdir, not install -d: existing directories keep their mode
+		# (Debian's /usr/local ones are 2775).
+		(umask 022 && mkdir -p "$(dirname "$target")")
 		# Into a new file, then renamed: a running program keeps its
 		# old binary, and a failure leaves nothing half-written.
 		case $src in

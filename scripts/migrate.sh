@@ -43,7 +43,7 @@ usage: $PROG [--bootstrap] [--status] [--conninfo CONNINFO] [--config FILE]
                    job; upwork_app's password comes from APP_PASSWORD, else
                    from password= or the passfile= of db_conninfo
   --status         list applied and pending migrations, change nothing;
-                   exit 1 when some are pending
+                   exit 3 when some are pending (1: an error)
   --conninfo STR   libpq connection (key=value) of a role allowed to create
                    objects; default: the database of db_conninfo through the
                    local socket, as the postgres user when run as root
@@ -297,7 +297,7 @@ if [ $STATUS = 1 ]; then
 			printf '%-36s pending\n' "$(file_name "$v")"
 		fi
 	done
-	[ ${#PENDING[@]} = 0 ] || { say "database $DBNAME: ${#PENDING[@]} pending" >&2; exit 1; }
+	[ ${#PENDING[@]} = 0 ] || { say "database $DBNAME: ${#PENDING[@]} pending" >&2; exit 3; }
 	say "database $DBNAME is up to date at schema version $(latest)"
 	exit 0
 fi
