@@ -123,11 +123,14 @@ quote() {
 
 # db_conninfo as the programs see it: the config file's last line, then
 # APP_DB_CONNINFO.
+# Needed without --conninfo, and by --bootstrap for the password; the
+# postgres user with --conninfo may not read it, and need not.
 APP_CONNINFO=
-if [ -n "$CONFIG" ]; then
-	[ -r "$CONFIG" ] || die "$CONFIG: cannot read it (run as root, or give --conninfo)"
+if [ -n "$CONFIG" ] && [ -r "$CONFIG" ]; then
 	APP_CONNINFO=$(sed -n 's/^[[:space:]]*db_conninfo[[:space:]]*=[[:space:]]*//p' "$CONFIG" |
 	    tail -n 1 | sed 's/[[:space:]]*$//')
+elif [ -n "$CONFIG" ] && { [ -z "$CONNINFO" ] || { [ $BOOTSTRAP = 1 ] && [ -z "${APP_PASSWORD:-}" ]; }; }; then
+	die "$CONFIG: cannot read it (run as root, or give --conninfo and APP_PASSWORD)"
 fi
 APP_CONNINFO=${APP_DB_CONNINFO:-$APP_CONNINFO}
 case $APP_CONNINFO in
