@@ -51,7 +51,8 @@ TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 .SECONDARY:
 
 .PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
-	token test bench publish deps install
+	token test bench publish deps install uninstall \
+	install-manifest deb
 
 all: $(BINS)
 
@@ -170,19 +171,77 @@ test: deps build-all
 bench: deps all
 	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/bench.sh
 
-# --- installing the programs and the crontab --------------------------------
+# --- installing (FHS layout), uninstalling, the Debian package ---------------
+#
+# make install [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=/etc]
+# [LOCALSTATEDIR=/var]: the endpoints the routes name, the cron binaries,
+# the broadcaster and publish under LIBDIR, upwork-api-* commands in
+# BINDIR and SBINDIR, the migrations in DATADIR/sql, app.conf (kept when
+# present), the web server snippets, the systemd units, cron.d and
+# logrotate.  scripts/dist.sh does the work; without DESTDIR, as root, it
+# then runs LIBDIR/setup (system user, directories, secrets).  The
+# configuration goes to /etc even under /usr/local: the web servers,
+# cron and logrotate look nowhere else.
 
-PREFIX	?= /usr/local/lib/upwork-api
-CONF	?= /etc/upwork-api/app.conf
-LOGDIR	?= /var/log/upwork-api
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+LIBDIR		?= $(PREFIX)/lib/upwork-api
+DATADIR		?= $(PREFIX)/share/upwork-api
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= /etc
+LOCALSTATEDIR	?= /var
+RUNSTATEDIR	?= /run
+CONFDIR		?= $(SYSCONFDIR)/upwork-api
+LOGDIR		?= $(LOCALSTATEDIR)/log/upwork-api
+STATEDIR	?= $(LOCALSTATEDIR)/lib/upwork-api
+# The units name the sockets %t/upwork-api/...: systemd's /run.
+RUNDIR		?= $(RUNSTATEDIR)/upwork-api
+SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
+APACHECONFDIR	?= $(SYSCONFDIR)/apache2/conf-available
+LIGHTTPDCONFDIR	?= $(SYSCONFDIR)/lighttpd/conf-available
+CRONDIR		?= $(SYSCONFDIR)/cron.d
+LOGROTATEDIR	?= $(SYSCONFDIR)/logrotate.d
+APPUSER		?= upwork-api
+WEBGROUP	?= www-data
+LOGGROUP	?= adm
+PUSH_LISTEN	?= 127.0.0.1:8081
+SPAWN_FCGI	?= /usr/bin/spawn-fcgi
+
+DIST	= BUILD=$(BUILD) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BINDIR=$(BINDIR) \
+	  SBINDIR=$(SBINDIR) LIBDIR=$(LIBDIR) DATADIR=$(DATADIR) MANDIR=$(MANDIR) \
+	  CONFDIR=$(CONFDIR) \
+	  LOGDIR=$(LOGDIR) STATEDIR=$(STATEDIR) RUNDIR=$(RUNDIR) \
+	  SYSTEMDUNITDIR=$(SYSTEMDUNITDIR) APACHECONFDIR=$(APACHECONFDIR) \
+	  LIGHTTPDCONFDIR=$(LIGHTTPDCONFDIR) CRONDIR=$(CRONDIR) \
+	  LOGROTATEDIR=$(LOGROTATEDIR) APPUSER=$(APPUSER) WEBGROUP=$(WEBGROUP) \
+	  LOGGROUP=$(LOGGROUP) PUSH_LISTEN=$(PUSH_LISTEN) SPAWN_FCGI=$(SPAWN_FCGI) \
+	  scripts/dist.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/cron \
-	    $(DESTDIR)$(PREFIX)/tools
-	install -m 0755 -t $(DESTDIR)$(PREFIX)/cgi-bin $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
-	install -m 0755 -t $(DESTDIR)$(PREFIX)/cron $(CRONS:%=$(BUILD)/cron/%)
-	install -m 0755 -t $(DESTDIR)$(PREFIX)/tools $(TOOLS:%=$(BUILD)/tools/%)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@CONF@|$(CONF)|g' \
-	    -e 's|@LOGDIR@|$(LOGDIR)|g' cron/crontab >$(DESTDIR)$(PREFIX)/crontab
-	@echo "install: programs in $(PREFIX); install the schedule with:"
-	@echo "  crontab -u www-data $(PREFIX)/crontab   (logs go to $(LOGDIR))"
+	$(Q)$(DIST) install
+
+uninstall:
+	$(Q)$(DIST) uninstall
+
+# Every file make install writes (MODE PATH SOURCE), for the tests.
+install-manifest:
+	$(Q)$(DIST) manifest
+
+# make deb: upwork-api_<version>_<arch>.deb in DEBDIR, built by
+# dpkg-buildpackage from debian/ in a copy of the tree (its clean step
+# would remove build/).
+DEBDIR		?= build/deb
+DEB_VERSION	 = $(shell dpkg-parsechangelog -S Version)
+DEB_ARCH	 = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_STAGE	 = $(DEBDIR)/src/upwork-api-$(DEB_VERSION)
+
+deb:
+	$(Q)rm -rf $(DEBDIR)/src && mkdir -p $(DEB_STAGE)
+	$(Q)tar -cf - --exclude=./build --exclude=./var --exclude=./.git \
+	    --exclude=node_modules --exclude='./$(DEBDIR)' . | tar -xf - -C $(DEB_STAGE)
+	$(Q)cd $(DEB_STAGE) && dpkg-buildpackage -b -us -uc -j2 \
+	    >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	$(Q)mv -f $(DEBDIR)/src/*.deb $(DEBDIR)/
+	$(Q)rm -rf $(DEBDIR)/src
+	@echo "deb: $(DEBDIR)/upwork-api_$(DEB_VERSION)_$(DEB_ARCH).deb"

@@ -330,8 +330,10 @@ pg_stop() {
 }
 
 db_setup() {
-	APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" |
-	    psql_super -d postgres || die "migrations failed"
+	local as=()
+	[ $IS_ROOT = 1 ] && as=(--run-as "$PGOS")
+	APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" --bootstrap "${as[@]}" \
+	    --conninfo "host=$RT/run/pg port=$PG_PORT user=$PGOS dbname=upwork" >/dev/null || die "migrations failed"
 	if [ "$(psql_super -d upwork -tA -c "SELECT count(*) FROM tenants WHERE id = 'org_demo'")" = 0 ]; then
 		cat "$ROOT/sql/demo/generator.sql" "$ROOT/sql/demo/demo-data.sql" | psql_super -d upwork >/dev/null ||
 		    die "demo data failed to load"

@@ -1,9 +1,10 @@
--- bootstrap.sql: roles, database and schema_migrations; run by scripts/migrate.sh as a superuser, idempotent.
+-- bootstrap.sql: the roles and the database; run by upwork-api-migrate --bootstrap (scripts/migrate.sh) as a superuser, idempotent.
 --
 -- Expects the psql variable app_password.  upwork_owner owns every
 -- object and cannot log in; upwork_app is what the API logs in as: not a
 -- superuser, no BYPASSRLS, owns nothing, so FORCE ROW LEVEL SECURITY
--- and the policies always apply to it.
+-- and the policies always apply to it.  The numbered migrations, and
+-- schema_migrations that records them, are upwork-api-migrate's work.
 
 SET client_min_messages = warning;
 
@@ -44,15 +45,6 @@ BEGIN
 EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'ts_match_vq stays non-leakproof: the q filter will not use its index';
 END $$;
-
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version     text PRIMARY KEY,
-    applied_at  timestamptz NOT NULL DEFAULT now()
-);
-ALTER TABLE schema_migrations OWNER TO upwork_owner;
-COMMENT ON TABLE schema_migrations IS 'Migrations from sql/ that have run, one row each.';
-COMMENT ON COLUMN schema_migrations.version IS 'The migration file name without .sql.';
-COMMENT ON COLUMN schema_migrations.applied_at IS 'When it ran.';
 
 -- upwork_scheduler owns one function and nothing else: the one that tells
 -- the cron binaries which tenants have work (ids only, no data; see
