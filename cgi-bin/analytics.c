@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define RANGE_DAYS_MAX	366
 #define RANGE_DAYS_DEFAULT 30
@@ -137,8 +137,8 @@ put_match(struct buf *b, struct req *r, const PGresult *prof,
 
 	rank_profile_load(&r->arena, prof, &p);
 	threshold = p.threshold >= 0 ? p.threshold : MATCH_THRESHOLD_DEFAULT;
-	if (n > cfg.match_max_jobs)
-		n = cfg.match_max_jobs;
+	if (n > agent_cfg.match_max_jobs)
+		n = agent_cfg.match_max_jobs;
 	for (i = 0; i < n; i++) {
 		rank_job_read(&r->arena, jobs, i, 0, &j);
 		match_score(&p.m, &j.job, j.job.posted_us,
@@ -215,7 +215,7 @@ jobs_analytics(struct req *r)
 	/* The match share depends on the caller's profile: see jobs.c. */
 	buf_printf(&key, "analytics/jobs|user=%s|from=%lld|to=%lld",
 	    r->auth.user_id, q.from, q.to);
-	if (cache_get_ex(r, CACHE_JOBS, r->auth.tenant_id, key.data, CACHE_NO_L1,
+	if (cache_get_ex(r, CACHE_JOBS, key.data, CACHE_NO_L1,
 	    &b, &lk) > CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -224,7 +224,7 @@ jobs_analytics(struct req *r)
 	cap[1] = range[1];
 	range[2] = edges_param(r, hourly_edges);
 	range[3] = edges_param(r, fixed_edges);
-	cap[2] = arena_printf(&r->arena, "%d", cfg.match_max_jobs);
+	cap[2] = arena_printf(&r->arena, "%d", agent_cfg.match_max_jobs);
 	qs[STMT_PROFILE] = (struct db_query){ RANK_PROFILE_SQL, 1, user };
 	qs[STMT_PER_DAY] = (struct db_query){ stmts[STMT_PER_DAY], 2, range };
 	qs[STMT_BUDGET] = (struct db_query){ stmts[STMT_BUDGET], 4, range };
@@ -449,7 +449,7 @@ proposals_analytics(struct req *r)
 	if (range_read(r, &q, &params[0], &params[1]) == -1)
 		return;
 	buf_printf(&key, "analytics/proposals|from=%lld|to=%lld", q.from, q.to);
-	if (cache_get(r, CACHE_USER, cache_user_scope(r), key.data, &b, &lk) >
+	if (cache_get(r, CACHE_USER, key.data, &b, &lk) >
 	    CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -487,5 +487,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("analytics", routes, nitems(routes));
+	return agent_main("analytics", routes, nitems(routes), NULL);
 }

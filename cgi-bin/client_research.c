@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define SUMMARY_MAX	2000	/* bytes of an LLM summary kept */
 
@@ -90,10 +90,10 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 	size_t			 i;
 	int			 rc = 0;
 
-	if (llm_provider_parse(v != NULL ? v : cfg.llm_provider, &provider) == -1 ||
+	if (llm_provider_parse(v != NULL ? v : agent_cfg.llm_provider, &provider) == -1 ||
 	    provider == LLM_BUILTIN)
 		return 0;
-	model = db_value(set, 0, 1) != NULL ? db_value(set, 0, 1) : cfg.llm_model;
+	model = db_value(set, 0, 1) != NULL ? db_value(set, 0, 1) : agent_cfg.llm_model;
 	if (llm_price(model, &in, &outp) == -1) {
 		LOG_ERR(r, "llm: model %s has no price in llm_prices", model);
 		return 0;
@@ -108,7 +108,7 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 	    "clients. Be factual and brief; use only the findings given." };
 	m[1] = (struct llm_msg){ "user", b.data };
 	rid[0] = reservation;
-	switch (ai_reserve(r, num(set, 0, 2, cfg.ai_monthly_budget_usd),
+	switch (ai_reserve(r, num(set, 0, 2, agent_cfg.ai_monthly_budget_usd),
 	    llm_cost(in, outp, llm_count_prompt(m, 2), 200), reservation,
 	    sizeof(reservation), &spent, &held, &e)) {
 	case 1:
@@ -183,7 +183,7 @@ research(struct req *r)
 	}
 	for (p = r->args[0]; *p != '\0'; p++)	/* one key per client, any case */
 		*p = (char)tolower((unsigned char)*p);
-	if (cache_get(r, CACHE_CLIENTS, r->auth.tenant_id, r->args[0], &b,
+	if (cache_get(r, CACHE_CLIENTS, r->args[0], &b,
 	    &lk) > CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -267,7 +267,7 @@ main(void)
 {
 	int	rc;
 
-	rc = app_main("client-research", routes, nitems(routes));
+	rc = agent_main("client-research", routes, nitems(routes), NULL);
 	llm_openai_cleanup();
 	return rc;
 }

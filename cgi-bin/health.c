@@ -1,5 +1,5 @@
 /* health.c: GET /api/health reports PostgreSQL and Redis reachability, without authentication. */
-#include "common.h"
+#include "agent.h"
 
 /*
  * 200 when PostgreSQL answers (Redis down only degrades: the API keeps
@@ -43,5 +43,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("health", routes, nitems(routes));
+	return agent_main("health", routes, nitems(routes), NULL);
 }

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "agent.h"
 
 struct list_q {
 	long long	page;
@@ -46,7 +46,7 @@ searches_list(struct req *r)
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
 	buf_printf(&key, "page=%lld&limit=%lld", q.page, q.limit);
-	if (cache_get(r, CACHE_SEARCHES, r->auth.tenant_id, key.data, &b, &lk) >
+	if (cache_get(r, CACHE_SEARCHES, key.data, &b, &lk) >
 	    CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -112,5 +112,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("job-searches", routes, nitems(routes));
+	return agent_main("job-searches", routes, nitems(routes), NULL);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 /* GET /api/jobs query string. */
 struct list_q {
@@ -237,7 +237,7 @@ jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 	buf_printf(&key, "match|user=%s|asOf=%lld|window=%lld|min=%lld|",
 	    r->auth.user_id, q->as_of, q->window, q->min_match);
 	list_key(&key, set, q);
-	if (cache_get_ex(r, CACHE_JOBS, r->auth.tenant_id, key.data, CACHE_NO_L1,
+	if (cache_get_ex(r, CACHE_JOBS, key.data, CACHE_NO_L1,
 	    &b, &lk) > CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -305,7 +305,7 @@ jobs_list(struct req *r)
 	 */
 	buf_printf(&key, "newest|user=%s|", r->auth.user_id);
 	list_key(&key, set, &q);
-	if (cache_get(r, CACHE_JOBS, r->auth.tenant_id, key.data, &b, &lk) >
+	if (cache_get(r, CACHE_JOBS, key.data, &b, &lk) >
 	    CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -380,7 +380,7 @@ jobs_save_search(struct req *r)
 	params[6] = s.query;
 	params[7] = s.notify ? "true" : "false";
 	params[8] = opt_int(r, set, SB_MINMATCH, s.min_match);
-	params[9] = arena_printf(&r->arena, "%d", cfg.poll_max_searches);
+	params[9] = arena_printf(&r->arena, "%d", agent_cfg.poll_max_searches);
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
 	qs[1] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
 	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 10, params };
@@ -389,7 +389,7 @@ jobs_save_search(struct req *r)
 	if (PQntuples(res[2]) == 0) {
 		http_error(r, ERR_CONFLICT, "the tenant has %d saved searches with "
 		    "notify on already, the most the poller runs; turn one off or "
-		    "save this one with notify false", cfg.poll_max_searches);
+		    "save this one with notify false", agent_cfg.poll_max_searches);
 		db_clear(res, 3);
 		return;
 	}
@@ -410,5 +410,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("jobs", routes, nitems(routes));
+	return agent_main("jobs", routes, nitems(routes), NULL);
 }

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /* PUT /api/me body: the whole profile; an absent field is cleared. */
 struct highlight {
@@ -282,7 +282,7 @@ me_get(struct req *r)
 	struct buf	 b = { 0 };
 	PGresult	*res;
 
-	if (cache_get(r, CACHE_USER, cache_user_scope(r), "profile", &b, &lk) >
+	if (cache_get(r, CACHE_USER, "profile", &b, &lk) >
 	    CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -334,7 +334,7 @@ me_put(struct req *r)
 	 * The user's cached objects, and the tenant's job lists: rankings
 	 * by match and job analytics depend on this profile.
 	 */
-	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 	cache_invalidate(&r->app->redis, CACHE_JOBS, r->auth.tenant_id);
 	shape_profile(&b, r, res[1]);
 	http_json(r, 200, b.data, b.len);
@@ -350,5 +350,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("me", routes, nitems(routes));
+	return agent_main("me", routes, nitems(routes), NULL);
 }

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 enum stmt {
 	STMT_LOCK,
@@ -82,7 +82,7 @@ proposal_submit(struct req *r)
 		goto out;
 	}
 	memset(&p, 0, sizeof(p));
-	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	up.deadline = now_ms() + agent_cfg.upwork_request_budget_ms;
 	p.job_upwork_id = PQgetvalue(row, 0, 2);
 	p.ciphertext = db_value(row, 0, 1);
 	p.cover_letter = PQgetvalue(row, 0, 3);
@@ -102,7 +102,7 @@ proposal_submit(struct req *r)
 		    db_commit(r) == -1)
 			goto out;
 		ready_at = xstrdup(PQgetvalue(res, 0, 0));
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 		proposal_json(&data, r->args[0], job, ready_at, url.data);
 		(void)events_publish(&r->app->redis, "proposal:updated",
 		    r->auth.tenant_id, r->auth.user_id, data.data, NULL, 0);
@@ -125,18 +125,8 @@ static const struct route routes[] = {
 	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK },
 };
 
-static int
-upwork_setup(struct app *app)
-{
-	return upwork_init(&up, &app->redis);
-}
-
 int
 main(void)
 {
-	int	rc;
-
-	rc = app_main_init("proposal_submit", routes, nitems(routes), upwork_setup);
-	upwork_free(&up);
-	return rc;
+	return upwork_main("proposal_submit", routes, nitems(routes), &up);
 }

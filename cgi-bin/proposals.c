@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 struct list_q {
 	char		*job_id;
@@ -319,7 +319,7 @@ proposals_patch(struct req *r)
 	    db_commit(r) == -1)
 		goto out;
 
-	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 	buf_printf(&ev, "{\"id\":\"%s\",\"jobId\":\"%s\",\"status\":\"%s\","
 	    "\"previousStatus\":\"%s\",\"edited\":%s,\"updatedAt\":", r->args[0],
 	    PQgetvalue(res, 0, 1), proposal_status_names[to],
@@ -349,5 +349,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("proposals", routes, nitems(routes));
+	return agent_main("proposals", routes, nitems(routes), NULL);
 }

@@ -1,5 +1,5 @@
 /* proposals_generate.c: POST /api/ai/proposals/generate writes a proposal with the tenant's AI provider, stores the draft and its usage, and answers it. */
-#include "common.h"
+#include "agent.h"
 
 /*
  * 200 with the seed's body: {"success":true,"data":{"proposal",
@@ -46,7 +46,7 @@ main(void)
 {
 	int	rc;
 
-	rc = app_main("proposals-generate", routes, nitems(routes));
+	rc = agent_main("proposals-generate", routes, nitems(routes), NULL);
 	llm_openai_cleanup();
 	return rc;
 }

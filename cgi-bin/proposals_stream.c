@@ -1,7 +1,7 @@
 /* proposals_stream.c: POST /api/ai/proposals/stream writes a proposal as Server-Sent Events while the provider generates it. */
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * The events, each one "data: <JSON>\n\n":
@@ -68,7 +68,7 @@ on_tick(void *arg)
 	struct stream	*s = arg;
 	static const char ping[] = ": ping\n\n";
 
-	if (!s->started || now_ms() - s->last_write < cfg.llm_sse_ping_ms)
+	if (!s->started || now_ms() - s->last_write < agent_cfg.llm_sse_ping_ms)
 		return 0;
 	s->last_write = now_ms();
 	return http_stream_write(s->r, ping, sizeof(ping) - 1);
@@ -139,7 +139,7 @@ main(void)
 {
 	int	rc;
 
-	rc = app_main("proposals-stream", routes, nitems(routes));
+	rc = agent_main("proposals-stream", routes, nitems(routes), NULL);
 	llm_openai_cleanup();
 	return rc;
 }

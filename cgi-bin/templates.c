@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define TEMPLATES_MAX	100	/* per user */
 
@@ -156,7 +156,7 @@ templates_list(struct req *r)
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
 	buf_printf(&key, "templates?page=%lld&limit=%lld", q.page, q.limit);
-	if (cache_get(r, CACHE_USER, cache_user_scope(r), key.data, &b, &lk) >
+	if (cache_get(r, CACHE_USER, key.data, &b, &lk) >
 	    CACHE_MISS) {
 		http_json(r, 200, b.data, b.len);
 		goto out;
@@ -224,7 +224,7 @@ templates_create(struct req *r)
 		http_error(r, ERR_CONFLICT, "a user has at most %d templates",
 		    TEMPLATES_MAX);
 	else {
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 		answer_one(r, 201, res[2]);
 	}
 	db_clear(res, 3);
@@ -249,7 +249,7 @@ templates_update(struct req *r)
 	if (PQntuples(res) == 0)
 		http_error(r, ERR_NOT_FOUND, "no template with this id");
 	else {
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 		answer_one(r, 200, res);
 	}
 	PQclear(res);
@@ -268,7 +268,7 @@ templates_delete(struct req *r)
 	if (PQntuples(res) == 0)
 		http_error(r, ERR_NOT_FOUND, "no template with this id");
 	else {
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 		buf_printf(&b, "{\"success\":true,\"data\":{\"id\":\"%s\","
 		    "\"deleted\":true}}", PQgetvalue(res, 0, 0));
 		http_json(r, 200, b.data, b.len);
@@ -288,5 +288,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("templates", routes, nitems(routes));
+	return agent_main("templates", routes, nitems(routes), NULL);
 }

@@ -7,7 +7,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common.h"
+#include "agent.h"
 
 struct connect_q {
 	char	*organization;
@@ -51,7 +51,7 @@ static struct upwork	up;
 static int
 configured(struct req *r)
 {
-	if (*cfg.upwork_client_id != '\0' && *cfg.upwork_redirect_uri != '\0' &&
+	if (*agent_cfg.upwork_client_id != '\0' && *agent_cfg.upwork_redirect_uri != '\0' &&
 	    up.keys.loaded)
 		return 1;
 	http_error(r, ERR_UNAVAILABLE, "Upwork is not configured on this server");
@@ -86,8 +86,8 @@ upwork_connect(struct req *r)
 	snprintf(st.tenant, sizeof(st.tenant), "%s", r->auth.tenant_id);
 	snprintf(st.user, sizeof(st.user), "%s", r->auth.user_id);
 	random_hex(st.nonce, sizeof(st.nonce));
-	st.expires = (long long)time(NULL) + cfg.upwork_state_ttl;
-	snprintf(ttl, sizeof(ttl), "%d", cfg.upwork_state_ttl);
+	st.expires = (long long)time(NULL) + agent_cfg.upwork_state_ttl;
+	snprintf(ttl, sizeof(ttl), "%d", agent_cfg.upwork_state_ttl);
 	kind[0] = r->auth.personal ? "personal" : "org";
 	params[0] = st.nonce;
 	params[1] = q.organization;
@@ -150,7 +150,7 @@ upwork_callback(struct req *r)
 
 	if (!configured(r))
 		return;
-	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	up.deadline = now_ms() + agent_cfg.upwork_request_budget_ms;
 	if (!param_valid(state, UPWORK_STATE_MAX) ||
 	    upwork_state_verify(&up.keys, state, time(NULL), &st) == -1) {
 		http_error(r, ERR_BAD_REQUEST, "the state is invalid or expired; "
@@ -281,11 +281,11 @@ poll_cooldown(struct req *r)
 	redisReply		*reply;
 	long long		 wait = 0;
 
-	if (cfg.upwork_poll_cooldown_s <= 0 ||
+	if (agent_cfg.upwork_poll_cooldown_s <= 0 ||
 	    (c = redis_get(&r->app->redis)) == NULL)
 		return 0;
 	reply = redisCommand(c, "SET upw:pollcd:{%s} 1 NX EX %d",
-	    r->auth.tenant_id, cfg.upwork_poll_cooldown_s);
+	    r->auth.tenant_id, agent_cfg.upwork_poll_cooldown_s);
 	if (reply == NULL) {
 		redis_fail(&r->app->redis);
 		return 0;
@@ -318,10 +318,10 @@ upwork_poll(struct req *r)
 		http_header(r, "Retry-After", "%lld", wait);
 		http_error(r, ERR_RATE_LIMITED, "this tenant was polled less than "
 		    "%d seconds ago; the poller runs on its own every few minutes",
-		    cfg.upwork_poll_cooldown_s);
+		    agent_cfg.upwork_poll_cooldown_s);
 		return;
 	}
-	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	up.deadline = now_ms() + agent_cfg.upwork_request_budget_ms;
 	if (poll_tenant(&up, &r->app->db, &r->app->redis, r->auth.tenant_id, 0,
 	    &st, &e) == -1) {
 		if (e.retry_after_ms > 0)
@@ -345,18 +345,8 @@ static const struct route routes[] = {
 	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK },
 };
 
-static int
-upwork_setup(struct app *app)
-{
-	return upwork_init(&up, &app->redis);
-}
-
 int
 main(void)
 {
-	int	rc;
-
-	rc = app_main_init("upwork", routes, nitems(routes), upwork_setup);
-	upwork_free(&up);
-	return rc;
+	return upwork_main("upwork", routes, nitems(routes), &up);
 }

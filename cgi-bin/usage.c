@@ -1,7 +1,7 @@
 /* usage.c: GET /api/usage shows the tenant's AI usage and cost this calendar month against its budget. */
 #include <stdlib.h>
 
-#include "common.h"
+#include "agent.h"
 
 enum stmt {
 	STMT_SETTINGS,
@@ -42,7 +42,7 @@ usage(struct req *r)
 	if (db_run(r, qs, 3, res) == -1)
 		return;
 	v = db_value(res[0], 0, 2);
-	budget = v != NULL ? strtod(v, NULL) : cfg.ai_monthly_budget_usd;
+	budget = v != NULL ? strtod(v, NULL) : agent_cfg.ai_monthly_budget_usd;
 	spent = strtod(PQgetvalue(res[1], 0, 5), NULL);
 	buf_puts(&b, "{\"success\":true,\"data\":{\"periodStart\":");
 	shape_time(&b, PQgetvalue(res[1], 0, 0));
@@ -83,5 +83,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("usage", routes, nitems(routes));
+	return agent_main("usage", routes, nitems(routes), NULL);
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 /* Costs are summed in millionths of a dollar: exact, whatever the rows. */
 static const char usage_sql[] =
@@ -158,7 +158,7 @@ main(int argc, char *argv[])
 	int		 failed = 0, rc;
 
 	(void)on_opt(OPT_MONTH, "current");
-	if (cron_init(&c, "usage-report", argc, argv, options, on_opt,
+	if (agent_cron_init(&c, "usage-report", argc, argv, options, on_opt,
 	    "[--month YYYY-MM|current|last] [--format text|json]") == -1)
 		return c.status;
 	snprintf(since, sizeof(since), "%04d-%02d-01T00:00:00Z", year, month);

@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../common/llm_openai.c"
-#include "../../common/proposal.c"
+#include "../../agent/llm_openai.c"
+#include "../../agent/proposal.c"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

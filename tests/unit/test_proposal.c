@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/proposal.c"
+#include "../../agent/proposal.c"
 #include "tap.h"
 
 static int

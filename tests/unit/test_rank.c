@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rank.c"
+#include "../../agent/rank.c"
 #include "tap.h"
 
 /* A result shaped like RANK_COLUMNS (or any text columns), built in memory. */

@@ -1,7 +1,7 @@
 /* test_template.c: unit tests for proposal template placeholders: what is refused when saving, and how values are filled in. */
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 #include "tap.h"
 
 /* "ok" with the used bits, or the error message. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 static const char *const provider_names[LLM__MAX] = {
 	[LLM_BUILTIN] = "builtin",
@@ -155,7 +155,7 @@ llm_price(const char *model, double *in, double *out)
 {
 	struct price_find	f = { .model = model };
 
-	if (prices_walk(cfg.llm_prices, price_find, &f) == -1)
+	if (prices_walk(agent_cfg.llm_prices, price_find, &f) == -1)
 		return -1;
 	if (f.found) {
 		*in = f.in;

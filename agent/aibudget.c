@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * Checking the budget and then calling the provider is a race: calls
@@ -48,7 +48,7 @@ ai_reserve(struct req *r, double budget, double estimate, char *id, size_t idlen
 	int		 rc;
 
 	params[0] = arena_printf(&r->arena, "%.6f", estimate);
-	params[1] = arena_printf(&r->arena, "%d", cfg.llm_timeout_ms * 2 + 60000);
+	params[1] = arena_printf(&r->arena, "%d", agent_cfg.llm_timeout_ms * 2 + 60000);
 	params[2] = arena_printf(&r->arena, "%.6f", budget);
 	qs[0] = (struct db_query){ lock_sql, 0, NULL };
 	qs[1] = (struct db_query){ held_sql, 0, NULL };

@@ -6,7 +6,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * A reservation scheduler (GCRA without burst): KEYS[1] holds the time,
@@ -69,7 +69,7 @@ upwork_rl_take(struct redis *rd, const char *key, int reserve, double deadline,
 	struct buf		 k1 = { 0 }, k2 = { 0 };
 	const char		*args[7];
 	char			 interval[24], cap[24], res[24], wait[24];
-	double			 now = now_ms(), max_wait = cfg.upwork_rate_wait_ms;
+	double			 now = now_ms(), max_wait = agent_cfg.upwork_rate_wait_ms;
 	long long		 ms, used;
 	int			 rc = -1;
 
@@ -79,8 +79,8 @@ upwork_rl_take(struct redis *rd, const char *key, int reserve, double deadline,
 		max_wait = 0;
 	buf_printf(&k1, "upw:upwork:{%s}:next", key);
 	buf_printf(&k2, "upw:upwork:{%s}:day", key);
-	snprintf(interval, sizeof(interval), "%d", 1000 / cfg.upwork_rate_per_sec);
-	snprintf(cap, sizeof(cap), "%d", cfg.upwork_rate_per_day);
+	snprintf(interval, sizeof(interval), "%d", 1000 / agent_cfg.upwork_rate_per_sec);
+	snprintf(cap, sizeof(cap), "%d", agent_cfg.upwork_rate_per_day);
 	snprintf(res, sizeof(res), "%d", reserve);
 	snprintf(wait, sizeof(wait), "%.0f", max_wait);
 	args[0] = k1.data;
@@ -105,7 +105,7 @@ upwork_rl_take(struct redis *rd, const char *key, int reserve, double deadline,
 		rc = 0;
 	} else if (ms < 0)
 		upwork_fail(e, UPW_BUDGET, 0, "the day's Upwork request budget is "
-		    "spent (%lld of %d used%s)", used, cfg.upwork_rate_per_day,
+		    "spent (%lld of %d used%s)", used, agent_cfg.upwork_rate_per_day,
 		    reserve > 0 ? ", the rest is reserved for polling" : "");
 	else {
 		upwork_fail(e, UPW_BUDGET, 0, "no Upwork request slot within "

@@ -8,7 +8,7 @@
 
 #include <curl/curl.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * One easy handle per worker process, created on first use: it keeps
@@ -263,7 +263,7 @@ on_write(char *p, size_t size, size_t nmemb, void *arg)
 
 	x->last_byte = now_ms();
 	x->received += n;
-	if (x->received > (size_t)cfg.llm_max_response_bytes) {
+	if (x->received > (size_t)agent_cfg.llm_max_response_bytes) {
 		x->too_large = 1;
 		return 0;
 	}
@@ -318,7 +318,7 @@ on_progress(void *arg, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
 		x->timed_out = 1;
 		return 1;
 	}
-	if (now - x->last_byte >= cfg.llm_idle_timeout_ms) {
+	if (now - x->last_byte >= agent_cfg.llm_idle_timeout_ms) {
 		x->timed_out = x->idle = 1;
 		return 1;
 	}
@@ -413,7 +413,7 @@ url_protocols(const char *url, const char **protocols)
 		rc = -1;
 	else if (strcmp(scheme, "https") == 0)
 		*protocols = "https";
-	else if (cfg.llm_allow_http || host_loopback(host))
+	else if (agent_cfg.llm_allow_http || host_loopback(host))
 		*protocols = "http,https";
 	else
 		rc = -1;
@@ -433,11 +433,11 @@ key_get(void)
 	if (key_loaded)
 		return api_key;
 	key_loaded = 1;
-	if (*cfg.llm_api_key_file == '\0')
+	if (*agent_cfg.llm_api_key_file == '\0')
 		return NULL;
-	if ((k = read_file(cfg.llm_api_key_file, 4096, &n)) == NULL) {
+	if ((k = read_file(agent_cfg.llm_api_key_file, 4096, &n)) == NULL) {
 		LOG_WARN(NULL, "llm: cannot read llm_api_key_file %s; calling "
-		    "without a key", cfg.llm_api_key_file);
+		    "without a key", agent_cfg.llm_api_key_file);
 		return NULL;
 	}
 	while (n > 0 && isspace((unsigned char)k[n - 1]))
@@ -448,7 +448,7 @@ key_get(void)
 	if (n == 0 || i < n) {
 		LOG_WARN(NULL, "llm: llm_api_key_file %s is empty or holds "
 		    "spaces or control characters; calling without a key",
-		    cfg.llm_api_key_file);
+		    agent_cfg.llm_api_key_file);
 		free(k);
 		return NULL;
 	}
@@ -504,7 +504,7 @@ attempt(struct xfer *x, const char *url, const char *protocols,
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)cfg.llm_connect_timeout_ms);
+	    (long)agent_cfg.llm_connect_timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "upwork-api/1");
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -526,7 +526,7 @@ attempt(struct xfer *x, const char *url, const char *protocols,
 		return OUT_FAIL;
 	if (x->too_large) {
 		snprintf(why, sizeof(why), "the AI provider's response exceeded "
-		    "%d bytes", cfg.llm_max_response_bytes);
+		    "%d bytes", agent_cfg.llm_max_response_bytes);
 		xfer_fail(x, ERR_BAD_GATEWAY, why);
 		return OUT_FAIL;
 	}
@@ -535,10 +535,10 @@ attempt(struct xfer *x, const char *url, const char *protocols,
 	if (x->timed_out || rc == CURLE_OPERATION_TIMEDOUT) {
 		if (x->idle)
 			snprintf(why, sizeof(why), "the AI provider sent nothing "
-			    "for %d ms", cfg.llm_idle_timeout_ms);
+			    "for %d ms", agent_cfg.llm_idle_timeout_ms);
 		else
 			snprintf(why, sizeof(why), "the AI provider did not "
-			    "finish within %d ms", cfg.llm_timeout_ms);
+			    "finish within %d ms", agent_cfg.llm_timeout_ms);
 		xfer_fail(x, ERR_GATEWAY_TIMEOUT, why);
 		return OUT_FAIL;
 	}
@@ -608,10 +608,10 @@ llm_openai_complete(const struct llm_call *c, struct llm_result *res,
 	char			 jitter[3];
 
 	memset(res, 0, sizeof(*res));
-	n = strlen(cfg.llm_base_url);
-	while (n > 0 && cfg.llm_base_url[n - 1] == '/')
+	n = strlen(agent_cfg.llm_base_url);
+	while (n > 0 && agent_cfg.llm_base_url[n - 1] == '/')
 		n--;
-	buf_printf(&url, "%.*s/chat/completions", (int)n, cfg.llm_base_url);
+	buf_printf(&url, "%.*s/chat/completions", (int)n, agent_cfg.llm_base_url);
 	if (url_protocols(url.data, &protocols) == -1) {
 		LOG_ERR(r, "llm: llm_base_url is plain http to another host; "
 		    "set llm_allow_http = 1 to allow it");
@@ -645,14 +645,14 @@ llm_openai_complete(const struct llm_call *c, struct llm_result *res,
 		x.res = res;
 		x.sse.event = on_event;
 		x.sse.arg = &x;
-		x.deadline = t0 + cfg.llm_timeout_ms;
+		x.deadline = t0 + agent_cfg.llm_timeout_ms;
 		res->attempts++;
 		buf_reset(&res->text);
 		out = attempt(&x, url.data, protocols, &body, headers);
 		res->retry_after = x.retry_after;
 		sse_free(&x.sse);
 		buf_free(&x.body);
-		if (out != OUT_RETRY || res->attempts > cfg.llm_max_retries ||
+		if (out != OUT_RETRY || res->attempts > agent_cfg.llm_max_retries ||
 		    res->started)
 			break;
 		random_hex(jitter, sizeof(jitter));

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define UPW_JSON_DEPTH		32
 #define UPW_EDGES_MAX		500

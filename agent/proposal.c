@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define BUILTIN_MODEL		"builtin-1"
 #define PROMPT_DESC_MAX		6000	/* bytes of the description sent */
@@ -311,18 +311,18 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 		goto out;
 
 	v = db_value(res[0], 0, 0);
-	if (llm_provider_parse(v != NULL ? v : cfg.llm_provider, &g->provider) == -1)
+	if (llm_provider_parse(v != NULL ? v : agent_cfg.llm_provider, &g->provider) == -1)
 		g->provider = LLM_BUILTIN;
 	if (g->provider == LLM_BUILTIN)
 		g->model = BUILTIN_MODEL;
 	else if (llm_price(g->model = dup(&r->arena, db_value(res[0], 0, 1) ?
-	    db_value(res[0], 0, 1) : cfg.llm_model), &g->price_in,
+	    db_value(res[0], 0, 1) : agent_cfg.llm_model), &g->price_in,
 	    &g->price_out) == -1) {
 		LOG_ERR(r, "llm: model %s has no price in llm_prices", g->model);
 		http_error(r, ERR_INTERNAL, "the AI model has no price configured");
 		goto out;
 	}
-	g->budget = num(res[0], 2, cfg.ai_monthly_budget_usd);
+	g->budget = num(res[0], 2, agent_cfg.ai_monthly_budget_usd);
 	g->spent = num(res[0], 3, 0);
 	build_prompt(r, g);
 	g->max_tokens = g->in.max_words * (1 + g->in.alternatives) * 2 + 100;
@@ -352,7 +352,7 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 	json_object_object_add(extra, "spentUsd", money(r, g->spent));
 	json_object_object_add(extra, "reservedUsd", money(r, held));
 	json_object_object_add(extra, "estimatedCostUsd", money(r, estimate));
-	http_error_obj(r, ERR_PAYMENT_REQUIRED, NULL, extra);
+	http_error_obj(r, ERR_BUDGET_EXHAUSTED, NULL, extra);
 	goto out;
 reserved:
 	rc = 0;
@@ -626,7 +626,7 @@ proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 	    PQgetvalue(res[1], 0, 1));
 	db_clear(res, n);
 	/* The user's proposal analytics count it. */
-	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 	return 0;
 }
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define PROFILE_SKILLS_MAX	64	/* the profile holds at most 50 */
 

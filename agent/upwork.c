@@ -7,7 +7,7 @@
 
 #include <curl/curl.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define UPW_BACKOFF_MS		250
 #define UPW_BACKOFF_MAX_MS	8000
@@ -32,9 +32,35 @@ upwork_init(struct upwork *up, struct redis *rd)
 		return -1;
 	}
 	up->redis = rd;
-	if (*cfg.upwork_token_key_file != '\0')
-		(void)crypto_keys_load(&up->keys, cfg.upwork_token_key_file);
+	if (*agent_cfg.upwork_token_key_file != '\0')
+		(void)crypto_keys_load(&up->keys, agent_cfg.upwork_token_key_file,
+		    AGENT_NAME);
 	return 0;
+}
+
+static struct upwork	*main_up;
+
+static int
+main_setup(struct app *app)
+{
+	return upwork_init(main_up, &app->redis);
+}
+
+/*
+ * An endpoint's whole main() when it calls Upwork: agent_main() with
+ * the client up set up in each worker (it needs the worker's Redis),
+ * and released at the end.
+ */
+int
+upwork_main(const char *name, const struct route *routes, size_t n,
+    struct upwork *up)
+{
+	int	rc;
+
+	main_up = up;
+	rc = agent_main(name, routes, n, main_setup);
+	upwork_free(up);
+	return rc;
 }
 
 void
@@ -132,8 +158,8 @@ perform(struct upwork *up, const char *url, const char *ctype, const char *body,
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "upwork-agent-api/1.0");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)cfg.upwork_connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)cfg.upwork_timeout_ms);
+	    (long)agent_cfg.upwork_connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)agent_cfg.upwork_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
@@ -181,7 +207,7 @@ upwork_http(struct upwork *up, const char *url, const char *ctype,
 	int		 attempt, idempotent = auth != NULL;
 	CURLcode	 rc;
 
-	if (*cfg.upwork_client_id == '\0' || up->curl == NULL) {
+	if (*agent_cfg.upwork_client_id == '\0' || up->curl == NULL) {
 		upwork_fail(e, UPW_CONFIG, 0, "Upwork is not configured "
 		    "(upwork_client_id)");
 		return -1;
@@ -190,7 +216,7 @@ upwork_http(struct upwork *up, const char *url, const char *ctype,
 		wait = (long long)UPW_BACKOFF_MS << (attempt < 5 ? attempt : 5);
 		if (wait > UPW_BACKOFF_MAX_MS)
 			wait = UPW_BACKOFF_MAX_MS;
-		if (upwork_rl_take(up->redis, cfg.upwork_client_id, up->reserve,
+		if (upwork_rl_take(up->redis, agent_cfg.upwork_client_id, up->reserve,
 		    up->deadline, e) == -1) {
 			LOG_WARN(NULL, "upwork: %s", e->msg);
 			return -1;
@@ -198,18 +224,18 @@ upwork_http(struct upwork *up, const char *url, const char *ctype,
 		buf_reset(resp);
 		memset(&s, 0, sizeof(s));
 		s.body = resp;
-		s.max = (size_t)cfg.upwork_response_max;
+		s.max = (size_t)agent_cfg.upwork_response_max;
 		*status = 0;
 		up->requests++;
 		rc = perform(up, url, ctype, body, auth, &s, status);
 		if (rc == CURLE_WRITE_ERROR && s.over) {
 			upwork_fail(e, UPW_TOO_LARGE, (int)*status, "Upwork's "
-			    "response is larger than %d bytes", cfg.upwork_response_max);
+			    "response is larger than %d bytes", agent_cfg.upwork_response_max);
 			break;
 		}
 		if (rc == CURLE_FILESIZE_EXCEEDED) {
 			upwork_fail(e, UPW_TOO_LARGE, (int)*status, "Upwork's "
-			    "response is larger than %d bytes", cfg.upwork_response_max);
+			    "response is larger than %d bytes", agent_cfg.upwork_response_max);
 			break;
 		}
 		if (rc != CURLE_OK) {
@@ -217,7 +243,7 @@ upwork_http(struct upwork *up, const char *url, const char *ctype,
 			    curl_easy_strerror(rc));
 			if (rc == CURLE_OPERATION_TIMEDOUT)
 				snprintf(e->msg, sizeof(e->msg), "Upwork did not "
-				    "answer within %d ms", cfg.upwork_timeout_ms);
+				    "answer within %d ms", agent_cfg.upwork_timeout_ms);
 			else
 				e->err = ERR_BAD_GATEWAY;
 			/* Not sent at all, or safe to send again. */
@@ -231,7 +257,7 @@ upwork_http(struct upwork *up, const char *url, const char *ctype,
 			upwork_fail(e, UPW_THROTTLED, 429, "Upwork is rate limiting "
 			    "this API key (429); retry after %lld ms", wait);
 			e->retry_after_ms = wait;
-			(void)upwork_rl_pause(up->redis, cfg.upwork_client_id, wait);
+			(void)upwork_rl_pause(up->redis, agent_cfg.upwork_client_id, wait);
 			wait = 0;	/* the pause makes the next slot wait */
 			if (!time_for(up, e->retry_after_ms))
 				break;
@@ -247,7 +273,7 @@ upwork_http(struct upwork *up, const char *url, const char *ctype,
 				break;
 		} else
 			return 0;
-		if (attempt >= cfg.upwork_retries || !time_for(up, wait))
+		if (attempt >= agent_cfg.upwork_retries || !time_for(up, wait))
 			break;
 		LOG_INFO(NULL, "upwork: %.*s: %s; retrying in %lld ms",
 		    url_len(url), url, e->msg, wait);
@@ -274,7 +300,7 @@ graphql(struct upwork *up, const struct upwork_auth *auth, const char *body,
 {
 	long	status;
 
-	if (upwork_http(up, cfg.upwork_graphql_url, "application/json", body,
+	if (upwork_http(up, agent_cfg.upwork_graphql_url, "application/json", body,
 	    auth, resp, &status, e) == -1)
 		return -1;
 	if (status == 401) {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * The score, out of 100, is the sum of seven parts, each reported as a

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
+#include "agent.h"
 
 const char *const tone_names[TONE__MAX + 1] = {
 	"professional", "friendly", "confident", "concise", NULL

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * The score is the sum of five parts, each bounded, rounded once at

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * Why in C: a score computed in SQL for every row costs about 10 µs a
@@ -199,7 +199,7 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 	q->params[q->nparams] = lo;
 	q->params[q->nparams + 1] = hi;
 	q->params[q->nparams + 2] = arena_printf(&r->arena, "%d",
-	    cfg.match_max_jobs + 1);
+	    agent_cfg.match_max_jobs + 1);
 	qs[0] = (struct db_query){ RANK_PROFILE_SQL, 1, profile_params };
 	qs[1] = (struct db_query){ sql.data, q->nparams + 3, q->params };
 	if (db_run(r, qs, 2, res) == -1)
@@ -207,9 +207,9 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 
 	rank_profile_load(&r->arena, res[0], &p);
 	n = (size_t)PQntuples(res[1]);
-	truncated = n > (size_t)cfg.match_max_jobs;
+	truncated = n > (size_t)agent_cfg.match_max_jobs;
 	if (truncated)
-		n = (size_t)cfg.match_max_jobs;
+		n = (size_t)agent_cfg.match_max_jobs;
 	jobs = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*jobs));
 	order = arena_alloc(&r->arena, (n ? n : 1) * sizeof(*order));
 	for (i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 /* lifecycle.c: the proposal state machine: which status may follow which, and when the text may be edited; pure, the one definition of the edges. */
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 const char *const proposal_status_names[PS__MAX + 1] = {
 	[PS_DRAFT] = "draft",

@@ -8,7 +8,7 @@
 
 #include <curl/curl.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define TOKEN_MAX	2048
 
@@ -185,10 +185,10 @@ url_param(struct buf *b, const char *key, const char *val)
 void
 upwork_authorize_url(struct buf *url, const char *state)
 {
-	buf_puts(url, cfg.upwork_authorize_url);
+	buf_puts(url, agent_cfg.upwork_authorize_url);
 	url_param(url, "response_type", "code");
-	url_param(url, "client_id", cfg.upwork_client_id);
-	url_param(url, "redirect_uri", cfg.upwork_redirect_uri);
+	url_param(url, "client_id", agent_cfg.upwork_client_id);
+	url_param(url, "redirect_uri", agent_cfg.upwork_redirect_uri);
 	url_param(url, "state", state);
 }
 
@@ -312,7 +312,7 @@ token_call(struct upwork *up, const char *grant, const char *value,
 	long		 status;
 	int		 rc = -1;
 
-	if ((secret = read_file(cfg.upwork_client_secret_file, 4096, &len)) == NULL) {
+	if ((secret = read_file(agent_cfg.upwork_client_secret_file, 4096, &len)) == NULL) {
 		upwork_fail(e, UPW_CONFIG, 0, "Upwork is not configured: "
 		    "upwork_client_secret_file: %s", strerror(errno));
 		LOG_ERR(NULL, "upwork: %s", e->msg);
@@ -323,15 +323,15 @@ token_call(struct upwork *up, const char *grant, const char *value,
 	if (strcmp(grant, "code") == 0) {
 		form_add(&form, "grant_type", "authorization_code");
 		form_add(&form, "code", value);
-		form_add(&form, "redirect_uri", cfg.upwork_redirect_uri);
+		form_add(&form, "redirect_uri", agent_cfg.upwork_redirect_uri);
 	} else {
 		form_add(&form, "grant_type", "refresh_token");
 		form_add(&form, "refresh_token", value);
 	}
-	form_add(&form, "client_id", cfg.upwork_client_id);
+	form_add(&form, "client_id", agent_cfg.upwork_client_id);
 	form_add(&form, "client_secret", secret);
 	crypto_free_secret(secret);
-	if (upwork_http(up, cfg.upwork_token_url,
+	if (upwork_http(up, agent_cfg.upwork_token_url,
 	    "application/x-www-form-urlencoded", form.data, NULL, &resp, &status,
 	    e) == 0) {
 		rc = upwork_parse_tokens(resp.data, resp.len, status, t, e);
@@ -537,7 +537,7 @@ upwork_token(struct upwork *up, struct db *db, const char *tenant, int force,
 		    "(upwork_token_key_file)");
 		return -1;
 	}
-	snprintf(skew, sizeof(skew), "%d", cfg.upwork_refresh_skew);
+	snprintf(skew, sizeof(skew), "%d", agent_cfg.upwork_refresh_skew);
 	p[0] = skew;
 	q = (struct db_query){ stmts[STMT_READ], 1, p };
 	if (db_run_as(db, tenant, NULL, &q, 1, &res, NULL) == -1) {
@@ -563,7 +563,7 @@ upwork_token(struct upwork *up, struct db *db, const char *tenant, int force,
 
 	/* Wait for another refresher as long as its call to Upwork can take. */
 	snprintf(timeout, sizeof(timeout), "%d",
-	    cfg.upwork_timeout_ms * (cfg.upwork_retries + 1) + 5000);
+	    agent_cfg.upwork_timeout_ms * (agent_cfg.upwork_retries + 1) + 5000);
 	db_tx_begin(db, tenant, NULL);
 	p[0] = timeout;
 	q = (struct db_query){ stmts[STMT_LOCK_TIMEOUT], 1, p };

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define SEARCH_MAX_SKILLS	20
 
@@ -434,8 +434,8 @@ run_filter(struct run *rn, const struct search *s, enum upwork_job_type type,
 	f.min = s->min;
 	f.has_max = s->has_max;
 	f.max = s->max;
-	f.first = cfg.upwork_page_size;
-	for (page = 0; page < cfg.upwork_poll_max_pages; page++) {
+	f.first = agent_cfg.upwork_page_size;
+	for (page = 0; page < agent_cfg.upwork_poll_max_pages; page++) {
 		if (rn->up->deadline > 0 && now_ms() >= rn->up->deadline) {
 			upwork_fail(e, UPW_BUDGET, 0, "the time budget ran out");
 			rc = -1;
@@ -486,7 +486,7 @@ load_searches(struct run *rn, struct search **out, size_t *n, struct upwork_err 
 	int		 i;
 	size_t		 k;
 
-	params[0] = arena_printf(&rn->arena, "%d", cfg.poll_max_searches);
+	params[0] = arena_printf(&rn->arena, "%d", agent_cfg.poll_max_searches);
 	if (db_run_as(rn->db, rn->tenant, NULL, &q, 1, &res, NULL) == -1) {
 		upwork_fail(e, UPW_DATABASE, 0, "the saved searches could not be read");
 		return -1;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * Why in C: building these objects with json_build_object() in SQL made
