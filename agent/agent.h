@@ -548,18 +548,12 @@ void	 template_fill(struct buf *, const char *, size_t,
 	    const char *const [TEMPLATE_VAR__MAX]);
 
 /*
- * upwork.c -- the Upwork GraphQL API over libcurl.
- *
- * Every request to Upwork (GraphQL and OAuth token calls alike) first
- * takes a slot from the shared rate limit (upwork_rl.c), so all workers
- * and cron processes together stay within upwork_rate_per_sec and
- * upwork_rate_per_day.  Upwork's 429 pauses every process for its
- * Retry-After; 5xx and transport errors are retried upwork_retries times
- * with backoff; nothing is waited for past the client's deadline.  A
- * response is read up to upwork_response_max bytes, then parsed and
- * validated whole into the structs below before the caller sees any of
- * it: an errors array, a wrong type, a missing field or an oversized
- * body is an error, never half a page.
+ * upwork_parse.c -- Upwork's wire format, pure: the request bodies of
+ * the search and the details, and the responses (GraphQL pages, job
+ * details) parsed and validated whole into the structs below before the
+ * caller sees any of it: an errors array, a wrong type, a missing field
+ * or an oversized body is an error, never half a page.  Also how a
+ * failure is described (upwork_fail()), for every Upwork file.
  */
 enum upwork_fail {
 	UPW_OK,
@@ -582,19 +576,6 @@ struct upwork_err {
 	int		 http_status;	/* Upwork's, when there was one */
 	long long	 retry_after_ms;
 	char		 msg[320];	/* for logs and API error details; no secrets */
-};
-struct upwork {
-	void			*curl;		/* CURL *, kept for keep-alive */
-	struct redis		*redis;		/* the shared rate limit lives there */
-	double			 deadline;	/* now_ms() past which no request starts and nothing waits; 0: none */
-	int			 reserve;	/* daily requests to leave to others */
-	unsigned long		 requests;	/* HTTP requests sent */
-	struct crypto_keys	 keys;
-};
-/* Who a GraphQL call acts for: the bearer token and the organization. */
-struct upwork_auth {
-	char	access[2049];
-	char	org[65];
 };
 enum upwork_job_type {
 	UPW_JOBS_ANY,
@@ -657,10 +638,45 @@ struct upwork_details {
 	char		*company_id, *company_name, *city, *state, *timezone;
 	char		*raw;
 };
-struct upwork_tokens {
-	char		access[2049];
-	char		refresh[2049];
-	long long	expires_in;
+void	 upwork_fail(struct upwork_err *, enum upwork_fail, int, const char *, ...)
+	    PRINTF(4, 5);
+int	 upwork_id_valid(const char *);
+int	 upwork_ciphertext_valid(const char *);
+long long upwork_retry_after(const char *, time_t);
+char	*upwork_search_body(const struct upwork_filter *);
+char	*upwork_details_body(const char *);
+int	 upwork_parse_page(const char *, size_t, struct upwork_page *,
+	    struct upwork_err *);
+void	 upwork_page_free(struct upwork_page *);
+int	 upwork_parse_details(const char *, size_t, struct upwork_details *,
+	    struct upwork_err *);
+void	 upwork_details_free(struct upwork_details *);
+
+/*
+ * upwork.c -- the Upwork GraphQL API over libcurl.
+ *
+ * Every request to Upwork (GraphQL and OAuth token calls alike) first
+ * takes a slot from the shared rate limit (upwork_rl.c), so all workers
+ * and cron processes together stay within upwork_rate_per_sec and
+ * upwork_rate_per_day.  Upwork's 429 pauses every process for its
+ * Retry-After; 5xx and transport errors are retried upwork_retries times
+ * with backoff; nothing is waited for past the client's deadline.  A
+ * response is read up to upwork_response_max bytes and handed to
+ * upwork_parse.c.  upwork_main() is an endpoint's main() when the
+ * endpoint calls Upwork: the client is set up in each worker.
+ */
+struct upwork {
+	void			*curl;		/* CURL *, kept for keep-alive */
+	struct redis		*redis;		/* the shared rate limit lives there */
+	double			 deadline;	/* now_ms() past which no request starts and nothing waits; 0: none */
+	int			 reserve;	/* daily requests to leave to others */
+	unsigned long		 requests;	/* HTTP requests sent */
+	struct crypto_keys	 keys;
+};
+/* Who a GraphQL call acts for: the bearer token and the organization. */
+struct upwork_auth {
+	char	access[2049];
+	char	org[65];
 };
 /* What the submitProposal seam gets; see upwork_submit_proposal(). */
 struct upwork_proposal {
@@ -672,26 +688,14 @@ struct upwork_proposal {
 int	 upwork_init(struct upwork *, struct redis *);
 int	 upwork_main(const char *, const struct route *, size_t, struct upwork *);
 void	 upwork_free(struct upwork *);
-void	 upwork_fail(struct upwork_err *, enum upwork_fail, int, const char *, ...)
-	    PRINTF(4, 5);
 int	 upwork_http(struct upwork *, const char *, const char *, const char *,
 	    const struct upwork_auth *, struct buf *, long *, struct upwork_err *);
-char	*upwork_search_body(const struct upwork_filter *);
-char	*upwork_details_body(const char *);
-int	 upwork_parse_page(const char *, size_t, struct upwork_page *,
-	    struct upwork_err *);
-int	 upwork_parse_details(const char *, size_t, struct upwork_details *,
-	    struct upwork_err *);
 int	 upwork_search(struct upwork *, const struct upwork_auth *,
 	    const struct upwork_filter *, struct upwork_page *, struct upwork_err *);
 int	 upwork_client_details(struct upwork *, const struct upwork_auth *,
 	    const char *, struct upwork_details *, struct upwork_err *);
 int	 upwork_submit_proposal(struct upwork *, const struct upwork_proposal *,
 	    struct buf *, struct upwork_err *);
-void	 upwork_page_free(struct upwork_page *);
-void	 upwork_details_free(struct upwork_details *);
-int	 upwork_ciphertext_valid(const char *);
-long long upwork_retry_after(const char *, time_t);
 
 /*
  * upwork_auth.c -- the OAuth2 authorization-code flow and the tenant's
@@ -710,10 +714,14 @@ struct upwork_state {
 	char		nonce[33];
 	long long	expires;
 };
+struct upwork_tokens {
+	char		access[2049];
+	char		refresh[2049];
+	long long	expires_in;
+};
 char	*upwork_state_sign(const struct crypto_keys *, const struct upwork_state *);
 int	 upwork_state_verify(const struct crypto_keys *, const char *, time_t,
 	    struct upwork_state *);
-int	 upwork_id_valid(const char *);
 void	 upwork_authorize_url(struct buf *, const char *);
 int	 upwork_parse_tokens(const char *, size_t, long, struct upwork_tokens *,
 	    struct upwork_err *);

@@ -153,23 +153,6 @@ out:
 	return rc;
 }
 
-/*
- * Predicate: an Upwork id (an organization for X-Upwork-API-TenantId, a
- * posting, a client): 1..64 of [A-Za-z0-9_.~-].
- */
-int
-upwork_id_valid(const char *s)
-{
-	size_t	n = strlen(s), i;
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("_.~-", s[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 static void
 url_param(struct buf *b, const char *key, const char *val)
 {

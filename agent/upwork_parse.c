@@ -83,6 +83,23 @@ upwork_fail(struct upwork_err *e, enum upwork_fail f, int status,
 			e->msg[i] = '?';
 }
 
+/*
+ * Predicate: an Upwork id (an organization for X-Upwork-API-TenantId, a
+ * posting, a client): 1..64 of [A-Za-z0-9_.~-].
+ */
+int
+upwork_id_valid(const char *s)
+{
+	size_t	n = strlen(s), i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.~-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
 /* Predicate: Upwork's public job key, "~" and 1..64 letters and digits. */
 int
 upwork_ciphertext_valid(const char *s)
