@@ -126,12 +126,11 @@ int	 agent_config_load(void);
 #define SHAPE_PROPOSAL_FROM	" FROM proposals p" SHAPE_PROPOSAL_JOINS
 #define SHAPE_HISTORY_COLUMNS \
 	"h.from_status, h.to_status, h.edited, h.changed_by, h.changed_at"
-int	 shape_job(struct buf *, const PGresult *, int, int);
-int	 shape_search(struct buf *, const PGresult *, int, int);
-void	 shape_proposal(struct buf *, const PGresult *, int, int);
-void	 shape_history(struct buf *, const PGresult *, int, int);
-void	 shape_time(struct buf *, const char *);
-void	 shape_page_end(struct buf *, long long, long long, long long);
+int	 shape_job(struct jw *, const PGresult *, int, int, int);
+int	 shape_search(struct jw *, const PGresult *, int, int);
+void	 shape_proposal(struct jw *, const PGresult *, int, int);
+void	 shape_history(struct jw *, const PGresult *, int);
+void	 shape_time(struct jw *, const char *, const char *);
 
 /*
  * llm.c -- what every LLM provider shares: provider names, the price
@@ -347,8 +346,7 @@ int	 proposal_run(struct req *, struct proposal_gen *, llm_delta_fn,
 	    llm_tick_fn, void *);
 int	 proposal_store(struct req *, struct proposal_gen *, enum err *);
 void	 proposal_publish(struct req *, const struct proposal_gen *);
-void	 proposal_result_json(struct buf *, const struct proposal_gen *);
-void	 proposal_metadata_json(struct buf *, const struct proposal_gen *);
+void	 proposal_result_json(struct jw *, const struct proposal_gen *);
 void	 proposal_gen_free(struct proposal_gen *);
 void	 proposal_fail(struct req *, const struct proposal_gen *);
 void	 proposal_release(struct req *, struct proposal_gen *);
@@ -517,9 +515,9 @@ struct rank_query {
 void	 rank_profile_load(struct arena *, const PGresult *, struct rank_profile *);
 void	 rank_job_read(struct arena *, const PGresult *, int, int,
 	    struct rank_job *);
-void	 rank_shape(struct buf *, const PGresult *, int,
+void	 rank_shape(struct jw *, const PGresult *, int,
 	    const struct rank_profile *, const struct rank_job *, long long);
-int	 rank_list(struct req *, struct rank_query *, struct buf *);
+int	 rank_list(struct req *, struct rank_query *, struct reply *);
 
 /*
  * template.c -- proposal templates and their {{placeholders}}.

@@ -151,74 +151,65 @@ struct run {
 	struct arena		 arena;
 };
 
+/* A number with two decimals, or null when has is 0. */
 static void
-json_num(struct buf *b, const char *key, int has, double v)
+num_or_null(struct jw *w, const char *key, int has, double v)
 {
 	if (has)
-		buf_printf(b, ",\"%s\":%.2f", key, v);
+		jw_fixed(w, key, v, 2);
 	else
-		buf_printf(b, ",\"%s\":null", key);
-}
-
-static void
-json_str(struct buf *b, const char *key, const char *v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	if (v != NULL)
-		buf_json_string(b, v, strlen(v));
-	else
-		buf_puts(b, "null");
+		jw_null(w, key);
 }
 
 /* One record of the page parameter (the columns of PAGE_RECORD). */
 static void
-job_record(struct buf *b, const struct upwork_job *j)
+job_record(struct jw *w, const struct upwork_job *j)
 {
 	const struct upwork_client_info *c = &j->client;
 	double	 hire = 0;
 	size_t	 i;
 
-	buf_puts(b, "{\"upwork_id\":");
-	buf_json_string(b, j->id, strlen(j->id));
-	json_str(b, "ciphertext", j->ciphertext);
-	json_str(b, "title", j->title);
-	json_str(b, "description", j->description);
-	buf_puts(b, ",\"skills\":[");
-	for (i = 0; i < j->nskills; i++) {
-		if (i > 0)
-			buf_putc(b, ',');
-		buf_json_string(b, j->skills[i], strlen(j->skills[i]));
-	}
-	buf_printf(b, "],\"budget_type\":\"%s\"", j->hourly ? "hourly" : "fixed");
-	json_num(b, "budget_min", j->has_min, j->budget_min);
-	json_num(b, "budget_max", j->has_max, j->budget_max);
-	buf_printf(b, ",\"currency\":\"%s\"", j->currency);
-	json_str(b, "location", c->country);
-	json_str(b, "experience_level", j->experience_level);
+	jw_object(w, NULL);
+	jw_string(w, "upwork_id", j->id);
+	jw_string(w, "ciphertext", j->ciphertext);
+	jw_string(w, "title", j->title);
+	jw_string(w, "description", j->description);
+	jw_array(w, "skills");
+	for (i = 0; i < j->nskills; i++)
+		jw_string(w, NULL, j->skills[i]);
+	jw_end(w);
+	jw_string(w, "budget_type", j->hourly ? "hourly" : "fixed");
+	num_or_null(w, "budget_min", j->has_min, j->budget_min);
+	num_or_null(w, "budget_max", j->has_max, j->budget_max);
+	jw_string(w, "currency", j->currency);
+	jw_string(w, "location", c->country);
+	jw_string(w, "experience_level", j->experience_level);
 	if (j->applicants >= 0)
-		buf_printf(b, ",\"applicants\":%d", j->applicants);
+		jw_int(w, "applicants", j->applicants);
 	else
-		buf_puts(b, ",\"applicants\":null");
-	json_str(b, "posted_at", j->created);
-	buf_printf(b, ",\"raw\":%s", j->raw);
-	json_str(b, "c_uid", c->present ? c->uid : NULL);
-	json_str(b, "c_country", c->country);
-	json_str(b, "c_city", c->city);
-	json_num(b, "c_total_spent", c->has_spent, c->total_spent);
+		jw_null(w, "applicants");
+	jw_string(w, "posted_at", j->created);
+	jw_raw(w, "raw", j->raw);
+	jw_string(w, "c_uid", c->present ? c->uid : NULL);
+	jw_string(w, "c_country", c->country);
+	jw_string(w, "c_city", c->city);
+	num_or_null(w, "c_total_spent", c->has_spent, c->total_spent);
 	if (c->total_posted_jobs > 0) {
 		hire = 100.0 * c->total_hires / c->total_posted_jobs;
 		if (hire > 100)
 			hire = 100;
 	}
-	json_num(b, "c_hire_rate", c->present && c->total_posted_jobs > 0, hire);
-	json_num(b, "c_rating", c->has_feedback, c->total_feedback);
-	if (c->present)
-		buf_printf(b, ",\"c_reviews\":%d,\"c_jobs_posted\":%d,"
-		    "\"c_total_hires\":%d,\"c_verified\":%s", c->total_reviews,
-		    c->total_posted_jobs, c->total_hires,
-		    c->verified ? "true" : "false");
-	json_str(b, "c_member_since", c->member_since);
-	buf_putc(b, '}');
+	num_or_null(w, "c_hire_rate", c->present && c->total_posted_jobs > 0,
+	    hire);
+	num_or_null(w, "c_rating", c->has_feedback, c->total_feedback);
+	if (c->present) {
+		jw_int(w, "c_reviews", c->total_reviews);
+		jw_int(w, "c_jobs_posted", c->total_posted_jobs);
+		jw_int(w, "c_total_hires", c->total_hires);
+		jw_bool(w, "c_verified", c->verified);
+	}
+	jw_string(w, "c_member_since", c->member_since);
+	jw_end(w);
 }
 
 /*
@@ -311,6 +302,7 @@ static void
 announce(struct run *rn, const PGresult *res, const struct search *s)
 {
 	struct buf	 b = { 0 };
+	struct jw	 w;
 	char		*keep;
 	int		 i;
 
@@ -321,9 +313,10 @@ announce(struct run *rn, const PGresult *res, const struct search *s)
 		if (!keep[i])
 			continue;
 		buf_reset(&b);
-		shape_job(&b, res, i, 1);
-		b.len--;	/* the object's closing brace: add the search */
-		buf_printf(&b, ",\"searchId\":\"%s\"}", s->id);
+		jw_init(&w, &b);
+		shape_job(&w, res, i, 1, 1);
+		jw_string(&w, "searchId", s->id);
+		jw_end(&w);
 		if (events_publish(rn->redis, "job:new", rn->tenant, NULL, b.data,
 		    NULL, 0) == 0)
 			rn->st->published++;
@@ -341,21 +334,22 @@ store_page(struct run *rn, const struct search *s, const struct upwork_page *p,
     struct upwork_err *e)
 {
 	struct buf	 json = { 0 };
+	struct jw	 w;
 	const char	*params[2];
 	struct db_query	 q[2];
 	PGresult	*res[2];
 	size_t		 i, n = 0;
 	int		 inserted = 0, updated = 0, r;
 
-	buf_putc(&json, '[');
+	jw_init(&w, &json);
+	jw_array(&w, NULL);
 	for (i = 0; i < p->njobs; i++) {
 		if (!budget_match(s, &p->jobs[i]))
 			continue;
-		if (n++ > 0)
-			buf_putc(&json, ',');
-		job_record(&json, &p->jobs[i]);
+		job_record(&w, &p->jobs[i]);
+		n++;
 	}
-	buf_putc(&json, ']');
+	jw_end(&w);
 	if (n == 0) {
 		buf_free(&json);
 		return 0;

@@ -556,20 +556,20 @@ proposal_run(struct req *r, struct proposal_gen *g, llm_delta_fn on_delta,
 	return 0;
 }
 
+/* The alternatives as stored and answered: [{"tone":...,"text":...}, ...]. */
 static void
-alternatives_json(struct buf *b, const struct proposal_gen *g)
+alternatives_json(struct jw *w, const char *key, const struct proposal_gen *g)
 {
 	size_t	i;
 
-	buf_putc(b, '[');
+	jw_array(w, key);
 	for (i = 0; i < g->nalt; i++) {
-		buf_puts(b, i ? ",{\"tone\":\"" : "{\"tone\":\"");
-		buf_puts(b, tone_names[g->alt_tone[i]]);
-		buf_puts(b, "\",\"text\":");
-		buf_json_string(b, g->alt[i].data, g->alt[i].len);
-		buf_putc(b, '}');
+		jw_object(w, NULL);
+		jw_string(w, "tone", tone_names[g->alt_tone[i]]);
+		jw_stringn(w, "text", g->alt[i].data, g->alt[i].len);
+		jw_end(w);
 	}
-	buf_putc(b, ']');
+	jw_end(w);
 }
 
 static long long
@@ -587,13 +587,15 @@ int
 proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 {
 	struct buf	 alts = { 0 };
+	struct jw	 w;
 	const char	*p[15], *rid[1] = { g->reservation };
 	struct db_query	 qs[3];
 	PGresult	*res[3];
 	size_t		 n = 2;
 	int		 rc;
 
-	alternatives_json(&alts, g);
+	jw_init(&w, &alts);
+	alternatives_json(&w, NULL, g);
 	p[0] = g->job.id;
 	p[1] = g->incomplete ? "incomplete" : "draft";
 	p[2] = g->text.data;
@@ -642,51 +644,53 @@ void
 proposal_publish(struct req *r, const struct proposal_gen *g)
 {
 	struct buf	b = { 0 };
+	struct jw	w;
 
-	buf_printf(&b, "{\"id\":\"%s\",\"jobId\":\"%s\",\"status\":\"%s\","
-	    "\"tone\":\"%s\",\"provider\":\"%s\",\"model\":", g->id,
-	    g->job.id, g->incomplete ? "incomplete" : "draft",
-	    tone_names[g->in.tone], llm_provider_name(g->provider));
-	buf_json_string(&b, g->model, strlen(g->model));
-	buf_puts(&b, ",\"createdAt\":");
-	shape_time(&b, g->created_at);
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	jw_string(&w, "id", g->id);
+	jw_string(&w, "jobId", g->job.id);
+	jw_string(&w, "status", g->incomplete ? "incomplete" : "draft");
+	jw_string(&w, "tone", tone_names[g->in.tone]);
+	jw_string(&w, "provider", llm_provider_name(g->provider));
+	jw_string(&w, "model", g->model);
+	shape_time(&w, "createdAt", g->created_at);
+	jw_end(&w);
 	(void)events_publish(&r->app->redis, "proposal:updated",
 	    r->auth.tenant_id, r->auth.user_id, b.data, NULL, 0);
 	buf_free(&b);
 }
 
-void
-proposal_metadata_json(struct buf *b, const struct proposal_gen *g)
+/* What the generation used and cost, as the seed's "metadata". */
+static void
+metadata_json(struct jw *w, const struct proposal_gen *g)
 {
-	buf_printf(b, "{\"provider\":\"%s\",\"model\":",
-	    llm_provider_name(g->provider));
-	buf_json_string(b, g->model, strlen(g->model));
-	buf_printf(b, ",\"tokensUsed\":%lld,\"promptTokens\":%lld,"
-	    "\"completionTokens\":%lld,\"usageReported\":%s,\"cost\":%.6f,"
-	    "\"latencyMs\":%.0f,\"proposalId\":\"%s\",\"status\":\"%s\"",
-	    g->res.prompt_tokens + g->res.completion_tokens,
-	    g->res.prompt_tokens, g->res.completion_tokens,
-	    g->res.usage_reported ? "true" : "false", g->cost, g->latency_ms,
-	    g->id, g->incomplete ? "incomplete" : "draft");
-	if (g->in.template_id != NULL)
-		buf_printf(b, ",\"templateId\":\"%s\"}", g->in.template_id);
-	else
-		buf_puts(b, ",\"templateId\":null}");
+	jw_object(w, "metadata");
+	jw_string(w, "provider", llm_provider_name(g->provider));
+	jw_string(w, "model", g->model);
+	jw_int(w, "tokensUsed", g->res.prompt_tokens + g->res.completion_tokens);
+	jw_int(w, "promptTokens", g->res.prompt_tokens);
+	jw_int(w, "completionTokens", g->res.completion_tokens);
+	jw_bool(w, "usageReported", g->res.usage_reported);
+	jw_fixed(w, "cost", g->cost, 6);
+	jw_fixed(w, "latencyMs", g->latency_ms, 0);
+	jw_string(w, "proposalId", g->id);
+	jw_string(w, "status", g->incomplete ? "incomplete" : "draft");
+	jw_string(w, "templateId", g->in.template_id);
+	jw_end(w);
 }
 
-/* "proposal":..., "alternatives":[...], "suggestions":[...], "metadata":{...}, without braces. */
+/*
+ * The result's members, in the object open in w: "proposal",
+ * "alternatives", "suggestions" and "metadata".
+ */
 void
-proposal_result_json(struct buf *b, const struct proposal_gen *g)
+proposal_result_json(struct jw *w, const struct proposal_gen *g)
 {
-	buf_puts(b, "\"proposal\":");
-	buf_json_string(b, g->text.data, g->text.len);
-	buf_puts(b, ",\"alternatives\":");
-	alternatives_json(b, g);
-	buf_puts(b, ",\"suggestions\":");
-	buf_puts(b, g->suggestions.data);
-	buf_puts(b, ",\"metadata\":");
-	proposal_metadata_json(b, g);
+	jw_stringn(w, "proposal", g->text.data, g->text.len);
+	alternatives_json(w, "alternatives", g);
+	jw_raw(w, "suggestions", g->suggestions.data);
+	metadata_json(w, g);
 }
 
 /* Answer a failed generation: 502, 503 (with the provider's Retry-After) or 504. */

@@ -127,14 +127,12 @@ rank_job_read(struct arena *a, const PGresult *res, int row, int c,
 
 /* The job of row (SHAPE_JOB_COLUMNS from column 0) with j's match object. */
 void
-rank_shape(struct buf *out, const PGresult *res, int row,
+rank_shape(struct jw *w, const PGresult *res, int row,
     const struct rank_profile *p, const struct rank_job *j, long long as_of_us)
 {
-	shape_job(out, res, row, 0);
-	out->len--;		/* reopen the object for its match */
-	buf_puts(out, ",\"match\":");
-	match_json(out, &p->m, &j->job, as_of_us, &j->m);
-	buf_putc(out, '}');
+	shape_job(w, res, row, 0, 1);
+	match_json(jw_value(w, "match"), &p->m, &j->job, as_of_us, &j->m);
+	jw_end(w);
 }
 
 /* What the ranking sorts: small and contiguous, for the cache's sake. */
@@ -171,13 +169,14 @@ row_of(const PGresult *res, const char *id)
 }
 
 /*
- * Rank the caller's jobs for q and append the list's JSON body to out.
+ * Rank the caller's jobs for q into the reply rp: the list's page and
+ * its pagination.
  * q->params has room for q->nparams + 3 values: the window's bounds and
  * the cap go after the filters'.  Returns 0, or -1 with the error
  * response written.
  */
 int
-rank_list(struct req *r, struct rank_query *q, struct buf *out)
+rank_list(struct req *r, struct rank_query *q, struct reply *rp)
 {
 	struct buf	 sql = { 0 }, ids = { 0 };
 	struct db_query	 qs[2];
@@ -241,20 +240,18 @@ rank_list(struct req *r, struct rank_query *q, struct buf *out)
 		if (db_run(r, qs, 1, &page) == -1)
 			goto out;
 	}
-	buf_puts(out, "{\"success\":true,\"data\":[");
+	reply_list(rp);
 	for (i = from; i < to; i++) {
 		/* A job deleted between the two round trips is left out. */
 		if ((row = row_of(page, order[i].id)) == -1)
 			continue;
-		if (out->data[out->len - 1] != '[')
-			buf_putc(out, ',');
-		rank_shape(out, page, row, &p, order[i].job, q->as_of_us);
+		rank_shape(&rp->w, page, row, &p, order[i].job, q->as_of_us);
 	}
-	buf_printf(out, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
-	    "\"total\":%zu,\"hasMore\":%s,\"sort\":\"match\",\"asOf\":\"%s\","
-	    "\"window\":%lld,\"truncated\":%s}}", q->page, q->limit, kept,
-	    to < kept ? "true" : "false", hi, q->window_days,
-	    truncated ? "true" : "false");
+	reply_page(rp, q->page, q->limit, (long long)kept);
+	jw_string(&rp->w, "sort", "match");
+	jw_string(&rp->w, "asOf", hi);
+	jw_int(&rp->w, "window", q->window_days);
+	jw_bool(&rp->w, "truncated", truncated);
 	rc = 0;
 out:
 	PQclear(page);

@@ -13,40 +13,36 @@
  */
 
 static void
-put_text(struct buf *b, const PGresult *res, int row, int col)
+put_text(struct jw *w, const char *key, const PGresult *res, int row, int col)
 {
 	const char	*v = db_value(res, row, col);
 
 	if (v == NULL)
-		buf_puts(b, "null");
+		jw_null(w, key);
 	else
-		buf_json_string(b, v, (size_t)PQgetlength(res, row, col));
+		jw_stringn(w, key, v, (size_t)PQgetlength(res, row, col));
 }
 
-/* numeric and integer columns are already JSON numbers as PostgreSQL prints them. */
+/*
+ * numeric and integer columns are already JSON numbers as PostgreSQL
+ * prints them, and a json column (array_to_json(...)) is JSON: both are
+ * copied as they are.
+ */
 static void
-put_number(struct buf *b, const PGresult *res, int row, int col)
+put_raw(struct jw *w, const char *key, const PGresult *res, int row, int col)
+{
+	jw_raw(w, key, db_value(res, row, col));
+}
+
+static void
+put_bool(struct jw *w, const char *key, const PGresult *res, int row, int col)
 {
 	const char	*v = db_value(res, row, col);
 
-	buf_puts(b, v != NULL ? v : "null");
-}
-
-static void
-put_bool(struct buf *b, const PGresult *res, int row, int col)
-{
-	const char	*v = db_value(res, row, col);
-
-	buf_puts(b, v == NULL ? "null" : *v == 't' ? "true" : "false");
-}
-
-/* A json column (array_to_json(...)) is copied as it is. */
-static void
-put_raw(struct buf *b, const PGresult *res, int row, int col)
-{
-	const char	*v = db_value(res, row, col);
-
-	buf_puts(b, v != NULL ? v : "null");
+	if (v == NULL)
+		jw_null(w, key);
+	else
+		jw_bool(w, key, *v == 't');
 }
 
 /*
@@ -55,19 +51,19 @@ put_raw(struct buf *b, const PGresult *res, int row, int col)
  * The session runs in UTC (db.c), so the offset is always +00.
  */
 void
-shape_time(struct buf *b, const char *v)
+shape_time(struct jw *w, const char *key, const char *v)
 {
 	char	out[32];
 	size_t	n, i;
 
 	if (v == NULL) {
-		buf_puts(b, "null");
+		jw_null(w, key);
 		return;
 	}
 	n = strlen(v);
 	if (n < 22 || v[10] != ' ' || v[19] == '\0' ||
 	    strcmp(v + n - 3, "+00") != 0) {
-		buf_json_string(b, v, n);	/* infinity, BC dates: as they are */
+		jw_stringn(w, key, v, n);	/* infinity, BC dates: as they are */
 		return;
 	}
 	memcpy(out, v, 19);
@@ -77,152 +73,105 @@ shape_time(struct buf *b, const char *v)
 		out[20 + i] = (v[19] == '.' && 20 + i < n - 3) ? v[20 + i] : '0';
 	out[23] = 'Z';
 	out[24] = '\0';
-	buf_printf(b, "\"%s\"", out);
+	jw_string(w, key, out);
 }
 
 static void
-put_time(struct buf *b, const PGresult *res, int row, int col)
+put_time(struct jw *w, const char *key, const PGresult *res, int row, int col)
 {
-	shape_time(b, db_value(res, row, col));
+	shape_time(w, key, db_value(res, row, col));
 }
 
 /* The client object of a job row, or null when the job has none. */
 static void
-shape_client(struct buf *b, const PGresult *res, int row, int c)
+shape_client(struct jw *w, const PGresult *res, int row, int c)
 {
 	if (db_value(res, row, c) == NULL) {
-		buf_puts(b, "null");
+		jw_null(w, "client");
 		return;
 	}
-	buf_puts(b, "{\"id\":");
-	put_text(b, res, row, c);
-	buf_puts(b, ",\"name\":");
-	put_text(b, res, row, c + 1);
-	buf_puts(b, ",\"company\":");
-	put_text(b, res, row, c + 2);
-	buf_puts(b, ",\"location\":{\"country\":");
-	put_text(b, res, row, c + 3);
-	buf_puts(b, ",\"city\":");
-	put_text(b, res, row, c + 4);
-	buf_puts(b, "},\"totalSpent\":");
-	put_number(b, res, row, c + 5);
-	buf_puts(b, ",\"hireRate\":");
-	put_number(b, res, row, c + 6);
-	buf_puts(b, ",\"rating\":");
-	put_number(b, res, row, c + 7);
-	buf_puts(b, ",\"reviewsCount\":");
-	put_number(b, res, row, c + 8);
-	buf_puts(b, ",\"jobsPosted\":");
-	put_number(b, res, row, c + 9);
-	buf_puts(b, ",\"totalHires\":");
-	put_number(b, res, row, c + 10);
-	buf_puts(b, ",\"paymentVerified\":");
-	put_bool(b, res, row, c + 11);
-	buf_puts(b, ",\"memberSince\":");
-	put_time(b, res, row, c + 12);
-	buf_putc(b, '}');
+	jw_object(w, "client");
+	put_text(w, "id", res, row, c);
+	put_text(w, "name", res, row, c + 1);
+	put_text(w, "company", res, row, c + 2);
+	jw_object(w, "location");
+	put_text(w, "country", res, row, c + 3);
+	put_text(w, "city", res, row, c + 4);
+	jw_end(w);
+	put_raw(w, "totalSpent", res, row, c + 5);
+	put_raw(w, "hireRate", res, row, c + 6);
+	put_raw(w, "rating", res, row, c + 7);
+	put_raw(w, "reviewsCount", res, row, c + 8);
+	put_raw(w, "jobsPosted", res, row, c + 9);
+	put_raw(w, "totalHires", res, row, c + 10);
+	put_bool(w, "paymentVerified", res, row, c + 11);
+	put_time(w, "memberSince", res, row, c + 12);
+	jw_end(w);
 }
 
 /*
  * A job with its client from SHAPE_JOB_COLUMNS starting at column col.
+ * open: leave the object open for more keys (the caller closes it).
  * Returns the number of columns it read.
  */
 int
-shape_job(struct buf *b, const PGresult *res, int row, int col)
+shape_job(struct jw *w, const PGresult *res, int row, int col, int open)
 {
 	const char	*cipher = db_value(res, row, col + 13);
 	char		 url[160];
 
-	buf_puts(b, "{\"id\":");
-	put_text(b, res, row, col);
-	buf_puts(b, ",\"upworkId\":");
-	put_text(b, res, row, col + 1);
-	buf_puts(b, ",\"title\":");
-	put_text(b, res, row, col + 2);
-	buf_puts(b, ",\"description\":");
-	put_text(b, res, row, col + 3);
-	buf_puts(b, ",\"skills\":");
-	put_raw(b, res, row, col + 4);
-	buf_puts(b, ",\"budget\":{\"type\":");
-	put_text(b, res, row, col + 5);
-	buf_puts(b, ",\"min\":");
-	put_number(b, res, row, col + 6);
-	buf_puts(b, ",\"max\":");
-	put_number(b, res, row, col + 7);
-	buf_puts(b, ",\"currency\":");
-	put_text(b, res, row, col + 8);
-	buf_puts(b, "},\"location\":");
-	put_text(b, res, row, col + 9);
-	buf_puts(b, ",\"clientScore\":");
-	put_number(b, res, row, col + 10);
-	buf_puts(b, ",\"experienceLevel\":");
-	put_text(b, res, row, col + 11);
-	buf_puts(b, ",\"applicants\":");
-	put_number(b, res, row, col + 12);
-	buf_puts(b, ",\"url\":");
+	jw_object(w, NULL);
+	put_text(w, "id", res, row, col);
+	put_text(w, "upworkId", res, row, col + 1);
+	put_text(w, "title", res, row, col + 2);
+	put_text(w, "description", res, row, col + 3);
+	put_raw(w, "skills", res, row, col + 4);
+	jw_object(w, "budget");
+	put_text(w, "type", res, row, col + 5);
+	put_raw(w, "min", res, row, col + 6);
+	put_raw(w, "max", res, row, col + 7);
+	put_text(w, "currency", res, row, col + 8);
+	jw_end(w);
+	put_text(w, "location", res, row, col + 9);
+	put_raw(w, "clientScore", res, row, col + 10);
+	put_text(w, "experienceLevel", res, row, col + 11);
+	put_raw(w, "applicants", res, row, col + 12);
 	if (cipher == NULL)
-		buf_puts(b, "null");
+		jw_null(w, "url");
 	else {
 		/* ciphertext is at most 100 characters (a CHECK constraint). */
 		snprintf(url, sizeof(url), "https://www.upwork.com/jobs/%s", cipher);
-		buf_json_string(b, url, strlen(url));
+		jw_string(w, "url", url);
 	}
-	buf_puts(b, ",\"createdAt\":");
-	put_time(b, res, row, col + 14);
-	buf_puts(b, ",\"applicationDeadline\":");
-	put_time(b, res, row, col + 15);
-	buf_puts(b, ",\"client\":");
-	shape_client(b, res, row, col + 16);
-	buf_putc(b, '}');
+	put_time(w, "createdAt", res, row, col + 14);
+	put_time(w, "applicationDeadline", res, row, col + 15);
+	shape_client(w, res, row, col + 16);
+	if (!open)
+		jw_end(w);
 	return SHAPE_JOB_NCOLS;
 }
 
 /* A saved search from SHAPE_SEARCH_COLUMNS starting at column col. */
 int
-shape_search(struct buf *b, const PGresult *res, int row, int col)
+shape_search(struct jw *w, const PGresult *res, int row, int col)
 {
-	buf_puts(b, "{\"id\":");
-	put_text(b, res, row, col);
-	buf_puts(b, ",\"userId\":");
-	put_text(b, res, row, col + 1);
-	buf_puts(b, ",\"name\":");
-	put_text(b, res, row, col + 2);
-	buf_puts(b, ",\"skills\":");
-	put_raw(b, res, row, col + 3);
-	buf_puts(b, ",\"minBudget\":");
-	put_number(b, res, row, col + 4);
-	buf_puts(b, ",\"maxBudget\":");
-	put_number(b, res, row, col + 5);
-	buf_puts(b, ",\"location\":");
-	put_text(b, res, row, col + 6);
-	buf_puts(b, ",\"clientScore\":");
-	put_number(b, res, row, col + 7);
-	buf_puts(b, ",\"query\":");
-	put_text(b, res, row, col + 8);
-	buf_puts(b, ",\"notify\":");
-	put_bool(b, res, row, col + 9);
-	buf_puts(b, ",\"lastRunAt\":");
-	put_time(b, res, row, col + 10);
-	buf_puts(b, ",\"createdAt\":");
-	put_time(b, res, row, col + 11);
-	buf_puts(b, ",\"updatedAt\":");
-	put_time(b, res, row, col + 12);
-	buf_puts(b, ",\"minMatch\":");
-	put_number(b, res, row, col + 13);
-	buf_putc(b, '}');
+	jw_object(w, NULL);
+	put_text(w, "id", res, row, col);
+	put_text(w, "userId", res, row, col + 1);
+	put_text(w, "name", res, row, col + 2);
+	put_raw(w, "skills", res, row, col + 3);
+	put_raw(w, "minBudget", res, row, col + 4);
+	put_raw(w, "maxBudget", res, row, col + 5);
+	put_text(w, "location", res, row, col + 6);
+	put_raw(w, "clientScore", res, row, col + 7);
+	put_text(w, "query", res, row, col + 8);
+	put_bool(w, "notify", res, row, col + 9);
+	put_time(w, "lastRunAt", res, row, col + 10);
+	put_time(w, "createdAt", res, row, col + 11);
+	put_time(w, "updatedAt", res, row, col + 12);
+	put_raw(w, "minMatch", res, row, col + 13);
+	jw_end(w);
 	return SHAPE_SEARCH_NCOLS;
-}
-
-/*
- * Close a list body: "],\"pagination\":{...}}" after the items, with the
- * seed's page, limit, total and hasMore.
- */
-void
-shape_page_end(struct buf *b, long long page, long long limit, long long total)
-{
-	buf_printf(b, "],\"pagination\":{\"page\":%lld,\"limit\":%lld,"
-	    "\"total\":%lld,\"hasMore\":%s}}", page, limit, total,
-	    page * limit < total ? "true" : "false");
 }
 
 /*
@@ -230,7 +179,7 @@ shape_page_end(struct buf *b, long long page, long long limit, long long total)
  * generating it cost.  open: leave the object open for more keys.
  */
 void
-shape_proposal(struct buf *b, const PGresult *res, int row, int open)
+shape_proposal(struct jw *w, const PGresult *res, int row, int open)
 {
 	static const struct {
 		const char	*key;
@@ -243,50 +192,43 @@ shape_proposal(struct buf *b, const PGresult *res, int row, int open)
 	};
 	size_t	i;
 
-	buf_putc(b, '{');
+	jw_object(w, NULL);
 	for (i = 0; i < nitems(cols); i++) {
-		buf_printf(b, "%s\"%s\":", i ? "," : "", cols[i].key);
 		if (cols[i].text)
-			put_text(b, res, row, (int)i);
+			put_text(w, cols[i].key, res, row, (int)i);
 		else
-			put_raw(b, res, row, (int)i);
+			put_raw(w, cols[i].key, res, row, (int)i);
 	}
-	buf_puts(b, ",\"usage\":");
 	if (db_value(res, row, 12) == NULL)
-		buf_puts(b, "null");
-	else
-		buf_printf(b, "{\"promptTokens\":%s,\"completionTokens\":%s,"
-		    "\"cost\":%s}", PQgetvalue(res, row, 12),
-		    PQgetvalue(res, row, 13), PQgetvalue(res, row, 14));
-	buf_puts(b, ",\"job\":{\"id\":");
-	put_text(b, res, row, 1);
-	buf_puts(b, ",\"title\":");
-	put_text(b, res, row, 15);
-	buf_puts(b, "},\"templateId\":");
-	put_text(b, res, row, 18);
-	buf_puts(b, ",\"readyAt\":");
-	put_time(b, res, row, 19);
-	buf_puts(b, ",\"createdAt\":");
-	put_time(b, res, row, 16);
-	buf_puts(b, ",\"updatedAt\":");
-	put_time(b, res, row, SHAPE_PROPOSAL_UPDATED);
+		jw_null(w, "usage");
+	else {
+		jw_object(w, "usage");
+		put_raw(w, "promptTokens", res, row, 12);
+		put_raw(w, "completionTokens", res, row, 13);
+		put_raw(w, "cost", res, row, 14);
+		jw_end(w);
+	}
+	jw_object(w, "job");
+	put_text(w, "id", res, row, 1);
+	put_text(w, "title", res, row, 15);
+	jw_end(w);
+	put_text(w, "templateId", res, row, 18);
+	put_time(w, "readyAt", res, row, 19);
+	put_time(w, "createdAt", res, row, 16);
+	put_time(w, "updatedAt", res, row, SHAPE_PROPOSAL_UPDATED);
 	if (!open)
-		buf_putc(b, '}');
+		jw_end(w);
 }
 
-/* One change of a proposal from SHAPE_HISTORY_COLUMNS; comma: one came before. */
+/* One change of a proposal from SHAPE_HISTORY_COLUMNS. */
 void
-shape_history(struct buf *b, const PGresult *res, int row, int comma)
+shape_history(struct jw *w, const PGresult *res, int row)
 {
-	buf_puts(b, comma ? ",{\"from\":" : "{\"from\":");
-	put_text(b, res, row, 0);
-	buf_puts(b, ",\"to\":");
-	put_text(b, res, row, 1);
-	buf_puts(b, ",\"edited\":");
-	put_bool(b, res, row, 2);
-	buf_puts(b, ",\"by\":");
-	put_text(b, res, row, 3);
-	buf_puts(b, ",\"at\":");
-	put_time(b, res, row, 4);
-	buf_putc(b, '}');
+	jw_object(w, NULL);
+	put_text(w, "from", res, row, 0);
+	put_text(w, "to", res, row, 1);
+	put_bool(w, "edited", res, row, 2);
+	put_text(w, "by", res, row, 3);
+	put_time(w, "at", res, row, 4);
+	jw_end(w);
 }

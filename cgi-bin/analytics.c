@@ -104,22 +104,26 @@ edges_param(struct req *r, const int *edges)
 }
 
 static void
-put_buckets(struct buf *b, const int *edges, const long long *n,
-    long long unknown)
+put_buckets(struct jw *w, const char *key, const int *edges,
+    const long long *n, long long unknown)
 {
 	int	i;
 
-	buf_puts(b, "{\"buckets\":[");
+	jw_object(w, key);
+	jw_array(w, "buckets");
 	for (i = 0; i < NBUCKETS; i++) {
-		buf_printf(b, "%s{\"min\":%d,\"max\":", i ? "," : "",
-		    i == 0 ? 0 : edges[i - 1]);
+		jw_object(w, NULL);
+		jw_int(w, "min", i == 0 ? 0 : edges[i - 1]);
 		if (i == NBUCKETS - 1)
-			buf_puts(b, "null");
+			jw_null(w, "max");
 		else
-			buf_printf(b, "%d", edges[i]);
-		buf_printf(b, ",\"count\":%lld}", n[i]);
+			jw_int(w, "max", edges[i]);
+		jw_int(w, "count", n[i]);
+		jw_end(w);
 	}
-	buf_printf(b, "],\"unknown\":%lld}", unknown);
+	jw_end(w);
+	jw_int(w, "unknown", unknown);
+	jw_end(w);
 }
 
 /*
@@ -128,7 +132,7 @@ put_buckets(struct buf *b, const int *edges, const long long *n,
  * when posted: what the poller compares with a minimum match.
  */
 static void
-put_match(struct buf *b, struct req *r, const PGresult *prof,
+put_match(struct jw *w, struct req *r, const PGresult *prof,
     const PGresult *jobs, long long total)
 {
 	struct rank_profile	 p;
@@ -145,10 +149,14 @@ put_match(struct buf *b, struct req *r, const PGresult *prof,
 		    MATCH_WINDOW_DAYS * 86400LL * 1000000, &j.m);
 		matching += j.m.score >= threshold;
 	}
-	buf_printf(b, "\"match\":{\"threshold\":%d,\"thresholdFrom\":\"%s\","
-	    "\"scored\":%d,\"matching\":%d,\"share\":%.4f,\"truncated\":%s}",
-	    threshold, p.threshold >= 0 ? "profile" : "default", n, matching,
-	    n > 0 ? (double)matching / n : 0.0, total > n ? "true" : "false");
+	jw_object(w, "match");
+	jw_int(w, "threshold", threshold);
+	jw_string(w, "thresholdFrom", p.threshold >= 0 ? "profile" : "default");
+	jw_int(w, "scored", n);
+	jw_int(w, "matching", matching);
+	jw_fixed(w, "share", n > 0 ? (double)matching / n : 0.0, 4);
+	jw_bool(w, "truncated", total > n);
+	jw_end(w);
 }
 
 /*
@@ -185,16 +193,18 @@ range_read(struct req *r, struct range_q *q, const char **lo, const char **hi)
 	return 0;
 }
 
-/* {"success":true,"data":{"from":"...","to":"...","days":N, -- left open. */
+/* The data object, opened with the range: "from", "to", "days". */
 static void
-range_json(struct buf *b, const struct range_q *q)
+range_json(struct jw *w, const struct range_q *q)
 {
 	char	day[16];
 
+	jw_object(w, NULL);
 	format_date(day, sizeof(day), q->from);
-	buf_printf(b, "{\"success\":true,\"data\":{\"from\":\"%s\",", day);
+	jw_string(w, "from", day);
 	format_date(day, sizeof(day), q->to);
-	buf_printf(b, "\"to\":\"%s\",\"days\":%lld,", day, q->to - q->from + 1);
+	jw_string(w, "to", day);
+	jw_int(w, "days", q->to - q->from + 1);
 }
 
 static void
@@ -205,8 +215,8 @@ jobs_analytics(struct req *r)
 	const char	*user[1] = { r->auth.user_id }, *range[4], *cap[3];
 	struct db_query	 qs[STMT__MAX];
 	PGresult	*res[STMT__MAX];
-	struct buf	 b = { 0 }, key = { 0 };
-	struct cache_lookup lk;
+	struct buf	 key = { 0 };
+	struct reply	 rp;
 	char		 day[16];
 	long long	 i;
 
@@ -215,11 +225,8 @@ jobs_analytics(struct req *r)
 	/* The match share depends on the caller's profile: see jobs.c. */
 	buf_printf(&key, "analytics/jobs|user=%s|from=%lld|to=%lld",
 	    r->auth.user_id, q.from, q.to);
-	if (cache_get_ex(r, CACHE_JOBS, key.data, CACHE_NO_L1,
-	    &b, &lk) > CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_JOBS, key.data, CACHE_NO_L1))
 		goto out;
-	}
 	cap[0] = range[0];
 	cap[1] = range[1];
 	range[2] = edges_param(r, hourly_edges);
@@ -237,34 +244,40 @@ jobs_analytics(struct req *r)
 	c.per_day = arena_alloc(&r->arena, (size_t)c.days * sizeof(long long));
 	memset(c.per_day, 0, (size_t)c.days * sizeof(long long));
 	read_counts(res[STMT_PER_DAY], res[STMT_BUDGET], q.from, &c);
-	range_json(&b, &q);
-	buf_printf(&b, "\"jobs\":%lld,\"perDay\":[", c.jobs);
+	range_json(&rp.w, &q);
+	jw_int(&rp.w, "jobs", c.jobs);
+	jw_array(&rp.w, "perDay");
 	for (i = 0; i < c.days; i++) {
 		format_date(day, sizeof(day), q.from + i);
-		buf_printf(&b, "%s{\"date\":\"%s\",\"count\":%lld}", i ? "," : "",
-		    day, c.per_day[i]);
+		jw_object(&rp.w, NULL);
+		jw_string(&rp.w, "date", day);
+		jw_int(&rp.w, "count", c.per_day[i]);
+		jw_end(&rp.w);
 	}
-	buf_puts(&b, "],\"topSkills\":[");
+	jw_end(&rp.w);
+	jw_array(&rp.w, "topSkills");
 	for (i = 0; i < PQntuples(res[STMT_SKILLS]); i++) {
-		buf_puts(&b, i ? ",{\"skill\":" : "{\"skill\":");
-		buf_json_string(&b, PQgetvalue(res[STMT_SKILLS], (int)i, 0),
+		jw_object(&rp.w, NULL);
+		jw_stringn(&rp.w, "skill", PQgetvalue(res[STMT_SKILLS], (int)i, 0),
 		    (size_t)PQgetlength(res[STMT_SKILLS], (int)i, 0));
-		buf_printf(&b, ",\"count\":%s}", PQgetvalue(res[STMT_SKILLS], (int)i, 1));
+		jw_raw(&rp.w, "count", PQgetvalue(res[STMT_SKILLS], (int)i, 1));
+		jw_end(&rp.w);
 	}
-	buf_puts(&b, "],\"budget\":{\"hourly\":");
-	put_buckets(&b, hourly_edges, c.hourly, c.hourly_unknown);
-	buf_puts(&b, ",\"fixed\":");
-	put_buckets(&b, fixed_edges, c.fixed, c.fixed_unknown);
-	buf_printf(&b, "},\"clientScore\":{\"average\":%.2f},",
-	    c.jobs > 0 ? (double)c.score_sum / (double)c.jobs : 0.0);
-	put_match(&b, r, res[STMT_PROFILE], res[STMT_MATCH], c.jobs);
-	buf_puts(&b, "}}");
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	jw_end(&rp.w);
+	jw_object(&rp.w, "budget");
+	put_buckets(&rp.w, "hourly", hourly_edges, c.hourly, c.hourly_unknown);
+	put_buckets(&rp.w, "fixed", fixed_edges, c.fixed, c.fixed_unknown);
+	jw_end(&rp.w);
+	jw_object(&rp.w, "clientScore");
+	jw_fixed(&rp.w, "average", c.jobs > 0 ? (double)c.score_sum /
+	    (double)c.jobs : 0.0, 2);
+	jw_end(&rp.w);
+	put_match(&rp.w, r, res[STMT_PROFILE], res[STMT_MATCH], c.jobs);
+	reply_send(&rp, 200);
 	db_clear(res, STMT__MAX);
 out:
+	reply_free(&rp);
 	buf_free(&key);
-	buf_free(&b);
 }
 
 /*
@@ -360,16 +373,18 @@ cmp_tally(const void *a, const void *b)
 }
 
 static void
-put_rates(struct buf *b, const struct tally *t)
+put_rates(struct jw *w, const struct tally *t)
 {
-	buf_printf(b, "\"proposals\":%lld,\"submitted\":%lld,\"replied\":%lld,"
-	    "\"hired\":%lld,\"replyRate\":%.4f,\"winRate\":%.4f", t->proposals,
-	    t->submitted, t->replied, t->hired, ratio(t->replied, t->submitted),
-	    ratio(t->hired, t->submitted));
+	jw_int(w, "proposals", t->proposals);
+	jw_int(w, "submitted", t->submitted);
+	jw_int(w, "replied", t->replied);
+	jw_int(w, "hired", t->hired);
+	jw_fixed(w, "replyRate", ratio(t->replied, t->submitted), 4);
+	jw_fixed(w, "winRate", ratio(t->hired, t->submitted), 4);
 }
 
 static void
-put_proposals(struct buf *b, struct req *r, const PGresult *groups,
+put_proposals(struct jw *w, struct req *r, const PGresult *groups,
     const PGresult *median)
 {
 	struct tally	 all = { 0 }, *tpl;
@@ -398,36 +413,38 @@ put_proposals(struct buf *b, struct req *r, const PGresult *groups,
 	}
 	qsort(tpl, ntpl, sizeof(*tpl), cmp_tally);
 
-	buf_puts(b, "\"byStatus\":{");
+	jw_object(w, "byStatus");
 	for (i = 0; i < PS__MAX; i++)
-		buf_printf(b, "%s\"%s\":%lld", i ? "," : "", proposal_status_names[i],
-		    by_status[i]);
-	buf_puts(b, "},");
-	put_rates(b, &all);
-	buf_printf(b, ",\"timeToSubmit\":{\"proposals\":%s,\"medianSeconds\":%.0f,"
-	    "\"medianHours\":%.2f}", PQgetvalue(median, 0, 0),
-	    strtod(PQgetvalue(median, 0, 1), NULL),
-	    strtod(PQgetvalue(median, 0, 1), NULL) / 3600);
+		jw_int(w, proposal_status_names[i], by_status[i]);
+	jw_end(w);
+	put_rates(w, &all);
+	jw_object(w, "timeToSubmit");
+	jw_raw(w, "proposals", PQgetvalue(median, 0, 0));
+	jw_fixed(w, "medianSeconds", strtod(PQgetvalue(median, 0, 1), NULL), 0);
+	jw_fixed(w, "medianHours", strtod(PQgetvalue(median, 0, 1), NULL) / 3600,
+	    2);
+	jw_end(w);
 	tokens = all.prompt_tokens + all.completion_tokens;
-	buf_printf(b, ",\"ai\":{\"promptTokens\":%lld,\"completionTokens\":%lld,"
-	    "\"tokens\":%lld,\"cost\":%.6f,\"tokensPerProposal\":%.2f,"
-	    "\"costPerProposal\":%.6f},\"templates\":[", all.prompt_tokens,
-	    all.completion_tokens, tokens, all.cost, ratio(tokens, all.proposals),
-	    all.proposals > 0 ? all.cost / (double)all.proposals : 0.0);
+	jw_object(w, "ai");
+	jw_int(w, "promptTokens", all.prompt_tokens);
+	jw_int(w, "completionTokens", all.completion_tokens);
+	jw_int(w, "tokens", tokens);
+	jw_fixed(w, "cost", all.cost, 6);
+	jw_fixed(w, "tokensPerProposal", ratio(tokens, all.proposals), 2);
+	jw_fixed(w, "costPerProposal", all.proposals > 0 ?
+	    all.cost / (double)all.proposals : 0.0, 6);
+	jw_end(w);
+	jw_array(w, "templates");
 	for (k = 0; k < ntpl; k++) {
-		buf_puts(b, k ? ",{\"templateId\":" : "{\"templateId\":");
-		if (tpl[k].template_id == NULL)
-			buf_puts(b, "null,\"name\":null,");
-		else {
-			buf_printf(b, "\"%s\",\"name\":", tpl[k].template_id);
-			buf_json_string(b, tpl[k].name, strlen(tpl[k].name));
-			buf_putc(b, ',');
-		}
-		put_rates(b, &tpl[k]);
-		buf_printf(b, ",\"tokens\":%lld,\"cost\":%.6f}",
-		    tpl[k].prompt_tokens + tpl[k].completion_tokens, tpl[k].cost);
+		jw_object(w, NULL);
+		jw_string(w, "templateId", tpl[k].template_id);
+		jw_string(w, "name", tpl[k].name);
+		put_rates(w, &tpl[k]);
+		jw_int(w, "tokens", tpl[k].prompt_tokens + tpl[k].completion_tokens);
+		jw_fixed(w, "cost", tpl[k].cost, 6);
+		jw_end(w);
 	}
-	buf_putc(b, ']');
+	jw_end(w);
 }
 
 /*
@@ -442,18 +459,15 @@ proposals_analytics(struct req *r)
 	const char	*params[5];
 	struct db_query	 qs[PSTMT__MAX];
 	PGresult	*res[PSTMT__MAX];
-	struct buf	 b = { 0 }, key = { 0 }, progress = { 0 };
-	struct cache_lookup lk;
+	struct buf	 key = { 0 }, progress = { 0 };
+	struct reply	 rp;
 	int		 s;
 
 	if (range_read(r, &q, &params[0], &params[1]) == -1)
 		return;
 	buf_printf(&key, "analytics/proposals|from=%lld|to=%lld", q.from, q.to);
-	if (cache_get(r, CACHE_USER, key.data, &b, &lk) >
-	    CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_USER, key.data, 0))
 		goto out;
-	}
 	buf_putc(&progress, '{');
 	for (s = PROGRESS_FIRST; s <= PROGRESS_LAST; s++)
 		buf_printf(&progress, "%s%s", s > PROGRESS_FIRST ? "," : "",
@@ -466,15 +480,13 @@ proposals_analytics(struct req *r)
 	qs[PSTMT_MEDIAN] = (struct db_query){ pstmts[PSTMT_MEDIAN], 3, params };
 	if (db_run(r, qs, PSTMT__MAX, res) == -1)
 		goto out;
-	range_json(&b, &q);
-	put_proposals(&b, r, res[PSTMT_GROUPS], res[PSTMT_MEDIAN]);
-	buf_puts(&b, "}}");
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	range_json(&rp.w, &q);
+	put_proposals(&rp.w, r, res[PSTMT_GROUPS], res[PSTMT_MEDIAN]);
+	reply_send(&rp, 200);
 	db_clear(res, PSTMT__MAX);
 out:
+	reply_free(&rp);
 	buf_free(&key);
-	buf_free(&b);
 	buf_free(&progress);
 }
 

@@ -224,8 +224,8 @@ jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 {
 	struct rank_query rq = { 0 };
 	const char	*params[LQ_Q + 4];
-	struct buf	 where = { 0 }, key = { 0 }, b = { 0 };
-	struct cache_lookup lk;
+	struct buf	 where = { 0 }, key = { 0 };
+	struct reply	 rp;
 	long long	 now_us = (long long)time(NULL) * 1000000;
 
 	if (!FIELD_SET(set, LQ_ASOF))
@@ -237,11 +237,8 @@ jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 	buf_printf(&key, "match|user=%s|asOf=%lld|window=%lld|min=%lld|",
 	    r->auth.user_id, q->as_of, q->window, q->min_match);
 	list_key(&key, set, q);
-	if (cache_get_ex(r, CACHE_JOBS, key.data, CACHE_NO_L1,
-	    &b, &lk) > CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_JOBS, key.data, CACHE_NO_L1))
 		goto out;
-	}
 	rq.nparams = where_clauses(&where, set, q, r, params);
 	rq.where = where.data;
 	rq.params = params;
@@ -250,14 +247,12 @@ jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 	rq.min_match = (int)q->min_match;
 	rq.page = q->page;
 	rq.limit = q->limit;
-	if (rank_list(r, &rq, &b) == -1)
-		goto out;
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	if (rank_list(r, &rq, &rp) == 0)
+		reply_send(&rp, 200);
 out:
+	reply_free(&rp);
 	buf_free(&key);
 	buf_free(&where);
-	buf_free(&b);
 }
 
 /*
@@ -272,9 +267,8 @@ jobs_list(struct req *r)
 	struct list_q	 q = { 0 };
 	uint64_t	 set;
 	const char	*params[LQ_Q + 3], *user[1] = { r->auth.user_id };
-	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, b = { 0 };
-	struct buf	 key = { 0 };
-	struct cache_lookup lk;
+	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, key = { 0 };
+	struct reply	 rp;
 	struct db_query	 qs[3];
 	PGresult	*res[3];
 	struct rank_profile p;
@@ -305,11 +299,8 @@ jobs_list(struct req *r)
 	 */
 	buf_printf(&key, "newest|user=%s|", r->auth.user_id);
 	list_key(&key, set, &q);
-	if (cache_get(r, CACHE_JOBS, key.data, &b, &lk) >
-	    CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_JOBS, key.data, 0))
 		goto out;
-	}
 	n = where_clauses(&where, set, &q, r, params);
 	buf_printf(&count, "%s%s", stmts[STMT_COUNT], where.data ? where.data : "");
 	buf_printf(&page, "%s%s", stmts[STMT_PAGE], where.data ? where.data : "");
@@ -332,25 +323,22 @@ jobs_list(struct req *r)
 
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
 	rank_profile_load(&r->arena, res[2], &p);
-	buf_puts(&b, "{\"success\":true,\"data\":[");
+	reply_list(&rp);
 	for (i = 0; i < PQntuples(res[1]); i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
 		rank_job_read(&r->arena, res[1], i, SHAPE_JOB_NCOLS, &j);
 		match_score(&p.m, &j.job, as_of, q.window * 86400LL * 1000000,
 		    &j.m);
-		rank_shape(&b, res[1], i, &p, &j, as_of);
+		rank_shape(&rp.w, res[1], i, &p, &j, as_of);
 	}
-	shape_page_end(&b, q.page, q.limit, total);
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	reply_page(&rp, q.page, q.limit, total);
+	reply_send(&rp, 200);
 	db_clear(res, 3);
 out:
+	reply_free(&rp);
 	buf_free(&key);
 	buf_free(&where);
 	buf_free(&count);
 	buf_free(&page);
-	buf_free(&b);
 }
 
 static void
@@ -361,7 +349,7 @@ jobs_save_search(struct req *r)
 	const char	*kind[1], *params[10];
 	struct db_query	 qs[3];
 	PGresult	*res[3];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 
 	if (valid_json(r, search_fields, nitems(search_fields), &s, &set) == -1)
 		return;
@@ -394,11 +382,9 @@ jobs_save_search(struct req *r)
 		return;
 	}
 	cache_invalidate(&r->app->redis, CACHE_SEARCHES, r->auth.tenant_id);
-	buf_puts(&b, "{\"success\":true,\"data\":");
-	shape_search(&b, res[2], 0, 0);
-	buf_putc(&b, '}');
-	http_json(r, 201, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	shape_search(&rp.w, res[2], 0, 0);
+	reply_send(&rp, 201);
 	db_clear(res, 3);
 }
 

@@ -101,73 +101,47 @@ static const char *const stmts[STMT__MAX] = {
 };
 
 static void
-put_value(struct buf *b, const PGresult *res, int col, int text)
+put_value(struct jw *w, const char *key, const PGresult *res, int col,
+    int text)
 {
 	const char	*v = res != NULL ? db_value(res, 0, col) : NULL;
 
-	if (v == NULL)
-		buf_puts(b, "null");
-	else if (text)
-		buf_json_string(b, v, (size_t)PQgetlength(res, 0, col));
+	if (v != NULL && text)
+		jw_stringn(w, key, v, (size_t)PQgetlength(res, 0, col));
 	else
-		buf_puts(b, v);		/* numbers and json columns as they are */
+		jw_raw(w, key, v);	/* numbers and json columns as they are */
 }
 
 /* A json array column, [] for the empty profile. */
 static void
-put_array(struct buf *b, const PGresult *res, int col)
+put_array(struct jw *w, const char *key, const PGresult *res, int col)
 {
 	if (res == NULL)
-		buf_puts(b, "[]");
+		jw_raw(w, key, "[]");
 	else
-		put_value(b, res, col, 0);
+		put_value(w, key, res, col, 0);
 }
 
 /* The profile of row 0 of res (PROFILE_COLUMNS), or the empty one when res has no row. */
 static void
-shape_profile(struct buf *b, const struct req *r, const PGresult *res)
+shape_profile(struct jw *w, const struct req *r, const PGresult *res)
 {
 	if (res != NULL && PQntuples(res) == 0)
 		res = NULL;
-	buf_puts(b, "{\"success\":true,\"data\":{\"userId\":");
-	buf_json_string(b, r->auth.user_id, strlen(r->auth.user_id));
-	buf_puts(b, ",\"name\":");
-	put_value(b, res, 0, 1);
-	buf_puts(b, ",\"title\":");
-	put_value(b, res, 1, 1);
-	buf_puts(b, ",\"skills\":");
-	put_array(b, res, 2);
-	buf_puts(b, ",\"hourlyRateMin\":");
-	put_value(b, res, 3, 0);
-	buf_puts(b, ",\"hourlyRateTarget\":");
-	put_value(b, res, 4, 0);
-	buf_puts(b, ",\"bio\":");
-	put_value(b, res, 5, 1);
-	buf_puts(b, ",\"portfolio\":");
-	put_array(b, res, 6);
-	buf_puts(b, ",\"tone\":");
-	put_value(b, res, 7, 1);
-	buf_puts(b, ",\"languages\":");
-	put_array(b, res, 8);
-	buf_puts(b, ",\"matchThreshold\":");
-	put_value(b, res, 9, 0);
-	buf_puts(b, ",\"updatedAt\":");
-	shape_time(b, res != NULL ? db_value(res, 0, 10) : NULL);
-	buf_puts(b, "}}");
-}
-
-static void
-put_strlist(struct buf *b, const struct strlist *l)
-{
-	size_t	i;
-
-	buf_putc(b, '[');
-	for (i = 0; i < l->n; i++) {
-		if (i > 0)
-			buf_putc(b, ',');
-		buf_json_string(b, l->v[i], strlen(l->v[i]));
-	}
-	buf_putc(b, ']');
+	jw_object(w, NULL);
+	jw_string(w, "userId", r->auth.user_id);
+	put_value(w, "name", res, 0, 1);
+	put_value(w, "title", res, 1, 1);
+	put_array(w, "skills", res, 2);
+	put_value(w, "hourlyRateMin", res, 3, 0);
+	put_value(w, "hourlyRateTarget", res, 4, 0);
+	put_value(w, "bio", res, 5, 1);
+	put_array(w, "portfolio", res, 6);
+	put_value(w, "tone", res, 7, 1);
+	put_array(w, "languages", res, 8);
+	put_value(w, "matchThreshold", res, 9, 0);
+	shape_time(w, "updatedAt", res != NULL ? db_value(res, 0, 10) : NULL);
+	jw_end(w);
 }
 
 /* Drop repeated items, keeping the first of each: "C, c" is one skill. */
@@ -238,29 +212,24 @@ portfolio_json(struct req *r, const struct objlist *l)
 {
 	const struct highlight	*h = l->v;
 	struct buf		 b = { 0 };
+	struct jw		 w;
 	char			*s;
-	size_t			 i;
+	size_t			 i, k;
 
-	buf_putc(&b, '[');
+	jw_init(&w, &b);
+	jw_array(&w, NULL);
 	for (i = 0; i < l->n; i++) {
-		buf_puts(&b, i ? ",{\"title\":" : "{\"title\":");
-		buf_json_string(&b, h[i].title, strlen(h[i].title));
-		buf_puts(&b, ",\"description\":");
-		if (h[i].description != NULL)
-			buf_json_string(&b, h[i].description,
-			    strlen(h[i].description));
-		else
-			buf_puts(&b, "null");
-		buf_puts(&b, ",\"skills\":");
-		put_strlist(&b, &h[i].skills);
-		buf_puts(&b, ",\"url\":");
-		if (h[i].url != NULL)
-			buf_json_string(&b, h[i].url, strlen(h[i].url));
-		else
-			buf_puts(&b, "null");
-		buf_putc(&b, '}');
+		jw_object(&w, NULL);
+		jw_string(&w, "title", h[i].title);
+		jw_string(&w, "description", h[i].description);
+		jw_array(&w, "skills");
+		for (k = 0; k < h[i].skills.n; k++)
+			jw_string(&w, NULL, h[i].skills.v[k]);
+		jw_end(&w);
+		jw_string(&w, "url", h[i].url);
+		jw_end(&w);
 	}
-	buf_putc(&b, ']');
+	jw_end(&w);
 	s = arena_strndup(&r->arena, b.data, b.len);
 	buf_free(&b);
 	return s;
@@ -278,23 +247,18 @@ me_get(struct req *r)
 {
 	const char	*params[1] = { r->auth.user_id };
 	struct db_query	 q = { stmts[STMT_GET], 1, params };
-	struct cache_lookup lk;
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	PGresult	*res;
 
-	if (cache_get(r, CACHE_USER, "profile", &b, &lk) >
-	    CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
-		goto out;
+	if (reply_cached(&rp, r, CACHE_USER, "profile", 0))
+		return;
+	if (db_run(r, &q, 1, &res) == -1) {
+		reply_free(&rp);
+		return;
 	}
-	if (db_run(r, &q, 1, &res) == -1)
-		goto out;
-	shape_profile(&b, r, res);
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	shape_profile(&rp.w, r, res);
+	reply_send(&rp, 200);
 	PQclear(res);
-out:
-	buf_free(&b);
 }
 
 static void
@@ -305,7 +269,7 @@ me_put(struct req *r)
 	const char	*kind[1], *params[10];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	size_t		 i;
 
 	if (valid_json(r, profile_fields, nitems(profile_fields), &p, &set) == -1 ||
@@ -336,9 +300,9 @@ me_put(struct req *r)
 	 */
 	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 	cache_invalidate(&r->app->redis, CACHE_JOBS, r->auth.tenant_id);
-	shape_profile(&b, r, res[1]);
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	shape_profile(&rp.w, r, res[1]);
+	reply_send(&rp, 200);
 	db_clear(res, 2);
 }
 

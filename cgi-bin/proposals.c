@@ -112,7 +112,7 @@ proposals_list(struct req *r)
 	const char	*params[4];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	long long	 total;
 	int		 i;
 
@@ -128,15 +128,12 @@ proposals_list(struct req *r)
 	if (db_run(r, qs, 2, res) == -1)
 		return;
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
-	buf_puts(&b, "{\"success\":true,\"data\":[");
-	for (i = 0; i < PQntuples(res[1]); i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		shape_proposal(&b, res[1], i, 0);
-	}
-	shape_page_end(&b, q.page, q.limit, total);
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	reply_list(&rp);
+	for (i = 0; i < PQntuples(res[1]); i++)
+		shape_proposal(&rp.w, res[1], i, 0);
+	reply_page(&rp, q.page, q.limit, total);
+	reply_send(&rp, 200);
 	db_clear(res, 2);
 }
 
@@ -163,7 +160,7 @@ proposals_get(struct req *r)
 	struct db_query	 qs[2] = { { stmts[STMT_ONE], 1, params },
 			    { stmts[STMT_HISTORY], 1, params } };
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	int		 i;
 
 	if (proposal_id(r) == -1 || db_run(r, qs, 2, res) == -1)
@@ -172,14 +169,12 @@ proposals_get(struct req *r)
 		http_error(r, ERR_NOT_FOUND, "no proposal with this id");
 		goto out;
 	}
-	buf_puts(&b, "{\"success\":true,\"data\":");
-	shape_proposal(&b, res[0], 0, 1);
-	buf_puts(&b, ",\"history\":[");
+	reply_open(&rp, r);
+	shape_proposal(&rp.w, res[0], 0, 1);
+	jw_array(&rp.w, "history");
 	for (i = 0; i < PQntuples(res[1]); i++)
-		shape_history(&b, res[1], i, i > 0);
-	buf_puts(&b, "]}}");
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+		shape_history(&rp.w, res[1], i);
+	reply_send(&rp, 200);
 out:
 	db_clear(res, 2);
 }
@@ -237,17 +232,19 @@ alternatives_json(struct req *r, const struct objlist *l)
 {
 	const struct alternative *a = l->v;
 	struct buf	 b = { 0 };
+	struct jw	 w;
 	char		*s;
 	size_t		 i;
 
-	buf_putc(&b, '[');
+	jw_init(&w, &b);
+	jw_array(&w, NULL);
 	for (i = 0; i < l->n; i++) {
-		buf_printf(&b, "%s{\"tone\":\"%s\",\"text\":", i ? "," : "",
-		    tone_names[a[i].tone]);
-		buf_json_string(&b, a[i].text, strlen(a[i].text));
-		buf_putc(&b, '}');
+		jw_object(&w, NULL);
+		jw_string(&w, "tone", tone_names[a[i].tone]);
+		jw_string(&w, "text", a[i].text);
+		jw_end(&w);
 	}
-	buf_putc(&b, ']');
+	jw_end(&w);
 	s = arena_strndup(&r->arena, b.data, b.len);
 	buf_free(&b);
 	return s;
@@ -269,6 +266,8 @@ proposals_patch(struct req *r)
 	enum proposal_status	 from, to;
 	enum lc_verdict		 v;
 	struct buf		 out = { 0 }, ev = { 0 };
+	struct reply		 rp;
+	struct jw		 w;
 	int			 edits;
 
 	if (proposal_id(r) == -1 || refuse_read_only(r) == -1 ||
@@ -320,18 +319,20 @@ proposals_patch(struct req *r)
 		goto out;
 
 	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
-	buf_printf(&ev, "{\"id\":\"%s\",\"jobId\":\"%s\",\"status\":\"%s\","
-	    "\"previousStatus\":\"%s\",\"edited\":%s,\"updatedAt\":", r->args[0],
-	    PQgetvalue(res, 0, 1), proposal_status_names[to],
-	    proposal_status_names[from], edits ? "true" : "false");
-	shape_time(&ev, db_value(res, 0, SHAPE_PROPOSAL_UPDATED));
-	buf_putc(&ev, '}');
+	jw_init(&w, &ev);
+	jw_object(&w, NULL);
+	jw_string(&w, "id", r->args[0]);
+	jw_string(&w, "jobId", PQgetvalue(res, 0, 1));
+	jw_string(&w, "status", proposal_status_names[to]);
+	jw_string(&w, "previousStatus", proposal_status_names[from]);
+	jw_bool(&w, "edited", edits);
+	shape_time(&w, "updatedAt", db_value(res, 0, SHAPE_PROPOSAL_UPDATED));
+	jw_end(&w);
 	(void)events_publish(&r->app->redis, "proposal:updated",
 	    r->auth.tenant_id, r->auth.user_id, ev.data, NULL, 0);
-	buf_puts(&out, "{\"success\":true,\"data\":");
-	shape_proposal(&out, res, 0, 0);
-	buf_putc(&out, '}');
-	http_json(r, 200, out.data, out.len);
+	reply_open(&rp, r);
+	shape_proposal(&rp.w, res, 0, 0);
+	reply_send(&rp, 200);
 out:
 	PQclear(row);
 	PQclear(res);

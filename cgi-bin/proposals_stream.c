@@ -51,11 +51,13 @@ static int
 on_delta(void *arg, const char *p, size_t n)
 {
 	struct buf	b = { 0 };
+	struct jw	w;
 	int		rc;
 
-	buf_puts(&b, "{\"delta\":");
-	buf_json_string(&b, p, n);
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	jw_stringn(&w, "delta", p, n);
+	jw_end(&w);
 	rc = sse_send(arg, b.data, b.len);
 	buf_free(&b);
 	return rc;
@@ -78,11 +80,14 @@ static void
 send_error(struct stream *s, enum err e, const char *why)
 {
 	struct buf	b = { 0 };
+	struct jw	w;
 
-	buf_printf(&b, "{\"error\":\"Generation failed\",\"code\":\"%s\","
-	    "\"details\":", err_code(e));
-	buf_json_string(&b, why, strlen(why));
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	jw_string(&w, "error", "Generation failed");
+	jw_string(&w, "code", err_code(e));
+	jw_string(&w, "details", why);
+	jw_end(&w);
 	(void)sse_send(s, b.data, b.len);
 	s->r->code = err_code(e);
 	buf_free(&b);
@@ -94,6 +99,7 @@ stream(struct req *r)
 	struct proposal_gen	g;
 	struct stream		s = { r, 0, 0 };
 	struct buf		b = { 0 };
+	struct jw		w;
 	enum err		e;
 
 	if (proposal_prepare(r, &g) == -1)
@@ -119,9 +125,11 @@ stream(struct req *r)
 		r->code = "client_closed";
 		goto out;
 	}
-	buf_puts(&b, "{\"done\":true,");
-	proposal_result_json(&b, &g);
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	jw_bool(&w, "done", 1);
+	proposal_result_json(&w, &g);
+	jw_end(&w);
 	if (sse_send(&s, b.data, b.len) == -1)
 		r->code = "client_closed";
 out:

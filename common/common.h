@@ -494,6 +494,42 @@ const char *req_client_ip(struct req *);
 int	 ip_in_list(const char *, const char *);
 
 /*
+ * json.c -- a small JSON writer over a struct buf.
+ *
+ * It places the commas and closes what it opened.  A value goes into
+ * the innermost open array, or into the innermost open object under the
+ * key given (NULL in an array and at the top).  jw_key() names the next
+ * value whatever writes it; jw_value() hands the buffer over for one
+ * value the caller writes itself.  Keys are the program's own literals.
+ * Strings are escaped (buf_json_string()); jw_raw() copies text that is
+ * JSON already (a json column, a number as PostgreSQL prints it); a
+ * NULL string or raw value is null.  Nothing is ever taken back from
+ * the buffer, which stays NUL-terminated.
+ */
+#define JW_DEPTH_MAX	24
+struct jw {
+	struct buf	*b;
+	int		 depth;		/* 0: the top, outside every value */
+	uint32_t	 arrays;	/* bit d: level d is an array */
+	uint32_t	 filled;	/* bit d: level d has a value already */
+	int		 pending;	/* jw_key() named the next value */
+};
+void	 jw_init(struct jw *, struct buf *);
+void	 jw_object(struct jw *, const char *);
+void	 jw_array(struct jw *, const char *);
+void	 jw_end(struct jw *);
+void	 jw_close(struct jw *);
+void	 jw_key(struct jw *, const char *);
+struct buf *jw_value(struct jw *, const char *);
+void	 jw_string(struct jw *, const char *, const char *);
+void	 jw_stringn(struct jw *, const char *, const char *, size_t);
+void	 jw_raw(struct jw *, const char *, const char *);
+void	 jw_int(struct jw *, const char *, long long);
+void	 jw_fixed(struct jw *, const char *, double, int);
+void	 jw_bool(struct jw *, const char *, int);
+void	 jw_null(struct jw *, const char *);
+
+/*
  * response.c -- the one place that writes responses.
  *
  * Each request writes exactly one response: http_json(), http_error()
@@ -646,6 +682,37 @@ int	 cache_invalidate(struct redis *, int, const char *);
 const struct cache_stats *cache_get_stats(void);
 void	 cache_log_stats(void);
 void	 cache_free(void);
+
+/*
+ * reply.c -- the API's success envelope, {"success":true,"data":...},
+ * in one place: every answer that succeeds is opened, closed, cached
+ * and sent here.  A list's data is its items, followed by the seed's
+ * pagination (page, limit, total, hasMore).
+ *
+ *	if (reply_cached(&rp, r, ns, key, 0))
+ *		return;				(answered from the cache)
+ *	reply_list(&rp);
+ *	for each row: shape the item with &rp.w;
+ *	reply_page(&rp, page, limit, total);
+ *	reply_send(&rp, 200);			(closed, cached, sent, freed)
+ *
+ * A handler that fails after opening answers its error and calls
+ * reply_free().  reply_open() is the same for an answer never cached.
+ */
+struct reply {
+	struct req		*r;
+	struct buf		 body;
+	struct jw		 w;		/* writes the data value */
+	struct cache_lookup	 lk;
+	int			 cached;	/* the body goes to the cache */
+};
+void	 reply_open(struct reply *, struct req *);
+int	 reply_cached(struct reply *, struct req *, int, const char *,
+	    unsigned int);
+void	 reply_list(struct reply *);
+void	 reply_page(struct reply *, long long, long long, long long);
+void	 reply_send(struct reply *, int);
+void	 reply_free(struct reply *);
 
 /*
  * ratelimit.c -- sliding-window limits per route class and identifier.
