@@ -84,22 +84,10 @@ int	 agent_config_load(void);
 /*
  * shape.c -- the JSON of the API's resources, built from query rows.
  *
- * A statement selects SHAPE_JOB_COLUMNS (from SHAPE_JOB_FROM) or
- * SHAPE_SEARCH_COLUMNS, in that order, starting at some column; the
- * shape_* function appends the object and returns how many columns it
- * read.
+ * A job is a row of JOB_COLUMNS (job.c); shape_job_match() adds the
+ * caller's match of it.  A saved search is SHAPE_SEARCH_COLUMNS from
+ * some column on; shape_search() returns how many columns it read.
  */
-#define SHAPE_JOB_COLUMNS \
-	"j.id, j.upwork_id, j.title, j.description, array_to_json(j.skills)," \
-	" j.budget_type, j.budget_min, j.budget_max, j.currency, j.location," \
-	" j.client_score, j.experience_level, j.applicants, j.ciphertext," \
-	" j.posted_at, j.deadline, c.id, c.name, c.company, c.country, c.city," \
-	" c.total_spent, c.hire_rate, c.rating, c.reviews_count, c.jobs_posted," \
-	" c.total_hires, c.payment_verified, c.member_since"
-#define SHAPE_JOB_NCOLS		29
-#define SHAPE_JOB_FROM \
-	" FROM jobs j LEFT JOIN clients c" \
-	" ON c.tenant_id = j.tenant_id AND c.id = j.client_id"
 #define SHAPE_SEARCH_COLUMNS \
 	"s.id, s.user_id, s.name, array_to_json(s.skills), s.min_budget," \
 	" s.max_budget, s.location, s.client_score, s.query, s.notify," \
@@ -126,7 +114,11 @@ int	 agent_config_load(void);
 #define SHAPE_PROPOSAL_FROM	" FROM proposals p" SHAPE_PROPOSAL_JOINS
 #define SHAPE_HISTORY_COLUMNS \
 	"h.from_status, h.to_status, h.edited, h.changed_by, h.changed_at"
-int	 shape_job(struct jw *, const PGresult *, int, int, int);
+struct job_scores;
+struct job_scored;
+void	 shape_job(struct jw *, const PGresult *, int, int);
+void	 shape_job_match(struct jw *, const PGresult *, int,
+	    const struct job_scores *, const struct job_scored *, long long);
 int	 shape_search(struct jw *, const PGresult *, int, int);
 void	 shape_proposal(struct jw *, const PGresult *, int, int);
 void	 shape_history(struct jw *, const PGresult *, int);
@@ -212,8 +204,8 @@ void	 llm_openai_cleanup(void);
  * PROFILE_SQL selects the caller's profile (one row, or none when the
  * user has never been seen); profile_from_row() reads it.  Strings
  * point into the arena given.  Its first columns are
- * PROFILE_MATCH_COLUMNS, what the match score reads (RANK_PROFILE_SQL
- * selects only those), so rank_profile_load() reads either result.
+ * PROFILE_MATCH_COLUMNS, what the match score reads (JOB_PROFILE_SQL
+ * selects only those), so job_score_rows() reads either result.
  */
 #define PROFILE_MATCH_COLUMNS \
 	"u.skills, u.hourly_rate_min, u.hourly_rate, u.match_threshold"
@@ -478,46 +470,101 @@ void	 match_json(struct buf *, const struct match_profile *,
 	    const struct match_job *, long long, const struct match_result *);
 
 /*
- * rank.c -- the caller's jobs ranked by match (GET /api/jobs?sort=match)
- * and the reading of job and profile rows for scoring.
- *
- * A statement that scores jobs selects RANK_COLUMNS (FROM jobs j);
- * RANK_PROFILE_SQL ($1: the user id) selects what the score reads of
- * the profile.  rank_list() runs the ranking for a filter set: the
- * jobs posted in [asOf - window, asOf] (the newest match_max_jobs of
- * them), scored, filtered by min_match, ordered by score, posting time
- * and id, so that pages of the same asOf never overlap or skip.
+ * job.c -- the job row, declared once.  A statement selects of a job
+ * either JOB_SCORE_COLUMNS (what the match score reads) or JOB_COLUMNS
+ * (those, then what the API shows of the job and its client, from
+ * JOB_FROM), always first, so that enum job_col names the place of
+ * every column; the statement's own columns follow (at JOB_SCORE_NCOLS
+ * or JOB_NCOLS).  shape_job() reads a row for the API; job_score_rows()
+ * reads the score's columns of every row and scores them against the
+ * profile JOB_PROFILE_SQL ($1: the user id) selected: the one loop
+ * behind the job lists, job analytics and the poller's minimum match.
  */
-#define RANK_COLUMNS \
+enum job_col {
+	JC_ID,			/* JOB_SCORE_COLUMNS */
+	JC_SKILLS,		/* text[] */
+	JC_BUDGET_TYPE,
+	JC_BUDGET_MIN,
+	JC_BUDGET_MAX,
+	JC_CURRENCY,
+	JC_CLIENT_SCORE,
+	JC_APPLICANTS,
+	JC_POSTED_AT,
+	JOB_SCORE_NCOLS,
+	JC_UPWORK_ID = JOB_SCORE_NCOLS,	/* the rest of JOB_COLUMNS */
+	JC_TITLE,
+	JC_DESCRIPTION,
+	JC_SKILLS_JSON,
+	JC_LOCATION,
+	JC_EXPERIENCE_LEVEL,
+	JC_CIPHERTEXT,
+	JC_DEADLINE,
+	JC_CLIENT_ID,		/* NULL: the job has no client */
+	JC_CLIENT_NAME,
+	JC_CLIENT_COMPANY,
+	JC_CLIENT_COUNTRY,
+	JC_CLIENT_CITY,
+	JC_CLIENT_TOTAL_SPENT,
+	JC_CLIENT_HIRE_RATE,
+	JC_CLIENT_RATING,
+	JC_CLIENT_REVIEWS,
+	JC_CLIENT_JOBS_POSTED,
+	JC_CLIENT_TOTAL_HIRES,
+	JC_CLIENT_VERIFIED,
+	JC_CLIENT_MEMBER_SINCE,
+	JOB_NCOLS
+};
+#define JOB_SCORE_COLUMNS \
 	"j.id, j.skills, j.budget_type, j.budget_min, j.budget_max," \
 	" j.currency, j.client_score, j.applicants, j.posted_at"
-extern const char RANK_PROFILE_SQL[];
-struct rank_profile {
+#define JOB_COLUMNS JOB_SCORE_COLUMNS \
+	", j.upwork_id, j.title, j.description, array_to_json(j.skills)," \
+	" j.location, j.experience_level, j.ciphertext, j.deadline, c.id," \
+	" c.name, c.company, c.country, c.city, c.total_spent, c.hire_rate," \
+	" c.rating, c.reviews_count, c.jobs_posted, c.total_hires," \
+	" c.payment_verified, c.member_since"
+#define JOB_CLIENT_JOIN \
+	" LEFT JOIN clients c ON c.tenant_id = j.tenant_id AND c.id = j.client_id"
+#define JOB_FROM	" FROM jobs j" JOB_CLIENT_JOIN
+#define JOB_AS_POSTED	0	/* as_of: each job as of its own posting */
+extern const char JOB_PROFILE_SQL[];
+struct job_profile {
 	struct match_profile	 m;
 	int			 threshold;	/* match_threshold, -1: not set */
 };
-struct rank_job {
+struct job_scored {
 	const char		*id;
-	int			 row;
 	struct match_job	 job;
 	struct match_result	 m;
 };
-struct rank_query {
-	const char	*where;		/* " AND ..." using $1..$nparams, or NULL */
-	const char	**params;	/* nparams filter values, then 3 free slots */
-	int		 nparams;
-	long long	 as_of_us;
-	long long	 window_days;
-	int		 min_match;	/* 0: every job */
-	long long	 page;
-	long long	 limit;
+struct job_scores {
+	struct job_profile	 profile;
+	struct job_scored	*jobs;		/* row i, in the arena */
+	size_t			 n;
+	int			 truncated;	/* the result had more rows */
 };
-void	 rank_profile_load(struct arena *, const PGresult *, struct rank_profile *);
-void	 rank_job_read(struct arena *, const PGresult *, int, int,
-	    struct rank_job *);
-void	 rank_shape(struct jw *, const PGresult *, int,
-	    const struct rank_profile *, const struct rank_job *, long long);
-int	 rank_list(struct req *, struct rank_query *, struct reply *);
+void	 job_score_rows(struct arena *, const PGresult *, const PGresult *,
+	    size_t, long long, long long, struct job_scores *);
+
+/*
+ * rank.c -- the caller's jobs ranked by match (GET /api/jobs?sort=match).
+ *
+ * rank_list() runs the ranking for a filter set: the jobs posted in
+ * [asOf - window, asOf] (the newest match_max_jobs of them), scored,
+ * filtered by min_match, ordered by score, posting time and id, so that
+ * pages of the same asOf never overlap or skip.
+ */
+struct rank_query {
+	const char		*where;		/* " AND ..." using $1..$nparams, or NULL */
+	const char *const	*params;	/* the filters' values */
+	int			 nparams;
+	long long		 as_of_us;
+	long long		 window_days;
+	int			 min_match;	/* 0: every job */
+	long long		 page;
+	long long		 limit;
+};
+int	 rank_list(struct req *, const struct rank_query *, struct reply *);
 
 /*
  * template.c -- proposal templates and their {{placeholders}}.

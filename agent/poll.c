@@ -31,6 +31,8 @@
 	"client_score_of(x.c_verified, x.c_total_spent, x.c_hire_rate," \
 	" x.c_rating, x.c_reviews)"
 
+#define COL_INSERTED	JOB_NCOLS	/* STMT_JOBS: after the job row */
+
 enum stmt {
 	STMT_SEARCHES,
 	STMT_CLIENTS,
@@ -108,15 +110,13 @@ static const char *const stmts[STMT__MAX] = {
 	    " EXCLUDED.experience_level, EXCLUDED.applicants, EXCLUDED.posted_at,"
 	    " EXCLUDED.raw)"
 	    " RETURNING j.*, (j.xmax = 0) AS inserted)"
-	    " SELECT j.inserted, " SHAPE_JOB_COLUMNS
-	    " FROM up j LEFT JOIN clients c"
-	    " ON c.tenant_id = j.tenant_id AND c.id = j.client_id",
+	    " SELECT " JOB_COLUMNS ", j.inserted FROM up j" JOB_CLIENT_JOIN,
 	[STMT_DRY] = "SELECT count(*) FILTER (WHERE NOT known), count(*) FROM"
 	    " (SELECT DISTINCT x.upwork_id, EXISTS (SELECT FROM jobs j"
 	    " WHERE j.tenant_id = app_tenant() AND j.upwork_id = x.upwork_id) AS known"
 	    " FROM " PAGE_RECORD " WHERE " PAGE_SCORE " >= $2::int) s",
 	/* What the match score reads of the new jobs (asOf: each one's posting). */
-	[STMT_SCORE] = "SELECT " RANK_COLUMNS " FROM jobs j"
+	[STMT_SCORE] = "SELECT " JOB_SCORE_COLUMNS " FROM jobs j"
 	    " WHERE j.id = ANY($1::uuid[])",
 	[STMT_RAN] = "UPDATE job_searches"
 	    " SET last_run_at = now(), polled_fully = $2::boolean"
@@ -246,15 +246,15 @@ match_filter(struct run *rn, const PGresult *res, const struct search *s,
 	const char		*user[1] = { s->user_id }, *idp[1];
 	struct db_query		 q[2];
 	PGresult		*got[2];
-	struct rank_profile	 p;
-	struct rank_job		 j;
-	int			 i, k, min, kept = 0;
+	struct job_scores	 sc;
+	size_t			 k;
+	int			 i, min, kept = 0;
 
 	buf_putc(&ids, '{');
 	for (i = 0; i < PQntuples(res); i++)
-		if ((keep[i] = *PQgetvalue(res, i, 0) == 't'))
+		if ((keep[i] = *PQgetvalue(res, i, COL_INSERTED) == 't'))
 			buf_printf(&ids, "%s%s", ids.len > 1 ? "," : "",
-			    PQgetvalue(res, i, 1));
+			    PQgetvalue(res, i, JC_ID));
 	buf_putc(&ids, '}');
 	if (s->min_match == 0) {	/* explicitly none: nothing to read */
 		for (i = 0; i < PQntuples(res); i++)
@@ -263,7 +263,7 @@ match_filter(struct run *rn, const PGresult *res, const struct search *s,
 		return kept;
 	}
 	idp[0] = ids.data;
-	q[0] = (struct db_query){ RANK_PROFILE_SQL, 1, user };
+	q[0] = (struct db_query){ JOB_PROFILE_SQL, 1, user };
 	q[1] = (struct db_query){ stmts[STMT_SCORE], 1, idp };
 	if (db_run_as(rn->db, rn->tenant, NULL, q, 2, got, NULL) == -1) {
 		LOG_ERR(NULL, "poll: %s: search %s: the jobs could not be scored; "
@@ -271,24 +271,22 @@ match_filter(struct run *rn, const PGresult *res, const struct search *s,
 		buf_free(&ids);
 		return -1;
 	}
-	rank_profile_load(&rn->arena, got[0], &p);
-	min = s->min_match >= 0 ? s->min_match : p.threshold;
+	job_score_rows(&rn->arena, got[0], got[1], (size_t)PQntuples(got[1]),
+	    JOB_AS_POSTED, MATCH_WINDOW_DAYS * 86400LL * 1000000, &sc);
+	min = s->min_match >= 0 ? s->min_match : sc.profile.threshold;
 	for (i = 0; i < PQntuples(res); i++) {
 		if (!keep[i] || min <= 0) {
 			kept += keep[i];
 			continue;
 		}
 		keep[i] = 0;
-		for (k = 0; k < PQntuples(got[1]); k++) {
-			if (strcmp(PQgetvalue(got[1], k, 0), PQgetvalue(res, i, 1)) != 0)
+		for (k = 0; k < sc.n; k++) {
+			if (strcmp(sc.jobs[k].id, PQgetvalue(res, i, JC_ID)) != 0)
 				continue;
-			rank_job_read(&rn->arena, got[1], k, 0, &j);
-			match_score(&p.m, &j.job, j.job.posted_us,
-			    MATCH_WINDOW_DAYS * 86400LL * 1000000, &j.m);
-			keep[i] = j.m.score >= min;
+			keep[i] = sc.jobs[k].m.score >= min;
 			LOG_DEBUG(NULL, "poll: %s: search %s: job %s scores %d for "
-			    "%s (minimum %d)", rn->tenant, s->id, j.id, j.m.score,
-			    s->user_id, min);
+			    "%s (minimum %d)", rn->tenant, s->id, sc.jobs[k].id,
+			    sc.jobs[k].m.score, s->user_id, min);
 		}
 		kept += keep[i];
 	}
@@ -314,7 +312,7 @@ announce(struct run *rn, const PGresult *res, const struct search *s)
 			continue;
 		buf_reset(&b);
 		jw_init(&w, &b);
-		shape_job(&w, res, i, 1, 1);
+		shape_job(&w, res, i, 1);
 		jw_string(&w, "searchId", s->id);
 		jw_end(&w);
 		if (events_publish(rn->redis, "job:new", rn->tenant, NULL, b.data,
@@ -373,7 +371,7 @@ store_page(struct run *rn, const struct search *s, const struct upwork_page *p,
 	if (db_run_as(rn->db, rn->tenant, NULL, q, 2, res, NULL) == -1)
 		goto fail;
 	for (r = 0; r < PQntuples(res[1]); r++) {
-		if (*PQgetvalue(res[1], r, 0) == 't')
+		if (*PQgetvalue(res[1], r, COL_INSERTED) == 't')
 			inserted++;
 		else
 			updated++;

@@ -8,8 +8,8 @@
  * Why in C: building these objects with json_build_object() in SQL made
  * the planner inline a dozen functions on every request, which cost
  * more than the query itself.  The statements select plain columns in
- * the order of the SHAPE_* column lists; these functions turn one row
- * into JSON.
+ * the order of the column lists (JOB_COLUMNS, SHAPE_*); these functions
+ * turn one row into JSON.
  */
 
 static void
@@ -84,58 +84,57 @@ put_time(struct jw *w, const char *key, const PGresult *res, int row, int col)
 
 /* The client object of a job row, or null when the job has none. */
 static void
-shape_client(struct jw *w, const PGresult *res, int row, int c)
+shape_client(struct jw *w, const PGresult *res, int row)
 {
-	if (db_value(res, row, c) == NULL) {
+	if (db_value(res, row, JC_CLIENT_ID) == NULL) {
 		jw_null(w, "client");
 		return;
 	}
 	jw_object(w, "client");
-	put_text(w, "id", res, row, c);
-	put_text(w, "name", res, row, c + 1);
-	put_text(w, "company", res, row, c + 2);
+	put_text(w, "id", res, row, JC_CLIENT_ID);
+	put_text(w, "name", res, row, JC_CLIENT_NAME);
+	put_text(w, "company", res, row, JC_CLIENT_COMPANY);
 	jw_object(w, "location");
-	put_text(w, "country", res, row, c + 3);
-	put_text(w, "city", res, row, c + 4);
+	put_text(w, "country", res, row, JC_CLIENT_COUNTRY);
+	put_text(w, "city", res, row, JC_CLIENT_CITY);
 	jw_end(w);
-	put_raw(w, "totalSpent", res, row, c + 5);
-	put_raw(w, "hireRate", res, row, c + 6);
-	put_raw(w, "rating", res, row, c + 7);
-	put_raw(w, "reviewsCount", res, row, c + 8);
-	put_raw(w, "jobsPosted", res, row, c + 9);
-	put_raw(w, "totalHires", res, row, c + 10);
-	put_bool(w, "paymentVerified", res, row, c + 11);
-	put_time(w, "memberSince", res, row, c + 12);
+	put_raw(w, "totalSpent", res, row, JC_CLIENT_TOTAL_SPENT);
+	put_raw(w, "hireRate", res, row, JC_CLIENT_HIRE_RATE);
+	put_raw(w, "rating", res, row, JC_CLIENT_RATING);
+	put_raw(w, "reviewsCount", res, row, JC_CLIENT_REVIEWS);
+	put_raw(w, "jobsPosted", res, row, JC_CLIENT_JOBS_POSTED);
+	put_raw(w, "totalHires", res, row, JC_CLIENT_TOTAL_HIRES);
+	put_bool(w, "paymentVerified", res, row, JC_CLIENT_VERIFIED);
+	put_time(w, "memberSince", res, row, JC_CLIENT_MEMBER_SINCE);
 	jw_end(w);
 }
 
 /*
- * A job with its client from SHAPE_JOB_COLUMNS starting at column col.
- * open: leave the object open for more keys (the caller closes it).
- * Returns the number of columns it read.
+ * A job with its client from a row of JOB_COLUMNS.  open: leave the
+ * object open for more keys (the caller closes it).
  */
-int
-shape_job(struct jw *w, const PGresult *res, int row, int col, int open)
+void
+shape_job(struct jw *w, const PGresult *res, int row, int open)
 {
-	const char	*cipher = db_value(res, row, col + 13);
+	const char	*cipher = db_value(res, row, JC_CIPHERTEXT);
 	char		 url[160];
 
 	jw_object(w, NULL);
-	put_text(w, "id", res, row, col);
-	put_text(w, "upworkId", res, row, col + 1);
-	put_text(w, "title", res, row, col + 2);
-	put_text(w, "description", res, row, col + 3);
-	put_raw(w, "skills", res, row, col + 4);
+	put_text(w, "id", res, row, JC_ID);
+	put_text(w, "upworkId", res, row, JC_UPWORK_ID);
+	put_text(w, "title", res, row, JC_TITLE);
+	put_text(w, "description", res, row, JC_DESCRIPTION);
+	put_raw(w, "skills", res, row, JC_SKILLS_JSON);
 	jw_object(w, "budget");
-	put_text(w, "type", res, row, col + 5);
-	put_raw(w, "min", res, row, col + 6);
-	put_raw(w, "max", res, row, col + 7);
-	put_text(w, "currency", res, row, col + 8);
+	put_text(w, "type", res, row, JC_BUDGET_TYPE);
+	put_raw(w, "min", res, row, JC_BUDGET_MIN);
+	put_raw(w, "max", res, row, JC_BUDGET_MAX);
+	put_text(w, "currency", res, row, JC_CURRENCY);
 	jw_end(w);
-	put_text(w, "location", res, row, col + 9);
-	put_raw(w, "clientScore", res, row, col + 10);
-	put_text(w, "experienceLevel", res, row, col + 11);
-	put_raw(w, "applicants", res, row, col + 12);
+	put_text(w, "location", res, row, JC_LOCATION);
+	put_raw(w, "clientScore", res, row, JC_CLIENT_SCORE);
+	put_text(w, "experienceLevel", res, row, JC_EXPERIENCE_LEVEL);
+	put_raw(w, "applicants", res, row, JC_APPLICANTS);
 	if (cipher == NULL)
 		jw_null(w, "url");
 	else {
@@ -143,12 +142,21 @@ shape_job(struct jw *w, const PGresult *res, int row, int col, int open)
 		snprintf(url, sizeof(url), "https://www.upwork.com/jobs/%s", cipher);
 		jw_string(w, "url", url);
 	}
-	put_time(w, "createdAt", res, row, col + 14);
-	put_time(w, "applicationDeadline", res, row, col + 15);
-	shape_client(w, res, row, col + 16);
+	put_time(w, "createdAt", res, row, JC_POSTED_AT);
+	put_time(w, "applicationDeadline", res, row, JC_DEADLINE);
+	shape_client(w, res, row);
 	if (!open)
 		jw_end(w);
-	return SHAPE_JOB_NCOLS;
+}
+
+/* The job of row with the caller's match of it, scored as of as_of_us. */
+void
+shape_job_match(struct jw *w, const PGresult *res, int row,
+    const struct job_scores *s, const struct job_scored *j, long long as_of_us)
+{
+	shape_job(w, res, row, 1);
+	match_json(jw_value(w, "match"), &s->profile.m, &j->job, as_of_us, &j->m);
+	jw_end(w);
 }
 
 /* A saved search from SHAPE_SEARCH_COLUMNS starting at column col. */

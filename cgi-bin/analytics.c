@@ -58,7 +58,7 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_SKILLS] = "SELECT s, count(*) FROM jobs j, unnest(j.skills) s"
 	    " WHERE j.posted_at >= $1::timestamptz AND j.posted_at < $2::timestamptz"
 	    " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT " TOP_SKILLS,
-	[STMT_MATCH] = "SELECT " RANK_COLUMNS RANGE
+	[STMT_MATCH] = "SELECT " JOB_SCORE_COLUMNS RANGE
 	    " ORDER BY j.posted_at DESC, j.id DESC LIMIT $3::int",
 };
 
@@ -135,27 +135,24 @@ static void
 put_match(struct jw *w, struct req *r, const PGresult *prof,
     const PGresult *jobs, long long total)
 {
-	struct rank_profile	 p;
-	struct rank_job		 j;
-	int			 i, threshold, n = PQntuples(jobs), matching = 0;
+	struct job_scores	 s;
+	size_t			 i;
+	int			 threshold, matching = 0;
 
-	rank_profile_load(&r->arena, prof, &p);
-	threshold = p.threshold >= 0 ? p.threshold : MATCH_THRESHOLD_DEFAULT;
-	if (n > agent_cfg.match_max_jobs)
-		n = agent_cfg.match_max_jobs;
-	for (i = 0; i < n; i++) {
-		rank_job_read(&r->arena, jobs, i, 0, &j);
-		match_score(&p.m, &j.job, j.job.posted_us,
-		    MATCH_WINDOW_DAYS * 86400LL * 1000000, &j.m);
-		matching += j.m.score >= threshold;
-	}
+	job_score_rows(&r->arena, prof, jobs, (size_t)agent_cfg.match_max_jobs,
+	    JOB_AS_POSTED, MATCH_WINDOW_DAYS * 86400LL * 1000000, &s);
+	threshold = s.profile.threshold >= 0 ? s.profile.threshold :
+	    MATCH_THRESHOLD_DEFAULT;
+	for (i = 0; i < s.n; i++)
+		matching += s.jobs[i].m.score >= threshold;
 	jw_object(w, "match");
 	jw_int(w, "threshold", threshold);
-	jw_string(w, "thresholdFrom", p.threshold >= 0 ? "profile" : "default");
-	jw_int(w, "scored", n);
+	jw_string(w, "thresholdFrom", s.profile.threshold >= 0 ? "profile" :
+	    "default");
+	jw_int(w, "scored", (long long)s.n);
 	jw_int(w, "matching", matching);
-	jw_fixed(w, "share", n > 0 ? (double)matching / n : 0.0, 4);
-	jw_bool(w, "truncated", total > n);
+	jw_fixed(w, "share", s.n > 0 ? (double)matching / (double)s.n : 0.0, 4);
+	jw_bool(w, "truncated", total > (long long)s.n);
 	jw_end(w);
 }
 
@@ -232,7 +229,7 @@ jobs_analytics(struct req *r)
 	range[2] = edges_param(r, hourly_edges);
 	range[3] = edges_param(r, fixed_edges);
 	cap[2] = arena_printf(&r->arena, "%d", agent_cfg.match_max_jobs);
-	qs[STMT_PROFILE] = (struct db_query){ RANK_PROFILE_SQL, 1, user };
+	qs[STMT_PROFILE] = (struct db_query){ JOB_PROFILE_SQL, 1, user };
 	qs[STMT_PER_DAY] = (struct db_query){ stmts[STMT_PER_DAY], 2, range };
 	qs[STMT_BUDGET] = (struct db_query){ stmts[STMT_BUDGET], 4, range };
 	qs[STMT_SKILLS] = (struct db_query){ stmts[STMT_SKILLS], 2, range };

@@ -25,7 +25,6 @@ struct list_q {
 };
 enum { LQ_SKILLS, LQ_MINBUDGET, LQ_MAXBUDGET, LQ_LOCATION, LQ_CLIENTSCORE, LQ_Q,
     LQ_PAGE, LQ_LIMIT, LQ_SORT, LQ_WINDOW, LQ_ASOF, LQ_MINMATCH };
-#define LQ_FILTERS	((1ULL << (LQ_Q + 1)) - 1)	/* the bits of the filters */
 #define LQ_MATCH_ONLY	((1ULL << LQ_WINDOW) | (1ULL << LQ_ASOF) | (1ULL << LQ_MINMATCH))
 enum { SORT_NEWEST, SORT_MATCH };
 static const char *const sorts[] = { "newest", "match", NULL };
@@ -98,20 +97,26 @@ static const struct field search_fields[] = {
 /*
  * The list's WHERE is assembled from the filters given, each with its
  * own placeholder: simpler statements plan faster and each filter can
- * use its index.  Only placeholder numbers are formatted into the SQL,
- * never a value.  Budgets are ranges: a job matches when its range
- * overlaps [minBudget, maxBudget].  Skills match when the job has any of
- * them, through job_skills (see the schema for why not the array).
+ * use its index.  Only placeholder numbers go into the SQL, never a
+ * value: " AND " before "$n" after.  Budgets are ranges: a job matches
+ * when its range overlaps [minBudget, maxBudget].  Skills match when
+ * the job has any of them, through job_skills (see the schema for why
+ * not the array).
  */
-static const char *const filter_sql[LQ_Q + 1] = {
-	[LQ_SKILLS] = "j.id IN (SELECT s.job_id FROM job_skills s"
-	    " WHERE s.skill = ANY($%d::text[]))",
-	[LQ_MINBUDGET] = "j.budget_max >= $%d::numeric",
-	[LQ_MAXBUDGET] = "j.budget_min <= $%d::numeric",
-	[LQ_LOCATION] = "j.location_key = lower($%d::text)",
-	[LQ_CLIENTSCORE] = "j.client_score >= $%d::int",
-	[LQ_Q] = "j.search @@ websearch_to_tsquery('english', $%d::text)",
+static const struct {
+	int		 field;		/* LQ_* */
+	const char	*before;
+	const char	*after;
+} filters[] = {
+	{ LQ_SKILLS, "j.id IN (SELECT s.job_id FROM job_skills s"
+	    " WHERE s.skill = ANY(", "::text[]))" },
+	{ LQ_MINBUDGET, "j.budget_max >= ", "::numeric" },
+	{ LQ_MAXBUDGET, "j.budget_min <= ", "::numeric" },
+	{ LQ_LOCATION, "j.location_key = lower(", "::text)" },
+	{ LQ_CLIENTSCORE, "j.client_score >= ", "::int" },
+	{ LQ_Q, "j.search @@ websearch_to_tsquery('english', ", "::text)" },
 };
+#define NFILTERS	nitems(filters)
 
 enum stmt {
 	STMT_COUNT_SKILL,
@@ -130,9 +135,7 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_COUNT_SKILLS] = "SELECT count(*) FROM (SELECT DISTINCT job_id"
 	    " FROM job_skills WHERE skill = ANY($1::text[])) s",
 	[STMT_COUNT] = "SELECT count(*) FROM jobs j WHERE true",
-	/* The job, then what its match score reads. */
-	[STMT_PAGE] = "SELECT " SHAPE_JOB_COLUMNS ", " RANK_COLUMNS SHAPE_JOB_FROM
-	    " WHERE true",
+	[STMT_PAGE] = "SELECT " JOB_COLUMNS JOB_FROM " WHERE true",
 	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
 	    " ON CONFLICT (id) DO NOTHING",
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
@@ -153,28 +156,58 @@ opt_int(struct req *r, uint64_t set, int bit, long long v)
 	return FIELD_SET(set, bit) ? arena_printf(&r->arena, "%lld", v) : NULL;
 }
 
-/* Append " AND <filter>" for each filter given; params[i] for $i+1. */
+/* The parameter of a filter's field. */
+static const char *
+filter_value(struct req *r, int field, const struct list_q *q)
+{
+	switch (field) {
+	case LQ_SKILLS:
+		return pg_text_array(&r->arena, &q->skills);
+	case LQ_MINBUDGET:
+		return arena_printf(&r->arena, "%lld", q->min_budget);
+	case LQ_MAXBUDGET:
+		return arena_printf(&r->arena, "%lld", q->max_budget);
+	case LQ_LOCATION:
+		return q->location;
+	case LQ_CLIENTSCORE:
+		return arena_printf(&r->arena, "%lld", q->client_score);
+	default:
+		return q->q;
+	}
+}
+
+/*
+ * Append " AND <filter>" for each filter given, params[i] its value
+ * for $i+1 (params has room for NFILTERS).  Returns how many.
+ */
 static int
 where_clauses(struct buf *sql, uint64_t set, const struct list_q *q,
     struct req *r, const char **params)
 {
-	const char	*val[LQ_Q + 1];
-	int		 f, n = 0;
+	size_t	f;
+	int	n = 0;
 
-	val[LQ_SKILLS] = pg_text_array(&r->arena, &q->skills);
-	val[LQ_MINBUDGET] = arena_printf(&r->arena, "%lld", q->min_budget);
-	val[LQ_MAXBUDGET] = arena_printf(&r->arena, "%lld", q->max_budget);
-	val[LQ_LOCATION] = q->location;
-	val[LQ_CLIENTSCORE] = arena_printf(&r->arena, "%lld", q->client_score);
-	val[LQ_Q] = q->q;
-	for (f = 0; f <= LQ_Q; f++) {
-		if (!FIELD_SET(set, f))
+	for (f = 0; f < NFILTERS; f++) {
+		if (!FIELD_SET(set, filters[f].field))
 			continue;
-		buf_puts(sql, " AND ");
-		buf_printf(sql, filter_sql[f], n + 1);
-		params[n++] = val[f];
+		buf_printf(sql, " AND %s$%d%s", filters[f].before, n + 1,
+		    filters[f].after);
+		params[n++] = filter_value(r, filters[f].field, q);
 	}
 	return n;
+}
+
+/* Predicate: skills is the one filter given (counted from job_skills alone). */
+static int
+skills_only(uint64_t set)
+{
+	size_t	f;
+
+	for (f = 0; f < NFILTERS; f++)
+		if (FIELD_SET(set, filters[f].field) !=
+		    (filters[f].field == LQ_SKILLS))
+			return 0;
+	return 1;
 }
 
 static int
@@ -223,7 +256,7 @@ static void
 jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 {
 	struct rank_query rq = { 0 };
-	const char	*params[LQ_Q + 4];
+	const char	*params[NFILTERS];
 	struct buf	 where = { 0 }, key = { 0 };
 	struct reply	 rp;
 	long long	 now_us = (long long)time(NULL) * 1000000;
@@ -266,15 +299,15 @@ jobs_list(struct req *r)
 {
 	struct list_q	 q = { 0 };
 	uint64_t	 set;
-	const char	*params[LQ_Q + 3], *user[1] = { r->auth.user_id };
+	const char	*params[NFILTERS + 2], *user[1] = { r->auth.user_id };
 	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, key = { 0 };
 	struct reply	 rp;
 	struct db_query	 qs[3];
 	PGresult	*res[3];
-	struct rank_profile p;
-	struct rank_job	 j;
+	struct job_scores sc;
 	long long	 total, as_of = (long long)time(NULL) / 60 * 60000000;
-	int		 i, n;
+	size_t		 i;
+	int		 n;
 
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
@@ -309,7 +342,7 @@ jobs_list(struct req *r)
 	params[n] = arena_printf(&r->arena, "%lld", q.limit);
 	params[n + 1] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
 
-	if ((set & LQ_FILTERS) != (1ULL << LQ_SKILLS))
+	if (!skills_only(set))
 		qs[0] = (struct db_query){ count.data, n, params };
 	else if (q.skills.n == 1)
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILL], 1,
@@ -317,19 +350,16 @@ jobs_list(struct req *r)
 	else
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILLS], 1, params };
 	qs[1] = (struct db_query){ page.data, n + 2, params };
-	qs[2] = (struct db_query){ RANK_PROFILE_SQL, 1, user };
+	qs[2] = (struct db_query){ JOB_PROFILE_SQL, 1, user };
 	if (db_run(r, qs, 3, res) == -1)
 		goto out;
 
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
-	rank_profile_load(&r->arena, res[2], &p);
+	job_score_rows(&r->arena, res[2], res[1], (size_t)PQntuples(res[1]),
+	    as_of, q.window * 86400LL * 1000000, &sc);
 	reply_list(&rp);
-	for (i = 0; i < PQntuples(res[1]); i++) {
-		rank_job_read(&r->arena, res[1], i, SHAPE_JOB_NCOLS, &j);
-		match_score(&p.m, &j.job, as_of, q.window * 86400LL * 1000000,
-		    &j.m);
-		rank_shape(&rp.w, res[1], i, &p, &j, as_of);
-	}
+	for (i = 0; i < sc.n; i++)
+		shape_job_match(&rp.w, res[1], (int)i, &sc, &sc.jobs[i], as_of);
 	reply_page(&rp, q.page, q.limit, total);
 	reply_send(&rp, 200);
 	db_clear(res, 3);
