@@ -547,6 +547,19 @@ void	 job_score_rows(struct arena *, const PGresult *, const PGresult *,
 	    size_t, long long, long long, struct job_scores *);
 
 /*
+ * analytics.c -- what the analytics endpoints share: the date range of
+ * the query string (from, to: days, at most a year; by default the 30
+ * days up to today, UTC) and the opening of the answer's data with it.
+ */
+struct analytics_range {
+	long long	 from, to;	/* days since the epoch, inclusive */
+	long long	 days;
+	const char	*lo, *hi;	/* the start of from, the start of the day after to */
+};
+int	 analytics_range(struct req *, struct analytics_range *);
+void	 analytics_open(struct jw *, const struct analytics_range *);
+
+/*
  * rank.c -- the caller's jobs ranked by match (GET /api/jobs?sort=match).
  *
  * rank_list() runs the ranking for a filter set: the jobs posted in

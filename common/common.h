@@ -575,7 +575,10 @@ struct strlist {
  * choices: FT_ENUM's names (a const char *const[] ending with NULL);
  * FT_OBJLIST's item table (a struct field_obj).  The item structs are
  * zeroed before their fields are read; errors inside an item name their
- * path ("portfolio[2].title").
+ * path ("portfolio[2].title").  A table entry names what it sets, the
+ * rest being 0:
+ *	{ FIELD("limit", FT_INT, struct list_q, limit), .min = 1,
+ *	    .max = 100, .def = "20" },
  */
 struct field {
 	const char		*name;
@@ -588,6 +591,8 @@ struct field {
 	size_t			 off;
 	const char		*def;
 };
+#define FIELD(key, ft, st, member) \
+	.name = (key), .type = (ft), .off = offsetof(st, member)
 struct field_obj {
 	const struct field	*fields;
 	size_t			 nfields;
