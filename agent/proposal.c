@@ -15,19 +15,21 @@
 
 enum { PF_JOB, PF_TONE, PF_MAXWORDS, PF_HIGHLIGHTS, PF_ALTERNATIVES, PF_TEMPLATE };
 const struct field proposal_fields[] = {
-	[PF_JOB] = { "jobId", FT_UUID, F_REQUIRED, 0, 0, 0, NULL,
-	    offsetof(struct proposal_input, job_id), NULL },
+	[PF_JOB] = { FIELD("jobId", FT_UUID, struct proposal_input, job_id),
+	    .flags = F_REQUIRED },
 	/* Absent: the profile's preferred tone, else professional. */
-	[PF_TONE] = { "tone", FT_ENUM, 0, 0, 0, 0, tone_names,
-	    offsetof(struct proposal_input, tone), "professional" },
-	[PF_MAXWORDS] = { "maxWords", FT_INT, 0, 50, 1000, 0, NULL,
-	    offsetof(struct proposal_input, max_words), "250" },
-	[PF_HIGHLIGHTS] = { "highlights", FT_STRLIST, F_NULLABLE, 0, 5, 200, NULL,
-	    offsetof(struct proposal_input, highlights), NULL },
-	[PF_ALTERNATIVES] = { "alternatives", FT_INT, 0, 0, PROPOSAL_ALT_MAX, 0,
-	    NULL, offsetof(struct proposal_input, alternatives), "2" },
-	[PF_TEMPLATE] = { "templateId", FT_UUID, F_NULLABLE, 0, 0, 0, NULL,
-	    offsetof(struct proposal_input, template_id), NULL },
+	[PF_TONE] = { FIELD("tone", FT_ENUM, struct proposal_input, tone),
+	    .choices = tone_names, .def = "professional" },
+	[PF_MAXWORDS] = { FIELD("maxWords", FT_INT, struct proposal_input,
+	    max_words), .min = 50, .max = 1000, .def = "250" },
+	[PF_HIGHLIGHTS] = { FIELD("highlights", FT_STRLIST,
+	    struct proposal_input, highlights), .flags = F_NULLABLE, .max = 5,
+	    .item_max = 200 },
+	[PF_ALTERNATIVES] = { FIELD("alternatives", FT_INT,
+	    struct proposal_input, alternatives), .max = PROPOSAL_ALT_MAX,
+	    .def = "2" },
+	[PF_TEMPLATE] = { FIELD("templateId", FT_UUID, struct proposal_input,
+	    template_id), .flags = F_NULLABLE },
 };
 const size_t proposal_nfields = nitems(proposal_fields);
 

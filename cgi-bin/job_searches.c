@@ -10,10 +10,10 @@ struct list_q {
 };
 
 static const struct field list_fields[] = {
-	{ "page", FT_INT, 0, 1, 100000, 0, NULL,
-	    offsetof(struct list_q, page), "1" },
-	{ "limit", FT_INT, 0, 1, 100, 0, NULL,
-	    offsetof(struct list_q, limit), "50" },
+	{ FIELD("page", FT_INT, struct list_q, page), .min = 1, .max = 100000,
+	    .def = "1" },
+	{ FIELD("limit", FT_INT, struct list_q, limit), .min = 1, .max = 100,
+	    .def = "50" },
 };
 
 enum stmt {

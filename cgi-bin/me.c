@@ -34,40 +34,43 @@ static const char *const tones[] = {
 };
 
 static const struct field highlight_fields[] = {
-	{ "title", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
-	    offsetof(struct highlight, title), NULL },
-	{ "description", FT_STRING, F_NULLABLE, 1, 1000, 0, NULL,
-	    offsetof(struct highlight, description), NULL },
-	{ "skills", FT_STRLIST, F_LOWER, 0, 20, 50, NULL,
-	    offsetof(struct highlight, skills), NULL },
-	{ "url", FT_STRING, F_NULLABLE, 1, 500, 0, NULL,
-	    offsetof(struct highlight, url), NULL },
+	{ FIELD("title", FT_STRING, struct highlight, title),
+	    .flags = F_REQUIRED, .min = 1, .max = 100 },
+	{ FIELD("description", FT_STRING, struct highlight, description),
+	    .flags = F_NULLABLE, .min = 1, .max = 1000 },
+	{ FIELD("skills", FT_STRLIST, struct highlight, skills),
+	    .flags = F_LOWER, .max = 20, .item_max = 50 },
+	{ FIELD("url", FT_STRING, struct highlight, url), .flags = F_NULLABLE,
+	    .min = 1, .max = 500 },
 };
 static const struct field_obj highlight_obj = {
-	highlight_fields, nitems(highlight_fields), sizeof(struct highlight)
+	.fields = highlight_fields, .nfields = nitems(highlight_fields),
+	.size = sizeof(struct highlight)
 };
 
 static const struct field profile_fields[] = {
-	[PB_NAME] = { "name", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
-	    offsetof(struct profile_b, name), NULL },
-	[PB_TITLE] = { "title", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
-	    offsetof(struct profile_b, title), NULL },
-	[PB_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 0, 50, 50, NULL,
-	    offsetof(struct profile_b, skills), NULL },
-	[PB_RATEMIN] = { "hourlyRateMin", FT_NUMBER, F_NULLABLE, 1, 1000, 0,
-	    NULL, offsetof(struct profile_b, rate_min), NULL },
-	[PB_RATETARGET] = { "hourlyRateTarget", FT_NUMBER, F_NULLABLE, 1, 1000,
-	    0, NULL, offsetof(struct profile_b, rate_target), NULL },
-	[PB_BIO] = { "bio", FT_STRING, F_NULLABLE, 1, 5000, 0, NULL,
-	    offsetof(struct profile_b, bio), NULL },
-	[PB_PORTFOLIO] = { "portfolio", FT_OBJLIST, F_NULLABLE, 0, 10, 0,
-	    &highlight_obj, offsetof(struct profile_b, portfolio), NULL },
-	[PB_TONE] = { "tone", FT_ENUM, F_NULLABLE, 0, 0, 0, tones,
-	    offsetof(struct profile_b, tone), NULL },
-	[PB_LANGUAGES] = { "languages", FT_STRLIST, 0, 0, 10, 50, NULL,
-	    offsetof(struct profile_b, languages), NULL },
-	[PB_THRESHOLD] = { "matchThreshold", FT_INT, F_NULLABLE, 0, 100, 0,
-	    NULL, offsetof(struct profile_b, threshold), NULL },
+	[PB_NAME] = { FIELD("name", FT_STRING, struct profile_b, name),
+	    .flags = F_NULLABLE, .min = 1, .max = 200 },
+	[PB_TITLE] = { FIELD("title", FT_STRING, struct profile_b, title),
+	    .flags = F_NULLABLE, .min = 1, .max = 200 },
+	[PB_SKILLS] = { FIELD("skills", FT_STRLIST, struct profile_b, skills),
+	    .flags = F_LOWER, .max = 50, .item_max = 50 },
+	[PB_RATEMIN] = { FIELD("hourlyRateMin", FT_NUMBER, struct profile_b,
+	    rate_min), .flags = F_NULLABLE, .min = 1, .max = 1000 },
+	[PB_RATETARGET] = { FIELD("hourlyRateTarget", FT_NUMBER,
+	    struct profile_b, rate_target), .flags = F_NULLABLE, .min = 1,
+	    .max = 1000 },
+	[PB_BIO] = { FIELD("bio", FT_STRING, struct profile_b, bio),
+	    .flags = F_NULLABLE, .min = 1, .max = 5000 },
+	[PB_PORTFOLIO] = { FIELD("portfolio", FT_OBJLIST, struct profile_b,
+	    portfolio), .flags = F_NULLABLE, .max = 10,
+	    .choices = &highlight_obj },
+	[PB_TONE] = { FIELD("tone", FT_ENUM, struct profile_b, tone),
+	    .flags = F_NULLABLE, .choices = tones },
+	[PB_LANGUAGES] = { FIELD("languages", FT_STRLIST, struct profile_b,
+	    languages), .max = 10, .item_max = 50 },
+	[PB_THRESHOLD] = { FIELD("matchThreshold", FT_INT, struct profile_b,
+	    threshold), .flags = F_NULLABLE, .max = 100 },
 };
 
 #define PROFILE_COLUMNS \

@@ -14,14 +14,13 @@ struct list_q {
 enum { LQ_JOB, LQ_STATUS, LQ_PAGE, LQ_LIMIT };
 
 static const struct field list_fields[] = {
-	[LQ_JOB] = { "jobId", FT_UUID, 0, 0, 0, 0, NULL,
-	    offsetof(struct list_q, job_id), NULL },
-	[LQ_STATUS] = { "status", FT_ENUM, 0, 0, 0, 0, proposal_status_names,
-	    offsetof(struct list_q, status), NULL },
-	[LQ_PAGE] = { "page", FT_INT, 0, 1, 100000, 0, NULL,
-	    offsetof(struct list_q, page), "1" },
-	[LQ_LIMIT] = { "limit", FT_INT, 0, 1, 50, 0, NULL,
-	    offsetof(struct list_q, limit), "20" },
+	[LQ_JOB] = { FIELD("jobId", FT_UUID, struct list_q, job_id) },
+	[LQ_STATUS] = { FIELD("status", FT_ENUM, struct list_q, status),
+	    .choices = proposal_status_names },
+	[LQ_PAGE] = { FIELD("page", FT_INT, struct list_q, page), .min = 1,
+	    .max = 100000, .def = "1" },
+	[LQ_LIMIT] = { FIELD("limit", FT_INT, struct list_q, limit), .min = 1,
+	    .max = 50, .def = "20" },
 };
 
 /* PATCH body: what may change; at least one of status, content, alternatives. */
@@ -38,24 +37,26 @@ struct patch_b {
 enum { PB_STATUS, PB_CONTENT, PB_ALTERNATIVES, PB_EXPECTED };
 
 static const struct field alternative_fields[] = {
-	{ "tone", FT_ENUM, F_REQUIRED, 0, 0, 0, tone_names,
-	    offsetof(struct alternative, tone), NULL },
-	{ "text", FT_STRING, F_REQUIRED, 1, 50000, 0, NULL,
-	    offsetof(struct alternative, text), NULL },
+	{ FIELD("tone", FT_ENUM, struct alternative, tone), .flags = F_REQUIRED,
+	    .choices = tone_names },
+	{ FIELD("text", FT_STRING, struct alternative, text),
+	    .flags = F_REQUIRED, .min = 1, .max = 50000 },
 };
 static const struct field_obj alternative_obj = {
-	alternative_fields, nitems(alternative_fields), sizeof(struct alternative)
+	.fields = alternative_fields, .nfields = nitems(alternative_fields),
+	.size = sizeof(struct alternative)
 };
 
 static const struct field patch_fields[] = {
-	[PB_STATUS] = { "status", FT_ENUM, 0, 0, 0, 0, proposal_status_names,
-	    offsetof(struct patch_b, status), NULL },
-	[PB_CONTENT] = { "content", FT_STRING, 0, 1, 50000, 0, NULL,
-	    offsetof(struct patch_b, content), NULL },
-	[PB_ALTERNATIVES] = { "alternatives", FT_OBJLIST, 0, 0, PROPOSAL_ALT_MAX,
-	    0, &alternative_obj, offsetof(struct patch_b, alternatives), NULL },
-	[PB_EXPECTED] = { "expectedStatus", FT_ENUM, 0, 0, 0, 0,
-	    proposal_status_names, offsetof(struct patch_b, expected), NULL },
+	[PB_STATUS] = { FIELD("status", FT_ENUM, struct patch_b, status),
+	    .choices = proposal_status_names },
+	[PB_CONTENT] = { FIELD("content", FT_STRING, struct patch_b, content),
+	    .min = 1, .max = 50000 },
+	[PB_ALTERNATIVES] = { FIELD("alternatives", FT_OBJLIST, struct patch_b,
+	    alternatives), .max = PROPOSAL_ALT_MAX,
+	    .choices = &alternative_obj },
+	[PB_EXPECTED] = { FIELD("expectedStatus", FT_ENUM, struct patch_b,
+	    expected), .choices = proposal_status_names },
 };
 
 /* Fields of a proposal that exist but never change: sending one is a 409. */

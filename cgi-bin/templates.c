@@ -13,10 +13,10 @@ struct list_q {
 };
 
 static const struct field list_fields[] = {
-	{ "page", FT_INT, 0, 1, 100000, 0, NULL,
-	    offsetof(struct list_q, page), "1" },
-	{ "limit", FT_INT, 0, 1, 100, 0, NULL,
-	    offsetof(struct list_q, limit), "50" },
+	{ FIELD("page", FT_INT, struct list_q, page), .min = 1, .max = 100000,
+	    .def = "1" },
+	{ FIELD("limit", FT_INT, struct list_q, limit), .min = 1, .max = 100,
+	    .def = "50" },
 };
 
 /* POST and PUT body: PUT replaces both fields. */
@@ -26,10 +26,10 @@ struct template_b {
 };
 
 static const struct field template_fields[] = {
-	{ "name", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
-	    offsetof(struct template_b, name), NULL },
-	{ "content", FT_STRING, F_REQUIRED, 1, 10000, 0, NULL,
-	    offsetof(struct template_b, content), NULL },
+	{ FIELD("name", FT_STRING, struct template_b, name),
+	    .flags = F_REQUIRED, .min = 1, .max = 100 },
+	{ FIELD("content", FT_STRING, struct template_b, content),
+	    .flags = F_REQUIRED, .min = 1, .max = 10000 },
 };
 
 #define TEMPLATE_COLUMNS "t.id, t.name, t.content, t.created_at, t.updated_at"

@@ -14,8 +14,8 @@ struct connect_q {
 };
 
 static const struct field connect_fields[] = {
-	{ "organization", FT_STRING, 0, 1, 64, 0, NULL,
-	    offsetof(struct connect_q, organization), NULL },
+	{ FIELD("organization", FT_STRING, struct connect_q, organization),
+	    .min = 1, .max = 64 },
 };
 
 enum stmt {
