@@ -12,7 +12,7 @@ SAN	?=
 PKGS	 = fcgi libpq hiredis json-c libcurl libjwt libcrypto
 
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2
 CFLAGS	?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Icommon -Iagent $(WARN) \
 	   $(shell pkg-config --cflags $(PKGS))

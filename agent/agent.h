@@ -302,8 +302,8 @@ struct proposal_input {
 extern const char AI_SETTINGS_SQL[];
 extern const struct field proposal_fields[];
 extern const size_t proposal_nfields;
-struct proposal_gen {
-	struct proposal_input	 in;
+/* What a proposal is written from: proposal_prepare() loads it. */
+struct proposal_ctx {
 	struct job_brief	 job;
 	struct profile		 profile;
 	const char		*template;	/* the template's text, or NULL */
@@ -311,27 +311,38 @@ struct proposal_gen {
 	const char		*model;
 	double			 price_in, price_out;
 	double			 budget, spent;
-	struct llm_msg		 msgs[2];
+	char			 reservation[37];	/* of the budget; "" when none */
+	struct llm_msg		 msgs[2];	/* the prompt */
 	long long		 max_tokens;
-	/* The result. */
-	struct llm_result	 res;
+};
+/* What the generation made: proposal_run(), then proposal_store(). */
+struct proposal_out {
+	struct llm_result	 res;		/* the provider's answer */
 	struct buf		 text;
 	struct buf		 alt[PROPOSAL_ALT_MAX];
 	int			 alt_tone[PROPOSAL_ALT_MAX];
 	size_t			 nalt;
 	struct buf		 suggestions;	/* JSON array */
 	double			 cost;
-	double			 t0, latency_ms;
-	int			 incomplete;
-	char			 id[37];
+	double			 latency_ms;
+	int			 incomplete;	/* the stream's client left */
+	char			 id[37];	/* the stored row's */
 	char			 created_at[40];
-	char			 reservation[37];	/* of the budget; "" when none */
-	/* Streaming: what was forwarded of the proposal so far. */
-	llm_delta_fn		 on_delta;
+};
+/* A stream's cursor: where the text goes and how much of it went. */
+struct proposal_stream {
+	llm_delta_fn		 on_delta;	/* NULL: not streamed */
 	llm_tick_fn		 on_tick;
 	void			*arg;
-	size_t			 forwarded;
-	int			 main_done;
+	size_t			 forwarded;	/* bytes of the proposal passed on */
+	int			 main_done;	/* the alternatives began */
+};
+struct proposal_gen {
+	struct proposal_input	 in;		/* the body, validated */
+	struct proposal_ctx	 ctx;
+	struct proposal_out	 out;
+	struct proposal_stream	 stream;
+	double			 t0;
 };
 int	 proposal_prepare(struct req *, struct proposal_gen *);
 int	 proposal_run(struct req *, struct proposal_gen *, llm_delta_fn,

@@ -158,8 +158,8 @@ put_skills(struct buf *b, const char *label, char *const *v, size_t n)
 static void
 build_prompt(struct req *r, struct proposal_gen *g)
 {
-	const struct job_brief	*j = &g->job;
-	const struct profile	*p = &g->profile;
+	const struct job_brief	*j = &g->ctx.job;
+	const struct profile	*p = &g->ctx.profile;
 	struct skill_match	 m, missing;
 	struct buf		 b = { 0 };
 	size_t			 dlen = strlen(j->description), i;
@@ -211,12 +211,12 @@ build_prompt(struct req *r, struct proposal_gen *g)
 	    g->in.highlights.n);
 	buf_printf(&b, "\nTone: %s.\nLength: at most %lld words.\n",
 	    tone_names[g->in.tone], g->in.max_words);
-	if (g->template != NULL) {
+	if (g->ctx.template != NULL) {
 		buf_puts(&b, "Structure and voice: follow the freelancer's own "
 		    "template below (its placeholders are filled in already): keep "
 		    "its order, its wording where it fits the job, and its voice; "
 		    "adapt the rest to the job.\nTemplate:\n\"\"\"\n");
-		llm_builtin_template(&b, g->template, j, p, 0);
+		llm_builtin_template(&b, g->ctx.template, j, p, 0);
 		buf_puts(&b, "\n\"\"\"\n");
 	} else
 		buf_puts(&b, "Structure: open with the client's need, then relevant "
@@ -233,13 +233,13 @@ build_prompt(struct req *r, struct proposal_gen *g)
 	}
 	buf_puts(&b, "Output only the text of the proposal");
 	buf_puts(&b, g->in.alternatives > 0 ? "s.\n" : ".\n");
-	g->msgs[0].role = "system";
-	g->msgs[0].content = "You write Upwork proposals for a freelancer, in the "
+	g->ctx.msgs[0].role = "system";
+	g->ctx.msgs[0].content = "You write Upwork proposals for a freelancer, in the "
 	    "first person, as the freelancer. Plain text, no markdown. Be "
 	    "specific to the job and never claim experience the profile does "
 	    "not support.";
-	g->msgs[1].role = "user";
-	g->msgs[1].content = arena_strndup(&r->arena, b.data, b.len);
+	g->ctx.msgs[1].role = "user";
+	g->ctx.msgs[1].content = arena_strndup(&r->arena, b.data, b.len);
 	buf_free(&b);
 }
 
@@ -251,7 +251,7 @@ money(struct req *r, double v)
 }
 
 /*
- * The caller's template named by templateId into g->template; -1 after
+ * The caller's template named by templateId into g->ctx.template; -1 after
  * the error response (404 for another user's or tenant's).
  */
 static int
@@ -268,7 +268,7 @@ template_load(struct req *r, struct proposal_gen *g)
 		PQclear(res);
 		return -1;
 	}
-	g->template = arena_strdup(&r->arena, PQgetvalue(res, 0, 0));
+	g->ctx.template = arena_strdup(&r->arena, PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return 0;
 }
@@ -305,37 +305,37 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 		http_error(r, ERR_NOT_FOUND, "no job with this id");
 		goto out;
 	}
-	job_from_row(&r->arena, res[1], &g->job);
-	profile_from_row(&r->arena, res[2], 0, &g->profile);
-	if (!FIELD_SET(set, PF_TONE) && g->profile.tone >= 0)
-		g->in.tone = g->profile.tone;
+	job_from_row(&r->arena, res[1], &g->ctx.job);
+	profile_from_row(&r->arena, res[2], 0, &g->ctx.profile);
+	if (!FIELD_SET(set, PF_TONE) && g->ctx.profile.tone >= 0)
+		g->in.tone = g->ctx.profile.tone;
 	if (g->in.template_id != NULL && template_load(r, g) == -1)
 		goto out;
 
 	v = db_value(res[0], 0, 0);
-	if (llm_provider_parse(v != NULL ? v : agent_cfg.llm_provider, &g->provider) == -1)
-		g->provider = LLM_BUILTIN;
-	if (g->provider == LLM_BUILTIN)
-		g->model = BUILTIN_MODEL;
-	else if (llm_price(g->model = dup(&r->arena, db_value(res[0], 0, 1) ?
-	    db_value(res[0], 0, 1) : agent_cfg.llm_model), &g->price_in,
-	    &g->price_out) == -1) {
-		LOG_ERR(r, "llm: model %s has no price in llm_prices", g->model);
+	if (llm_provider_parse(v != NULL ? v : agent_cfg.llm_provider, &g->ctx.provider) == -1)
+		g->ctx.provider = LLM_BUILTIN;
+	if (g->ctx.provider == LLM_BUILTIN)
+		g->ctx.model = BUILTIN_MODEL;
+	else if (llm_price(g->ctx.model = dup(&r->arena, db_value(res[0], 0, 1) ?
+	    db_value(res[0], 0, 1) : agent_cfg.llm_model), &g->ctx.price_in,
+	    &g->ctx.price_out) == -1) {
+		LOG_ERR(r, "llm: model %s has no price in llm_prices", g->ctx.model);
 		http_error(r, ERR_INTERNAL, "the AI model has no price configured");
 		goto out;
 	}
-	g->budget = num(res[0], 2, agent_cfg.ai_monthly_budget_usd);
-	g->spent = num(res[0], 3, 0);
+	g->ctx.budget = num(res[0], 2, agent_cfg.ai_monthly_budget_usd);
+	g->ctx.spent = num(res[0], 3, 0);
 	build_prompt(r, g);
-	g->max_tokens = g->in.max_words * (1 + g->in.alternatives) * 2 + 100;
-	estimate = llm_cost(g->price_in, g->price_out,
-	    llm_count_prompt(g->msgs, 2), g->max_tokens);
+	g->ctx.max_tokens = g->in.max_words * (1 + g->in.alternatives) * 2 + 100;
+	estimate = llm_cost(g->ctx.price_in, g->ctx.price_out,
+	    llm_count_prompt(g->ctx.msgs, 2), g->ctx.max_tokens);
 	held = 0;
-	if (g->spent < g->budget && estimate <= 0)
+	if (g->ctx.spent < g->ctx.budget && estimate <= 0)
 		goto reserved;		/* free (builtin): nothing to hold */
-	if (g->spent < g->budget) {
-		switch (ai_reserve(r, g->budget, estimate, g->reservation,
-		    sizeof(g->reservation), &g->spent, &held, &e)) {
+	if (g->ctx.spent < g->ctx.budget) {
+		switch (ai_reserve(r, g->ctx.budget, estimate, g->ctx.reservation,
+		    sizeof(g->ctx.reservation), &g->ctx.spent, &held, &e)) {
 		case -1:
 			http_error(r, e, e == ERR_UNAVAILABLE ?
 			    "the database is unavailable" : NULL);
@@ -348,10 +348,10 @@ proposal_prepare(struct req *r, struct proposal_gen *g)
 	}
 	extra = json_object_new_object();
 	json_object_object_add(extra, "details", json_object_new_string(
-	    g->spent >= g->budget ? "this month's AI budget is spent" :
+	    g->ctx.spent >= g->ctx.budget ? "this month's AI budget is spent" :
 	    "this request could cost more than the budget has left"));
-	json_object_object_add(extra, "budgetUsd", money(r, g->budget));
-	json_object_object_add(extra, "spentUsd", money(r, g->spent));
+	json_object_object_add(extra, "budgetUsd", money(r, g->ctx.budget));
+	json_object_object_add(extra, "spentUsd", money(r, g->ctx.spent));
 	json_object_object_add(extra, "reservedUsd", money(r, held));
 	json_object_object_add(extra, "estimatedCostUsd", money(r, estimate));
 	http_error_obj(r, ERR_BUDGET_EXHAUSTED, NULL, extra);
@@ -388,11 +388,11 @@ main_end(const char *s, size_t n, int *found)
 static int
 forward_text(struct proposal_gen *g, int final)
 {
-	const char	*t = g->res.text.data;
-	size_t		 len = g->res.text.len, end, k;
+	const char	*t = g->out.res.text.data;
+	size_t		 len = g->out.res.text.len, end, k;
 	int		 found;
 
-	if (g->main_done || t == NULL)
+	if (g->stream.main_done || t == NULL)
 		return 0;
 	end = main_end(t, len, &found);
 	for (k = strlen(ALT_MARK) - 1; !found && !final && k > 0; k--) {
@@ -408,17 +408,17 @@ forward_text(struct proposal_gen *g, int final)
 	/* Whitespace that may end the proposal waits, as split_text() trims it. */
 	while (end > 0 && isspace((unsigned char)t[end - 1]))
 		end--;
-	if ((k = g->forwarded) == 0)
+	if ((k = g->stream.forwarded) == 0)
 		while (k < end && isspace((unsigned char)t[k]))
 			k++;
-	g->main_done = found || final;
+	g->stream.main_done = found || final;
 	if (end <= k)
 		return 0;
-	g->forwarded = end;
-	return g->on_delta(g->arg, t + k, end - k);
+	g->stream.forwarded = end;
+	return g->stream.on_delta(g->stream.arg, t + k, end - k);
 }
 
-/* llm_delta_fn: the whole text so far is in g->res.text already. */
+/* llm_delta_fn: the whole text so far is in g->out.res.text already. */
 static int
 forward(void *arg, const char *s, size_t n)
 {
@@ -431,7 +431,7 @@ tick(void *arg)
 {
 	struct proposal_gen	*g = arg;
 
-	return g->on_tick != NULL ? g->on_tick(g->arg) : 0;
+	return g->stream.on_tick != NULL ? g->stream.on_tick(g->stream.arg) : 0;
 }
 
 static void
@@ -448,57 +448,57 @@ trimmed(struct buf *out, const char *s, size_t n)
 static void
 split_text(struct proposal_gen *g)
 {
-	const char	*t = g->res.text.data ? g->res.text.data : "", *sec, *nl;
-	size_t		 n = g->res.text.len, end, i;
+	const char	*t = g->out.res.text.data ? g->out.res.text.data : "", *sec, *nl;
+	size_t		 n = g->out.res.text.len, end, i;
 	int		 found, k;
 
 	end = main_end(t, n, &found);
-	trimmed(&g->text, t, end);
+	trimmed(&g->out.text, t, end);
 	sec = t + end + (found && end > 0);
-	while (found && g->nalt < (size_t)g->in.alternatives &&
+	while (found && g->out.nalt < (size_t)g->in.alternatives &&
 	    (nl = memchr(sec, '\n', (size_t)(t + n - sec))) != NULL) {
-		i = g->nalt;
-		g->alt_tone[i] = alt_tone(g, i);
+		i = g->out.nalt;
+		g->out.alt_tone[i] = alt_tone(g, i);
 		for (k = 0; k < TONE__MAX; k++)
 			if (memmem(sec, (size_t)(nl - sec), tone_names[k],
 			    strlen(tone_names[k])) != NULL)
-				g->alt_tone[i] = k;
+				g->out.alt_tone[i] = k;
 		sec = nl + 1;
 		end = main_end(sec, (size_t)(t + n - sec), &found);
-		trimmed(&g->alt[i], sec, end);
-		if (g->alt[i].len > 0)
-			g->nalt++;
+		trimmed(&g->out.alt[i], sec, end);
+		if (g->out.alt[i].len > 0)
+			g->out.nalt++;
 		sec += end + (found && end > 0);
 	}
-	if (g->text.data == NULL)
-		buf_puts(&g->text, "");
+	if (g->out.text.data == NULL)
+		buf_puts(&g->out.text, "");
 }
 
 /* The builtin provider streams its text in pieces of a few words, as a model would. */
 static void
 builtin_stream(struct proposal_gen *g)
 {
-	const char	*t = g->text.data;
+	const char	*t = g->out.text.data;
 	size_t		 i = 0, words;
 
-	while (i < g->text.len) {
-		for (words = 0; i < g->text.len && words < 4; i++)
-			if (isspace((unsigned char)t[i]) && i + 1 < g->text.len &&
+	while (i < g->out.text.len) {
+		for (words = 0; i < g->out.text.len && words < 4; i++)
+			if (isspace((unsigned char)t[i]) && i + 1 < g->out.text.len &&
 			    !isspace((unsigned char)t[i + 1]))
 				words++;
-		if (g->on_delta(g->arg, t + g->forwarded, i - g->forwarded) == -1) {
-			g->incomplete = 1;
+		if (g->stream.on_delta(g->stream.arg, t + g->stream.forwarded, i - g->stream.forwarded) == -1) {
+			g->out.incomplete = 1;
 			return;
 		}
-		g->forwarded = i;
+		g->stream.forwarded = i;
 	}
 }
 
 /*
  * Generate: the builtin writer or the provider, streamed through
  * on_delta when it is set.  Returns 0 with the proposal in g (and
- * g->incomplete when on_delta or on_tick stopped it), or -1 when the
- * provider failed (g->res.err and why); no response is written here.
+ * g->out.incomplete when on_delta or on_tick stopped it), or -1 when the
+ * provider failed (g->out.res.err and why); no response is written here.
  */
 int
 proposal_run(struct req *r, struct proposal_gen *g, llm_delta_fn on_delta,
@@ -508,53 +508,53 @@ proposal_run(struct req *r, struct proposal_gen *g, llm_delta_fn on_delta,
 	struct buf	all = { 0 };
 	size_t		i;
 
-	g->on_delta = on_delta;
-	g->on_tick = on_tick;
-	g->arg = arg;
-	if (g->provider == LLM_BUILTIN) {
-		if (g->template != NULL)
-			llm_builtin_template(&g->text, g->template, &g->job,
-			    &g->profile, g->in.max_words);
+	g->stream.on_delta = on_delta;
+	g->stream.on_tick = on_tick;
+	g->stream.arg = arg;
+	if (g->ctx.provider == LLM_BUILTIN) {
+		if (g->ctx.template != NULL)
+			llm_builtin_template(&g->out.text, g->ctx.template, &g->ctx.job,
+			    &g->ctx.profile, g->in.max_words);
 		else
-			llm_builtin_write(&g->text, &g->job, &g->profile,
+			llm_builtin_write(&g->out.text, &g->ctx.job, &g->ctx.profile,
 			    g->in.tone, g->in.max_words, &g->in.highlights);
 		if (on_delta != NULL)
 			builtin_stream(g);
-		buf_append(&all, g->text.data, g->incomplete ? g->forwarded :
-		    g->text.len);
-		for (i = 0; !g->incomplete && i < (size_t)g->in.alternatives; i++) {
-			g->alt_tone[i] = alt_tone(g, i);
-			llm_builtin_write(&g->alt[i], &g->job, &g->profile,
-			    g->alt_tone[i], g->in.max_words, &g->in.highlights);
+		buf_append(&all, g->out.text.data, g->out.incomplete ? g->stream.forwarded :
+		    g->out.text.len);
+		for (i = 0; !g->out.incomplete && i < (size_t)g->in.alternatives; i++) {
+			g->out.alt_tone[i] = alt_tone(g, i);
+			llm_builtin_write(&g->out.alt[i], &g->ctx.job, &g->ctx.profile,
+			    g->out.alt_tone[i], g->in.max_words, &g->in.highlights);
 			buf_printf(&all, "\n=== ALTERNATIVE: %s ===\n%s",
-			    tone_names[g->alt_tone[i]], g->alt[i].data);
-			g->nalt++;
+			    tone_names[g->out.alt_tone[i]], g->out.alt[i].data);
+			g->out.nalt++;
 		}
-		g->res.prompt_tokens = llm_count_prompt(g->msgs, 2);
-		g->res.completion_tokens = llm_count_tokens(all.data, all.len);
+		g->out.res.prompt_tokens = llm_count_prompt(g->ctx.msgs, 2);
+		g->out.res.completion_tokens = llm_count_tokens(all.data, all.len);
 		buf_free(&all);
 	} else {
-		c = (struct llm_call){ g->model, g->msgs, 2, g->max_tokens,
+		c = (struct llm_call){ g->ctx.model, g->ctx.msgs, 2, g->ctx.max_tokens,
 		    on_delta != NULL ? forward : NULL, tick, g };
-		if (llm_openai_complete(&c, &g->res, r) == -1 && !g->res.aborted)
+		if (llm_openai_complete(&c, &g->out.res, r) == -1 && !g->out.res.aborted)
 			return -1;
-		g->incomplete = g->res.aborted;
+		g->out.incomplete = g->out.res.aborted;
 		split_text(g);
-		if (g->incomplete)
-			for (i = 0; i < g->nalt; i++)
-				buf_free(&g->alt[i]);
-		if (g->incomplete)
-			g->nalt = 0;
+		if (g->out.incomplete)
+			for (i = 0; i < g->out.nalt; i++)
+				buf_free(&g->out.alt[i]);
+		if (g->out.incomplete)
+			g->out.nalt = 0;
 		else if (on_delta != NULL)
 			(void)forward_text(g, 1);	/* a late failure shows at "done" */
 	}
-	if (g->incomplete && g->provider == LLM_BUILTIN)
-		g->text.data[g->text.len = g->forwarded] = '\0';
-	llm_builtin_suggest(&g->suggestions, &g->job, &g->profile,
-	    g->text.data, g->in.max_words);
-	g->cost = llm_cost(g->price_in, g->price_out, g->res.prompt_tokens,
-	    g->res.completion_tokens);
-	g->latency_ms = now_ms() - g->t0;
+	if (g->out.incomplete && g->ctx.provider == LLM_BUILTIN)
+		g->out.text.data[g->out.text.len = g->stream.forwarded] = '\0';
+	llm_builtin_suggest(&g->out.suggestions, &g->ctx.job, &g->ctx.profile,
+	    g->out.text.data, g->in.max_words);
+	g->out.cost = llm_cost(g->ctx.price_in, g->ctx.price_out, g->out.res.prompt_tokens,
+	    g->out.res.completion_tokens);
+	g->out.latency_ms = now_ms() - g->t0;
 	return 0;
 }
 
@@ -565,10 +565,10 @@ alternatives_json(struct jw *w, const char *key, const struct proposal_gen *g)
 	size_t	i;
 
 	jw_array(w, key);
-	for (i = 0; i < g->nalt; i++) {
+	for (i = 0; i < g->out.nalt; i++) {
 		jw_object(w, NULL);
-		jw_string(w, "tone", tone_names[g->alt_tone[i]]);
-		jw_stringn(w, "text", g->alt[i].data, g->alt[i].len);
+		jw_string(w, "tone", tone_names[g->out.alt_tone[i]]);
+		jw_stringn(w, "text", g->out.alt[i].data, g->out.alt[i].len);
 		jw_end(w);
 	}
 	jw_end(w);
@@ -581,7 +581,7 @@ clamp_int(long long v)
 }
 
 /*
- * Store the draft (status incomplete when g->incomplete) and its usage
+ * Store the draft (status incomplete when g->out.incomplete) and its usage
  * row in one statement, hence one transaction: both or neither.
  * Returns -1 with *e set; the caller answers.
  */
@@ -590,7 +590,7 @@ proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 {
 	struct buf	 alts = { 0 };
 	struct jw	 w;
-	const char	*p[15], *rid[1] = { g->reservation };
+	const char	*p[15], *rid[1] = { g->ctx.reservation };
 	struct db_query	 qs[3];
 	PGresult	*res[3];
 	size_t		 n = 2;
@@ -598,35 +598,35 @@ proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 
 	jw_init(&w, &alts);
 	alternatives_json(&w, NULL, g);
-	p[0] = g->job.id;
-	p[1] = g->incomplete ? "incomplete" : "draft";
-	p[2] = g->text.data;
+	p[0] = g->ctx.job.id;
+	p[1] = g->out.incomplete ? "incomplete" : "draft";
+	p[2] = g->out.text.data;
 	p[3] = alts.data;
-	p[4] = g->suggestions.data;
+	p[4] = g->out.suggestions.data;
 	p[5] = tone_names[g->in.tone];
-	p[6] = llm_provider_name(g->provider);
-	p[7] = g->model;
+	p[6] = llm_provider_name(g->ctx.provider);
+	p[7] = g->ctx.model;
 	p[8] = arena_printf(&r->arena, "%lld", g->in.max_words);
 	p[9] = pg_text_array(&r->arena, &g->in.highlights);
-	p[10] = arena_printf(&r->arena, "%lld", clamp_int(g->res.prompt_tokens));
+	p[10] = arena_printf(&r->arena, "%lld", clamp_int(g->out.res.prompt_tokens));
 	p[11] = arena_printf(&r->arena, "%lld",
-	    clamp_int(g->res.completion_tokens));
-	p[12] = arena_printf(&r->arena, "%.6f", g->cost);
-	p[13] = arena_printf(&r->arena, "%.0f", g->latency_ms);
+	    clamp_int(g->out.res.completion_tokens));
+	p[12] = arena_printf(&r->arena, "%.6f", g->out.cost);
+	p[13] = arena_printf(&r->arena, "%.0f", g->out.latency_ms);
 	p[14] = g->in.template_id;
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
 	qs[1] = (struct db_query){ stmts[STMT_STORE], 15, p };
 	/* The usage now counts: its reservation goes in the same transaction. */
-	if (*g->reservation != '\0')
+	if (*g->ctx.reservation != '\0')
 		qs[n++] = (struct db_query){ AI_RELEASE_SQL, 1, rid };
 	rc = db_batch(&r->app->db, r->auth.tenant_id, r->auth.user_id, qs, n,
 	    res, e, r);
 	buf_free(&alts);
 	if (rc == -1)
 		return -1;
-	*g->reservation = '\0';
-	snprintf(g->id, sizeof(g->id), "%s", PQgetvalue(res[1], 0, 0));
-	snprintf(g->created_at, sizeof(g->created_at), "%s",
+	*g->ctx.reservation = '\0';
+	snprintf(g->out.id, sizeof(g->out.id), "%s", PQgetvalue(res[1], 0, 0));
+	snprintf(g->out.created_at, sizeof(g->out.created_at), "%s",
 	    PQgetvalue(res[1], 0, 1));
 	db_clear(res, n);
 	/* The user's proposal analytics count it. */
@@ -638,7 +638,7 @@ proposal_store(struct req *r, struct proposal_gen *g, enum err *e)
 void
 proposal_release(struct req *r, struct proposal_gen *g)
 {
-	ai_release(r, g->reservation);
+	ai_release(r, g->ctx.reservation);
 }
 
 /* proposal:updated to the user who generated it; a notification, never fatal. */
@@ -650,13 +650,13 @@ proposal_publish(struct req *r, const struct proposal_gen *g)
 
 	jw_init(&w, &b);
 	jw_object(&w, NULL);
-	jw_string(&w, "id", g->id);
-	jw_string(&w, "jobId", g->job.id);
-	jw_string(&w, "status", g->incomplete ? "incomplete" : "draft");
+	jw_string(&w, "id", g->out.id);
+	jw_string(&w, "jobId", g->ctx.job.id);
+	jw_string(&w, "status", g->out.incomplete ? "incomplete" : "draft");
 	jw_string(&w, "tone", tone_names[g->in.tone]);
-	jw_string(&w, "provider", llm_provider_name(g->provider));
-	jw_string(&w, "model", g->model);
-	shape_time(&w, "createdAt", g->created_at);
+	jw_string(&w, "provider", llm_provider_name(g->ctx.provider));
+	jw_string(&w, "model", g->ctx.model);
+	shape_time(&w, "createdAt", g->out.created_at);
 	jw_end(&w);
 	(void)events_publish(&r->app->redis, "proposal:updated",
 	    r->auth.tenant_id, r->auth.user_id, b.data, NULL, 0);
@@ -668,16 +668,16 @@ static void
 metadata_json(struct jw *w, const struct proposal_gen *g)
 {
 	jw_object(w, "metadata");
-	jw_string(w, "provider", llm_provider_name(g->provider));
-	jw_string(w, "model", g->model);
-	jw_int(w, "tokensUsed", g->res.prompt_tokens + g->res.completion_tokens);
-	jw_int(w, "promptTokens", g->res.prompt_tokens);
-	jw_int(w, "completionTokens", g->res.completion_tokens);
-	jw_bool(w, "usageReported", g->res.usage_reported);
-	jw_fixed(w, "cost", g->cost, 6);
-	jw_fixed(w, "latencyMs", g->latency_ms, 0);
-	jw_string(w, "proposalId", g->id);
-	jw_string(w, "status", g->incomplete ? "incomplete" : "draft");
+	jw_string(w, "provider", llm_provider_name(g->ctx.provider));
+	jw_string(w, "model", g->ctx.model);
+	jw_int(w, "tokensUsed", g->out.res.prompt_tokens + g->out.res.completion_tokens);
+	jw_int(w, "promptTokens", g->out.res.prompt_tokens);
+	jw_int(w, "completionTokens", g->out.res.completion_tokens);
+	jw_bool(w, "usageReported", g->out.res.usage_reported);
+	jw_fixed(w, "cost", g->out.cost, 6);
+	jw_fixed(w, "latencyMs", g->out.latency_ms, 0);
+	jw_string(w, "proposalId", g->out.id);
+	jw_string(w, "status", g->out.incomplete ? "incomplete" : "draft");
 	jw_string(w, "templateId", g->in.template_id);
 	jw_end(w);
 }
@@ -689,9 +689,9 @@ metadata_json(struct jw *w, const struct proposal_gen *g)
 void
 proposal_result_json(struct jw *w, const struct proposal_gen *g)
 {
-	jw_stringn(w, "proposal", g->text.data, g->text.len);
+	jw_stringn(w, "proposal", g->out.text.data, g->out.text.len);
 	alternatives_json(w, "alternatives", g);
-	jw_raw(w, "suggestions", g->suggestions.data);
+	jw_raw(w, "suggestions", g->out.suggestions.data);
 	metadata_json(w, g);
 }
 
@@ -699,10 +699,10 @@ proposal_result_json(struct jw *w, const struct proposal_gen *g)
 void
 proposal_fail(struct req *r, const struct proposal_gen *g)
 {
-	if (g->res.err == ERR_UNAVAILABLE)
+	if (g->out.res.err == ERR_UNAVAILABLE)
 		http_header(r, "Retry-After", "%d",
-		    g->res.retry_after > 0 ? g->res.retry_after : 5);
-	http_error(r, g->res.err, "%s", g->res.why);
+		    g->out.res.retry_after > 0 ? g->out.res.retry_after : 5);
+	http_error(r, g->out.res.err, "%s", g->out.res.why);
 }
 
 void
@@ -710,9 +710,9 @@ proposal_gen_free(struct proposal_gen *g)
 {
 	size_t	i;
 
-	llm_result_free(&g->res);
-	buf_free(&g->text);
+	llm_result_free(&g->out.res);
+	buf_free(&g->out.text);
 	for (i = 0; i < PROPOSAL_ALT_MAX; i++)
-		buf_free(&g->alt[i]);
-	buf_free(&g->suggestions);
+		buf_free(&g->out.alt[i]);
+	buf_free(&g->out.suggestions);
 }

@@ -1,4 +1,5 @@
 /* template.c: proposal templates: the {{placeholder}} syntax checked when a template is saved, and filled in when it is used. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,14 +63,19 @@ placeholder_at(const char *s, size_t len, size_t i, size_t *end,
 	return -1;
 }
 
-/* Record the first error: where (in characters) and what. */
-static int
-fail(struct template_error *err, const char *s, size_t at, const char *fmt,
-    const char *what, size_t whatlen)
+/*
+ * Record the first error: where (in characters, the offset given to the
+ * message's format too) and what.
+ */
+static int PRINTF(4, 5)
+fail(struct template_error *err, const char *s, size_t at, const char *fmt, ...)
 {
+	va_list	ap;
+
 	err->offset = utf8_length(s, at);
-	snprintf(err->message, sizeof(err->message), fmt, (int)whatlen, what,
-	    err->offset);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -90,8 +96,8 @@ template_check(const char *s, size_t len, unsigned int *used,
 	*used = 0;
 	for (i = 0; i + 1 < len; i++) {
 		if (s[i] == '}' && s[i + 1] == '}')
-			return fail(err, s, i, "%.*s without a matching {{ at "
-			    "character %zu", "}}", 2);
+			return fail(err, s, i, "}} without a matching {{ at "
+			    "character %zu", utf8_length(s, i));
 		if (s[i] != '{' || s[i + 1] != '{')
 			continue;
 		v = placeholder_at(s, len, i, &end, &name, &namelen);
@@ -104,11 +110,12 @@ template_check(const char *s, size_t len, unsigned int *used,
 			    ((unsigned char)s[i + n] & 0xc0) == 0x80)
 				n--;	/* never cut a character in two */
 			return fail(err, s, i, "malformed placeholder \"%.*s\" at "
-			    "character %zu: write {{name}}", s + i, n);
+			    "character %zu: write {{name}}", (int)n, s + i,
+			    utf8_length(s, i));
 		}
 		if (v == -1) {
 			fail(err, s, i, "unknown placeholder {{%.*s}} at character "
-			    "%zu", name, namelen);
+			    "%zu", (int)namelen, name, utf8_length(s, i));
 			for (v = 0; v < TEMPLATE_VAR__MAX; v++) {
 				n = strlen(err->message);
 				snprintf(err->message + n, sizeof(err->message) - n,

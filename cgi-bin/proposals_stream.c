@@ -108,20 +108,20 @@ stream(struct req *r)
 		if (!s.started)
 			proposal_fail(r, &g);
 		else
-			send_error(&s, g.res.err, g.res.why);
+			send_error(&s, g.out.res.err, g.out.res.why);
 		goto out;
 	}
 	if (proposal_store(r, &g, &e) == -1) {
 		if (!s.started)
 			http_error(r, e, "the proposal was not stored");
-		else if (!g.incomplete)
+		else if (!g.out.incomplete)
 			send_error(&s, e, "the proposal was not stored");
 		goto out;
 	}
 	proposal_publish(r, &g);
-	if (g.incomplete) {
+	if (g.out.incomplete) {
 		LOG_INFO(r, "stream: client went away; proposal %s stored "
-		    "incomplete", g.id);
+		    "incomplete", g.out.id);
 		r->code = "client_closed";
 		goto out;
 	}

@@ -56,7 +56,7 @@ void	 buf_append(struct buf *, const void *, size_t);
 void	 buf_puts(struct buf *, const char *);
 void	 buf_putc(struct buf *, char);
 void	 buf_printf(struct buf *, const char *, ...) PRINTF(2, 3);
-void	 buf_vprintf(struct buf *, const char *, va_list);
+void	 buf_vprintf(struct buf *, const char *, va_list) PRINTF(2, 0);
 void	 buf_json_string(struct buf *, const char *, size_t);
 void	 buf_reset(struct buf *);
 void	 buf_free(struct buf *);
