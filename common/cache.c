@@ -234,6 +234,26 @@ key_digest(const char *key, char out[41])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/*
+ * The keys of an entry (see the top of this file): its L1 key, the
+ * prefix and suffix of its L2 key around the generation, and the
+ * generation's own key into gkey.
+ */
+static void
+lookup_keys(struct cache_lookup *lk, int ns, const char *scope,
+    const char *key, struct buf *gkey)
+{
+	char	digest[41];
+
+	key_digest(key, digest);
+	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
+	    digest);
+	buf_printf(gkey, "c:{%s:%s}:g", ns_def[ns].name, scope);
+	snprintf(lk->prefix, sizeof(lk->prefix), "c:{%s:%s}:", ns_def[ns].name,
+	    scope);
+	snprintf(lk->suffix, sizeof(lk->suffix), ":%s", digest);
+}
+
 static void
 stats_count(enum cache_result res)
 {
@@ -324,8 +344,8 @@ cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
 	struct redisReply	*reply;
 	struct l1_entry		*e;
 	struct buf		 gkey = { 0 };
-	const char		*args[4], *scope;
-	char			 digest[41], lockms[16];
+	const char		*args[4];
+	char			 lockms[16];
 	double			 until;
 	enum cache_result	 res = CACHE_MISS;
 
@@ -339,20 +359,13 @@ cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
 	if (!cfg.cache_enabled || client_no_cache(r) ||
 	    redis_get(&r->app->redis) == NULL)
 		return finish(r, lk, CACHE_BYPASS);
-	scope = cache_scope(r, ns);
-
-	key_digest(key, digest);
-	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
-	    digest);
+	lookup_keys(lk, ns, cache_scope(r, ns), key, &gkey);
 	if (lk->l1 && (e = l1_get(lk->l1key)) != NULL) {
+		buf_free(&gkey);
 		buf_append(out, e->val, e->vlen);
 		return finish(r, lk, CACHE_HIT_L1);
 	}
 
-	buf_printf(&gkey, "c:{%s:%s}:g", ns_def[ns].name, scope);
-	snprintf(lk->prefix, sizeof(lk->prefix), "c:{%s:%s}:", ns_def[ns].name,
-	    scope);
-	snprintf(lk->suffix, sizeof(lk->suffix), ":%s", digest);
 	snprintf(lockms, sizeof(lockms), "%d", cfg.cache_wait_ms * 5 + 1000);
 	args[0] = gkey.data;
 	args[1] = lk->prefix;

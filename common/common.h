@@ -499,8 +499,9 @@ int	 ip_in_list(const char *, const char *);
  * It places the commas and closes what it opened.  A value goes into
  * the innermost open array, or into the innermost open object under the
  * key given (NULL in an array and at the top).  jw_key() names the next
- * value whatever writes it; jw_value() hands the buffer over for one
- * value the caller writes itself.  Keys are the program's own literals.
+ * value the writer writes, whichever function writes it (reply.c's
+ * "data"); jw_value() hands the buffer over for one value the caller
+ * writes itself.  Keys are the program's own literals.
  * Strings are escaped (buf_json_string()); jw_raw() copies text that is
  * JSON already (a json column, a number as PostgreSQL prints it); a
  * NULL string or raw value is null.  Nothing is ever taken back from

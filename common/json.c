@@ -81,7 +81,7 @@ jw_close(struct jw *w)
 		jw_end(w);
 }
 
-/* The key of the next value, whatever writes it. */
+/* The key of the next value written through the writer, whichever function writes it. */
 void
 jw_key(struct jw *w, const char *key)
 {

@@ -132,7 +132,7 @@ rl_script(void)
 const char *
 rl_class_name(int c)
 {
-	return c >= 0 && c < nclasses ? rl_names[c] : "none";
+	return c >= 0 && c < nclasses && c < RL_CLASSES_MAX ? rl_names[c] : "none";
 }
 
 /* The headers of a decision: the seed's X-RateLimit-* and the IETF draft pair. */
@@ -149,6 +149,16 @@ rl_headers(struct req *r, int c, const struct rl_result *res)
 	    res->limit, cfg.rl[c].window);
 	http_header(r, "RateLimit", "\"%s\";r=%d;t=%lld", rl_names[c],
 	    res->remaining, in_s > 0 ? in_s : 0);
+}
+
+/* The script's KEYS[1] and ARGV (see rl_lua) for an identifier of class c. */
+static void
+script_args(int c, const char *id, struct buf *key, char limit[16],
+    char window[24])
+{
+	buf_printf(key, "rl:{%s:%s}", rl_names[c], id);
+	snprintf(limit, 16, "%d", cfg.rl[c].limit);
+	snprintf(window, 24, "%lld", (long long)cfg.rl[c].window * 1000);
 }
 
 /*
@@ -172,9 +182,7 @@ rl_decide(struct redis *rd, int c, const char *id,
 		return -1;
 	}
 	p = &cfg.rl[c];
-	buf_printf(&key, "rl:{%s:%s}", rl_names[c], id);
-	snprintf(limit, sizeof(limit), "%d", p->limit);
-	snprintf(window, sizeof(window), "%lld", (long long)p->window * 1000);
+	script_args(c, id, &key, limit, window);
 	args[0] = key.data;
 	args[1] = limit;
 	args[2] = window;
