@@ -82,47 +82,144 @@ int	 agent_cron_init(struct cron *, const char *, int, char **,
 int	 agent_config_load(void);
 
 /*
- * shape.c -- the JSON of the API's resources, built from query rows.
- *
- * A job is a row of JOB_COLUMNS (job.c); shape_job_match() adds the
- * caller's match of it.  A saved search is SHAPE_SEARCH_COLUMNS from
- * some column on; shape_search() returns how many columns it read.
+ * match.c -- how well a job fits the freelancer: a score 0-100, its
+ * breakdown and its reasons (README.md, "Matching").  Pure: no I/O, no
+ * allocation but the output buffer, and the same inputs always give the
+ * same result, so the poller can apply a saved search's minimum match
+ * exactly as the job list shows it.
  */
-#define SHAPE_SEARCH_COLUMNS \
-	"s.id, s.user_id, s.name, array_to_json(s.skills), s.min_budget," \
-	" s.max_budget, s.location, s.client_score, s.query, s.notify," \
-	" s.last_run_at, s.created_at, s.updated_at, s.min_match"
-#define SHAPE_SEARCH_NCOLS	14
+#define MATCH_SKILLS_MAX	64	/* a job's distinct skills looked at */
+#define MATCH_FIXED_HOURS	20	/* hours a fixed price is assumed to pay for */
+#define MATCH_WINDOW_DAYS	30	/* the default ranking window */
+#define MATCH_THRESHOLD_DEFAULT	60	/* when the profile sets none */
+struct match_profile {
+	const char	**skills;	/* sorted, distinct, lower-case */
+	size_t		  nskills;
+	double		  rate_min;	/* USD per hour; the target when not set */
+	double		  rate_target;	/* 0: not set */
+};
+struct match_job {
+	const char *const *skills;	/* as listed: the main ones first */
+	size_t		  nskills;
+	int		  hourly;	/* 1 hourly, 0 fixed price */
+	double		  budget_min;	/* <= 0: not stated */
+	double		  budget_max;
+	int		  usd;		/* the budget is in USD */
+	int		  client_score;	/* 0-100 */
+	int		  applicants;	/* proposals so far; < 0: unknown */
+	long long	  posted_us;	/* µs since the epoch */
+};
+struct match_result {
+	int		 score;		/* 0-100, the parts' sum rounded once */
+	double		 skills, budget, client, recency, competition;
+	int		 considered;	/* the job's distinct skills looked at */
+	int		 matched;	/* how many of them the profile has */
+	uint64_t	 matched_mask;	/* which, in the job's order */
+};
+void	 match_profile_init(struct match_profile *, const char **, size_t,
+	    double, double);
+void	 match_score(const struct match_profile *, const struct match_job *,
+	    long long, long long, struct match_result *);
+void	 match_json(struct buf *, const struct match_profile *,
+	    const struct match_job *, long long, const struct match_result *);
+
 /*
- * A proposal: SHAPE_PROPOSAL_COLUMNS from SHAPE_PROPOSAL_FROM, or from
- * any relation named p with the columns of proposals (a data-modifying
- * CTE) followed by SHAPE_PROPOSAL_JOINS.  Its changes: SHAPE_HISTORY_COLUMNS
- * from proposal_history h.
+ * template.c -- proposal templates and their {{placeholders}}.
+ *
+ * template_check() runs when a template is saved: unknown placeholders
+ * and malformed braces are refused with a message naming them.
+ * template_fill() substitutes the values (the generators call it).
  */
-#define SHAPE_PROPOSAL_COLUMNS \
-	"p.id, p.job_id, p.user_id, p.status, p.content, p.alternatives," \
-	" p.suggestions, p.tone, p.provider, p.model, p.max_words," \
-	" array_to_json(p.highlights), u.prompt_tokens, u.completion_tokens," \
-	" u.cost, j.title, p.created_at, p.updated_at, p.template_id, p.ready_at"
-#define SHAPE_PROPOSAL_UPDATED	17	/* the column of updated_at */
-#define SHAPE_PROPOSAL_JOINS \
-	" LEFT JOIN jobs j ON j.tenant_id = p.tenant_id AND j.id = p.job_id" \
-	" LEFT JOIN LATERAL (SELECT sum(a.prompt_tokens) AS prompt_tokens," \
-	" sum(a.completion_tokens) AS completion_tokens, sum(a.cost) AS cost" \
-	" FROM ai_usage a WHERE a.tenant_id = p.tenant_id" \
-	" AND a.proposal_id = p.id HAVING count(*) > 0) u ON true"
-#define SHAPE_PROPOSAL_FROM	" FROM proposals p" SHAPE_PROPOSAL_JOINS
-#define SHAPE_HISTORY_COLUMNS \
-	"h.from_status, h.to_status, h.edited, h.changed_by, h.changed_at"
-struct job_scores;
-struct job_scored;
-void	 shape_job(struct jw *, const PGresult *, int, int);
-void	 shape_job_match(struct jw *, const PGresult *, int,
-	    const struct job_scores *, const struct job_scored *, long long);
-int	 shape_search(struct jw *, const PGresult *, int, int);
-void	 shape_proposal(struct jw *, const PGresult *, int, int);
-void	 shape_history(struct jw *, const PGresult *, int);
-void	 shape_time(struct jw *, const char *, const char *);
+enum template_var {
+	TEMPLATE_CLIENT_NAME,
+	TEMPLATE_JOB_TITLE,
+	TEMPLATE_MATCHED_SKILLS,
+	TEMPLATE_RATE,
+	TEMPLATE_FREELANCER_NAME,
+	TEMPLATE_PORTFOLIO_HIGHLIGHT,
+	TEMPLATE_VAR__MAX
+};
+extern const char *const template_var_names[TEMPLATE_VAR__MAX + 1];
+struct template_error {
+	size_t	offset;		/* in characters from the start */
+	char	message[400];
+};
+int	 template_check(const char *, size_t, unsigned int *,
+	    struct template_error *);
+void	 template_fill(struct buf *, const char *, size_t,
+	    const char *const [TEMPLATE_VAR__MAX]);
+
+/*
+ * lifecycle.c -- the proposal state machine, pure: the one definition
+ * of which status may follow which (README, "The proposal lifecycle"),
+ * used by PATCH /api/proposals/{id} and by submit.  States are bits in
+ * the sets lifecycle_next() returns: 1 << PS_READY, ...
+ */
+enum proposal_status {
+	PS_DRAFT,
+	PS_INCOMPLETE,		/* a stream whose client left */
+	PS_READY,		/* submitted here, to be finished on Upwork */
+	PS_SUBMITTED,		/* sent on Upwork */
+	PS_VIEWED,
+	PS_INTERVIEWING,
+	PS_HIRED,
+	PS_DECLINED,
+	PS_WITHDRAWN,
+	PS__MAX
+};
+enum lc_verdict {
+	LC_OK,
+	LC_SAME,		/* already in that state */
+	LC_ILLEGAL,		/* no such edge */
+	LC_LOCKED,		/* the text of this state cannot be edited */
+	LC_NEEDS_EDIT		/* incomplete becomes draft only with an edit */
+};
+extern const char *const proposal_status_names[PS__MAX + 1];
+int	 lifecycle_parse(const char *, enum proposal_status *);
+unsigned int lifecycle_next(enum proposal_status);
+int	 lifecycle_final(enum proposal_status);
+int	 lifecycle_editable(enum proposal_status);
+enum lc_verdict lifecycle_check(enum proposal_status, enum proposal_status, int);
+void	 lifecycle_list(struct buf *, unsigned int);
+void	 lifecycle_message(struct buf *, enum proposal_status,
+	    enum proposal_status, enum lc_verdict);
+void	 lifecycle_json(struct buf *, unsigned int);
+
+/*
+ * research.c -- the client analyzer: a 0-100 score with its reasons,
+ * red flags and a short summary, from a stored client profile and its
+ * recent reviews.  Pure: no I/O.
+ */
+#define RESEARCH_REVIEWS_MAX	10
+struct client_facts {
+	const char	*name;
+	const char	*company;
+	const char	*country;
+	int		 payment_verified;
+	double		 total_spent;
+	double		 hire_rate;	/* < 0: unknown */
+	double		 rating;	/* < 0: none */
+	long long	 reviews_count;
+	long long	 jobs_posted;
+	long long	 total_hires;
+	long long	 age_days;	/* < 0: unknown */
+	size_t		 nreviews;	/* the most recent, newest first */
+	double		 review_rating[RESEARCH_REVIEWS_MAX];
+	const char	*review_comment[RESEARCH_REVIEWS_MAX];
+};
+struct research {
+	int		 score;
+	const char	*verdict;	/* strong, good, fair, risky */
+	const char	*spend_tier;	/* none, low, medium, high, top */
+	const char	*review_tone;	/* positive, mixed, neutral, negative, none */
+	struct buf	 reasons;	/* JSON array */
+	struct buf	 red_flags;	/* JSON array */
+	size_t		 nred_flags;
+	struct buf	 summary;	/* plain text */
+};
+void	 research_analyze(const struct client_facts *, struct research *);
+void	 research_free(struct research *);
+const char *review_tone_of(const char *, size_t);
 
 /*
  * llm.c -- what every LLM provider shares: provider names, the price
@@ -283,6 +380,18 @@ int	 portfolio_pick(const struct job_brief *, const struct profile *);
 size_t	 words_count(const char *, size_t);
 
 /*
+ * aibudget.c -- an AI call's worst-case cost is reserved against the
+ * tenant's monthly budget, under a per-tenant lock, before the call:
+ * concurrent calls cannot together overspend.  The reservation is
+ * deleted with AI_RELEASE_SQL in the transaction that stores the call's
+ * usage, or by ai_release() when the call fails.
+ */
+extern const char AI_RELEASE_SQL[];
+int	 ai_reserve(struct req *, double, double, char *, size_t, double *,
+	    double *, enum err *);
+void	 ai_release(struct req *, char *);
+
+/*
  * proposal.c -- proposal generation shared by the generate and stream
  * endpoints: the body's fields, the context (job, profile, tenant AI
  * settings, month's spend) in one round trip, the caller's template
@@ -353,132 +462,6 @@ void	 proposal_result_json(struct jw *, const struct proposal_gen *);
 void	 proposal_gen_free(struct proposal_gen *);
 void	 proposal_fail(struct req *, const struct proposal_gen *);
 void	 proposal_release(struct req *, struct proposal_gen *);
-
-/*
- * aibudget.c -- an AI call's worst-case cost is reserved against the
- * tenant's monthly budget, under a per-tenant lock, before the call:
- * concurrent calls cannot together overspend.  The reservation is
- * deleted with AI_RELEASE_SQL in the transaction that stores the call's
- * usage, or by ai_release() when the call fails.
- */
-extern const char AI_RELEASE_SQL[];
-int	 ai_reserve(struct req *, double, double, char *, size_t, double *,
-	    double *, enum err *);
-void	 ai_release(struct req *, char *);
-
-/*
- * lifecycle.c -- the proposal state machine, pure: the one definition
- * of which status may follow which (README, "The proposal lifecycle"),
- * used by PATCH /api/proposals/{id} and by submit.  States are bits in
- * the sets lifecycle_next() returns: 1 << PS_READY, ...
- */
-enum proposal_status {
-	PS_DRAFT,
-	PS_INCOMPLETE,		/* a stream whose client left */
-	PS_READY,		/* submitted here, to be finished on Upwork */
-	PS_SUBMITTED,		/* sent on Upwork */
-	PS_VIEWED,
-	PS_INTERVIEWING,
-	PS_HIRED,
-	PS_DECLINED,
-	PS_WITHDRAWN,
-	PS__MAX
-};
-enum lc_verdict {
-	LC_OK,
-	LC_SAME,		/* already in that state */
-	LC_ILLEGAL,		/* no such edge */
-	LC_LOCKED,		/* the text of this state cannot be edited */
-	LC_NEEDS_EDIT		/* incomplete becomes draft only with an edit */
-};
-extern const char *const proposal_status_names[PS__MAX + 1];
-int	 lifecycle_parse(const char *, enum proposal_status *);
-unsigned int lifecycle_next(enum proposal_status);
-int	 lifecycle_final(enum proposal_status);
-int	 lifecycle_editable(enum proposal_status);
-enum lc_verdict lifecycle_check(enum proposal_status, enum proposal_status, int);
-void	 lifecycle_list(struct buf *, unsigned int);
-void	 lifecycle_message(struct buf *, enum proposal_status,
-	    enum proposal_status, enum lc_verdict);
-void	 lifecycle_json(struct buf *, unsigned int);
-
-/*
- * research.c -- the client analyzer: a 0-100 score with its reasons,
- * red flags and a short summary, from a stored client profile and its
- * recent reviews.  Pure: no I/O.
- */
-#define RESEARCH_REVIEWS_MAX	10
-struct client_facts {
-	const char	*name;
-	const char	*company;
-	const char	*country;
-	int		 payment_verified;
-	double		 total_spent;
-	double		 hire_rate;	/* < 0: unknown */
-	double		 rating;	/* < 0: none */
-	long long	 reviews_count;
-	long long	 jobs_posted;
-	long long	 total_hires;
-	long long	 age_days;	/* < 0: unknown */
-	size_t		 nreviews;	/* the most recent, newest first */
-	double		 review_rating[RESEARCH_REVIEWS_MAX];
-	const char	*review_comment[RESEARCH_REVIEWS_MAX];
-};
-struct research {
-	int		 score;
-	const char	*verdict;	/* strong, good, fair, risky */
-	const char	*spend_tier;	/* none, low, medium, high, top */
-	const char	*review_tone;	/* positive, mixed, neutral, negative, none */
-	struct buf	 reasons;	/* JSON array */
-	struct buf	 red_flags;	/* JSON array */
-	size_t		 nred_flags;
-	struct buf	 summary;	/* plain text */
-};
-void	 research_analyze(const struct client_facts *, struct research *);
-void	 research_free(struct research *);
-const char *review_tone_of(const char *, size_t);
-
-/*
- * match.c -- how well a job fits the freelancer: a score 0-100, its
- * breakdown and its reasons (README.md, "Matching").  Pure: no I/O, no
- * allocation but the output buffer, and the same inputs always give the
- * same result, so the poller can apply a saved search's minimum match
- * exactly as the job list shows it.
- */
-#define MATCH_SKILLS_MAX	64	/* a job's distinct skills looked at */
-#define MATCH_FIXED_HOURS	20	/* hours a fixed price is assumed to pay for */
-#define MATCH_WINDOW_DAYS	30	/* the default ranking window */
-#define MATCH_THRESHOLD_DEFAULT	60	/* when the profile sets none */
-struct match_profile {
-	const char	**skills;	/* sorted, distinct, lower-case */
-	size_t		  nskills;
-	double		  rate_min;	/* USD per hour; the target when not set */
-	double		  rate_target;	/* 0: not set */
-};
-struct match_job {
-	const char *const *skills;	/* as listed: the main ones first */
-	size_t		  nskills;
-	int		  hourly;	/* 1 hourly, 0 fixed price */
-	double		  budget_min;	/* <= 0: not stated */
-	double		  budget_max;
-	int		  usd;		/* the budget is in USD */
-	int		  client_score;	/* 0-100 */
-	int		  applicants;	/* proposals so far; < 0: unknown */
-	long long	  posted_us;	/* µs since the epoch */
-};
-struct match_result {
-	int		 score;		/* 0-100, the parts' sum rounded once */
-	double		 skills, budget, client, recency, competition;
-	int		 considered;	/* the job's distinct skills looked at */
-	int		 matched;	/* how many of them the profile has */
-	uint64_t	 matched_mask;	/* which, in the job's order */
-};
-void	 match_profile_init(struct match_profile *, const char **, size_t,
-	    double, double);
-void	 match_score(const struct match_profile *, const struct match_job *,
-	    long long, long long, struct match_result *);
-void	 match_json(struct buf *, const struct match_profile *,
-	    const struct match_job *, long long, const struct match_result *);
 
 /*
  * job.c -- the job row, declared once.  A statement selects of a job
@@ -558,17 +541,45 @@ void	 job_score_rows(struct arena *, const PGresult *, const PGresult *,
 	    size_t, long long, long long, struct job_scores *);
 
 /*
- * analytics.c -- what the analytics endpoints share: the date range of
- * the query string (from, to: days, at most a year; by default the 30
- * days up to today, UTC) and the opening of the answer's data with it.
+ * shape.c -- the JSON of the API's resources, built from query rows.
+ *
+ * A job is a row of JOB_COLUMNS (job.c); shape_job_match() adds the
+ * caller's match of it.  A saved search is SHAPE_SEARCH_COLUMNS from
+ * some column on; shape_search() returns how many columns it read.
  */
-struct analytics_range {
-	long long	 from, to;	/* days since the epoch, inclusive */
-	long long	 days;
-	const char	*lo, *hi;	/* the start of from, the start of the day after to */
-};
-int	 analytics_range(struct req *, struct analytics_range *);
-void	 analytics_open(struct jw *, const struct analytics_range *);
+#define SHAPE_SEARCH_COLUMNS \
+	"s.id, s.user_id, s.name, array_to_json(s.skills), s.min_budget," \
+	" s.max_budget, s.location, s.client_score, s.query, s.notify," \
+	" s.last_run_at, s.created_at, s.updated_at, s.min_match"
+#define SHAPE_SEARCH_NCOLS	14
+/*
+ * A proposal: SHAPE_PROPOSAL_COLUMNS from SHAPE_PROPOSAL_FROM, or from
+ * any relation named p with the columns of proposals (a data-modifying
+ * CTE) followed by SHAPE_PROPOSAL_JOINS.  Its changes: SHAPE_HISTORY_COLUMNS
+ * from proposal_history h.
+ */
+#define SHAPE_PROPOSAL_COLUMNS \
+	"p.id, p.job_id, p.user_id, p.status, p.content, p.alternatives," \
+	" p.suggestions, p.tone, p.provider, p.model, p.max_words," \
+	" array_to_json(p.highlights), u.prompt_tokens, u.completion_tokens," \
+	" u.cost, j.title, p.created_at, p.updated_at, p.template_id, p.ready_at"
+#define SHAPE_PROPOSAL_UPDATED	17	/* the column of updated_at */
+#define SHAPE_PROPOSAL_JOINS \
+	" LEFT JOIN jobs j ON j.tenant_id = p.tenant_id AND j.id = p.job_id" \
+	" LEFT JOIN LATERAL (SELECT sum(a.prompt_tokens) AS prompt_tokens," \
+	" sum(a.completion_tokens) AS completion_tokens, sum(a.cost) AS cost" \
+	" FROM ai_usage a WHERE a.tenant_id = p.tenant_id" \
+	" AND a.proposal_id = p.id HAVING count(*) > 0) u ON true"
+#define SHAPE_PROPOSAL_FROM	" FROM proposals p" SHAPE_PROPOSAL_JOINS
+#define SHAPE_HISTORY_COLUMNS \
+	"h.from_status, h.to_status, h.edited, h.changed_by, h.changed_at"
+void	 shape_job(struct jw *, const PGresult *, int, int);
+void	 shape_job_match(struct jw *, const PGresult *, int,
+	    const struct job_scores *, const struct job_scored *, long long);
+int	 shape_search(struct jw *, const PGresult *, int, int);
+void	 shape_proposal(struct jw *, const PGresult *, int, int);
+void	 shape_history(struct jw *, const PGresult *, int);
+void	 shape_time(struct jw *, const char *, const char *);
 
 /*
  * rank.c -- the caller's jobs ranked by match (GET /api/jobs?sort=match).
@@ -591,30 +602,17 @@ struct rank_query {
 int	 rank_list(struct req *, const struct rank_query *, struct reply *);
 
 /*
- * template.c -- proposal templates and their {{placeholders}}.
- *
- * template_check() runs when a template is saved: unknown placeholders
- * and malformed braces are refused with a message naming them.
- * template_fill() substitutes the values (the generators call it).
+ * analytics.c -- what the analytics endpoints share: the date range of
+ * the query string (from, to: days, at most a year; by default the 30
+ * days up to today, UTC) and the opening of the answer's data with it.
  */
-enum template_var {
-	TEMPLATE_CLIENT_NAME,
-	TEMPLATE_JOB_TITLE,
-	TEMPLATE_MATCHED_SKILLS,
-	TEMPLATE_RATE,
-	TEMPLATE_FREELANCER_NAME,
-	TEMPLATE_PORTFOLIO_HIGHLIGHT,
-	TEMPLATE_VAR__MAX
+struct analytics_range {
+	long long	 from, to;	/* days since the epoch, inclusive */
+	long long	 days;
+	const char	*lo, *hi;	/* the start of from, the start of the day after to */
 };
-extern const char *const template_var_names[TEMPLATE_VAR__MAX + 1];
-struct template_error {
-	size_t	offset;		/* in characters from the start */
-	char	message[400];
-};
-int	 template_check(const char *, size_t, unsigned int *,
-	    struct template_error *);
-void	 template_fill(struct buf *, const char *, size_t,
-	    const char *const [TEMPLATE_VAR__MAX]);
+int	 analytics_range(struct req *, struct analytics_range *);
+void	 analytics_open(struct jw *, const struct analytics_range *);
 
 /*
  * upwork_parse.c -- Upwork's wire format, pure: the request bodies of
@@ -722,6 +720,20 @@ int	 upwork_parse_details(const char *, size_t, struct upwork_details *,
 void	 upwork_details_free(struct upwork_details *);
 
 /*
+ * upwork_rl.c -- the Upwork rate limit shared by every process that
+ * talks to Upwork with one API key: upwork_rate_per_sec requests a
+ * second, evenly spaced (a request every 1000/rate ms), and
+ * upwork_rate_per_day per UTC day.  One Lua script reserves the next
+ * slot atomically, on Redis's clock; the caller then sleeps until its
+ * slot, so processes queue fairly without polling.  State lives in
+ * Redis: a restarted process starts where the others are.
+ */
+int	 upwork_rl_take(struct redis *, const char *, int, double,
+	    struct upwork_err *);
+int	 upwork_rl_pause(struct redis *, const char *, long long);
+const char *upwork_rl_script(void);
+
+/*
  * upwork.c -- the Upwork GraphQL API over libcurl.
  *
  * Every request to Upwork (GraphQL and OAuth token calls alike) first
@@ -801,20 +813,6 @@ int	 upwork_account_store(struct upwork *, struct db *, const char *,
 	    struct upwork_err *);
 int	 upwork_token(struct upwork *, struct db *, const char *, int,
 	    struct upwork_auth *, struct upwork_err *);
-
-/*
- * upwork_rl.c -- the Upwork rate limit shared by every process that
- * talks to Upwork with one API key: upwork_rate_per_sec requests a
- * second, evenly spaced (a request every 1000/rate ms), and
- * upwork_rate_per_day per UTC day.  One Lua script reserves the next
- * slot atomically, on Redis's clock; the caller then sleeps until its
- * slot, so processes queue fairly without polling.  State lives in
- * Redis: a restarted process starts where the others are.
- */
-int	 upwork_rl_take(struct redis *, const char *, int, double,
-	    struct upwork_err *);
-int	 upwork_rl_pause(struct redis *, const char *, long long);
-const char *upwork_rl_script(void);
 
 /*
  * poll.c -- run a tenant's saved searches (notify on) against Upwork and
