@@ -81,6 +81,11 @@ test_fill(void)
 	template_fill(&b, "{{client_name}}{{client_name}}", 30, v);
 	is_str(b.data, "AcmeAcme", "adjacent placeholders");
 	buf_reset(&b);
+	is_str(check("}{{portfolio_highlight}}}", NULL), "ok", "single braces around one pass");
+	template_fill(&b, "}{{portfolio_highlight}}}", 25, v);
+	is_str(b.data, "}}", "and a missing value leaves them side by side: text, "
+	    "never a placeholder again");
+	buf_reset(&b);
 	v[0] = "{{rate}}";
 	template_fill(&b, "{{client_name}}", 15, v);
 	is_str(b.data, "{{rate}}", "values are not expanded again");
