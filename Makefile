@@ -1,4 +1,4 @@
-# Makefile: builds libcommon.a, the FastCGI endpoints, cron binaries, tools, broadcaster and tests; drives the stack.
+# Makefile: builds libcommon.a (the platform) and libagent.a (the product), the FastCGI endpoints, cron binaries, tools, broadcaster and tests; drives the stack.
 
 PORT	?= 8080
 VAR	?= ./var
@@ -12,10 +12,13 @@ SAN	?=
 PKGS	 = fcgi libpq hiredis json-c libcurl libjwt libcrypto
 
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2
 CFLAGS	?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE -Icommon $(WARN) \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Icommon -Iagent $(WARN) \
 	   $(shell pkg-config --cflags $(PKGS))
+# Each object and test program lists the headers it read (.d files, included
+# below), so touching agent/agent.h rebuilds only what includes it.
+DEPFLAGS = -MMD -MP
 override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
 ifneq ($(SAN),)
 override CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -29,15 +32,25 @@ else
 Q	 = @
 endif
 
+# Two libraries, two floors: the platform (common/) knows nothing of the
+# product (agent/), which is built on it.  Programs link both, the
+# product first; the broadcaster links the platform alone.
 COMMON_SRC	= $(wildcard common/*.c)
 COMMON_OBJ	= $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 LIBCOMMON	= $(BUILD)/libcommon.a
+AGENT_SRC	= $(wildcard agent/*.c)
+AGENT_OBJ	= $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
+LIBAGENT	= $(BUILD)/libagent.a
 
 ENDPOINTS	= $(basename $(notdir $(wildcard cgi-bin/*.c)))
 CRONS		= $(basename $(notdir $(wildcard cron/*.c)))
 TOOLS		= $(basename $(notdir $(wildcard tools/*.c)))
 UNITS		= $(basename $(notdir $(wildcard tests/unit/*.c)))
 ITESTS		= $(basename $(notdir $(wildcard tests/integration/*.c)))
+
+# Tests of the product: those that include agent.h or a file of agent/.
+PRODUCT_TESTS	= $(basename $(notdir $(shell grep -l -e '"agent\.h"' \
+		  -e '"itest\.h"' -e 'agent/' tests/unit/*.c tests/fuzz/*.c)))
 
 BINS	= $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(CRONS:%=$(BUILD)/cron/%) \
 	  $(TOOLS:%=$(BUILD)/tools/%) $(BUILD)/push/broadcaster
@@ -68,42 +81,50 @@ build-all:
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)$(MAKE) --no-print-directory fuzz
 
-$(BUILD)/obj/%.o: %.c common/common.h
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBAGENT): $(AGENT_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 LINK	= @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	  $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/cgi-bin/%: $(BUILD)/obj/cgi-bin/%.o $(LIBCOMMON)
+$(BUILD)/cgi-bin/%: $(BUILD)/obj/cgi-bin/%.o $(LIBAGENT) $(LIBCOMMON)
 	$(LINK)
-$(BUILD)/cron/%: $(BUILD)/obj/cron/%.o $(LIBCOMMON)
+$(BUILD)/cron/%: $(BUILD)/obj/cron/%.o $(LIBAGENT) $(LIBCOMMON)
 	$(LINK)
-$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIBCOMMON)
+$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIBAGENT) $(LIBCOMMON)
 	$(LINK)
 
-$(PUSH_OBJ) $(BUILD)/obj/push/main.o: push/push.h
 $(BUILD)/push/broadcaster: $(BUILD)/obj/push/main.o $(PUSH_OBJ) $(LIBCOMMON)
 	$(LINK) $(PUSH_LIBS)
 
-# Unit tests #include the .c file they test, so they link without it.
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/unit -o $@ $< \
-	    $(BUILD)/libcommon.a $(LDFLAGS) $(LDLIBS)
+# Unit tests #include the .c file they test, so they link without it;
+# the platform's link libcommon.a alone.
+# (their .d files go apart: the harness runs everything in tests/ and itests/)
+TEST_DEP = $(@:$(BUILD)/%=$(BUILD)/dep/%).d
+TEST_CC	= @mkdir -p $(dir $@) $(dir $(TEST_DEP)); \
+	  $(if $(Q),echo "  CC      $@";) \
+	  $(CC) $(CFLAGS) $(DEPFLAGS) -MF $(TEST_DEP) -Itests/unit
 
-# Integration tests in C drive libcommon against a running stack.
-$(BUILD)/itests/%: tests/integration/%.c tests/unit/tap.h $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcommon.a \
+$(PRODUCT_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: tests/unit/%.c $(LIBAGENT) $(LIBCOMMON)
+	$(TEST_CC) -Wno-missing-prototypes -o $@ $< $(LIBAGENT) $(LIBCOMMON) \
 	    $(LDFLAGS) $(LDLIBS)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBCOMMON)
+	$(TEST_CC) -Wno-missing-prototypes -o $@ $< $(LIBCOMMON) $(LDFLAGS) \
+	    $(LDLIBS)
+
+# Integration tests in C drive the libraries against a running stack.
+$(BUILD)/itests/%: tests/integration/%.c $(LIBAGENT) $(LIBCOMMON)
+	$(TEST_CC) -o $@ $< $(LIBAGENT) $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
 
 # libFuzzer targets (tests/fuzz/*.c), built with clang into build/fuzz.
 FUZZERS	= $(basename $(notdir $(wildcard tests/fuzz/*.c)))
@@ -113,18 +134,19 @@ fuzz:
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
 	    $(FUZZERS:%=build/fuzz/fuzzers/%)
 
+FUZZ_CC	= @mkdir -p $(dir $@) $(dir $(TEST_DEP)); \
+	  $(if $(Q),echo "  FUZZ    $@";) \
+	  $(CC) $(CFLAGS) $(DEPFLAGS) -MF $(TEST_DEP) -fsanitize=fuzzer
+
+$(PRODUCT_TESTS:%=$(BUILD)/fuzzers/%): $(BUILD)/fuzzers/%: tests/fuzz/%.c $(LIBAGENT) $(LIBCOMMON)
+	$(FUZZ_CC) -o $@ $< $(LIBAGENT) $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
 $(BUILD)/fuzzers/%: tests/fuzz/%.c $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libcommon.a \
-	    $(LDFLAGS) $(LDLIBS)
+	$(FUZZ_CC) -o $@ $< $(LIBCOMMON) $(LDFLAGS) $(LDLIBS)
 
 # The broadcaster's parsers: its objects too.
-$(BUILD)/fuzzers/fuzz_push: tests/fuzz/fuzz_push.c push/push.h $(PUSH_OBJ) $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(PUSH_OBJ) \
-	    $(BUILD)/libcommon.a $(LDFLAGS) $(LDLIBS) $(PUSH_LIBS)
+$(BUILD)/fuzzers/fuzz_push: tests/fuzz/fuzz_push.c $(PUSH_OBJ) $(LIBCOMMON)
+	$(FUZZ_CC) -o $@ $< $(PUSH_OBJ) $(LIBCOMMON) $(LDFLAGS) $(LDLIBS) \
+	    $(PUSH_LIBS)
 
 # Run every fuzzer for FUZZ_SECONDS (default 60) on its corpus in build/fuzz.
 FUZZ_SECONDS ?= 60
@@ -137,6 +159,8 @@ fuzz-run: fuzz
 
 clean:
 	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/dep/*/*.d)
 
 deps:
 	$(Q)scripts/deps.sh

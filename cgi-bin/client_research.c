@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define SUMMARY_MAX	2000	/* bytes of an LLM summary kept */
 
@@ -90,10 +90,10 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 	size_t			 i;
 	int			 rc = 0;
 
-	if (llm_provider_parse(v != NULL ? v : cfg.llm_provider, &provider) == -1 ||
+	if (llm_provider_parse(v != NULL ? v : agent_cfg.llm_provider, &provider) == -1 ||
 	    provider == LLM_BUILTIN)
 		return 0;
-	model = db_value(set, 0, 1) != NULL ? db_value(set, 0, 1) : cfg.llm_model;
+	model = db_value(set, 0, 1) != NULL ? db_value(set, 0, 1) : agent_cfg.llm_model;
 	if (llm_price(model, &in, &outp) == -1) {
 		LOG_ERR(r, "llm: model %s has no price in llm_prices", model);
 		return 0;
@@ -108,7 +108,7 @@ enrich(struct req *r, const struct client_facts *c, const struct research *rs,
 	    "clients. Be factual and brief; use only the findings given." };
 	m[1] = (struct llm_msg){ "user", b.data };
 	rid[0] = reservation;
-	switch (ai_reserve(r, num(set, 0, 2, cfg.ai_monthly_budget_usd),
+	switch (ai_reserve(r, num(set, 0, 2, agent_cfg.ai_monthly_budget_usd),
 	    llm_cost(in, outp, llm_count_prompt(m, 2), 200), reservation,
 	    sizeof(reservation), &spent, &held, &e)) {
 	case 1:
@@ -166,8 +166,8 @@ research(struct req *r)
 	PGresult		*res[3] = { NULL, NULL, NULL };
 	struct client_facts	 c;
 	struct research		 rs;
-	struct buf		 b = { 0 }, llm = { 0 };
-	struct cache_lookup	 lk;
+	struct buf		 llm = { 0 };
+	struct reply		 rp;
 	const char		*v;
 	char			*p;
 	int			 enriched;
@@ -183,11 +183,8 @@ research(struct req *r)
 	}
 	for (p = r->args[0]; *p != '\0'; p++)	/* one key per client, any case */
 		*p = (char)tolower((unsigned char)*p);
-	if (cache_get(r, CACHE_CLIENTS, r->auth.tenant_id, r->args[0], &b,
-	    &lk) > CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_CLIENTS, r->args[0], 0))
 		goto out;
-	}
 	qs[0] = (struct db_query){ stmts[STMT_CLIENT], 1, params };
 	qs[1] = (struct db_query){ stmts[STMT_REVIEWS], 1, params };
 	qs[2] = (struct db_query){ stmts[STMT_SETTINGS], 0, NULL };
@@ -202,56 +199,46 @@ research(struct req *r)
 	if ((enriched = enrich(r, &c, &rs, res[2], &llm)) == -1)
 		goto out;
 
-	buf_printf(&b, "{\"success\":true,\"data\":{\"clientId\":\"%s\","
-	    "\"name\":", PQgetvalue(res[0], 0, 0));
-	buf_json_string(&b, c.name ? c.name : "", c.name ? strlen(c.name) : 0);
-	buf_puts(&b, ",\"company\":");
-	if (c.company != NULL)
-		buf_json_string(&b, c.company, strlen(c.company));
-	else
-		buf_puts(&b, "null");
-	buf_puts(&b, ",\"country\":");
-	if (c.country != NULL)
-		buf_json_string(&b, c.country, strlen(c.country));
-	else
-		buf_puts(&b, "null");
-	buf_printf(&b, ",\"score\":%d,\"verdict\":\"%s\",\"reasons\":%s,"
-	    "\"redFlags\":%s,\"summary\":", rs.score, rs.verdict,
-	    rs.reasons.data, rs.red_flags.data);
+	jw_object(&rp.w, NULL);
+	jw_string(&rp.w, "clientId", PQgetvalue(res[0], 0, 0));
+	jw_string(&rp.w, "name", c.name ? c.name : "");
+	jw_string(&rp.w, "company", c.company);
+	jw_string(&rp.w, "country", c.country);
+	jw_int(&rp.w, "score", rs.score);
+	jw_string(&rp.w, "verdict", rs.verdict);
+	jw_raw(&rp.w, "reasons", rs.reasons.data);
+	jw_raw(&rp.w, "redFlags", rs.red_flags.data);
 	if (enriched)
-		buf_json_string(&b, llm.data, llm.len);
+		jw_stringn(&rp.w, "summary", llm.data, llm.len);
 	else
-		buf_json_string(&b, rs.summary.data, rs.summary.len);
-	buf_printf(&b, ",\"summarySource\":\"%s\",\"facts\":{"
-	    "\"paymentVerified\":%s,\"totalSpent\":%.2f,\"spendTier\":\"%s\","
-	    "\"hireRate\":", enriched ? "openai" : "builtin",
-	    c.payment_verified ? "true" : "false", c.total_spent, rs.spend_tier);
+		jw_stringn(&rp.w, "summary", rs.summary.data, rs.summary.len);
+	jw_string(&rp.w, "summarySource", enriched ? "openai" : "builtin");
+	jw_object(&rp.w, "facts");
+	jw_bool(&rp.w, "paymentVerified", c.payment_verified);
+	jw_fixed(&rp.w, "totalSpent", c.total_spent, 2);
+	jw_string(&rp.w, "spendTier", rs.spend_tier);
 	if ((v = db_value(res[0], 0, 6)) != NULL)
-		buf_puts(&b, v);
+		jw_raw(&rp.w, "hireRate", v);
 	else if (c.jobs_posted > 0)
-		buf_printf(&b, "%.2f", 100.0 * (double)c.total_hires /
-		    (double)c.jobs_posted);
+		jw_fixed(&rp.w, "hireRate", 100.0 * (double)c.total_hires /
+		    (double)c.jobs_posted, 2);
 	else
-		buf_puts(&b, "null");
-	buf_puts(&b, ",\"rating\":");
-	buf_puts(&b, (v = db_value(res[0], 0, 7)) != NULL ? v : "null");
-	buf_printf(&b, ",\"reviewsCount\":%lld,\"reviewTone\":\"%s\","
-	    "\"recentReviews\":%zu,\"jobsPosted\":%lld,\"totalHires\":%lld,"
-	    "\"accountAgeDays\":", c.reviews_count, rs.review_tone, c.nreviews,
-	    c.jobs_posted, c.total_hires);
+		jw_null(&rp.w, "hireRate");
+	jw_raw(&rp.w, "rating", db_value(res[0], 0, 7));
+	jw_int(&rp.w, "reviewsCount", c.reviews_count);
+	jw_string(&rp.w, "reviewTone", rs.review_tone);
+	jw_int(&rp.w, "recentReviews", (long long)c.nreviews);
+	jw_int(&rp.w, "jobsPosted", c.jobs_posted);
+	jw_int(&rp.w, "totalHires", c.total_hires);
 	if (c.age_days >= 0)
-		buf_printf(&b, "%lld", c.age_days);
+		jw_int(&rp.w, "accountAgeDays", c.age_days);
 	else
-		buf_puts(&b, "null");
-	buf_puts(&b, ",\"memberSince\":");
-	shape_time(&b, db_value(res[0], 0, 12));
-	buf_puts(&b, ",\"profileUpdatedAt\":");
-	shape_time(&b, db_value(res[0], 0, 13));
-	buf_puts(&b, "}}}");
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+		jw_null(&rp.w, "accountAgeDays");
+	shape_time(&rp.w, "memberSince", db_value(res[0], 0, 12));
+	shape_time(&rp.w, "profileUpdatedAt", db_value(res[0], 0, 13));
+	reply_send(&rp, 200);
 out:
-	buf_free(&b);
+	reply_free(&rp);
 	buf_free(&llm);
 	research_free(&rs);
 	db_clear(res, 3);
@@ -267,7 +254,7 @@ main(void)
 {
 	int	rc;
 
-	rc = app_main("client-research", routes, nitems(routes));
+	rc = agent_main("client-research", routes, nitems(routes), NULL);
 	llm_openai_cleanup();
 	return rc;
 }

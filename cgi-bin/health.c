@@ -1,5 +1,5 @@
 /* health.c: GET /api/health reports PostgreSQL and Redis reachability, without authentication. */
-#include "common.h"
+#include "agent.h"
 
 /*
  * 200 when PostgreSQL answers (Redis down only degrades: the API keeps
@@ -11,23 +11,30 @@ static void
 health(struct req *r)
 {
 	struct buf	b = { 0 };
+	struct jw	w;
 	double		pg_ms = 0, redis_ms = 0;
 	int		pg_ok, redis_ok;
 
 	pg_ok = db_ping(&r->app->db, &pg_ms) == 0;
 	redis_ok = redis_ping(&r->app->redis, &redis_ms) == 0;
-	/* Down, it is an error like any other 503 as well: error and code. */
-	buf_puts(&b, "{");
-	if (!pg_ok)
-		buf_printf(&b, "\"error\":\"PostgreSQL is unreachable\","
-		    "\"code\":\"%s\",", err_code(ERR_UNAVAILABLE));
-	buf_printf(&b, "\"success\":%s,\"status\":\"%s\",\"checks\":{"
-	    "\"postgres\":{\"ok\":%s,\"latencyMs\":%.3f},"
-	    "\"redis\":{\"ok\":%s,\"latencyMs\":%.3f}}}",
-	    pg_ok ? "true" : "false",
-	    !pg_ok ? "down" : redis_ok ? "ok" : "degraded",
-	    pg_ok ? "true" : "false", pg_ms,
-	    redis_ok ? "true" : "false", redis_ms);
+	/* Not the success envelope; down, it is an error like any other 503 too. */
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	if (!pg_ok) {
+		jw_string(&w, "error", "PostgreSQL is unreachable");
+		jw_string(&w, "code", err_code(ERR_UNAVAILABLE));
+	}
+	jw_bool(&w, "success", pg_ok);
+	jw_string(&w, "status", !pg_ok ? "down" : redis_ok ? "ok" : "degraded");
+	jw_object(&w, "checks");
+	jw_object(&w, "postgres");
+	jw_bool(&w, "ok", pg_ok);
+	jw_fixed(&w, "latencyMs", pg_ms, 3);
+	jw_end(&w);
+	jw_object(&w, "redis");
+	jw_bool(&w, "ok", redis_ok);
+	jw_fixed(&w, "latencyMs", redis_ms, 3);
+	jw_close(&w);
 	if (!pg_ok) {
 		r->code = err_code(ERR_UNAVAILABLE);
 		http_header(r, "Retry-After", "5");
@@ -43,5 +50,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("health", routes, nitems(routes));
+	return agent_main("health", routes, nitems(routes), NULL);
 }

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "agent.h"
 
 struct list_q {
 	long long	page;
@@ -10,10 +10,10 @@ struct list_q {
 };
 
 static const struct field list_fields[] = {
-	{ "page", FT_INT, 0, 1, 100000, 0, NULL,
-	    offsetof(struct list_q, page), "1" },
-	{ "limit", FT_INT, 0, 1, 100, 0, NULL,
-	    offsetof(struct list_q, limit), "50" },
+	{ FIELD("page", FT_INT, struct list_q, page), .min = 1, .max = 100000,
+	    .def = "1" },
+	{ FIELD("limit", FT_INT, struct list_q, limit), .min = 1, .max = 100,
+	    .def = "50" },
 };
 
 enum stmt {
@@ -38,19 +38,16 @@ searches_list(struct req *r)
 	const char	*params[2];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 }, key = { 0 };
-	struct cache_lookup lk;
+	struct buf	 key = { 0 };
+	struct reply	 rp;
 	long long	 total;
 	int		 i;
 
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
 	buf_printf(&key, "page=%lld&limit=%lld", q.page, q.limit);
-	if (cache_get(r, CACHE_SEARCHES, r->auth.tenant_id, key.data, &b, &lk) >
-	    CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_SEARCHES, key.data, 0))
 		goto out;
-	}
 	params[0] = arena_printf(&r->arena, "%lld", q.limit);
 	params[1] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
 	qs[0] = (struct db_query){ stmts[STMT_COUNT], 0, NULL };
@@ -58,19 +55,15 @@ searches_list(struct req *r)
 	if (db_run(r, qs, 2, res) == -1)
 		goto out;
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
-	buf_puts(&b, "{\"success\":true,\"data\":[");
-	for (i = 0; i < PQntuples(res[1]); i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		shape_search(&b, res[1], i, 0);
-	}
-	shape_page_end(&b, q.page, q.limit, total);
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	reply_list(&rp);
+	for (i = 0; i < PQntuples(res[1]); i++)
+		shape_search(&rp.w, res[1], i, 0);
+	reply_page(&rp, q.page, q.limit, total);
+	reply_send(&rp, 200);
 	db_clear(res, 2);
 out:
+	reply_free(&rp);
 	buf_free(&key);
-	buf_free(&b);
 }
 
 /*
@@ -83,7 +76,7 @@ searches_delete(struct req *r)
 	const char	*params[1] = { r->args[0] };
 	struct db_query	 q = { stmts[STMT_DELETE], 1, params };
 	PGresult	*res;
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 
 	if (!uuid_valid(r->args[0])) {
 		valid_fail_field(r, "id", "must be a UUID");
@@ -96,10 +89,11 @@ searches_delete(struct req *r)
 	else {
 		cache_invalidate(&r->app->redis, CACHE_SEARCHES,
 		    r->auth.tenant_id);
-		buf_printf(&b, "{\"success\":true,\"data\":{\"id\":\"%s\","
-		    "\"deleted\":true}}", PQgetvalue(res, 0, 0));
-		http_json(r, 200, b.data, b.len);
-		buf_free(&b);
+		reply_open(&rp, r);
+		jw_object(&rp.w, NULL);
+		jw_string(&rp.w, "id", PQgetvalue(res, 0, 0));
+		jw_bool(&rp.w, "deleted", 1);
+		reply_send(&rp, 200);
 	}
 	PQclear(res);
 }
@@ -112,5 +106,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("job-searches", routes, nitems(routes));
+	return agent_main("job-searches", routes, nitems(routes), NULL);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 /* GET /api/jobs query string. */
 struct list_q {
@@ -25,38 +25,37 @@ struct list_q {
 };
 enum { LQ_SKILLS, LQ_MINBUDGET, LQ_MAXBUDGET, LQ_LOCATION, LQ_CLIENTSCORE, LQ_Q,
     LQ_PAGE, LQ_LIMIT, LQ_SORT, LQ_WINDOW, LQ_ASOF, LQ_MINMATCH };
-#define LQ_FILTERS	((1ULL << (LQ_Q + 1)) - 1)	/* the bits of the filters */
 #define LQ_MATCH_ONLY	((1ULL << LQ_WINDOW) | (1ULL << LQ_ASOF) | (1ULL << LQ_MINMATCH))
 enum { SORT_NEWEST, SORT_MATCH };
 static const char *const sorts[] = { "newest", "match", NULL };
 #define ASOF_SKEW_US	(5 * 60 * 1000000LL)	/* how far ahead of us asOf may be */
 
 static const struct field list_fields[] = {
-	[LQ_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 1, 20, 50, NULL,
-	    offsetof(struct list_q, skills), NULL },
-	[LQ_MINBUDGET] = { "minBudget", FT_INT, 0, 0, 100000000, 0, NULL,
-	    offsetof(struct list_q, min_budget), NULL },
-	[LQ_MAXBUDGET] = { "maxBudget", FT_INT, 0, 0, 100000000, 0, NULL,
-	    offsetof(struct list_q, max_budget), NULL },
-	[LQ_LOCATION] = { "location", FT_STRING, 0, 1, 100, 0, NULL,
-	    offsetof(struct list_q, location), NULL },
-	[LQ_CLIENTSCORE] = { "clientScore", FT_INT, 0, 0, 100, 0, NULL,
-	    offsetof(struct list_q, client_score), NULL },
-	[LQ_Q] = { "q", FT_STRING, 0, 1, 200, 0, NULL,
-	    offsetof(struct list_q, q), NULL },
-	[LQ_PAGE] = { "page", FT_INT, 0, 1, 100000, 0, NULL,
-	    offsetof(struct list_q, page), "1" },
-	[LQ_LIMIT] = { "limit", FT_INT, 0, 1, 100, 0, NULL,
-	    offsetof(struct list_q, limit), "20" },
-	[LQ_SORT] = { "sort", FT_ENUM, 0, 0, 0, 0, sorts,
-	    offsetof(struct list_q, sort), "newest" },
-	[LQ_WINDOW] = { "window", FT_INT, 0, 1, 365, 0, NULL,
-	    offsetof(struct list_q, window), "30" },
+	[LQ_SKILLS] = { FIELD("skills", FT_STRLIST, struct list_q, skills),
+	    .flags = F_LOWER, .min = 1, .max = 20, .item_max = 50 },
+	[LQ_MINBUDGET] = { FIELD("minBudget", FT_INT, struct list_q,
+	    min_budget), .max = 100000000 },
+	[LQ_MAXBUDGET] = { FIELD("maxBudget", FT_INT, struct list_q,
+	    max_budget), .max = 100000000 },
+	[LQ_LOCATION] = { FIELD("location", FT_STRING, struct list_q, location),
+	    .min = 1, .max = 100 },
+	[LQ_CLIENTSCORE] = { FIELD("clientScore", FT_INT, struct list_q,
+	    client_score), .max = 100 },
+	[LQ_Q] = { FIELD("q", FT_STRING, struct list_q, q), .min = 1,
+	    .max = 200 },
+	[LQ_PAGE] = { FIELD("page", FT_INT, struct list_q, page), .min = 1,
+	    .max = 100000, .def = "1" },
+	[LQ_LIMIT] = { FIELD("limit", FT_INT, struct list_q, limit), .min = 1,
+	    .max = 100, .def = "20" },
+	[LQ_SORT] = { FIELD("sort", FT_ENUM, struct list_q, sort),
+	    .choices = sorts, .def = "newest" },
+	[LQ_WINDOW] = { FIELD("window", FT_INT, struct list_q, window),
+	    .min = 1, .max = 365, .def = "30" },
 	/* 2000-01-01 to 2100-01-01; the handler refuses the future. */
-	[LQ_ASOF] = { "asOf", FT_TIME, 0, 946684800000000LL, 4102444800000000LL,
-	    0, NULL, offsetof(struct list_q, as_of), NULL },
-	[LQ_MINMATCH] = { "minMatch", FT_INT, 0, 0, 100, 0, NULL,
-	    offsetof(struct list_q, min_match), "0" },
+	[LQ_ASOF] = { FIELD("asOf", FT_TIME, struct list_q, as_of),
+	    .min = 946684800000000LL, .max = 4102444800000000LL },
+	[LQ_MINMATCH] = { FIELD("minMatch", FT_INT, struct list_q, min_match),
+	    .max = 100, .def = "0" },
 };
 
 /* POST /api/jobs body: a saved search. */
@@ -75,43 +74,49 @@ enum { SB_NAME, SB_SKILLS, SB_MINBUDGET, SB_MAXBUDGET, SB_LOCATION,
     SB_CLIENTSCORE, SB_QUERY, SB_NOTIFY, SB_MINMATCH };
 
 static const struct field search_fields[] = {
-	[SB_NAME] = { "name", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
-	    offsetof(struct search_b, name), NULL },
-	[SB_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 0, 20, 50, NULL,
-	    offsetof(struct search_b, skills), NULL },
-	[SB_MINBUDGET] = { "minBudget", FT_INT, F_NULLABLE, 0, 100000000, 0,
-	    NULL, offsetof(struct search_b, min_budget), NULL },
-	[SB_MAXBUDGET] = { "maxBudget", FT_INT, F_NULLABLE, 0, 100000000, 0,
-	    NULL, offsetof(struct search_b, max_budget), NULL },
-	[SB_LOCATION] = { "location", FT_STRING, F_NULLABLE, 1, 100, 0, NULL,
-	    offsetof(struct search_b, location), NULL },
-	[SB_CLIENTSCORE] = { "clientScore", FT_INT, F_NULLABLE, 0, 100, 0, NULL,
-	    offsetof(struct search_b, client_score), NULL },
-	[SB_QUERY] = { "query", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
-	    offsetof(struct search_b, query), NULL },
-	[SB_NOTIFY] = { "notify", FT_BOOL, 0, 0, 0, 0, NULL,
-	    offsetof(struct search_b, notify), "true" },
-	[SB_MINMATCH] = { "minMatch", FT_INT, F_NULLABLE, 0, 100, 0, NULL,
-	    offsetof(struct search_b, min_match), NULL },
+	[SB_NAME] = { FIELD("name", FT_STRING, struct search_b, name),
+	    .flags = F_REQUIRED, .min = 1, .max = 100 },
+	[SB_SKILLS] = { FIELD("skills", FT_STRLIST, struct search_b, skills),
+	    .flags = F_LOWER, .max = 20, .item_max = 50 },
+	[SB_MINBUDGET] = { FIELD("minBudget", FT_INT, struct search_b,
+	    min_budget), .flags = F_NULLABLE, .max = 100000000 },
+	[SB_MAXBUDGET] = { FIELD("maxBudget", FT_INT, struct search_b,
+	    max_budget), .flags = F_NULLABLE, .max = 100000000 },
+	[SB_LOCATION] = { FIELD("location", FT_STRING, struct search_b,
+	    location), .flags = F_NULLABLE, .min = 1, .max = 100 },
+	[SB_CLIENTSCORE] = { FIELD("clientScore", FT_INT, struct search_b,
+	    client_score), .flags = F_NULLABLE, .max = 100 },
+	[SB_QUERY] = { FIELD("query", FT_STRING, struct search_b, query),
+	    .flags = F_NULLABLE, .min = 1, .max = 200 },
+	[SB_NOTIFY] = { FIELD("notify", FT_BOOL, struct search_b, notify),
+	    .def = "true" },
+	[SB_MINMATCH] = { FIELD("minMatch", FT_INT, struct search_b, min_match),
+	    .flags = F_NULLABLE, .max = 100 },
 };
 
 /*
  * The list's WHERE is assembled from the filters given, each with its
  * own placeholder: simpler statements plan faster and each filter can
- * use its index.  Only placeholder numbers are formatted into the SQL,
- * never a value.  Budgets are ranges: a job matches when its range
- * overlaps [minBudget, maxBudget].  Skills match when the job has any of
- * them, through job_skills (see the schema for why not the array).
+ * use its index.  Only placeholder numbers go into the SQL, never a
+ * value: " AND " before "$n" after.  Budgets are ranges: a job matches
+ * when its range overlaps [minBudget, maxBudget].  Skills match when
+ * the job has any of them, through job_skills (see the schema for why
+ * not the array).
  */
-static const char *const filter_sql[LQ_Q + 1] = {
-	[LQ_SKILLS] = "j.id IN (SELECT s.job_id FROM job_skills s"
-	    " WHERE s.skill = ANY($%d::text[]))",
-	[LQ_MINBUDGET] = "j.budget_max >= $%d::numeric",
-	[LQ_MAXBUDGET] = "j.budget_min <= $%d::numeric",
-	[LQ_LOCATION] = "j.location_key = lower($%d::text)",
-	[LQ_CLIENTSCORE] = "j.client_score >= $%d::int",
-	[LQ_Q] = "j.search @@ websearch_to_tsquery('english', $%d::text)",
+static const struct {
+	int		 field;		/* LQ_* */
+	const char	*before;
+	const char	*after;
+} filters[] = {
+	{ LQ_SKILLS, "j.id IN (SELECT s.job_id FROM job_skills s"
+	    " WHERE s.skill = ANY(", "::text[]))" },
+	{ LQ_MINBUDGET, "j.budget_max >= ", "::numeric" },
+	{ LQ_MAXBUDGET, "j.budget_min <= ", "::numeric" },
+	{ LQ_LOCATION, "j.location_key = lower(", "::text)" },
+	{ LQ_CLIENTSCORE, "j.client_score >= ", "::int" },
+	{ LQ_Q, "j.search @@ websearch_to_tsquery('english', ", "::text)" },
 };
+#define NFILTERS	nitems(filters)
 
 enum stmt {
 	STMT_COUNT_SKILL,
@@ -130,9 +135,7 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_COUNT_SKILLS] = "SELECT count(*) FROM (SELECT DISTINCT job_id"
 	    " FROM job_skills WHERE skill = ANY($1::text[])) s",
 	[STMT_COUNT] = "SELECT count(*) FROM jobs j WHERE true",
-	/* The job, then what its match score reads. */
-	[STMT_PAGE] = "SELECT " SHAPE_JOB_COLUMNS ", " RANK_COLUMNS SHAPE_JOB_FROM
-	    " WHERE true",
+	[STMT_PAGE] = "SELECT " JOB_COLUMNS JOB_FROM " WHERE true",
 	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
 	    " ON CONFLICT (id) DO NOTHING",
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
@@ -153,28 +156,58 @@ opt_int(struct req *r, uint64_t set, int bit, long long v)
 	return FIELD_SET(set, bit) ? arena_printf(&r->arena, "%lld", v) : NULL;
 }
 
-/* Append " AND <filter>" for each filter given; params[i] for $i+1. */
+/* The parameter of a filter's field. */
+static const char *
+filter_value(struct req *r, int field, const struct list_q *q)
+{
+	switch (field) {
+	case LQ_SKILLS:
+		return pg_text_array(&r->arena, &q->skills);
+	case LQ_MINBUDGET:
+		return arena_printf(&r->arena, "%lld", q->min_budget);
+	case LQ_MAXBUDGET:
+		return arena_printf(&r->arena, "%lld", q->max_budget);
+	case LQ_LOCATION:
+		return q->location;
+	case LQ_CLIENTSCORE:
+		return arena_printf(&r->arena, "%lld", q->client_score);
+	default:
+		return q->q;
+	}
+}
+
+/*
+ * Append " AND <filter>" for each filter given, params[i] its value
+ * for $i+1 (params has room for NFILTERS).  Returns how many.
+ */
 static int
 where_clauses(struct buf *sql, uint64_t set, const struct list_q *q,
     struct req *r, const char **params)
 {
-	const char	*val[LQ_Q + 1];
-	int		 f, n = 0;
+	size_t	f;
+	int	n = 0;
 
-	val[LQ_SKILLS] = pg_text_array(&r->arena, &q->skills);
-	val[LQ_MINBUDGET] = arena_printf(&r->arena, "%lld", q->min_budget);
-	val[LQ_MAXBUDGET] = arena_printf(&r->arena, "%lld", q->max_budget);
-	val[LQ_LOCATION] = q->location;
-	val[LQ_CLIENTSCORE] = arena_printf(&r->arena, "%lld", q->client_score);
-	val[LQ_Q] = q->q;
-	for (f = 0; f <= LQ_Q; f++) {
-		if (!FIELD_SET(set, f))
+	for (f = 0; f < NFILTERS; f++) {
+		if (!FIELD_SET(set, filters[f].field))
 			continue;
-		buf_puts(sql, " AND ");
-		buf_printf(sql, filter_sql[f], n + 1);
-		params[n++] = val[f];
+		buf_printf(sql, " AND %s$%d%s", filters[f].before, n + 1,
+		    filters[f].after);
+		params[n++] = filter_value(r, filters[f].field, q);
 	}
 	return n;
+}
+
+/* Predicate: skills is the one filter given (counted from job_skills alone). */
+static int
+skills_only(uint64_t set)
+{
+	size_t	f;
+
+	for (f = 0; f < NFILTERS; f++)
+		if (FIELD_SET(set, filters[f].field) !=
+		    (filters[f].field == LQ_SKILLS))
+			return 0;
+	return 1;
 }
 
 static int
@@ -223,9 +256,9 @@ static void
 jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 {
 	struct rank_query rq = { 0 };
-	const char	*params[LQ_Q + 4];
-	struct buf	 where = { 0 }, key = { 0 }, b = { 0 };
-	struct cache_lookup lk;
+	const char	*params[NFILTERS];
+	struct buf	 where = { 0 }, key = { 0 };
+	struct reply	 rp;
 	long long	 now_us = (long long)time(NULL) * 1000000;
 
 	if (!FIELD_SET(set, LQ_ASOF))
@@ -237,11 +270,8 @@ jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 	buf_printf(&key, "match|user=%s|asOf=%lld|window=%lld|min=%lld|",
 	    r->auth.user_id, q->as_of, q->window, q->min_match);
 	list_key(&key, set, q);
-	if (cache_get_ex(r, CACHE_JOBS, r->auth.tenant_id, key.data, CACHE_NO_L1,
-	    &b, &lk) > CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_JOBS, key.data, CACHE_NO_L1))
 		goto out;
-	}
 	rq.nparams = where_clauses(&where, set, q, r, params);
 	rq.where = where.data;
 	rq.params = params;
@@ -250,14 +280,12 @@ jobs_list_match(struct req *r, uint64_t set, struct list_q *q)
 	rq.min_match = (int)q->min_match;
 	rq.page = q->page;
 	rq.limit = q->limit;
-	if (rank_list(r, &rq, &b) == -1)
-		goto out;
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	if (rank_list(r, &rq, &rp) == 0)
+		reply_send(&rp, 200);
 out:
+	reply_free(&rp);
 	buf_free(&key);
 	buf_free(&where);
-	buf_free(&b);
 }
 
 /*
@@ -271,16 +299,15 @@ jobs_list(struct req *r)
 {
 	struct list_q	 q = { 0 };
 	uint64_t	 set;
-	const char	*params[LQ_Q + 3], *user[1] = { r->auth.user_id };
-	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, b = { 0 };
-	struct buf	 key = { 0 };
-	struct cache_lookup lk;
+	const char	*params[NFILTERS + 2], *user[1] = { r->auth.user_id };
+	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, key = { 0 };
+	struct reply	 rp;
 	struct db_query	 qs[3];
 	PGresult	*res[3];
-	struct rank_profile p;
-	struct rank_job	 j;
+	struct job_scores sc;
 	long long	 total, as_of = (long long)time(NULL) / 60 * 60000000;
-	int		 i, n;
+	size_t		 i;
+	int		 n;
 
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
@@ -305,11 +332,8 @@ jobs_list(struct req *r)
 	 */
 	buf_printf(&key, "newest|user=%s|", r->auth.user_id);
 	list_key(&key, set, &q);
-	if (cache_get(r, CACHE_JOBS, r->auth.tenant_id, key.data, &b, &lk) >
-	    CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_JOBS, key.data, 0))
 		goto out;
-	}
 	n = where_clauses(&where, set, &q, r, params);
 	buf_printf(&count, "%s%s", stmts[STMT_COUNT], where.data ? where.data : "");
 	buf_printf(&page, "%s%s", stmts[STMT_PAGE], where.data ? where.data : "");
@@ -318,7 +342,7 @@ jobs_list(struct req *r)
 	params[n] = arena_printf(&r->arena, "%lld", q.limit);
 	params[n + 1] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
 
-	if ((set & LQ_FILTERS) != (1ULL << LQ_SKILLS))
+	if (!skills_only(set))
 		qs[0] = (struct db_query){ count.data, n, params };
 	else if (q.skills.n == 1)
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILL], 1,
@@ -326,31 +350,25 @@ jobs_list(struct req *r)
 	else
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILLS], 1, params };
 	qs[1] = (struct db_query){ page.data, n + 2, params };
-	qs[2] = (struct db_query){ RANK_PROFILE_SQL, 1, user };
+	qs[2] = (struct db_query){ JOB_PROFILE_SQL, 1, user };
 	if (db_run(r, qs, 3, res) == -1)
 		goto out;
 
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
-	rank_profile_load(&r->arena, res[2], &p);
-	buf_puts(&b, "{\"success\":true,\"data\":[");
-	for (i = 0; i < PQntuples(res[1]); i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		rank_job_read(&r->arena, res[1], i, SHAPE_JOB_NCOLS, &j);
-		match_score(&p.m, &j.job, as_of, q.window * 86400LL * 1000000,
-		    &j.m);
-		rank_shape(&b, res[1], i, &p, &j, as_of);
-	}
-	shape_page_end(&b, q.page, q.limit, total);
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	job_score_rows(&r->arena, res[2], res[1], (size_t)PQntuples(res[1]),
+	    as_of, q.window * 86400LL * 1000000, &sc);
+	reply_list(&rp);
+	for (i = 0; i < sc.n; i++)
+		shape_job_match(&rp.w, res[1], (int)i, &sc, &sc.jobs[i], as_of);
+	reply_page(&rp, q.page, q.limit, total);
+	reply_send(&rp, 200);
 	db_clear(res, 3);
 out:
+	reply_free(&rp);
 	buf_free(&key);
 	buf_free(&where);
 	buf_free(&count);
 	buf_free(&page);
-	buf_free(&b);
 }
 
 static void
@@ -361,7 +379,7 @@ jobs_save_search(struct req *r)
 	const char	*kind[1], *params[10];
 	struct db_query	 qs[3];
 	PGresult	*res[3];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 
 	if (valid_json(r, search_fields, nitems(search_fields), &s, &set) == -1)
 		return;
@@ -380,7 +398,7 @@ jobs_save_search(struct req *r)
 	params[6] = s.query;
 	params[7] = s.notify ? "true" : "false";
 	params[8] = opt_int(r, set, SB_MINMATCH, s.min_match);
-	params[9] = arena_printf(&r->arena, "%d", cfg.poll_max_searches);
+	params[9] = arena_printf(&r->arena, "%d", agent_cfg.poll_max_searches);
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
 	qs[1] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
 	qs[2] = (struct db_query){ stmts[STMT_INSERT_SEARCH], 10, params };
@@ -389,16 +407,14 @@ jobs_save_search(struct req *r)
 	if (PQntuples(res[2]) == 0) {
 		http_error(r, ERR_CONFLICT, "the tenant has %d saved searches with "
 		    "notify on already, the most the poller runs; turn one off or "
-		    "save this one with notify false", cfg.poll_max_searches);
+		    "save this one with notify false", agent_cfg.poll_max_searches);
 		db_clear(res, 3);
 		return;
 	}
 	cache_invalidate(&r->app->redis, CACHE_SEARCHES, r->auth.tenant_id);
-	buf_puts(&b, "{\"success\":true,\"data\":");
-	shape_search(&b, res[2], 0, 0);
-	buf_putc(&b, '}');
-	http_json(r, 201, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	shape_search(&rp.w, res[2], 0, 0);
+	reply_send(&rp, 201);
 	db_clear(res, 3);
 }
 
@@ -410,5 +426,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("jobs", routes, nitems(routes));
+	return agent_main("jobs", routes, nitems(routes), NULL);
 }

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /* PUT /api/me body: the whole profile; an absent field is cleared. */
 struct highlight {
@@ -34,40 +34,43 @@ static const char *const tones[] = {
 };
 
 static const struct field highlight_fields[] = {
-	{ "title", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
-	    offsetof(struct highlight, title), NULL },
-	{ "description", FT_STRING, F_NULLABLE, 1, 1000, 0, NULL,
-	    offsetof(struct highlight, description), NULL },
-	{ "skills", FT_STRLIST, F_LOWER, 0, 20, 50, NULL,
-	    offsetof(struct highlight, skills), NULL },
-	{ "url", FT_STRING, F_NULLABLE, 1, 500, 0, NULL,
-	    offsetof(struct highlight, url), NULL },
+	{ FIELD("title", FT_STRING, struct highlight, title),
+	    .flags = F_REQUIRED, .min = 1, .max = 100 },
+	{ FIELD("description", FT_STRING, struct highlight, description),
+	    .flags = F_NULLABLE, .min = 1, .max = 1000 },
+	{ FIELD("skills", FT_STRLIST, struct highlight, skills),
+	    .flags = F_LOWER, .max = 20, .item_max = 50 },
+	{ FIELD("url", FT_STRING, struct highlight, url), .flags = F_NULLABLE,
+	    .min = 1, .max = 500 },
 };
 static const struct field_obj highlight_obj = {
-	highlight_fields, nitems(highlight_fields), sizeof(struct highlight)
+	.fields = highlight_fields, .nfields = nitems(highlight_fields),
+	.size = sizeof(struct highlight)
 };
 
 static const struct field profile_fields[] = {
-	[PB_NAME] = { "name", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
-	    offsetof(struct profile_b, name), NULL },
-	[PB_TITLE] = { "title", FT_STRING, F_NULLABLE, 1, 200, 0, NULL,
-	    offsetof(struct profile_b, title), NULL },
-	[PB_SKILLS] = { "skills", FT_STRLIST, F_LOWER, 0, 50, 50, NULL,
-	    offsetof(struct profile_b, skills), NULL },
-	[PB_RATEMIN] = { "hourlyRateMin", FT_NUMBER, F_NULLABLE, 1, 1000, 0,
-	    NULL, offsetof(struct profile_b, rate_min), NULL },
-	[PB_RATETARGET] = { "hourlyRateTarget", FT_NUMBER, F_NULLABLE, 1, 1000,
-	    0, NULL, offsetof(struct profile_b, rate_target), NULL },
-	[PB_BIO] = { "bio", FT_STRING, F_NULLABLE, 1, 5000, 0, NULL,
-	    offsetof(struct profile_b, bio), NULL },
-	[PB_PORTFOLIO] = { "portfolio", FT_OBJLIST, F_NULLABLE, 0, 10, 0,
-	    &highlight_obj, offsetof(struct profile_b, portfolio), NULL },
-	[PB_TONE] = { "tone", FT_ENUM, F_NULLABLE, 0, 0, 0, tones,
-	    offsetof(struct profile_b, tone), NULL },
-	[PB_LANGUAGES] = { "languages", FT_STRLIST, 0, 0, 10, 50, NULL,
-	    offsetof(struct profile_b, languages), NULL },
-	[PB_THRESHOLD] = { "matchThreshold", FT_INT, F_NULLABLE, 0, 100, 0,
-	    NULL, offsetof(struct profile_b, threshold), NULL },
+	[PB_NAME] = { FIELD("name", FT_STRING, struct profile_b, name),
+	    .flags = F_NULLABLE, .min = 1, .max = 200 },
+	[PB_TITLE] = { FIELD("title", FT_STRING, struct profile_b, title),
+	    .flags = F_NULLABLE, .min = 1, .max = 200 },
+	[PB_SKILLS] = { FIELD("skills", FT_STRLIST, struct profile_b, skills),
+	    .flags = F_LOWER, .max = 50, .item_max = 50 },
+	[PB_RATEMIN] = { FIELD("hourlyRateMin", FT_NUMBER, struct profile_b,
+	    rate_min), .flags = F_NULLABLE, .min = 1, .max = 1000 },
+	[PB_RATETARGET] = { FIELD("hourlyRateTarget", FT_NUMBER,
+	    struct profile_b, rate_target), .flags = F_NULLABLE, .min = 1,
+	    .max = 1000 },
+	[PB_BIO] = { FIELD("bio", FT_STRING, struct profile_b, bio),
+	    .flags = F_NULLABLE, .min = 1, .max = 5000 },
+	[PB_PORTFOLIO] = { FIELD("portfolio", FT_OBJLIST, struct profile_b,
+	    portfolio), .flags = F_NULLABLE, .max = 10,
+	    .choices = &highlight_obj },
+	[PB_TONE] = { FIELD("tone", FT_ENUM, struct profile_b, tone),
+	    .flags = F_NULLABLE, .choices = tones },
+	[PB_LANGUAGES] = { FIELD("languages", FT_STRLIST, struct profile_b,
+	    languages), .max = 10, .item_max = 50 },
+	[PB_THRESHOLD] = { FIELD("matchThreshold", FT_INT, struct profile_b,
+	    threshold), .flags = F_NULLABLE, .max = 100 },
 };
 
 #define PROFILE_COLUMNS \
@@ -101,73 +104,47 @@ static const char *const stmts[STMT__MAX] = {
 };
 
 static void
-put_value(struct buf *b, const PGresult *res, int col, int text)
+put_value(struct jw *w, const char *key, const PGresult *res, int col,
+    int text)
 {
 	const char	*v = res != NULL ? db_value(res, 0, col) : NULL;
 
-	if (v == NULL)
-		buf_puts(b, "null");
-	else if (text)
-		buf_json_string(b, v, (size_t)PQgetlength(res, 0, col));
+	if (v != NULL && text)
+		jw_stringn(w, key, v, (size_t)PQgetlength(res, 0, col));
 	else
-		buf_puts(b, v);		/* numbers and json columns as they are */
+		jw_raw(w, key, v);	/* numbers and json columns as they are */
 }
 
 /* A json array column, [] for the empty profile. */
 static void
-put_array(struct buf *b, const PGresult *res, int col)
+put_array(struct jw *w, const char *key, const PGresult *res, int col)
 {
 	if (res == NULL)
-		buf_puts(b, "[]");
+		jw_raw(w, key, "[]");
 	else
-		put_value(b, res, col, 0);
+		put_value(w, key, res, col, 0);
 }
 
 /* The profile of row 0 of res (PROFILE_COLUMNS), or the empty one when res has no row. */
 static void
-shape_profile(struct buf *b, const struct req *r, const PGresult *res)
+shape_profile(struct jw *w, const struct req *r, const PGresult *res)
 {
 	if (res != NULL && PQntuples(res) == 0)
 		res = NULL;
-	buf_puts(b, "{\"success\":true,\"data\":{\"userId\":");
-	buf_json_string(b, r->auth.user_id, strlen(r->auth.user_id));
-	buf_puts(b, ",\"name\":");
-	put_value(b, res, 0, 1);
-	buf_puts(b, ",\"title\":");
-	put_value(b, res, 1, 1);
-	buf_puts(b, ",\"skills\":");
-	put_array(b, res, 2);
-	buf_puts(b, ",\"hourlyRateMin\":");
-	put_value(b, res, 3, 0);
-	buf_puts(b, ",\"hourlyRateTarget\":");
-	put_value(b, res, 4, 0);
-	buf_puts(b, ",\"bio\":");
-	put_value(b, res, 5, 1);
-	buf_puts(b, ",\"portfolio\":");
-	put_array(b, res, 6);
-	buf_puts(b, ",\"tone\":");
-	put_value(b, res, 7, 1);
-	buf_puts(b, ",\"languages\":");
-	put_array(b, res, 8);
-	buf_puts(b, ",\"matchThreshold\":");
-	put_value(b, res, 9, 0);
-	buf_puts(b, ",\"updatedAt\":");
-	shape_time(b, res != NULL ? db_value(res, 0, 10) : NULL);
-	buf_puts(b, "}}");
-}
-
-static void
-put_strlist(struct buf *b, const struct strlist *l)
-{
-	size_t	i;
-
-	buf_putc(b, '[');
-	for (i = 0; i < l->n; i++) {
-		if (i > 0)
-			buf_putc(b, ',');
-		buf_json_string(b, l->v[i], strlen(l->v[i]));
-	}
-	buf_putc(b, ']');
+	jw_object(w, NULL);
+	jw_string(w, "userId", r->auth.user_id);
+	put_value(w, "name", res, 0, 1);
+	put_value(w, "title", res, 1, 1);
+	put_array(w, "skills", res, 2);
+	put_value(w, "hourlyRateMin", res, 3, 0);
+	put_value(w, "hourlyRateTarget", res, 4, 0);
+	put_value(w, "bio", res, 5, 1);
+	put_array(w, "portfolio", res, 6);
+	put_value(w, "tone", res, 7, 1);
+	put_array(w, "languages", res, 8);
+	put_value(w, "matchThreshold", res, 9, 0);
+	shape_time(w, "updatedAt", res != NULL ? db_value(res, 0, 10) : NULL);
+	jw_end(w);
 }
 
 /* Drop repeated items, keeping the first of each: "C, c" is one skill. */
@@ -238,29 +215,24 @@ portfolio_json(struct req *r, const struct objlist *l)
 {
 	const struct highlight	*h = l->v;
 	struct buf		 b = { 0 };
+	struct jw		 w;
 	char			*s;
-	size_t			 i;
+	size_t			 i, k;
 
-	buf_putc(&b, '[');
+	jw_init(&w, &b);
+	jw_array(&w, NULL);
 	for (i = 0; i < l->n; i++) {
-		buf_puts(&b, i ? ",{\"title\":" : "{\"title\":");
-		buf_json_string(&b, h[i].title, strlen(h[i].title));
-		buf_puts(&b, ",\"description\":");
-		if (h[i].description != NULL)
-			buf_json_string(&b, h[i].description,
-			    strlen(h[i].description));
-		else
-			buf_puts(&b, "null");
-		buf_puts(&b, ",\"skills\":");
-		put_strlist(&b, &h[i].skills);
-		buf_puts(&b, ",\"url\":");
-		if (h[i].url != NULL)
-			buf_json_string(&b, h[i].url, strlen(h[i].url));
-		else
-			buf_puts(&b, "null");
-		buf_putc(&b, '}');
+		jw_object(&w, NULL);
+		jw_string(&w, "title", h[i].title);
+		jw_string(&w, "description", h[i].description);
+		jw_array(&w, "skills");
+		for (k = 0; k < h[i].skills.n; k++)
+			jw_string(&w, NULL, h[i].skills.v[k]);
+		jw_end(&w);
+		jw_string(&w, "url", h[i].url);
+		jw_end(&w);
 	}
-	buf_putc(&b, ']');
+	jw_end(&w);
 	s = arena_strndup(&r->arena, b.data, b.len);
 	buf_free(&b);
 	return s;
@@ -278,23 +250,18 @@ me_get(struct req *r)
 {
 	const char	*params[1] = { r->auth.user_id };
 	struct db_query	 q = { stmts[STMT_GET], 1, params };
-	struct cache_lookup lk;
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	PGresult	*res;
 
-	if (cache_get(r, CACHE_USER, cache_user_scope(r), "profile", &b, &lk) >
-	    CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
-		goto out;
+	if (reply_cached(&rp, r, CACHE_USER, "profile", 0))
+		return;
+	if (db_run(r, &q, 1, &res) == -1) {
+		reply_free(&rp);
+		return;
 	}
-	if (db_run(r, &q, 1, &res) == -1)
-		goto out;
-	shape_profile(&b, r, res);
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	shape_profile(&rp.w, r, res);
+	reply_send(&rp, 200);
 	PQclear(res);
-out:
-	buf_free(&b);
 }
 
 static void
@@ -305,7 +272,7 @@ me_put(struct req *r)
 	const char	*kind[1], *params[10];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	size_t		 i;
 
 	if (valid_json(r, profile_fields, nitems(profile_fields), &p, &set) == -1 ||
@@ -334,11 +301,11 @@ me_put(struct req *r)
 	 * The user's cached objects, and the tenant's job lists: rankings
 	 * by match and job analytics depend on this profile.
 	 */
-	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 	cache_invalidate(&r->app->redis, CACHE_JOBS, r->auth.tenant_id);
-	shape_profile(&b, r, res[1]);
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	shape_profile(&rp.w, r, res[1]);
+	reply_send(&rp, 200);
 	db_clear(res, 2);
 }
 
@@ -350,5 +317,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("me", routes, nitems(routes));
+	return agent_main("me", routes, nitems(routes), NULL);
 }

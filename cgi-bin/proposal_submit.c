@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 enum stmt {
 	STMT_LOCK,
@@ -24,15 +24,17 @@ static struct upwork	up;
 
 /* The answer and the event share one object. */
 static void
-proposal_json(struct buf *b, const char *id, const char *job, const char *ready_at,
+proposal_json(struct jw *w, const char *id, const char *job, const char *ready_at,
     const char *url)
 {
-	buf_printf(b, "{\"id\":\"%s\",\"jobId\":\"%s\",\"status\":\"ready\","
-	    "\"readyAt\":", id, job);
-	shape_time(b, ready_at);
-	buf_puts(b, ",\"applyUrl\":");
-	buf_json_string(b, url, strlen(url));
-	buf_puts(b, ",\"submittedToUpwork\":false}");
+	jw_object(w, NULL);
+	jw_string(w, "id", id);
+	jw_string(w, "jobId", job);
+	jw_string(w, "status", "ready");
+	shape_time(w, "readyAt", ready_at);
+	jw_string(w, "applyUrl", url);
+	jw_bool(w, "submittedToUpwork", 0);
+	jw_end(w);
 }
 
 /*
@@ -52,6 +54,8 @@ proposal_submit(struct req *r)
 	struct upwork_proposal	 p;
 	struct upwork_err	 e;
 	struct buf		 url = { 0 }, data = { 0 }, b = { 0 };
+	struct reply		 rp;
+	struct jw		 w;
 	PGresult		*row, *res = NULL;
 	enum proposal_status	 from;
 	enum lc_verdict		 v;
@@ -82,7 +86,7 @@ proposal_submit(struct req *r)
 		goto out;
 	}
 	memset(&p, 0, sizeof(p));
-	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	up.deadline = now_ms() + agent_cfg.upwork_request_budget_ms;
 	p.job_upwork_id = PQgetvalue(row, 0, 2);
 	p.ciphertext = db_value(row, 0, 1);
 	p.cover_letter = PQgetvalue(row, 0, 3);
@@ -102,15 +106,15 @@ proposal_submit(struct req *r)
 		    db_commit(r) == -1)
 			goto out;
 		ready_at = xstrdup(PQgetvalue(res, 0, 0));
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
-		proposal_json(&data, r->args[0], job, ready_at, url.data);
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
+		jw_init(&w, &data);
+		proposal_json(&w, r->args[0], job, ready_at, url.data);
 		(void)events_publish(&r->app->redis, "proposal:updated",
 		    r->auth.tenant_id, r->auth.user_id, data.data, NULL, 0);
-		buf_reset(&data);
 	}
-	proposal_json(&data, r->args[0], job, ready_at, url.data);
-	buf_printf(&b, "{\"success\":true,\"data\":%s}", data.data);
-	http_json(r, 200, b.data, b.len);
+	reply_open(&rp, r);
+	proposal_json(&rp.w, r->args[0], job, ready_at, url.data);
+	reply_send(&rp, 200);
 out:
 	PQclear(row);
 	PQclear(res);
@@ -125,18 +129,8 @@ static const struct route routes[] = {
 	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK },
 };
 
-static int
-upwork_setup(struct app *app)
-{
-	return upwork_init(&up, &app->redis);
-}
-
 int
 main(void)
 {
-	int	rc;
-
-	rc = app_main_init("proposal_submit", routes, nitems(routes), upwork_setup);
-	upwork_free(&up);
-	return rc;
+	return upwork_main("proposal_submit", routes, nitems(routes), &up);
 }

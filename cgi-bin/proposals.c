@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 struct list_q {
 	char		*job_id;
@@ -14,14 +14,13 @@ struct list_q {
 enum { LQ_JOB, LQ_STATUS, LQ_PAGE, LQ_LIMIT };
 
 static const struct field list_fields[] = {
-	[LQ_JOB] = { "jobId", FT_UUID, 0, 0, 0, 0, NULL,
-	    offsetof(struct list_q, job_id), NULL },
-	[LQ_STATUS] = { "status", FT_ENUM, 0, 0, 0, 0, proposal_status_names,
-	    offsetof(struct list_q, status), NULL },
-	[LQ_PAGE] = { "page", FT_INT, 0, 1, 100000, 0, NULL,
-	    offsetof(struct list_q, page), "1" },
-	[LQ_LIMIT] = { "limit", FT_INT, 0, 1, 50, 0, NULL,
-	    offsetof(struct list_q, limit), "20" },
+	[LQ_JOB] = { FIELD("jobId", FT_UUID, struct list_q, job_id) },
+	[LQ_STATUS] = { FIELD("status", FT_ENUM, struct list_q, status),
+	    .choices = proposal_status_names },
+	[LQ_PAGE] = { FIELD("page", FT_INT, struct list_q, page), .min = 1,
+	    .max = 100000, .def = "1" },
+	[LQ_LIMIT] = { FIELD("limit", FT_INT, struct list_q, limit), .min = 1,
+	    .max = 50, .def = "20" },
 };
 
 /* PATCH body: what may change; at least one of status, content, alternatives. */
@@ -38,24 +37,26 @@ struct patch_b {
 enum { PB_STATUS, PB_CONTENT, PB_ALTERNATIVES, PB_EXPECTED };
 
 static const struct field alternative_fields[] = {
-	{ "tone", FT_ENUM, F_REQUIRED, 0, 0, 0, tone_names,
-	    offsetof(struct alternative, tone), NULL },
-	{ "text", FT_STRING, F_REQUIRED, 1, 50000, 0, NULL,
-	    offsetof(struct alternative, text), NULL },
+	{ FIELD("tone", FT_ENUM, struct alternative, tone), .flags = F_REQUIRED,
+	    .choices = tone_names },
+	{ FIELD("text", FT_STRING, struct alternative, text),
+	    .flags = F_REQUIRED, .min = 1, .max = 50000 },
 };
 static const struct field_obj alternative_obj = {
-	alternative_fields, nitems(alternative_fields), sizeof(struct alternative)
+	.fields = alternative_fields, .nfields = nitems(alternative_fields),
+	.size = sizeof(struct alternative)
 };
 
 static const struct field patch_fields[] = {
-	[PB_STATUS] = { "status", FT_ENUM, 0, 0, 0, 0, proposal_status_names,
-	    offsetof(struct patch_b, status), NULL },
-	[PB_CONTENT] = { "content", FT_STRING, 0, 1, 50000, 0, NULL,
-	    offsetof(struct patch_b, content), NULL },
-	[PB_ALTERNATIVES] = { "alternatives", FT_OBJLIST, 0, 0, PROPOSAL_ALT_MAX,
-	    0, &alternative_obj, offsetof(struct patch_b, alternatives), NULL },
-	[PB_EXPECTED] = { "expectedStatus", FT_ENUM, 0, 0, 0, 0,
-	    proposal_status_names, offsetof(struct patch_b, expected), NULL },
+	[PB_STATUS] = { FIELD("status", FT_ENUM, struct patch_b, status),
+	    .choices = proposal_status_names },
+	[PB_CONTENT] = { FIELD("content", FT_STRING, struct patch_b, content),
+	    .min = 1, .max = 50000 },
+	[PB_ALTERNATIVES] = { FIELD("alternatives", FT_OBJLIST, struct patch_b,
+	    alternatives), .max = PROPOSAL_ALT_MAX,
+	    .choices = &alternative_obj },
+	[PB_EXPECTED] = { FIELD("expectedStatus", FT_ENUM, struct patch_b,
+	    expected), .choices = proposal_status_names },
 };
 
 /* Fields of a proposal that exist but never change: sending one is a 409. */
@@ -112,7 +113,7 @@ proposals_list(struct req *r)
 	const char	*params[4];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	long long	 total;
 	int		 i;
 
@@ -128,15 +129,12 @@ proposals_list(struct req *r)
 	if (db_run(r, qs, 2, res) == -1)
 		return;
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
-	buf_puts(&b, "{\"success\":true,\"data\":[");
-	for (i = 0; i < PQntuples(res[1]); i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		shape_proposal(&b, res[1], i, 0);
-	}
-	shape_page_end(&b, q.page, q.limit, total);
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	reply_list(&rp);
+	for (i = 0; i < PQntuples(res[1]); i++)
+		shape_proposal(&rp.w, res[1], i, 0);
+	reply_page(&rp, q.page, q.limit, total);
+	reply_send(&rp, 200);
 	db_clear(res, 2);
 }
 
@@ -163,7 +161,7 @@ proposals_get(struct req *r)
 	struct db_query	 qs[2] = { { stmts[STMT_ONE], 1, params },
 			    { stmts[STMT_HISTORY], 1, params } };
 	PGresult	*res[2];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	int		 i;
 
 	if (proposal_id(r) == -1 || db_run(r, qs, 2, res) == -1)
@@ -172,14 +170,12 @@ proposals_get(struct req *r)
 		http_error(r, ERR_NOT_FOUND, "no proposal with this id");
 		goto out;
 	}
-	buf_puts(&b, "{\"success\":true,\"data\":");
-	shape_proposal(&b, res[0], 0, 1);
-	buf_puts(&b, ",\"history\":[");
+	reply_open(&rp, r);
+	shape_proposal(&rp.w, res[0], 0, 1);
+	jw_array(&rp.w, "history");
 	for (i = 0; i < PQntuples(res[1]); i++)
-		shape_history(&b, res[1], i, i > 0);
-	buf_puts(&b, "]}}");
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+		shape_history(&rp.w, res[1], i);
+	reply_send(&rp, 200);
 out:
 	db_clear(res, 2);
 }
@@ -237,17 +233,19 @@ alternatives_json(struct req *r, const struct objlist *l)
 {
 	const struct alternative *a = l->v;
 	struct buf	 b = { 0 };
+	struct jw	 w;
 	char		*s;
 	size_t		 i;
 
-	buf_putc(&b, '[');
+	jw_init(&w, &b);
+	jw_array(&w, NULL);
 	for (i = 0; i < l->n; i++) {
-		buf_printf(&b, "%s{\"tone\":\"%s\",\"text\":", i ? "," : "",
-		    tone_names[a[i].tone]);
-		buf_json_string(&b, a[i].text, strlen(a[i].text));
-		buf_putc(&b, '}');
+		jw_object(&w, NULL);
+		jw_string(&w, "tone", tone_names[a[i].tone]);
+		jw_string(&w, "text", a[i].text);
+		jw_end(&w);
 	}
-	buf_putc(&b, ']');
+	jw_end(&w);
 	s = arena_strndup(&r->arena, b.data, b.len);
 	buf_free(&b);
 	return s;
@@ -269,6 +267,8 @@ proposals_patch(struct req *r)
 	enum proposal_status	 from, to;
 	enum lc_verdict		 v;
 	struct buf		 out = { 0 }, ev = { 0 };
+	struct reply		 rp;
+	struct jw		 w;
 	int			 edits;
 
 	if (proposal_id(r) == -1 || refuse_read_only(r) == -1 ||
@@ -319,19 +319,21 @@ proposals_patch(struct req *r)
 	    db_commit(r) == -1)
 		goto out;
 
-	cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
-	buf_printf(&ev, "{\"id\":\"%s\",\"jobId\":\"%s\",\"status\":\"%s\","
-	    "\"previousStatus\":\"%s\",\"edited\":%s,\"updatedAt\":", r->args[0],
-	    PQgetvalue(res, 0, 1), proposal_status_names[to],
-	    proposal_status_names[from], edits ? "true" : "false");
-	shape_time(&ev, db_value(res, 0, SHAPE_PROPOSAL_UPDATED));
-	buf_putc(&ev, '}');
+	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
+	jw_init(&w, &ev);
+	jw_object(&w, NULL);
+	jw_string(&w, "id", r->args[0]);
+	jw_string(&w, "jobId", PQgetvalue(res, 0, 1));
+	jw_string(&w, "status", proposal_status_names[to]);
+	jw_string(&w, "previousStatus", proposal_status_names[from]);
+	jw_bool(&w, "edited", edits);
+	shape_time(&w, "updatedAt", db_value(res, 0, SHAPE_PROPOSAL_UPDATED));
+	jw_end(&w);
 	(void)events_publish(&r->app->redis, "proposal:updated",
 	    r->auth.tenant_id, r->auth.user_id, ev.data, NULL, 0);
-	buf_puts(&out, "{\"success\":true,\"data\":");
-	shape_proposal(&out, res, 0, 0);
-	buf_putc(&out, '}');
-	http_json(r, 200, out.data, out.len);
+	reply_open(&rp, r);
+	shape_proposal(&rp.w, res, 0, 0);
+	reply_send(&rp, 200);
 out:
 	PQclear(row);
 	PQclear(res);
@@ -349,5 +351,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("proposals", routes, nitems(routes));
+	return agent_main("proposals", routes, nitems(routes), NULL);
 }

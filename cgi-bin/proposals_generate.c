@@ -1,5 +1,5 @@
 /* proposals_generate.c: POST /api/ai/proposals/generate writes a proposal with the tenant's AI provider, stores the draft and its usage, and answers it. */
-#include "common.h"
+#include "agent.h"
 
 /*
  * 200 with the seed's body: {"success":true,"data":{"proposal",
@@ -12,7 +12,7 @@ static void
 generate(struct req *r)
 {
 	struct proposal_gen	g;
-	struct buf		b = { 0 };
+	struct reply		rp;
 	enum err		e;
 
 	if (proposal_prepare(r, &g) == -1)
@@ -27,13 +27,12 @@ generate(struct req *r)
 		goto out;
 	}
 	proposal_publish(r, &g);
-	buf_puts(&b, "{\"success\":true,\"data\":{");
-	proposal_result_json(&b, &g);
-	buf_puts(&b, "}}");
-	http_json(r, 200, b.data, b.len);
+	reply_open(&rp, r);
+	jw_object(&rp.w, NULL);
+	proposal_result_json(&rp.w, &g);
+	reply_send(&rp, 200);
 out:
 	proposal_release(r, &g);
-	buf_free(&b);
 	proposal_gen_free(&g);
 }
 
@@ -46,7 +45,7 @@ main(void)
 {
 	int	rc;
 
-	rc = app_main("proposals-generate", routes, nitems(routes));
+	rc = agent_main("proposals-generate", routes, nitems(routes), NULL);
 	llm_openai_cleanup();
 	return rc;
 }

@@ -1,7 +1,7 @@
 /* proposals_stream.c: POST /api/ai/proposals/stream writes a proposal as Server-Sent Events while the provider generates it. */
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * The events, each one "data: <JSON>\n\n":
@@ -51,11 +51,13 @@ static int
 on_delta(void *arg, const char *p, size_t n)
 {
 	struct buf	b = { 0 };
+	struct jw	w;
 	int		rc;
 
-	buf_puts(&b, "{\"delta\":");
-	buf_json_string(&b, p, n);
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	jw_stringn(&w, "delta", p, n);
+	jw_end(&w);
 	rc = sse_send(arg, b.data, b.len);
 	buf_free(&b);
 	return rc;
@@ -68,7 +70,7 @@ on_tick(void *arg)
 	struct stream	*s = arg;
 	static const char ping[] = ": ping\n\n";
 
-	if (!s->started || now_ms() - s->last_write < cfg.llm_sse_ping_ms)
+	if (!s->started || now_ms() - s->last_write < agent_cfg.llm_sse_ping_ms)
 		return 0;
 	s->last_write = now_ms();
 	return http_stream_write(s->r, ping, sizeof(ping) - 1);
@@ -78,11 +80,14 @@ static void
 send_error(struct stream *s, enum err e, const char *why)
 {
 	struct buf	b = { 0 };
+	struct jw	w;
 
-	buf_printf(&b, "{\"error\":\"Generation failed\",\"code\":\"%s\","
-	    "\"details\":", err_code(e));
-	buf_json_string(&b, why, strlen(why));
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	jw_string(&w, "error", "Generation failed");
+	jw_string(&w, "code", err_code(e));
+	jw_string(&w, "details", why);
+	jw_end(&w);
 	(void)sse_send(s, b.data, b.len);
 	s->r->code = err_code(e);
 	buf_free(&b);
@@ -94,6 +99,7 @@ stream(struct req *r)
 	struct proposal_gen	g;
 	struct stream		s = { r, 0, 0 };
 	struct buf		b = { 0 };
+	struct jw		w;
 	enum err		e;
 
 	if (proposal_prepare(r, &g) == -1)
@@ -102,26 +108,28 @@ stream(struct req *r)
 		if (!s.started)
 			proposal_fail(r, &g);
 		else
-			send_error(&s, g.res.err, g.res.why);
+			send_error(&s, g.out.res.err, g.out.res.why);
 		goto out;
 	}
 	if (proposal_store(r, &g, &e) == -1) {
 		if (!s.started)
 			http_error(r, e, "the proposal was not stored");
-		else if (!g.incomplete)
+		else if (!g.out.incomplete)
 			send_error(&s, e, "the proposal was not stored");
 		goto out;
 	}
 	proposal_publish(r, &g);
-	if (g.incomplete) {
+	if (g.out.incomplete) {
 		LOG_INFO(r, "stream: client went away; proposal %s stored "
-		    "incomplete", g.id);
+		    "incomplete", g.out.id);
 		r->code = "client_closed";
 		goto out;
 	}
-	buf_puts(&b, "{\"done\":true,");
-	proposal_result_json(&b, &g);
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_object(&w, NULL);
+	jw_bool(&w, "done", 1);
+	proposal_result_json(&w, &g);
+	jw_end(&w);
 	if (sse_send(&s, b.data, b.len) == -1)
 		r->code = "client_closed";
 out:
@@ -139,7 +147,7 @@ main(void)
 {
 	int	rc;
 
-	rc = app_main("proposals-stream", routes, nitems(routes));
+	rc = agent_main("proposals-stream", routes, nitems(routes), NULL);
 	llm_openai_cleanup();
 	return rc;
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 #define TEMPLATES_MAX	100	/* per user */
 
@@ -13,10 +13,10 @@ struct list_q {
 };
 
 static const struct field list_fields[] = {
-	{ "page", FT_INT, 0, 1, 100000, 0, NULL,
-	    offsetof(struct list_q, page), "1" },
-	{ "limit", FT_INT, 0, 1, 100, 0, NULL,
-	    offsetof(struct list_q, limit), "50" },
+	{ FIELD("page", FT_INT, struct list_q, page), .min = 1, .max = 100000,
+	    .def = "1" },
+	{ FIELD("limit", FT_INT, struct list_q, limit), .min = 1, .max = 100,
+	    .def = "50" },
 };
 
 /* POST and PUT body: PUT replaces both fields. */
@@ -26,10 +26,10 @@ struct template_b {
 };
 
 static const struct field template_fields[] = {
-	{ "name", FT_STRING, F_REQUIRED, 1, 100, 0, NULL,
-	    offsetof(struct template_b, name), NULL },
-	{ "content", FT_STRING, F_REQUIRED, 1, 10000, 0, NULL,
-	    offsetof(struct template_b, content), NULL },
+	{ FIELD("name", FT_STRING, struct template_b, name),
+	    .flags = F_REQUIRED, .min = 1, .max = 100 },
+	{ FIELD("content", FT_STRING, struct template_b, content),
+	    .flags = F_REQUIRED, .min = 1, .max = 10000 },
 };
 
 #define TEMPLATE_COLUMNS "t.id, t.name, t.content, t.created_at, t.updated_at"
@@ -74,31 +74,29 @@ static const char *const stmts[STMT__MAX] = {
 
 /* A template from TEMPLATE_COLUMNS, with the placeholders it uses. */
 static void
-shape_template(struct buf *b, const PGresult *res, int row)
+shape_template(struct jw *w, const PGresult *res, int row)
 {
 	const char		*content = PQgetvalue(res, row, 2);
 	struct template_error	 err;
 	unsigned int		 used = 0;
-	int			 v, n = 0;
+	int			 v;
 
 	(void)template_check(content, (size_t)PQgetlength(res, row, 2), &used,
 	    &err);
-	buf_puts(b, "{\"id\":");
-	buf_json_string(b, PQgetvalue(res, row, 0), (size_t)PQgetlength(res, row, 0));
-	buf_puts(b, ",\"name\":");
-	buf_json_string(b, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1));
-	buf_puts(b, ",\"content\":");
-	buf_json_string(b, content, (size_t)PQgetlength(res, row, 2));
-	buf_puts(b, ",\"placeholders\":[");
+	jw_object(w, NULL);
+	jw_stringn(w, "id", PQgetvalue(res, row, 0),
+	    (size_t)PQgetlength(res, row, 0));
+	jw_stringn(w, "name", PQgetvalue(res, row, 1),
+	    (size_t)PQgetlength(res, row, 1));
+	jw_stringn(w, "content", content, (size_t)PQgetlength(res, row, 2));
+	jw_array(w, "placeholders");
 	for (v = 0; v < TEMPLATE_VAR__MAX; v++)
 		if (used & (1U << v))
-			buf_printf(b, "%s\"%s\"", n++ ? "," : "",
-			    template_var_names[v]);
-	buf_puts(b, "],\"createdAt\":");
-	shape_time(b, db_value(res, row, 3));
-	buf_puts(b, ",\"updatedAt\":");
-	shape_time(b, db_value(res, row, 4));
-	buf_putc(b, '}');
+			jw_string(w, NULL, template_var_names[v]);
+	jw_end(w);
+	shape_time(w, "createdAt", db_value(res, row, 3));
+	shape_time(w, "updatedAt", db_value(res, row, 4));
+	jw_end(w);
 }
 
 /* Validate a body and its placeholders; 0, or -1 after the 400. */
@@ -131,13 +129,11 @@ template_id(struct req *r)
 static void
 answer_one(struct req *r, int status, const PGresult *res)
 {
-	struct buf	b = { 0 };
+	struct reply	rp;
 
-	buf_puts(&b, "{\"success\":true,\"data\":");
-	shape_template(&b, res, 0);
-	buf_putc(&b, '}');
-	http_json(r, status, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	shape_template(&rp.w, res, 0);
+	reply_send(&rp, status);
 }
 
 static void
@@ -148,19 +144,16 @@ templates_list(struct req *r)
 	const char	*params[3];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
-	struct buf	 b = { 0 }, key = { 0 };
-	struct cache_lookup lk;
+	struct buf	 key = { 0 };
+	struct reply	 rp;
 	long long	 total;
 	int		 i;
 
 	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
 		return;
 	buf_printf(&key, "templates?page=%lld&limit=%lld", q.page, q.limit);
-	if (cache_get(r, CACHE_USER, cache_user_scope(r), key.data, &b, &lk) >
-	    CACHE_MISS) {
-		http_json(r, 200, b.data, b.len);
+	if (reply_cached(&rp, r, CACHE_USER, key.data, 0))
 		goto out;
-	}
 	params[0] = r->auth.user_id;
 	params[1] = arena_printf(&r->arena, "%lld", q.limit);
 	params[2] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
@@ -169,19 +162,15 @@ templates_list(struct req *r)
 	if (db_run(r, qs, 2, res) == -1)
 		goto out;
 	total = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
-	buf_puts(&b, "{\"success\":true,\"data\":[");
-	for (i = 0; i < PQntuples(res[1]); i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		shape_template(&b, res[1], i);
-	}
-	shape_page_end(&b, q.page, q.limit, total);
-	cache_put(r, &lk, b.data, b.len);
-	http_json(r, 200, b.data, b.len);
+	reply_list(&rp);
+	for (i = 0; i < PQntuples(res[1]); i++)
+		shape_template(&rp.w, res[1], i);
+	reply_page(&rp, q.page, q.limit, total);
+	reply_send(&rp, 200);
 	db_clear(res, 2);
 out:
+	reply_free(&rp);
 	buf_free(&key);
-	buf_free(&b);
 }
 
 static void
@@ -224,7 +213,7 @@ templates_create(struct req *r)
 		http_error(r, ERR_CONFLICT, "a user has at most %d templates",
 		    TEMPLATES_MAX);
 	else {
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 		answer_one(r, 201, res[2]);
 	}
 	db_clear(res, 3);
@@ -249,7 +238,7 @@ templates_update(struct req *r)
 	if (PQntuples(res) == 0)
 		http_error(r, ERR_NOT_FOUND, "no template with this id");
 	else {
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
 		answer_one(r, 200, res);
 	}
 	PQclear(res);
@@ -261,18 +250,19 @@ templates_delete(struct req *r)
 	const char	*params[2] = { r->args[0], r->auth.user_id };
 	struct db_query	 q = { stmts[STMT_DELETE], 2, params };
 	PGresult	*res;
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 
 	if (template_id(r) == -1 || db_run(r, &q, 1, &res) == -1)
 		return;
 	if (PQntuples(res) == 0)
 		http_error(r, ERR_NOT_FOUND, "no template with this id");
 	else {
-		cache_invalidate(&r->app->redis, CACHE_USER, cache_user_scope(r));
-		buf_printf(&b, "{\"success\":true,\"data\":{\"id\":\"%s\","
-		    "\"deleted\":true}}", PQgetvalue(res, 0, 0));
-		http_json(r, 200, b.data, b.len);
-		buf_free(&b);
+		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
+		reply_open(&rp, r);
+		jw_object(&rp.w, NULL);
+		jw_string(&rp.w, "id", PQgetvalue(res, 0, 0));
+		jw_bool(&rp.w, "deleted", 1);
+		reply_send(&rp, 200);
 	}
 	PQclear(res);
 }
@@ -288,5 +278,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("templates", routes, nitems(routes));
+	return agent_main("templates", routes, nitems(routes), NULL);
 }

@@ -7,15 +7,15 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common.h"
+#include "agent.h"
 
 struct connect_q {
 	char	*organization;
 };
 
 static const struct field connect_fields[] = {
-	{ "organization", FT_STRING, 0, 1, 64, 0, NULL,
-	    offsetof(struct connect_q, organization), NULL },
+	{ FIELD("organization", FT_STRING, struct connect_q, organization),
+	    .min = 1, .max = 64 },
 };
 
 enum stmt {
@@ -51,7 +51,7 @@ static struct upwork	up;
 static int
 configured(struct req *r)
 {
-	if (*cfg.upwork_client_id != '\0' && *cfg.upwork_redirect_uri != '\0' &&
+	if (*agent_cfg.upwork_client_id != '\0' && *agent_cfg.upwork_redirect_uri != '\0' &&
 	    up.keys.loaded)
 		return 1;
 	http_error(r, ERR_UNAVAILABLE, "Upwork is not configured on this server");
@@ -70,7 +70,8 @@ upwork_connect(struct req *r)
 	const char		*kind[1], *params[3];
 	struct db_query		 qs[3];
 	PGresult		*res[3];
-	struct buf		 url = { 0 }, b = { 0 };
+	struct buf		 url = { 0 };
+	struct reply		 rp;
 	char			 ttl[16], *state;
 	uint64_t		 set;
 
@@ -86,8 +87,8 @@ upwork_connect(struct req *r)
 	snprintf(st.tenant, sizeof(st.tenant), "%s", r->auth.tenant_id);
 	snprintf(st.user, sizeof(st.user), "%s", r->auth.user_id);
 	random_hex(st.nonce, sizeof(st.nonce));
-	st.expires = (long long)time(NULL) + cfg.upwork_state_ttl;
-	snprintf(ttl, sizeof(ttl), "%d", cfg.upwork_state_ttl);
+	st.expires = (long long)time(NULL) + agent_cfg.upwork_state_ttl;
+	snprintf(ttl, sizeof(ttl), "%d", agent_cfg.upwork_state_ttl);
 	kind[0] = r->auth.personal ? "personal" : "org";
 	params[0] = st.nonce;
 	params[1] = q.organization;
@@ -99,17 +100,14 @@ upwork_connect(struct req *r)
 		return;
 	state = upwork_state_sign(&up.keys, &st);
 	upwork_authorize_url(&url, state);
-	buf_puts(&b, "{\"success\":true,\"data\":{\"authorizeUrl\":");
-	buf_json_string(&b, url.data, url.len);
-	buf_puts(&b, ",\"state\":");
-	buf_json_string(&b, state, strlen(state));
-	buf_puts(&b, ",\"expiresAt\":");
-	shape_time(&b, PQgetvalue(res[2], 0, 0));
-	buf_puts(&b, "}}");
-	http_json(r, 200, b.data, b.len);
+	reply_open(&rp, r);
+	jw_object(&rp.w, NULL);
+	jw_stringn(&rp.w, "authorizeUrl", url.data, url.len);
+	jw_string(&rp.w, "state", state);
+	shape_time(&rp.w, "expiresAt", PQgetvalue(res[2], 0, 0));
+	reply_send(&rp, 200);
 	free(state);
 	buf_free(&url);
-	buf_free(&b);
 	db_clear(res, 3);
 }
 
@@ -145,12 +143,12 @@ upwork_callback(struct req *r)
 	struct upwork_err	 e;
 	struct db_query		 q = { stmts[STMT_STATE_TAKE], 1, params };
 	PGresult		*res;
-	struct buf		 b = { 0 };
+	struct reply		 rp;
 	char			 org[65];
 
 	if (!configured(r))
 		return;
-	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	up.deadline = now_ms() + agent_cfg.upwork_request_budget_ms;
 	if (!param_valid(state, UPWORK_STATE_MAX) ||
 	    upwork_state_verify(&up.keys, state, time(NULL), &st) == -1) {
 		http_error(r, ERR_BAD_REQUEST, "the state is invalid or expired; "
@@ -202,12 +200,13 @@ upwork_callback(struct req *r)
 		return;
 	}
 	LOG_INFO(r, "upwork: tenant %s connected by %s", st.tenant, st.user);
-	buf_puts(&b, "{\"success\":true,\"data\":{\"connected\":true,\"tenant\":");
-	buf_json_string(&b, st.tenant, strlen(st.tenant));
-	buf_printf(&b, ",\"expiresIn\":%lld}}", t.expires_in);
+	reply_open(&rp, r);
+	jw_object(&rp.w, NULL);
+	jw_bool(&rp.w, "connected", 1);
+	jw_string(&rp.w, "tenant", st.tenant);
+	jw_int(&rp.w, "expiresIn", t.expires_in);
 	explicit_bzero(&t, sizeof(t));
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_send(&rp, 200);
 }
 
 /* What is known of the connection; never a token. */
@@ -216,40 +215,28 @@ upwork_status(struct req *r)
 {
 	struct db_query	 q = { stmts[STMT_STATUS], 0, NULL };
 	PGresult	*res;
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	const char	*v;
 
 	if (db_run(r, &q, 1, &res) == -1)
 		return;
-	if (PQntuples(res) == 0)
-		buf_puts(&b, "{\"success\":true,\"data\":{\"connected\":false,"
-		    "\"status\":\"none\"}}");
-	else {
+	reply_open(&rp, r);
+	jw_object(&rp.w, NULL);
+	if (PQntuples(res) == 0) {
+		jw_bool(&rp.w, "connected", 0);
+		jw_string(&rp.w, "status", "none");
+	} else {
 		v = PQgetvalue(res, 0, 0);
-		buf_printf(&b, "{\"success\":true,\"data\":{\"connected\":%s,"
-		    "\"status\":\"%s\",\"organization\":",
-		    strcmp(v, "connected") == 0 ? "true" : "false", v);
-		if ((v = db_value(res, 0, 1)) != NULL)
-			buf_json_string(&b, v, strlen(v));
-		else
-			buf_puts(&b, "null");
-		buf_puts(&b, ",\"accessExpiresAt\":");
-		shape_time(&b, db_value(res, 0, 2));
-		buf_puts(&b, ",\"connectedAt\":");
-		shape_time(&b, db_value(res, 0, 3));
-		buf_puts(&b, ",\"refreshedAt\":");
-		shape_time(&b, db_value(res, 0, 4));
-		buf_puts(&b, ",\"reason\":");
-		if ((v = db_value(res, 0, 5)) != NULL)
-			buf_json_string(&b, v, strlen(v));
-		else
-			buf_puts(&b, "null");
-		buf_puts(&b, ",\"connectedBy\":");
-		buf_json_string(&b, PQgetvalue(res, 0, 6), strlen(PQgetvalue(res, 0, 6)));
-		buf_puts(&b, "}}");
+		jw_bool(&rp.w, "connected", strcmp(v, "connected") == 0);
+		jw_string(&rp.w, "status", v);
+		jw_string(&rp.w, "organization", db_value(res, 0, 1));
+		shape_time(&rp.w, "accessExpiresAt", db_value(res, 0, 2));
+		shape_time(&rp.w, "connectedAt", db_value(res, 0, 3));
+		shape_time(&rp.w, "refreshedAt", db_value(res, 0, 4));
+		jw_string(&rp.w, "reason", db_value(res, 0, 5));
+		jw_string(&rp.w, "connectedBy", PQgetvalue(res, 0, 6));
 	}
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_send(&rp, 200);
 	PQclear(res);
 }
 
@@ -258,14 +245,18 @@ upwork_disconnect(struct req *r)
 {
 	struct db_query	 q = { stmts[STMT_DELETE], 0, NULL };
 	PGresult	*res;
-	static const char ok[] = "{\"success\":true,\"data\":{\"disconnected\":true}}";
+	struct reply	 rp;
 
 	if (db_run(r, &q, 1, &res) == -1)
 		return;
 	if (PQntuples(res) == 0)
 		http_error(r, ERR_NOT_FOUND, "no Upwork account is connected");
-	else
-		http_json(r, 200, ok, sizeof(ok) - 1);
+	else {
+		reply_open(&rp, r);
+		jw_object(&rp.w, NULL);
+		jw_bool(&rp.w, "disconnected", 1);
+		reply_send(&rp, 200);
+	}
 	PQclear(res);
 }
 
@@ -281,11 +272,11 @@ poll_cooldown(struct req *r)
 	redisReply		*reply;
 	long long		 wait = 0;
 
-	if (cfg.upwork_poll_cooldown_s <= 0 ||
+	if (agent_cfg.upwork_poll_cooldown_s <= 0 ||
 	    (c = redis_get(&r->app->redis)) == NULL)
 		return 0;
 	reply = redisCommand(c, "SET upw:pollcd:{%s} 1 NX EX %d",
-	    r->auth.tenant_id, cfg.upwork_poll_cooldown_s);
+	    r->auth.tenant_id, agent_cfg.upwork_poll_cooldown_s);
 	if (reply == NULL) {
 		redis_fail(&r->app->redis);
 		return 0;
@@ -310,7 +301,7 @@ upwork_poll(struct req *r)
 {
 	struct poll_stats	 st = { 0 };
 	struct upwork_err	 e;
-	struct buf		 b = { 0 };
+	struct reply		 rp;
 	long long		 wait;
 
 	/* The shared Upwork key is every tenant's: one poll a tenant a while. */
@@ -318,10 +309,10 @@ upwork_poll(struct req *r)
 		http_header(r, "Retry-After", "%lld", wait);
 		http_error(r, ERR_RATE_LIMITED, "this tenant was polled less than "
 		    "%d seconds ago; the poller runs on its own every few minutes",
-		    cfg.upwork_poll_cooldown_s);
+		    agent_cfg.upwork_poll_cooldown_s);
 		return;
 	}
-	up.deadline = now_ms() + cfg.upwork_request_budget_ms;
+	up.deadline = now_ms() + agent_cfg.upwork_request_budget_ms;
 	if (poll_tenant(&up, &r->app->db, &r->app->redis, r->auth.tenant_id, 0,
 	    &st, &e) == -1) {
 		if (e.retry_after_ms > 0)
@@ -330,11 +321,15 @@ upwork_poll(struct req *r)
 		http_error(r, e.err, "%s", e.msg);
 		return;
 	}
-	buf_printf(&b, "{\"success\":true,\"data\":{\"searches\":%u,\"pages\":%u,"
-	    "\"fetched\":%u,\"new\":%u,\"updated\":%u,\"announced\":%u}}",
-	    st.searches, st.pages, st.fetched, st.inserted, st.updated, st.published);
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_open(&rp, r);
+	jw_object(&rp.w, NULL);
+	jw_int(&rp.w, "searches", st.searches);
+	jw_int(&rp.w, "pages", st.pages);
+	jw_int(&rp.w, "fetched", st.fetched);
+	jw_int(&rp.w, "new", st.inserted);
+	jw_int(&rp.w, "updated", st.updated);
+	jw_int(&rp.w, "announced", st.published);
+	reply_send(&rp, 200);
 }
 
 static const struct route routes[] = {
@@ -345,18 +340,8 @@ static const struct route routes[] = {
 	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK },
 };
 
-static int
-upwork_setup(struct app *app)
-{
-	return upwork_init(&up, &app->redis);
-}
-
 int
 main(void)
 {
-	int	rc;
-
-	rc = app_main_init("upwork", routes, nitems(routes), upwork_setup);
-	upwork_free(&up);
-	return rc;
+	return upwork_main("upwork", routes, nitems(routes), &up);
 }

@@ -1,7 +1,7 @@
 /* usage.c: GET /api/usage shows the tenant's AI usage and cost this calendar month against its budget. */
 #include <stdlib.h>
 
-#include "common.h"
+#include "agent.h"
 
 enum stmt {
 	STMT_SETTINGS,
@@ -28,7 +28,7 @@ usage(struct req *r)
 {
 	struct db_query	 qs[3];
 	PGresult	*res[3];
-	struct buf	 b = { 0 };
+	struct reply	 rp;
 	const char	*v;
 	double		 budget, spent;
 	int		 i;
@@ -42,37 +42,36 @@ usage(struct req *r)
 	if (db_run(r, qs, 3, res) == -1)
 		return;
 	v = db_value(res[0], 0, 2);
-	budget = v != NULL ? strtod(v, NULL) : cfg.ai_monthly_budget_usd;
+	budget = v != NULL ? strtod(v, NULL) : agent_cfg.ai_monthly_budget_usd;
 	spent = strtod(PQgetvalue(res[1], 0, 5), NULL);
-	buf_puts(&b, "{\"success\":true,\"data\":{\"periodStart\":");
-	shape_time(&b, PQgetvalue(res[1], 0, 0));
-	buf_puts(&b, ",\"periodEnd\":");
-	shape_time(&b, PQgetvalue(res[1], 0, 1));
-	buf_printf(&b, ",\"budgetUsd\":%.2f,\"spentUsd\":%s,\"remainingUsd\":%.6f,"
-	    "\"requests\":%s,\"promptTokens\":%s,\"completionTokens\":%s,"
-	    "\"tokensUsed\":%lld,\"breakdown\":[", budget,
-	    PQgetvalue(res[1], 0, 5), budget > spent ? budget - spent : 0.0,
-	    PQgetvalue(res[1], 0, 2), PQgetvalue(res[1], 0, 3),
-	    PQgetvalue(res[1], 0, 4), strtoll(PQgetvalue(res[1], 0, 3), NULL, 10) +
+	reply_open(&rp, r);
+	jw_object(&rp.w, NULL);
+	shape_time(&rp.w, "periodStart", PQgetvalue(res[1], 0, 0));
+	shape_time(&rp.w, "periodEnd", PQgetvalue(res[1], 0, 1));
+	jw_fixed(&rp.w, "budgetUsd", budget, 2);
+	jw_raw(&rp.w, "spentUsd", PQgetvalue(res[1], 0, 5));
+	jw_fixed(&rp.w, "remainingUsd", budget > spent ? budget - spent : 0.0, 6);
+	jw_raw(&rp.w, "requests", PQgetvalue(res[1], 0, 2));
+	jw_raw(&rp.w, "promptTokens", PQgetvalue(res[1], 0, 3));
+	jw_raw(&rp.w, "completionTokens", PQgetvalue(res[1], 0, 4));
+	jw_int(&rp.w, "tokensUsed", strtoll(PQgetvalue(res[1], 0, 3), NULL, 10) +
 	    strtoll(PQgetvalue(res[1], 0, 4), NULL, 10));
+	jw_array(&rp.w, "breakdown");
 	for (i = 0; i < PQntuples(res[2]); i++) {
-		buf_puts(&b, i ? ",{\"kind\":" : "{\"kind\":");
-		buf_json_string(&b, PQgetvalue(res[2], i, 0),
+		jw_object(&rp.w, NULL);
+		jw_stringn(&rp.w, "kind", PQgetvalue(res[2], i, 0),
 		    (size_t)PQgetlength(res[2], i, 0));
-		buf_puts(&b, ",\"provider\":");
-		buf_json_string(&b, PQgetvalue(res[2], i, 1),
+		jw_stringn(&rp.w, "provider", PQgetvalue(res[2], i, 1),
 		    (size_t)PQgetlength(res[2], i, 1));
-		buf_puts(&b, ",\"model\":");
-		buf_json_string(&b, PQgetvalue(res[2], i, 2),
+		jw_stringn(&rp.w, "model", PQgetvalue(res[2], i, 2),
 		    (size_t)PQgetlength(res[2], i, 2));
-		buf_printf(&b, ",\"requests\":%s,\"promptTokens\":%s,"
-		    "\"completionTokens\":%s,\"cost\":%s}", PQgetvalue(res[2], i, 3),
-		    PQgetvalue(res[2], i, 4), PQgetvalue(res[2], i, 5),
-		    PQgetvalue(res[2], i, 6));
+		jw_raw(&rp.w, "requests", PQgetvalue(res[2], i, 3));
+		jw_raw(&rp.w, "promptTokens", PQgetvalue(res[2], i, 4));
+		jw_raw(&rp.w, "completionTokens", PQgetvalue(res[2], i, 5));
+		jw_raw(&rp.w, "cost", PQgetvalue(res[2], i, 6));
+		jw_end(&rp.w);
 	}
-	buf_puts(&b, "]}}");
-	http_json(r, 200, b.data, b.len);
-	buf_free(&b);
+	reply_send(&rp, 200);
 	db_clear(res, 3);
 }
 
@@ -83,5 +82,5 @@ static const struct route routes[] = {
 int
 main(void)
 {
-	return app_main("usage", routes, nitems(routes));
+	return agent_main("usage", routes, nitems(routes), NULL);
 }

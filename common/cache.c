@@ -11,25 +11,51 @@
 
 /*
  * Keys.  Each (namespace, scope) pair has a generation in Redis,
- * "c:{jobs:org_x}:g", and every L2 entry of the pair carries it:
- * "c:{jobs:org_x}:<gen>:<sha1 of the canonical key>".  Invalidating the
- * pair is one INCR: the old entries are never read again and expire on
- * their own.  The braces keep a pair's keys on one Redis Cluster slot.
+ * "c:{<ns>:<scope>}:g", and every L2 entry of the pair carries it:
+ * "c:{<ns>:<scope>}:<gen>:<sha1 of the canonical key>".  Invalidating
+ * the pair is one INCR: the old entries are never read again and expire
+ * on their own.  The braces keep a pair's keys on one Redis Cluster
+ * slot.
  *
  * L1 holds recent values in the worker's memory for cache_l1_ttl_ms,
  * without asking Redis: its staleness after a write elsewhere is bounded
  * by that TTL.  Namespaces whose writes a user expects to see at once
- * (saved searches, the user's own objects) skip L1.
+ * (what users edit themselves) are registered without L1.
  */
-static const struct {
-	const char	*name;
-	int		 l1;
-} ns_def[CACHE__MAX] = {
-	[CACHE_JOBS] = { "jobs", 1 },
-	[CACHE_SEARCHES] = { "searches", 0 },
-	[CACHE_CLIENTS] = { "clients", 1 },
-	[CACHE_USER] = { "user", 0 },
-};
+static const struct cache_ns	*ns_def;
+static size_t			 nns;
+static struct {
+	char	key[48];	/* cache_<name>_ttl */
+	char	def[16];
+} ttl_knob[CACHE_NS_MAX];
+static struct knob	knobs[CACHE_NS_MAX];
+
+/*
+ * The program's namespaces, numbered 0, 1, ... in the order given; each
+ * gets its knob cache_<name>_ttl with the default and description
+ * given.
+ */
+void
+cache_register(const struct cache_ns *ns, size_t n)
+{
+	size_t	i;
+
+	if (n > CACHE_NS_MAX) {
+		LOG_ERR(NULL, "cache: too many namespaces");
+		abort();
+	}
+	ns_def = ns;
+	nns = n;
+	for (i = 0; i < n; i++) {
+		snprintf(ttl_knob[i].key, sizeof(ttl_knob[i].key),
+		    "cache_%s_ttl", ns[i].name);
+		snprintf(ttl_knob[i].def, sizeof(ttl_knob[i].def), "%d",
+		    ns[i].ttl);
+		knobs[i] = (struct knob)CONFIG_INT(ttl_knob[i].key,
+		    cfg.cache_ttl[i], ttl_knob[i].def, 1, 86400, ns[i].ttl_doc);
+	}
+	config_register(knobs, n);
+}
 
 /*
  * One round trip for a lookup: the generation (created if missing, from
@@ -208,6 +234,26 @@ key_digest(const char *key, char out[41])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/*
+ * The keys of an entry (see the top of this file): its L1 key, the
+ * prefix and suffix of its L2 key around the generation, and the
+ * generation's own key into gkey.
+ */
+static void
+lookup_keys(struct cache_lookup *lk, int ns, const char *scope,
+    const char *key, struct buf *gkey)
+{
+	char	digest[41];
+
+	key_digest(key, digest);
+	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
+	    digest);
+	buf_printf(gkey, "c:{%s:%s}:g", ns_def[ns].name, scope);
+	snprintf(lk->prefix, sizeof(lk->prefix), "c:{%s:%s}:", ns_def[ns].name,
+	    scope);
+	snprintf(lk->suffix, sizeof(lk->suffix), ":%s", digest);
+}
+
 static void
 stats_count(enum cache_result res)
 {
@@ -269,8 +315,8 @@ client_no_cache(struct req *r)
 }
 
 /*
- * Look key up in namespace ns for scope (a tenant or user id); key is
- * any canonical text (a normalised filter set).  On a hit the value is
+ * Look key up in namespace ns, in the caller's scope (cache_scope());
+ * key is any canonical text (a normalised filter set).  On a hit the value is
  * appended to out.  On a miss, lk remembers what cache_put() needs; if
  * another worker is already computing the same entry, this waits up to
  * cache_wait_ms for it first (the stampede guard).  BYPASS: the cache is
@@ -278,50 +324,48 @@ client_no_cache(struct req *r)
  * Sets the X-Cache header.
  */
 enum cache_result
-cache_get(struct req *r, enum cache_ns ns, const char *scope, const char *key,
-    struct buf *out, struct cache_lookup *lk)
+cache_get(struct req *r, int ns, const char *key, struct buf *out,
+    struct cache_lookup *lk)
 {
-	return cache_get_ex(r, ns, scope, key, 0, out, lk);
+	return cache_get_ex(r, ns, key, 0, out, lk);
 }
 
 /*
  * cache_get() with flags: CACHE_NO_L1 skips this worker's memory for the
  * entry (lookup and fill), for values derived from what the user edits
- * (a ranking by the profile), which must change at once after the edit
- * on every worker, while the rest of the namespace keeps its L1.
+ * (an order that depends on the user's own settings), which must change
+ * at once after the edit on every worker, while the rest of the
+ * namespace keeps its L1.
  */
 enum cache_result
-cache_get_ex(struct req *r, enum cache_ns ns, const char *scope,
-    const char *key, unsigned int flags, struct buf *out,
-    struct cache_lookup *lk)
+cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
+    struct buf *out, struct cache_lookup *lk)
 {
 	struct redisReply	*reply;
 	struct l1_entry		*e;
 	struct buf		 gkey = { 0 };
 	const char		*args[4];
-	char			 digest[41], lockms[16];
+	char			 lockms[16];
 	double			 until;
 	enum cache_result	 res = CACHE_MISS;
 
 	memset(lk, 0, sizeof(*lk));
 	lk->ns = ns;
+	if (ns < 0 || (size_t)ns >= nns) {
+		LOG_ERR(r, "cache: no namespace %d", ns);
+		return finish(r, lk, CACHE_BYPASS);
+	}
 	lk->l1 = ns_def[ns].l1 && !(flags & CACHE_NO_L1);
 	if (!cfg.cache_enabled || client_no_cache(r) ||
 	    redis_get(&r->app->redis) == NULL)
 		return finish(r, lk, CACHE_BYPASS);
-
-	key_digest(key, digest);
-	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
-	    digest);
+	lookup_keys(lk, ns, cache_scope(r, ns), key, &gkey);
 	if (lk->l1 && (e = l1_get(lk->l1key)) != NULL) {
+		buf_free(&gkey);
 		buf_append(out, e->val, e->vlen);
 		return finish(r, lk, CACHE_HIT_L1);
 	}
 
-	buf_printf(&gkey, "c:{%s:%s}:g", ns_def[ns].name, scope);
-	snprintf(lk->prefix, sizeof(lk->prefix), "c:{%s:%s}:", ns_def[ns].name,
-	    scope);
-	snprintf(lk->suffix, sizeof(lk->suffix), ":%s", digest);
 	snprintf(lockms, sizeof(lockms), "%d", cfg.cache_wait_ms * 5 + 1000);
 	args[0] = gkey.data;
 	args[1] = lk->prefix;
@@ -413,11 +457,15 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
  * redis_timeout_ms.
  */
 int
-cache_invalidate(struct redis *rd, enum cache_ns ns, const char *scope)
+cache_invalidate(struct redis *rd, int ns, const char *scope)
 {
 	redisReply	*reply = NULL;
 	char		 prefix[200];
 
+	if (ns < 0 || (size_t)ns >= nns) {
+		LOG_ERR(NULL, "cache: no namespace %d", ns);
+		return -1;
+	}
 	snprintf(prefix, sizeof(prefix), "%s|%s|", ns_def[ns].name, scope);
 	l1_drop_scope(prefix);
 	rd->down_until = 0;
@@ -436,15 +484,18 @@ cache_invalidate(struct redis *rd, enum cache_ns ns, const char *scope)
 }
 
 /*
- * The scope of a user's own entries (CACHE_USER): the user within the
- * tenant, "org_x/user_y" (ids never contain '/'), since the same user
- * has another profile in another tenant.  In r's arena.
+ * The caller's scope in namespace ns: the tenant, or for a namespace of
+ * users' own entries the user within the tenant, "org_x/user_y" (ids
+ * never contain '/'), since the same user has other data in another
+ * tenant.  In r's arena.
  */
 const char *
-cache_user_scope(struct req *r)
+cache_scope(struct req *r, int ns)
 {
-	return arena_printf(&r->arena, "%s/%s", r->auth.tenant_id,
-	    r->auth.user_id);
+	if (ns >= 0 && (size_t)ns < nns && ns_def[ns].scope == CACHE_SCOPE_USER)
+		return arena_printf(&r->arena, "%s/%s", r->auth.tenant_id,
+		    r->auth.user_id);
+	return r->auth.tenant_id;
 }
 
 /* Free L1 (at exit, so that leak checkers see a clean heap). */

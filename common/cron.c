@@ -83,7 +83,6 @@ cron_init(struct cron *c, const char *name, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option		 opts[CRON_OPTS_MAX];
-	struct sigaction	 sa;
 	size_t			 n = 0, i;
 	long long		 v;
 	int			 ch;
@@ -154,15 +153,7 @@ cron_init(struct cron *c, const char *name, int argc, char **argv,
 	if (c->verbose)
 		log_set_level("debug");
 	c->deadline = c->t0 + c->max_seconds * 1000.0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	signals_init(on_term, on_alarm);
 	alarm((unsigned)(c->max_seconds + CRON_HARD_GRACE));
 	LOG_DEBUG(NULL, "%s: started%s%s%s", name, c->tenant ? " for " : "",
 	    c->tenant ? c->tenant : "", c->dry_run ? " (dry run)" : "");
@@ -258,8 +249,9 @@ cron_go_on(struct cron *c)
 }
 
 /*
- * The tenants with work of this kind (scheduler_tenants(), see
- * sql/0003-upwork.sql), or only --tenant when given and it has work.
+ * The tenants with work of this kind (the SQL function
+ * scheduler_tenants(purpose, since)), or only --tenant when given and
+ * it has work.
  * since is an SQL timestamptz or NULL.  Returns 0 with *ids (free with
  * cron_tenants_free()) or -1.
  */

@@ -17,6 +17,17 @@ static const char ctx_sql[] =
     "SELECT set_config('app.tenant_id', $1, true),"
     " set_config('app.user_id', $2, true)";
 
+/* What pg_stat_activity shows of our sessions (db_set_name()). */
+static const char	*app_name = "app";
+
+/* The installation's name, for the sessions opened from now on. */
+void
+db_set_name(const char *name)
+{
+	if (name != NULL)
+		app_name = name;
+}
+
 /* Close the connection; the next request opens a new one. */
 void
 db_close(struct db *db)
@@ -66,7 +77,7 @@ db_connect(struct db *db)
 	    "-c TimeZone=UTC", cfg.db_statement_timeout_ms);
 	keys[0] = "dbname";		vals[0] = cfg.db_conninfo;
 	keys[1] = "connect_timeout";	vals[1] = timeout;
-	keys[2] = "application_name";	vals[2] = "upwork-api";
+	keys[2] = "application_name";	vals[2] = app_name;
 	keys[3] = "options";		vals[3] = options;
 	keys[4] = NULL;			vals[4] = NULL;
 	db->conn = PQconnectdbParams(keys, vals, 1);

@@ -8,11 +8,11 @@
 #define ARG_MAX_LEN	200
 
 /*
- * Match path against a pattern such as "/api/job-searches/{id}"; each
- * {name} takes one non-empty segment, stored in args in order.
+ * Compare path with a pattern such as "/api/things/{id}"; each {name}
+ * takes one non-empty segment, stored in args in order.
  */
 static int
-route_match(const char *pattern, const char *path, struct req *r, int store)
+route_fits(const char *pattern, const char *path, struct req *r, int store)
 {
 	const char	*p = pattern, *s = path, *end;
 	size_t		 nargs = 0, len;
@@ -111,7 +111,7 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	size_t			 i;
 
 	for (i = 0; i < n; i++) {
-		if (!route_match(routes[i].pattern, r->path, r, 0))
+		if (!route_fits(routes[i].pattern, r->path, r, 0))
 			continue;
 		allowed |= routes[i].method;
 		if (routes[i].method == r->method && rt == NULL)
@@ -127,7 +127,7 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		    r->method_name);
 		return;
 	}
-	route_match(rt->pattern, r->path, r, 1);
+	route_fits(rt->pattern, r->path, r, 1);
 	if (!(rt->flags & ROUTE_PUBLIC))
 		unauthorized = authenticate(r);
 	if (rl_check(r, rt->rl) == -1)

@@ -1,17 +1,11 @@
 /* error.c: the one table that maps each error to its HTTP status, stable code and message. */
 #include "common.h"
 
-static const struct {
-	int		 status;
-	const char	*code;
-	const char	*message;
-} errors[ERR__MAX] = {
+static const struct err_info errors[ERR__PLATFORM] = {
 	[ERR_BAD_REQUEST] = { 400, "bad_request", "Bad request" },
 	[ERR_VALIDATION] = { 400, "validation_failed", "Validation failed" },
 	[ERR_MALFORMED_JSON] = { 400, "malformed_json", "Malformed JSON body" },
 	[ERR_UNAUTHORIZED] = { 401, "unauthorized", "Unauthorized" },
-	[ERR_PAYMENT_REQUIRED] = { 402, "budget_exhausted",
-	    "AI usage budget exhausted" },
 	[ERR_FORBIDDEN] = { 403, "forbidden", "Forbidden" },
 	[ERR_NOT_FOUND] = { 404, "not_found", "Not found" },
 	[ERR_METHOD_NOT_ALLOWED] = { 405, "method_not_allowed",
@@ -27,26 +21,55 @@ static const struct {
 	    "Service temporarily unavailable" },
 	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
 	    "Upstream service timed out" },
-	[ERR_UPWORK_NOT_CONNECTED] = { 409, "upwork_not_connected",
-	    "Upwork account not connected" },
 };
+
+/* A program's own errors, ERR__PLATFORM and up (platform_register()). */
+static const struct err_info	*extra;
+static size_t			 nextra;
+
+void
+err_register(const struct err_info *e, size_t n)
+{
+	extra = e;
+	nextra = n;
+}
+
+/* How many errors there are: ids 0 .. err_count() - 1. */
+int
+err_count(void)
+{
+	return ERR__PLATFORM + (int)nextra;
+}
+
+static const struct err_info *
+err_info(enum err e)
+{
+	static const struct err_info	unknown = { 500, "internal_error",
+					    "Internal server error" };
+
+	if ((int)e >= 0 && e < ERR__PLATFORM)
+		return &errors[e];
+	if ((size_t)e - ERR__PLATFORM < nextra)
+		return &extra[e - ERR__PLATFORM];
+	return &unknown;
+}
 
 int
 err_status(enum err e)
 {
-	return e < ERR__MAX ? errors[e].status : 500;
+	return err_info(e)->status;
 }
 
 const char *
 err_code(enum err e)
 {
-	return e < ERR__MAX ? errors[e].code : "internal_error";
+	return err_info(e)->code;
 }
 
 const char *
 err_message(enum err e)
 {
-	return e < ERR__MAX ? errors[e].message : "Internal server error";
+	return err_info(e)->message;
 }
 
 const char *

@@ -1,6 +1,7 @@
 /* ratelimit.c: sliding-window rate limits per class and identifier, decided in Redis in one round trip. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -36,7 +37,68 @@ static struct redis_script rl_lua = { .lua =
     "end\n"
     "return {1, limit - count - 1, reset, now}\n" };
 
-static const char *const rl_names[RL__MAX] = { "default", "ai", "upwork", "none" };
+/*
+ * The classes: the platform's two, then a program's own.  Each of
+ * those has three knobs named after it, made here from its defaults.
+ */
+static const char	*rl_names[RL_CLASSES_MAX] = {
+	[RL_DEFAULT] = "default", [RL_NONE] = "none"
+};
+static int		 nclasses = RL__PLATFORM;
+static struct {
+	char		limit[48], window[48], fail[48];	/* the knobs' keys */
+	char		limit_doc[80], window_doc[80], fail_doc[80];
+	char		limit_def[16], window_def[16];
+} class_knob[RL_CLASSES_MAX];
+static struct knob	knobs[RL_CLASSES_MAX * 3];
+
+/*
+ * Add a program's classes, numbered from RL__PLATFORM in the order
+ * given: the names are kept, the knobs rl_<name>_limit, _window and
+ * _on_redis_error registered with the defaults given.
+ */
+void
+rl_register(const struct rl_class *c, size_t n)
+{
+	size_t	i, k = 0;
+	int	id;
+
+	if (n > RL_CLASSES_MAX - RL__PLATFORM) {
+		LOG_ERR(NULL, "ratelimit: too many classes");
+		abort();
+	}
+	for (i = 0; i < n; i++) {
+		id = RL__PLATFORM + (int)i;
+		rl_names[id] = c[i].name;
+		snprintf(class_knob[id].limit, sizeof(class_knob[id].limit),
+		    "rl_%s_limit", c[i].name);
+		snprintf(class_knob[id].window, sizeof(class_knob[id].window),
+		    "rl_%s_window", c[i].name);
+		snprintf(class_knob[id].fail, sizeof(class_knob[id].fail),
+		    "rl_%s_on_redis_error", c[i].name);
+		snprintf(class_knob[id].limit_doc, sizeof(class_knob[id].limit_doc),
+		    "requests per window, class %s", c[i].name);
+		snprintf(class_knob[id].window_doc, sizeof(class_knob[id].window_doc),
+		    "window in seconds, class %s", c[i].name);
+		snprintf(class_knob[id].fail_doc, sizeof(class_knob[id].fail_doc),
+		    "open or closed when Redis fails, class %s", c[i].name);
+		snprintf(class_knob[id].limit_def, sizeof(class_knob[id].limit_def),
+		    "%d", c[i].def.limit);
+		snprintf(class_knob[id].window_def,
+		    sizeof(class_knob[id].window_def), "%d", c[i].def.window);
+		knobs[k++] = (struct knob)CONFIG_INT(class_knob[id].limit,
+		    cfg.rl[id].limit, class_knob[id].limit_def, 1, 1000000000,
+		    class_knob[id].limit_doc);
+		knobs[k++] = (struct knob)CONFIG_INT(class_knob[id].window,
+		    cfg.rl[id].window, class_knob[id].window_def, 1, 86400,
+		    class_knob[id].window_doc);
+		knobs[k++] = (struct knob)CONFIG_FAILMODE(class_knob[id].fail,
+		    cfg.rl[id].fail_closed, c[i].def.fail_closed ? "closed" :
+		    "open", class_knob[id].fail_doc);
+	}
+	nclasses = RL__PLATFORM + (int)n;
+	config_register(knobs, k);
+}
 
 /*
  * Identifiers rejected recently, remembered until their window resets so
@@ -46,7 +108,7 @@ static const char *const rl_names[RL__MAX] = { "default", "ai", "upwork", "none"
 #define RL_MEMO	256
 static struct {
 	unsigned long	 hash;
-	enum rl_class	 cls;
+	int		 cls;
 	long long	 reset_ms;
 	char		 id[160];
 } memo[RL_MEMO];
@@ -68,14 +130,14 @@ rl_script(void)
 }
 
 const char *
-rl_class_name(enum rl_class c)
+rl_class_name(int c)
 {
-	return c < RL__MAX ? rl_names[c] : "none";
+	return c >= 0 && c < nclasses && c < RL_CLASSES_MAX ? rl_names[c] : "none";
 }
 
 /* The headers of a decision: the seed's X-RateLimit-* and the IETF draft pair. */
 static void
-rl_headers(struct req *r, enum rl_class c, const struct rl_result *res)
+rl_headers(struct req *r, int c, const struct rl_result *res)
 {
 	long long	reset_s = (res->reset_ms + 999) / 1000;
 	long long	in_s = (res->reset_ms - res->now_ms + 999) / 1000;
@@ -89,25 +151,38 @@ rl_headers(struct req *r, enum rl_class c, const struct rl_result *res)
 	    res->remaining, in_s > 0 ? in_s : 0);
 }
 
+/* The script's KEYS[1] and ARGV (see rl_lua) for an identifier of class c. */
+static void
+script_args(int c, const char *id, struct buf *key, char limit[16],
+    char window[24])
+{
+	buf_printf(key, "rl:{%s:%s}", rl_names[c], id);
+	snprintf(limit, 16, "%d", cfg.rl[c].limit);
+	snprintf(window, 24, "%lld", (long long)cfg.rl[c].window * 1000);
+}
+
 /*
  * Decide for one identifier of one class, in Redis.  Returns 0 with
  * res filled, or -1 when Redis failed (the caller applies the class's
  * policy).  For tools and tests as well as for requests.
  */
 int
-rl_decide(struct redis *rd, enum rl_class c, const char *id,
+rl_decide(struct redis *rd, int c, const char *id,
     struct rl_result *res)
 {
-	const struct rl_policy	*p = &cfg.rl[c];
+	const struct rl_policy	*p;
 	struct redisReply	*reply;
 	struct buf		 key = { 0 };
 	const char		*args[3];
 	char			 limit[16], window[24];
 	int			 rc = -1;
 
-	buf_printf(&key, "rl:{%s:%s}", rl_names[c], id);
-	snprintf(limit, sizeof(limit), "%d", p->limit);
-	snprintf(window, sizeof(window), "%lld", (long long)p->window * 1000);
+	if (c < 0 || c >= nclasses || c == RL_NONE) {
+		LOG_ERR(NULL, "ratelimit: no class %d", c);
+		return -1;
+	}
+	p = &cfg.rl[c];
+	script_args(c, id, &key, limit, window);
 	args[0] = key.data;
 	args[1] = limit;
 	args[2] = window;
@@ -135,7 +210,7 @@ rl_decide(struct redis *rd, enum rl_class c, const char *id,
  * unreachable and the class fails closed).
  */
 int
-rl_check(struct req *r, enum rl_class c)
+rl_check(struct req *r, int c)
 {
 	struct rl_result	 res;
 	struct buf		 id = { 0 };
@@ -144,8 +219,12 @@ rl_check(struct req *r, enum rl_class c)
 	int			 slot, rc = 0;
 	long long		 now = wall_ms(), retry;
 
-	if (c >= RL_NONE || !cfg.rl_enabled)
+	if (c == RL_NONE || !cfg.rl_enabled)
 		return 0;
+	if (c < 0 || c >= nclasses) {
+		LOG_ERR(r, "ratelimit: class %d is not registered; default", c);
+		c = RL_DEFAULT;
+	}
 	if (r->authed)
 		buf_printf(&id, "u:%s", r->auth.user_id);
 	else

@@ -181,7 +181,7 @@ req_read_body(struct req *r)
 
 /*
  * Predicate: ip is in the comma list of addresses and CIDR blocks
- * ("10.0.0.0/8, 127.0.0.1, ::1").  Pure; an unparsable entry matches
+ * ("10.0.0.0/8, 127.0.0.1, ::1").  Pure; an unparsable entry contains
  * nothing.
  */
 int

@@ -1,10 +1,11 @@
-/* util.c: small pure helpers: allocation that cannot fail, UTF-8, URL and base64url decoding, strict integers. */
+/* util.c: small helpers: allocation that cannot fail, UTF-8, URL and base64url decoding, strict integers, signal setup. */
 #include <sys/random.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,4 +404,29 @@ sleep_ms(long long ms)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		continue;
+}
+
+/*
+ * The signals every long-running program handles the same way: SIGTERM
+ * and SIGINT call on_stop, SIGALRM calls on_alarm (when not NULL), and
+ * SIGPIPE is ignored (a peer that went away is an error return, not a
+ * death).  No SA_RESTART: a blocked accept(2), waitpid(2) or poll(2)
+ * must see the signal and return.
+ */
+void
+signals_init(void (*on_stop)(int), void (*on_alarm)(int))
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (on_alarm != NULL) {
+		sa.sa_handler = on_alarm;
+		sigaction(SIGALRM, &sa, NULL);
+	}
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 }

@@ -12,27 +12,14 @@
 
 static volatile sig_atomic_t	stopping;
 
+static int	app_free(struct app *, FCGX_Request *);
+
 static void
 on_term(int sig)
 {
 	(void)sig;
 	stopping = 1;
 	FCGX_ShutdownPending();
-}
-
-/* No SA_RESTART: a blocked accept(2) or waitpid(2) must see the signal. */
-static void
-catch_term(void)
-{
-	struct sigaction	sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 }
 
 static void
@@ -102,54 +89,8 @@ supervise(struct app *app, int n)
 	exit(0);
 }
 
-/*
- * Set up a FastCGI program: config, log, keys, signals, and the worker
- * processes.  Connections to PostgreSQL and Redis are opened lazily by
- * each worker, never by the supervisor, so no socket is shared across
- * fork.  Returns -1 (after logging why) if the program cannot serve.
- */
-int
-app_init(struct app *app, const char *name, FCGX_Request *r)
-{
-	memset(app, 0, sizeof(*app));
-	app->name = name;
-	/*
-	 * Keep freed memory for the next request instead of handing it back
-	 * to the kernel: a ranking by match allocates and frees a few MB per
-	 * request, and fresh pages cost page faults (10% of its CPU).  The
-	 * heap stays at the largest request's size.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
-	log_init(name);
-	if (config_load() == -1)
-		return -1;
-	log_set_level(cfg.log_level);
-	if (auth_keys_load(&app->keys, &cfg) == -1)
-		return -1;
-	catch_term();
-	if (FCGX_Init() != 0) {
-		LOG_ERR(NULL, "%s: FCGX_Init failed", name);
-		return -1;
-	}
-	if (cfg.workers > 1 && !FCGX_IsCGI())
-		supervise(app, cfg.workers);
-	FCGX_InitRequest(r, 0, 0);
-	return 0;
-}
-
-/* FCGX_Accept_r, except that it returns -1 once SIGTERM has arrived. */
-int
-app_accept(struct app *app, FCGX_Request *r)
-{
-	(void)app;
-	if (stopping)
-		return -1;
-	return FCGX_Accept_r(r);
-}
-
 /* Release everything app_init() and the requests set up; returns main's exit status. */
-int
+static int
 app_free(struct app *app, FCGX_Request *r)
 {
 	if (r != NULL)
@@ -162,26 +103,81 @@ app_free(struct app *app, FCGX_Request *r)
 	return 0;
 }
 
+/*
+ * Set up a FastCGI program: log, config, keys, signals.  Connections to
+ * PostgreSQL and Redis are opened lazily by each worker, never here, so
+ * no socket is shared across fork.  Returns -1 (after logging why) if
+ * the program cannot serve.
+ */
+int
+app_init(struct app *app, const char *name)
+{
+	memset(app, 0, sizeof(*app));
+	app->name = name;
+	/*
+	 * Keep freed memory for the next request instead of handing it back
+	 * to the kernel: a request that sorts many rows allocates and frees
+	 * a few MB, and fresh pages cost page faults (10% of its CPU).  The
+	 * heap stays at the largest request's size.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
+	log_init(name);
+	if (config_load() == -1)
+		return -1;
+	log_set_level(cfg.log_level);
+	if (auth_keys_load(&app->keys, &cfg) == -1)
+		return -1;
+	signals_init(on_term, NULL);
+	if (FCGX_Init() != 0) {
+		LOG_ERR(NULL, "%s: FCGX_Init failed", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* FCGX_Accept_r, except that it returns -1 once SIGTERM has arrived. */
+static int
+app_accept(FCGX_Request *r)
+{
+	if (stopping)
+		return -1;
+	return FCGX_Accept_r(r);
+}
+
+/*
+ * Serve until SIGTERM: the workers (cfg.workers > 1 and not run as a
+ * CGI), init(app) in each before its first request, then the accept
+ * loop around http_dispatch() of the route table.  Returns main's exit
+ * status.
+ */
+int
+app_serve(struct app *app, const struct route *routes, size_t n,
+    int (*init)(struct app *))
+{
+	FCGX_Request	fcgi;
+
+	if (cfg.workers > 1 && !FCGX_IsCGI())
+		supervise(app, cfg.workers);
+	FCGX_InitRequest(&fcgi, 0, 0);
+	if (init != NULL && init(app) == -1) {
+		app_free(app, &fcgi);
+		return 1;
+	}
+	while (app_accept(&fcgi) >= 0) {
+		http_dispatch(app, &fcgi, routes, n);
+		FCGX_Finish_r(&fcgi);
+	}
+	return app_free(app, &fcgi);
+}
+
+/* An endpoint's whole main(), for a program of the platform alone. */
 int
 app_main(const char *name, const struct route *routes, size_t n)
 {
-	return app_main_init(name, routes, n, NULL);
-}
-
-/* app_main() with init(app) run in each worker before its first request. */
-int
-app_main_init(const char *name, const struct route *routes, size_t n,
-    int (*init)(struct app *))
-{
 	struct app	app;
-	FCGX_Request	fcgi;
 
-	if (app_init(&app, name, &fcgi) == -1 ||
-	    (init != NULL && init(&app) == -1))
+	if (app_init(&app, name) == -1)
 		return 1;
-	while (app_accept(&app, &fcgi) >= 0) {
-		http_dispatch(&app, &fcgi, routes, n);
-		FCGX_Finish_r(&fcgi);
-	}
-	return app_free(&app, &fcgi);
+	return app_serve(&app, routes, n, NULL);
 }

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * Each tenant in turn, least recently polled first (poll.c does the
@@ -24,7 +24,7 @@ main(int argc, char *argv[])
 	size_t			 n = 0, i;
 	int			 failed = 0, disconnected = 0, rc;
 
-	if (cron_init(&c, "poll-jobs", argc, argv, NULL, NULL, NULL) == -1)
+	if (agent_cron_init(&c, "poll-jobs", argc, argv, NULL, NULL, NULL) == -1)
 		return c.status;
 	if ((rc = cron_lock(&c)) != 1)
 		return cron_done(&c, rc == 0 ? CRON_OK : CRON_FAILED);
@@ -34,7 +34,7 @@ main(int argc, char *argv[])
 		return cron_done(&c, CRON_FAILED);
 	}
 	for (i = 0; i < n && cron_go_on(&c); i++) {
-		up.deadline = now_ms() + cfg.poll_tenant_max_ms;
+		up.deadline = now_ms() + agent_cfg.poll_tenant_max_ms;
 		if (up.deadline > c.deadline)
 			up.deadline = c.deadline;
 		log_progress("poll-jobs: tenant %zu/%zu (%s): %u new jobs so far",

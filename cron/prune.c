@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * Each batch is its own short transaction under the tenant's RLS
@@ -24,7 +24,7 @@ static const struct {
 	const char	*name;
 	const char	*del;		/* $1 days, $2 batch */
 	const char	*count;		/* $1 days */
-	enum cache_ns	 ns;
+	int		 ns;
 	int		 invalidate;
 } kinds[K__MAX] = {
 	[K_JOBS] = { "jobs",
@@ -136,13 +136,13 @@ main(int argc, char *argv[])
 	size_t		 n = 0, i;
 	int		 failed = 0, rc;
 
-	if (cron_init(&c, "prune", argc, argv, options, on_opt,
+	if (agent_cron_init(&c, "prune", argc, argv, options, on_opt,
 	    "[--days N] [--batch N]") == -1)
 		return c.status;
 	if (days < 0)
-		days = cfg.prune_job_days;
+		days = agent_cfg.prune_job_days;
 	if (batch < 0)
-		batch = cfg.prune_batch;
+		batch = agent_cfg.prune_batch;
 	if ((rc = cron_lock(&c)) != 1)
 		return cron_done(&c, rc == 0 ? CRON_OK : CRON_FAILED);
 	if (cron_tenants(&c, "prune", NULL, &ids, &n) == -1)

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 enum stmt {
 	STMT_STALE,
@@ -103,8 +103,8 @@ refresh_tenant(struct cron *c, struct upwork *up, const char *tenant,
 	char			 age[16], limit[16];
 	int			 i, forced = 0, done = 0, rc = 0;
 
-	snprintf(age, sizeof(age), "%d", cfg.refresh_clients_age_hours);
-	snprintf(limit, sizeof(limit), "%u", cfg.refresh_clients_max - t->refreshed);
+	snprintf(age, sizeof(age), "%d", agent_cfg.refresh_clients_age_hours);
+	snprintf(limit, sizeof(limit), "%u", agent_cfg.refresh_clients_max - t->refreshed);
 	params[0] = age;
 	params[1] = limit;
 	if (db_run_as(&c->db, tenant, NULL, &q, 1, &res, NULL) == -1) {
@@ -176,11 +176,11 @@ main(int argc, char *argv[])
 	size_t			 n = 0, i;
 	int			 failed = 0, rc;
 
-	if (cron_init(&c, "refresh-clients", argc, argv, NULL, NULL, NULL) == -1)
+	if (agent_cron_init(&c, "refresh-clients", argc, argv, NULL, NULL, NULL) == -1)
 		return c.status;
 	if ((rc = cron_lock(&c)) != 1)
 		return cron_done(&c, rc == 0 ? CRON_OK : CRON_FAILED);
-	since = time(NULL) - (time_t)cfg.refresh_clients_age_hours * 3600;
+	since = time(NULL) - (time_t)agent_cfg.refresh_clients_age_hours * 3600;
 	gmtime_r(&since, &tm);
 	strftime(sincebuf, sizeof(sincebuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (upwork_init(&up, &c.redis) == -1 ||
@@ -189,10 +189,10 @@ main(int argc, char *argv[])
 		return cron_done(&c, CRON_FAILED);
 	}
 	/* Polling finds new jobs; this only improves profiles: it yields. */
-	up.reserve = cfg.refresh_clients_reserve;
+	up.reserve = agent_cfg.refresh_clients_reserve;
 	up.deadline = c.deadline;
 	for (i = 0; i < n && !t.budget_spent &&
-	    t.refreshed < (unsigned)cfg.refresh_clients_max && cron_go_on(&c); i++) {
+	    t.refreshed < (unsigned)agent_cfg.refresh_clients_max && cron_go_on(&c); i++) {
 		if (refresh_tenant(&c, &up, ids[i], &t, &e) == 0)
 			continue;
 		if (e.fail == UPW_BUDGET)

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 /* Costs are summed in millionths of a dollar: exact, whatever the rows. */
 static const char usage_sql[] =
@@ -68,12 +68,15 @@ add(struct sums *s, const PGresult *res, int row)
 	s->micros += strtoll(PQgetvalue(res, row, 6), NULL, 10);
 }
 
+/* The sums' members, in the open object: costs exact, from millionths. */
 static void
-json_sums(struct buf *b, const struct sums *s)
+json_sums(struct jw *w, const struct sums *s)
 {
-	buf_printf(b, "\"calls\":%lld,\"promptTokens\":%lld,\"completionTokens\":%lld,"
-	    "\"totalTokens\":%lld,\"costUsd\":%lld.%06lld", s->calls, s->prompt,
-	    s->completion, s->prompt + s->completion, s->micros / 1000000,
+	jw_int(w, "calls", s->calls);
+	jw_int(w, "promptTokens", s->prompt);
+	jw_int(w, "completionTokens", s->completion);
+	jw_int(w, "totalTokens", s->prompt + s->completion);
+	buf_printf(jw_value(w, "costUsd"), "%lld.%06lld", s->micros / 1000000,
 	    s->micros % 1000000);
 }
 
@@ -85,16 +88,19 @@ text_sums(struct buf *b, const char *label, const struct sums *s)
 	    s->micros % 1000000);
 }
 
-/* One tenant's part of the report.  Returns 0 or -1. */
+/*
+ * One tenant's part of the report, its total first, then one line per
+ * kind, provider and model: into w (JSON) or out (text).  Returns 0 or
+ * -1.
+ */
 static int
 report_tenant(struct cron *c, const char *tenant, const char *since,
-    struct buf *out, struct sums *total)
+    struct jw *w, struct buf *out, struct sums *total)
 {
 	const char	*params[1] = { since };
 	struct db_query	 q = { usage_sql, 1, params };
 	PGresult	*res;
 	struct sums	 t = { 0 }, one;
-	struct buf	 rows = { 0 };
 	char		 label[200];
 	int		 i;
 
@@ -103,47 +109,41 @@ report_tenant(struct cron *c, const char *tenant, const char *since,
 		    tenant);
 		return -1;
 	}
+	for (i = 0; i < PQntuples(res); i++)
+		add(&t, res, i);
+	if (json) {
+		jw_object(w, NULL);
+		jw_string(w, "tenant", tenant);
+		json_sums(w, &t);
+		jw_array(w, "byModel");
+	} else
+		text_sums(out, tenant, &t);
 	for (i = 0; i < PQntuples(res); i++) {
 		memset(&one, 0, sizeof(one));
 		add(&one, res, i);
-		add(&t, res, i);
 		if (json) {
-			buf_puts(&rows, i ? ",{\"kind\":" : "{\"kind\":");
-			buf_json_string(&rows, PQgetvalue(res, i, 0),
-			    strlen(PQgetvalue(res, i, 0)));
-			buf_puts(&rows, ",\"provider\":");
-			buf_json_string(&rows, PQgetvalue(res, i, 1),
-			    strlen(PQgetvalue(res, i, 1)));
-			buf_puts(&rows, ",\"model\":");
-			buf_json_string(&rows, PQgetvalue(res, i, 2),
-			    strlen(PQgetvalue(res, i, 2)));
-			buf_putc(&rows, ',');
-			json_sums(&rows, &one);
-			buf_putc(&rows, '}');
+			jw_object(w, NULL);
+			jw_string(w, "kind", PQgetvalue(res, i, 0));
+			jw_string(w, "provider", PQgetvalue(res, i, 1));
+			jw_string(w, "model", PQgetvalue(res, i, 2));
+			json_sums(w, &one);
+			jw_end(w);
 		} else {
 			snprintf(label, sizeof(label), "  %s %s/%s",
 			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 			    PQgetvalue(res, i, 2));
-			text_sums(&rows, label, &one);
+			text_sums(out, label, &one);
 		}
 	}
-	PQclear(res);
 	if (json) {
-		buf_puts(out, out->data[out->len - 1] == '[' ? "{\"tenant\":" :
-		    ",{\"tenant\":");
-		buf_json_string(out, tenant, strlen(tenant));
-		buf_putc(out, ',');
-		json_sums(out, &t);
-		buf_printf(out, ",\"byModel\":[%s]}", rows.data ? rows.data : "");
-	} else {
-		text_sums(out, tenant, &t);
-		buf_puts(out, rows.data ? rows.data : "");
+		jw_end(w);
+		jw_end(w);
 	}
+	PQclear(res);
 	total->calls += t.calls;
 	total->prompt += t.prompt;
 	total->completion += t.completion;
 	total->micros += t.micros;
-	buf_free(&rows);
 	return 0;
 }
 
@@ -153,12 +153,13 @@ main(int argc, char *argv[])
 	struct cron	 c;
 	struct sums	 total = { 0 };
 	struct buf	 out = { 0 };
+	struct jw	 w;
 	char		 since[32], until[32], label[64], **ids = NULL;
 	size_t		 n = 0, i;
 	int		 failed = 0, rc;
 
 	(void)on_opt(OPT_MONTH, "current");
-	if (cron_init(&c, "usage-report", argc, argv, options, on_opt,
+	if (agent_cron_init(&c, "usage-report", argc, argv, options, on_opt,
 	    "[--month YYYY-MM|current|last] [--format text|json]") == -1)
 		return c.status;
 	snprintf(since, sizeof(since), "%04d-%02d-01T00:00:00Z", year, month);
@@ -168,22 +169,30 @@ main(int argc, char *argv[])
 		return cron_done(&c, rc == 0 ? CRON_OK : CRON_FAILED);
 	if (cron_tenants(&c, "usage", since, &ids, &n) == -1)
 		return cron_done(&c, CRON_FAILED);
-	if (json)
-		buf_printf(&out, "{\"month\":\"%04d-%02d\",\"from\":\"%s\","
-		    "\"to\":\"%s\",\"tenants\":[", year, month, since, until);
-	else
+	jw_init(&w, &out);
+	if (json) {
+		snprintf(label, sizeof(label), "%04d-%02d", year, month);
+		jw_object(&w, NULL);
+		jw_string(&w, "month", label);
+		jw_string(&w, "from", since);
+		jw_string(&w, "to", until);
+		jw_array(&w, "tenants");
+	} else
 		buf_printf(&out, "AI usage %04d-%02d (UTC, %s to %s)\n"
 		    "%-40s %8s %12s %12s %17s\n", year, month, since, until,
 		    "tenant", "calls", "prompt", "completion", "cost USD");
 	for (i = 0; i < n && cron_go_on(&c); i++) {
 		log_progress("usage-report: tenant %zu/%zu", i + 1, n);
-		if (report_tenant(&c, ids[i], since, &out, &total) == -1)
+		if (report_tenant(&c, ids[i], since, &w, &out, &total) == -1)
 			failed++;
 	}
 	if (json) {
-		buf_printf(&out, "],\"total\":{\"tenants\":%zu,", n);
-		json_sums(&out, &total);
-		buf_puts(&out, "}}\n");
+		jw_end(&w);
+		jw_object(&w, "total");
+		jw_int(&w, "tenants", (long long)n);
+		json_sums(&w, &total);
+		jw_close(&w);
+		buf_putc(&out, '\n');
 	} else {
 		snprintf(label, sizeof(label), "total (%zu tenants)", n);
 		text_sums(&out, label, &total);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 static void
 usage(void)
@@ -73,7 +73,7 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	json_object_put(obj);
-	if (config_load() == -1)
+	if (agent_config_load() == -1)
 		return 1;
 	rc = events_publish(&rd, type, tenant, user, data, id, sizeof(id));
 	redis_close(&rd);

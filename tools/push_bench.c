@@ -15,7 +15,7 @@
 
 #include <arpa/inet.h>
 
-#include "common.h"
+#include "agent.h"
 
 /*
  * Each connection does what socket.io-client does with transports
@@ -338,7 +338,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (port <= 0 || nconns <= 0 || (token = getenv("PUSH_BENCH_TOKEN")) == NULL ||
-	    config_load() == -1) {
+	    agent_config_load() == -1) {
 		fprintf(stderr, "push_bench: --port, --connections, PUSH_BENCH_TOKEN and APP_CONFIG are needed\n");
 		return 2;
 	}

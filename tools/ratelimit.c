@@ -4,7 +4,7 @@
 
 #include <openssl/sha.h>
 
-#include "common.h"
+#include "agent.h"
 
 int
 main(int argc, char *argv[])

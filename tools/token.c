@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "agent.h"
 
 static void
 usage(void)
@@ -59,7 +59,7 @@ main(int argc, char *argv[])
 		    "of [A-Za-z0-9_.:@|-]\n");
 		return 1;
 	}
-	if (config_load() == -1)
+	if (agent_config_load() == -1)
 		return 1;
 	if (keyfile == NULL) {
 		if (cfg.jwt_alg != AUTH_HS256) {

@@ -28,28 +28,38 @@ struct body {
 static const char *const tones[] = { "a", "b", NULL };
 
 static const struct field sub_fields[] = {
-	{ "title", FT_STRING, F_REQUIRED, 1, 100, 0, NULL, offsetof(struct item, title), NULL },
+	{ FIELD("title", FT_STRING, struct item, title), .flags = F_REQUIRED,
+	    .min = 1, .max = 100 },
 };
 static const struct field_obj sub_obj = { sub_fields, 1, sizeof(struct item) };
 static const struct field item_fields[] = {
-	{ "title", FT_STRING, F_REQUIRED, 1, 100, 0, NULL, offsetof(struct item, title), NULL },
-	{ "skills", FT_STRLIST, F_LOWER, 0, 20, 50, NULL, offsetof(struct item, skills), NULL },
-	{ "year", FT_INT, 0, 1990, 2100, 0, NULL, offsetof(struct item, year), "2000" },
-	{ "sub", FT_OBJLIST, F_NULLABLE, 0, 5, 0, &sub_obj, offsetof(struct item, sub), NULL },
+	{ FIELD("title", FT_STRING, struct item, title), .flags = F_REQUIRED,
+	    .min = 1, .max = 100 },
+	{ FIELD("skills", FT_STRLIST, struct item, skills), .flags = F_LOWER,
+	    .max = 20, .item_max = 50 },
+	{ FIELD("year", FT_INT, struct item, year), .min = 1990, .max = 2100,
+	    .def = "2000" },
+	{ FIELD("sub", FT_OBJLIST, struct item, sub), .flags = F_NULLABLE,
+	    .max = 5, .choices = &sub_obj },
 };
 static const struct field_obj item_obj = { item_fields, 4, sizeof(struct item) };
 
 static const struct field fields[] = {
-	{ "items", FT_OBJLIST, 0, 0, 10, 0, &item_obj, offsetof(struct body, items), NULL },
-	{ "day", FT_DATE, 0, 0, 100000, 0, NULL, offsetof(struct body, day), NULL },
-	{ "at", FT_TIME, 0, 0, 4102444800000000LL, 0, NULL, offsetof(struct body, at), NULL },
-	{ "name", FT_STRING, F_REQUIRED, 1, 100, 0, NULL, offsetof(struct body, name), NULL },
-	{ "count", FT_INT, F_NULLABLE, -5, 5000, 0, NULL, offsetof(struct body, count), "1" },
-	{ "rate", FT_NUMBER, 0, 0, 1000, 0, NULL, offsetof(struct body, rate), NULL },
-	{ "flag", FT_BOOL, 0, 0, 0, 0, NULL, offsetof(struct body, flag), "true" },
-	{ "tone", FT_ENUM, 0, 0, 0, 0, tones, offsetof(struct body, tone), "a" },
-	{ "tags", FT_STRLIST, F_LOWER, 0, 20, 50, NULL, offsetof(struct body, tags), NULL },
-	{ "id", FT_UUID, F_NULLABLE, 0, 0, 0, NULL, offsetof(struct body, id), NULL },
+	{ FIELD("items", FT_OBJLIST, struct body, items), .max = 10,
+	    .choices = &item_obj },
+	{ FIELD("day", FT_DATE, struct body, day), .max = 100000 },
+	{ FIELD("at", FT_TIME, struct body, at), .max = 4102444800000000LL },
+	{ FIELD("name", FT_STRING, struct body, name), .flags = F_REQUIRED,
+	    .min = 1, .max = 100 },
+	{ FIELD("count", FT_INT, struct body, count), .flags = F_NULLABLE,
+	    .min = -5, .max = 5000, .def = "1" },
+	{ FIELD("rate", FT_NUMBER, struct body, rate), .max = 1000 },
+	{ FIELD("flag", FT_BOOL, struct body, flag), .def = "true" },
+	{ FIELD("tone", FT_ENUM, struct body, tone), .choices = tones,
+	    .def = "a" },
+	{ FIELD("tags", FT_STRLIST, struct body, tags), .flags = F_LOWER,
+	    .max = 20, .item_max = 50 },
+	{ FIELD("id", FT_UUID, struct body, id), .flags = F_NULLABLE },
 };
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

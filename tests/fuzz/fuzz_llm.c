@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../common/llm_openai.c"
-#include "../../common/proposal.c"
+#include "../../agent/llm_openai.c"
+#include "../../agent/proposal.c"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -32,14 +32,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The input as a stream from the provider, in two reads cut anywhere. */
 	memset(&g, 0, sizeof(g));
 	g.in.alternatives = 3;
-	g.on_delta = sink;
-	g.arg = &streamed;
+	g.stream.on_delta = sink;
+	g.stream.arg = &streamed;
 	memset(&c, 0, sizeof(c));
 	c.on_delta = forward;
 	c.arg = &g;
 	memset(&x, 0, sizeof(x));
 	x.call = &c;
-	x.res = &g.res;
+	x.res = &g.out.res;
 	x.sse.event = on_event;
 	x.sse.arg = &x;
 	if (sse_feed(&x.sse, in, cut) == 0 && sse_feed(&x.sse, in + cut, size - cut) == 0)
@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&x, 0, sizeof(x));
 	c.on_delta = NULL;
 	x.call = &c;
-	x.res = &g.res;
+	x.res = &g.out.res;
 	buf_append(&x.body, in, size);
 	parse_body(&x);
 	buf_free(&x.body);

@@ -13,10 +13,11 @@ struct q {
 };
 
 static const struct field fields[] = {
-	{ "skills", FT_STRLIST, F_LOWER, 1, 20, 50, NULL, offsetof(struct q, skills), NULL },
-	{ "min", FT_INT, 0, 0, 100000000, 0, NULL, offsetof(struct q, min), "0" },
-	{ "loc", FT_STRING, 0, 1, 100, 0, NULL, offsetof(struct q, loc), NULL },
-	{ "rate", FT_NUMBER, 0, 0, 1000, 0, NULL, offsetof(struct q, rate), NULL },
+	{ FIELD("skills", FT_STRLIST, struct q, skills), .flags = F_LOWER,
+	    .min = 1, .max = 20, .item_max = 50 },
+	{ FIELD("min", FT_INT, struct q, min), .max = 100000000, .def = "0" },
+	{ FIELD("loc", FT_STRING, struct q, loc), .min = 1, .max = 100 },
+	{ FIELD("rate", FT_NUMBER, struct q, rate), .max = 1000 },
 };
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -38,6 +38,7 @@ builtin_fill(const char *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const char *const	 full[TEMPLATE_VAR__MAX] = { "A", "B", "C", "D", "E", "F" };
 	static const char *const	 values[TEMPLATE_VAR__MAX] = { "A", "B", "C", "D", "E", NULL };
 	struct template_error		 err;
 	struct buf			 b = { 0 };
@@ -47,8 +48,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (template_check(s, size, &used, &err) == 0) {
 		if (used >> TEMPLATE_VAR__MAX)
 			abort();
-		template_fill(&b, s, size, values);
-		/* Filled with brace-free values, a checked text has no braces pair left. */
+		template_fill(&b, s, size, full);
+		/*
+		 * Filled with brace-free values, a checked text has no braces
+		 * pair left.  Not with an empty value: "}{{rate}}}" filled with
+		 * "" is "}}", the text's own single braces side by side.
+		 */
 		if (b.data != NULL && (memmem(b.data, b.len, "{{", 2) != NULL ||
 		    memmem(b.data, b.len, "}}", 2) != NULL))
 			abort();

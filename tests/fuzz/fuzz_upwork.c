@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -1,4 +1,4 @@
-/* itest.h: setup for the C integration tests: read the running stack's stack.env and load its app.conf. */
+/* itest.h: setup for the C integration tests: read the running stack's stack.env and load its app.conf, the product registered as in its programs. */
 #ifndef ITEST_H
 #define ITEST_H
 
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 #include "tap.h"
 
 static char	itest_rt[1100];
@@ -48,7 +48,7 @@ itest_setup(const char *name)
 	snprintf(conf, sizeof(conf), "%s/app.conf", rt);
 	setenv("APP_CONFIG", conf, 1);
 	log_init(name);
-	if (config_load() == -1) {
+	if (agent_config_load() == -1) {
 		printf("1..0 # SKIP cannot load %s\n", conf);
 		exit(0);
 	}

@@ -13,6 +13,7 @@ req_init_bare(struct req *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->app = &app;
+	snprintf(r->auth.tenant_id, sizeof(r->auth.tenant_id), "%s", scope);
 }
 
 static enum cache_result
@@ -23,7 +24,7 @@ get(const char *key, struct buf *out, struct cache_lookup *lk)
 
 	req_init_bare(&r);
 	buf_reset(out);
-	res = cache_get(&r, CACHE_JOBS, scope, key, out, lk);
+	res = cache_get(&r, CACHE_JOBS, key, out, lk);
 	req_free(&r);
 	return res;
 }

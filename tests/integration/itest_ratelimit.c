@@ -11,7 +11,7 @@ static char	id[96];
 
 /* In n processes, make k decisions each; returns how many were allowed. */
 static int
-burst(enum rl_class c, int n, int k)
+burst(int c, int n, int k)
 {
 	int	i, j, status, total = 0;
 	pid_t	pid;

@@ -82,10 +82,10 @@ authorize(const char *key, char *code, size_t n)
 	struct buf	 b = { 0 };
 	int		 rc = -1;
 
-	enc = curl_easy_escape(c, cfg.upwork_redirect_uri, 0);
+	enc = curl_easy_escape(c, agent_cfg.upwork_redirect_uri, 0);
 	snprintf(url, sizeof(url), "%s?response_type=code&client_id=%s"
-	    "&redirect_uri=%s&fake_account=%s", cfg.upwork_authorize_url,
-	    cfg.upwork_client_id, enc, key);
+	    "&redirect_uri=%s&fake_account=%s", agent_cfg.upwork_authorize_url,
+	    agent_cfg.upwork_client_id, enc, key);
 	curl_free(enc);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -185,8 +185,8 @@ test_shared_rate(const struct upwork_auth *a)
 	redisReply	*v;
 
 	snprintf(key, sizeof(key), "itest-rl-%ld-%ld", (long)getpid(), (long)time(NULL));
-	cfg.upwork_client_id = key;	/* a bucket of this test's own */
-	cfg.upwork_rate_per_sec = 10;
+	agent_cfg.upwork_client_id = key;	/* a bucket of this test's own */
+	agent_cfg.upwork_rate_per_sec = 10;
 	t0 = now_ms();
 	good = searches_in(3, 10, a);
 	is_int(good, 30, "three processes make 30 calls together, all answered");
@@ -212,9 +212,9 @@ test_daily_cap(const struct upwork_auth *a)
 
 	upwork_init(&up, &rd);
 	snprintf(key, sizeof(key), "itest-cap-%ld-%ld", (long)getpid(), (long)time(NULL));
-	cfg.upwork_client_id = key;
-	cfg.upwork_rate_per_sec = 1000;
-	cfg.upwork_rate_per_day = 5;
+	agent_cfg.upwork_client_id = key;
+	agent_cfg.upwork_rate_per_sec = 1000;
+	agent_cfg.upwork_rate_per_day = 5;
 	for (i = 0; i < 5; i++)
 		good += one_search(&up, a, &e) == 0;
 	is_int(good, 5, "a daily cap of 5: five calls pass");
@@ -235,7 +235,7 @@ test_daily_cap(const struct upwork_auth *a)
 	ok(WEXITSTATUS(status) == 0, "a new process is refused too: the cap is not per process");
 
 	snprintf(key, sizeof(key), "itest-reserve-%ld-%ld", (long)getpid(), (long)time(NULL));
-	cfg.upwork_client_id = key;
+	agent_cfg.upwork_client_id = key;
 	up.reserve = 3;
 	good = 0;
 	for (i = 0; i < 3; i++)
@@ -244,7 +244,7 @@ test_daily_cap(const struct upwork_auth *a)
 	ok(strstr(e.msg, "reserved for polling") != NULL, "and is told why: %s", e.msg);
 	up.reserve = 0;
 	ok(one_search(&up, a, &e) == 0, "the reserve is there for a caller without one");
-	cfg.upwork_rate_per_day = 40000;
+	agent_cfg.upwork_rate_per_day = 40000;
 	upwork_free(&up);
 	redis_close(&rd);
 }
@@ -262,9 +262,9 @@ test_wait(const struct upwork_auth *a)
 
 	upwork_init(&up, &rd);
 	snprintf(key, sizeof(key), "itest-wait-%ld-%ld", (long)getpid(), (long)time(NULL));
-	cfg.upwork_client_id = key;
-	cfg.upwork_rate_per_sec = 1;
-	cfg.upwork_rate_wait_ms = 300;
+	agent_cfg.upwork_client_id = key;
+	agent_cfg.upwork_rate_per_sec = 1;
+	agent_cfg.upwork_rate_wait_ms = 300;
 	ok(one_search(&up, a, &e) == 0, "1/s: a first call goes at once");
 	t0 = now_ms();
 	ok(one_search(&up, a, &e) == -1 && e.fail == UPW_BUDGET &&
@@ -276,9 +276,9 @@ test_wait(const struct upwork_auth *a)
 
 	/* After Upwork's 429 every process pauses, not only the one that got it. */
 	snprintf(key, sizeof(key), "itest-pause-%ld-%ld", (long)getpid(), (long)time(NULL));
-	cfg.upwork_client_id = key;
-	cfg.upwork_rate_per_sec = 10;
-	cfg.upwork_rate_wait_ms = 30000;
+	agent_cfg.upwork_client_id = key;
+	agent_cfg.upwork_rate_per_sec = 10;
+	agent_cfg.upwork_rate_wait_ms = 30000;
 	ok(upwork_rl_pause(&rd, key, 1000) == 0, "a 429's Retry-After pauses the key for 1 s");
 	t0 = now_ms();
 	if ((pid = fork()) == 0) {
@@ -365,13 +365,13 @@ main(void)
 	char			*client = NULL;
 
 	itest_setup("itest_upwork");
-	if (*cfg.upwork_client_id == '\0') {
+	if (*agent_cfg.upwork_client_id == '\0') {
 		printf("1..0 # SKIP the stack has no Upwork configured\n");
 		return 0;
 	}
 	snprintf(fake_base, sizeof(fake_base), "%.*s",
-	    (int)(strlen(cfg.upwork_graphql_url) - strlen("/graphql")),
-	    cfg.upwork_graphql_url);
+	    (int)(strlen(agent_cfg.upwork_graphql_url) - strlen("/graphql")),
+	    agent_cfg.upwork_graphql_url);
 	snprintf(account, sizeof(account), "itest-%ld", (long)getpid());
 	if (db_run_as(&db, T, NULL, &del, 1, &res, NULL) == 0)
 		PQclear(res);
@@ -380,12 +380,12 @@ main(void)
 	ok(connect_tenant(&up, &db, account) == 0, "code exchange and sealed storage");
 	ok(upwork_token(&up, &db, T, 0, &a, &e) == 0 && strncmp(a.access, "oauth2v2_", 9) == 0,
 	    "the stored access token opens");
-	client = cfg.upwork_client_id;
+	client = agent_cfg.upwork_client_id;
 	test_shared_rate(&a);
 	test_daily_cap(&a);
 	test_wait(&a);
-	cfg.upwork_client_id = client;
-	cfg.upwork_rate_per_sec = 10;
+	agent_cfg.upwork_client_id = client;
+	agent_cfg.upwork_rate_per_sec = 10;
 	test_refresh(&db);
 	if (db_run_as(&db, T, NULL, &del, 1, &res, NULL) == 0)
 		PQclear(res);

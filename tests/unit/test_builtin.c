@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/llm_builtin.c"
+#include "../../agent/llm_builtin.c"
 #include "tap.h"
 
 static char *job_skills[] = { "node.js", "postgresql", "graphql" };

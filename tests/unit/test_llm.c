@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/llm.c"
-#include "../../common/llm_openai.c"
+#include "../../agent/llm.c"
+#include "../../agent/llm_openai.c"
 #include "tap.h"
 
 /* The events a parse produced, joined by '|'. */
@@ -219,16 +219,16 @@ test_prices(void)
 	ok(!llm_prices_valid("gpt=1..2/2"), "two dots are refused");
 	ok(!llm_prices_valid("gpt=50001/1"), "a price past 50,000 USD per million is refused");
 
-	cfg.llm_prices = "gpt-4o-mini=0.15/0.60,llama3:8b=0/0,*=2/8";
+	agent_cfg.llm_prices = "gpt-4o-mini=0.15/0.60,llama3:8b=0/0,*=2/8";
 	ok(llm_price("gpt-4o-mini", &in, &out) == 0 && in == 0.15 && out == 0.60,
 	    "a listed model's price");
 	ok(llm_price("llama3:8b", &in, &out) == 0 && in == 0 && out == 0,
 	    "a free local model");
 	ok(llm_price("other", &in, &out) == 0 && in == 2 && out == 8,
 	    "an unlisted model takes the * price");
-	cfg.llm_prices = "gpt-4o-mini=0.15/0.60";
+	agent_cfg.llm_prices = "gpt-4o-mini=0.15/0.60";
 	ok(llm_price("other", &in, &out) == -1, "no * entry: an unlisted model has no price");
-	cfg.llm_prices = NULL;
+	agent_cfg.llm_prices = NULL;
 
 	ok(llm_cost(0.15, 0.60, 412, 23) == 0.000076, "cost of the fixture call, to the micro-dollar");
 	ok(llm_cost(1000, 3000, 412, 63) == 0.601, "cost at the test price");
@@ -249,7 +249,7 @@ test_urls(void)
 	ok(!llm_url_valid("not a url"), "garbage refused");
 	ok(!llm_url_valid(""), "empty refused");
 
-	cfg.llm_allow_http = 0;
+	agent_cfg.llm_allow_http = 0;
 	ok(url_protocols("https://api.openai.com/v1/chat/completions", &proto) == 0 &&
 	    strcmp(proto, "https") == 0, "https: https only");
 	ok(url_protocols("http://127.0.0.1:9/v1/chat/completions", &proto) == 0 &&
@@ -257,10 +257,10 @@ test_urls(void)
 	ok(url_protocols("http://localhost/v1", &proto) == 0, "http to localhost allowed");
 	ok(url_protocols("http://llm.internal/v1", &proto) == -1,
 	    "http to another host refused");
-	cfg.llm_allow_http = 1;
+	agent_cfg.llm_allow_http = 1;
 	ok(url_protocols("http://llm.internal/v1", &proto) == 0,
 	    "unless llm_allow_http = 1");
-	cfg.llm_allow_http = 0;
+	agent_cfg.llm_allow_http = 0;
 }
 
 /* The AI knobs are checked when loaded: a typo stops the program at start. */
@@ -280,18 +280,18 @@ test_config(void)
 	int	refused = 1;
 
 	unsetenv("APP_CONFIG");
-	ok(config_load() == 0 && strcmp(cfg.llm_provider, "builtin") == 0 &&
-	    cfg.ai_monthly_budget_usd == 50 && cfg.llm_allow_http == 0,
+	ok(agent_config_load() == 0 && strcmp(agent_cfg.llm_provider, "builtin") == 0 &&
+	    agent_cfg.ai_monthly_budget_usd == 50 && agent_cfg.llm_allow_http == 0,
 	    "defaults: builtin, a budget of 50, https only");
 	setenv("APP_AI_MONTHLY_BUDGET_USD", "12.5", 1);
 	setenv("APP_LLM_PROVIDER", "openai", 1);
-	ok(config_load() == 0 && cfg.ai_monthly_budget_usd == 12.5 &&
-	    strcmp(cfg.llm_provider, "openai") == 0, "a decimal budget and the openai provider");
+	ok(agent_config_load() == 0 && agent_cfg.ai_monthly_budget_usd == 12.5 &&
+	    strcmp(agent_cfg.llm_provider, "openai") == 0, "a decimal budget and the openai provider");
 	unsetenv("APP_AI_MONTHLY_BUDGET_USD");
 	unsetenv("APP_LLM_PROVIDER");
 	for (i = 0; i < nitems(bad); i++) {
 		setenv(bad[i][0], bad[i][1], 1);
-		refused &= config_load() == -1;
+		refused &= agent_config_load() == -1;
 		unsetenv(bad[i][0]);
 	}
 	ok(refused, "a bad provider, URL, price table, budget or timeout is refused");

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 #include "tap.h"
 
 #define DAY_US	(86400LL * 1000000)

@@ -1,7 +1,7 @@
 /* test_profile_writer.c: unit tests for the profile as the writers read it (PROFILE_SQL's row: portfolio, tone, rates) and what the builtin writer makes of it: the portfolio highlight, templates filled in within maxWords. */
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 #include "tap.h"
 
 static char *job_skills[] = { "postgresql", "node.js", "graphql" };

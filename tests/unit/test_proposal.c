@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/proposal.c"
+#include "../../agent/proposal.c"
 #include "tap.h"
 
 static int
@@ -22,16 +22,16 @@ stream_in_chunks(const char *text, size_t n)
 	char			*s;
 
 	memset(&g, 0, sizeof(g));
-	g.on_delta = sink;
-	g.arg = &out;
+	g.stream.on_delta = sink;
+	g.stream.arg = &out;
 	for (i = 0; i < len; i += n) {
-		buf_append(&g.res.text, text + i, len - i < n ? len - i : n);
+		buf_append(&g.out.res.text, text + i, len - i < n ? len - i : n);
 		forward(&g, NULL, 0);
 	}
 	forward_text(&g, 1);
 	s = xstrdup(out.data ? out.data : "");
 	buf_free(&out);
-	buf_free(&g.res.text);
+	buf_free(&g.out.res.text);
 	return s;
 }
 
@@ -70,32 +70,32 @@ test_split(void)
 	memset(&g, 0, sizeof(g));
 	g.in.tone = TONE_PROFESSIONAL;
 	g.in.alternatives = 2;
-	buf_puts(&g.res.text, "Main text.\n\n=== ALTERNATIVE: concise ===\nShort one.\n"
+	buf_puts(&g.out.res.text, "Main text.\n\n=== ALTERNATIVE: concise ===\nShort one.\n"
 	    "=== ALTERNATIVE: friendly ===\n\nHi! Friendly one.\n=== ALTERNATIVE: confident ===\nextra");
 	split_text(&g);
-	is_str(g.text.data, "Main text.", "the proposal");
-	is_int((long long)g.nalt, 2, "as many alternatives as asked, no more");
-	is_str(g.alt[0].data, "Short one.", "first alternative");
-	is_str(tone_names[g.alt_tone[0]], "concise", "its tone from its header");
-	is_str(g.alt[1].data, "Hi! Friendly one.", "second alternative, trimmed");
-	is_str(tone_names[g.alt_tone[1]], "friendly", "its tone");
+	is_str(g.out.text.data, "Main text.", "the proposal");
+	is_int((long long)g.out.nalt, 2, "as many alternatives as asked, no more");
+	is_str(g.out.alt[0].data, "Short one.", "first alternative");
+	is_str(tone_names[g.out.alt_tone[0]], "concise", "its tone from its header");
+	is_str(g.out.alt[1].data, "Hi! Friendly one.", "second alternative, trimmed");
+	is_str(tone_names[g.out.alt_tone[1]], "friendly", "its tone");
 	proposal_gen_free(&g);
 
 	memset(&g, 0, sizeof(g));
 	g.in.tone = TONE_FRIENDLY;
 	g.in.alternatives = 3;
-	buf_puts(&g.res.text, "Only the proposal, the model ignored the rest.");
+	buf_puts(&g.out.res.text, "Only the proposal, the model ignored the rest.");
 	split_text(&g);
-	is_str(g.text.data, "Only the proposal, the model ignored the rest.", "no headers: all proposal");
-	is_int((long long)g.nalt, 0, "and no alternatives");
+	is_str(g.out.text.data, "Only the proposal, the model ignored the rest.", "no headers: all proposal");
+	is_int((long long)g.out.nalt, 0, "and no alternatives");
 	proposal_gen_free(&g);
 
 	memset(&g, 0, sizeof(g));
 	g.in.tone = TONE_CONCISE;
 	g.in.alternatives = 1;
-	buf_puts(&g.res.text, "P.\n=== something odd ===\nAlt text");
+	buf_puts(&g.out.res.text, "P.\n=== something odd ===\nAlt text");
 	split_text(&g);
-	is_str(tone_names[g.alt_tone[0]], "professional", "a header without a tone: the expected next tone");
+	is_str(tone_names[g.out.alt_tone[0]], "professional", "a header without a tone: the expected next tone");
 	proposal_gen_free(&g);
 }
 

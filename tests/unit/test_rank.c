@@ -1,11 +1,12 @@
-/* test_rank.c: unit tests for reading job and profile rows for the match score (PostgreSQL's text forms) and the ranking order. */
+/* test_rank.c: unit tests for the job row (the score's columns and the profile read from PostgreSQL's text forms, the declared column count) and the ranking order. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "rank.c"
+#include "../../agent/job.c"
+#include "../../agent/rank.c"
 #include "tap.h"
 
-/* A result shaped like RANK_COLUMNS (or any text columns), built in memory. */
+/* A result shaped like JOB_SCORE_COLUMNS (or any text columns), built in memory. */
 static PGresult *
 result(int ncols, const char *const *rows[], int nrows)
 {
@@ -64,10 +65,11 @@ test_rows(void)
 	PGresult		*res = result(9, rows, 3), *pr = result(4, prows, 1);
 	PGresult		*nr = result(4, nrows, 1);
 	struct arena		 a = { 0 };
-	struct rank_job		 j;
-	struct rank_profile	 p;
+	struct job_scored	 j;
+	struct job_profile	 p;
+	struct job_scores	 sc;
 
-	rank_job_read(&a, res, 0, 0, &j);
+	score_read(&a, res, 0, &j);
 	is_str(j.id, j1[0], "id");
 	ok(j.job.nskills == 4 && strcmp(j.job.skills[1], "api development") == 0 &&
 	    strcmp(j.job.skills[2], "a\"b") == 0 && strcmp(j.job.skills[3], "c") == 0,
@@ -76,25 +78,53 @@ test_rows(void)
 	    "hourly, USD, $40-$70");
 	ok(j.job.client_score == 80 && j.job.applicants == -1, "client score; applicants NULL is unknown");
 	is_int(j.job.posted_us, days_from_civil(2024, 3, 25) * 86400 * 1000000LL, "posted_at in microseconds");
-	rank_job_read(&a, res, 1, 0, &j);
+	score_read(&a, res, 1, &j);
 	ok(j.job.nskills == 0 && !j.job.hourly && !j.job.usd && j.job.budget_max == 0 &&
 	    j.job.applicants == 12, "no skills, fixed, EUR, no budget, 12 proposals");
 	is_int(j.job.posted_us % 1000000, 500000, "the fraction of a second kept");
-	rank_job_read(&a, res, 2, 0, &j);
+	score_read(&a, res, 2, &j);
 	ok(j.job.nskills == 0 && j.job.posted_us == 0, "an unreadable array or time reads as none");
 
-	rank_profile_load(&a, pr, &p);
+	profile_read(&a, pr, &p);
 	ok(p.m.nskills == 3 && strcmp(p.m.skills[0], "api development") == 0 &&
 	    strcmp(p.m.skills[2], "postgresql") == 0, "profile skills sorted, repeats dropped");
 	ok(p.m.rate_min == 60 && p.m.rate_target == 85 && p.threshold == 70, "rates and threshold");
-	rank_profile_load(&a, nr, &p);
+	profile_read(&a, nr, &p);
 	ok(p.m.nskills == 0 && p.m.rate_target == 0 && p.threshold == -1, "an empty profile row");
-	rank_profile_load(&a, NULL, &p);
+	profile_read(&a, NULL, &p);
 	ok(p.m.nskills == 0 && p.threshold == -1, "no row at all: the empty profile");
+
+	job_score_rows(&a, pr, res, 2, JOB_AS_POSTED, 30 * 86400LL * 1000000, &sc);
+	ok(sc.n == 2 && sc.truncated && strcmp(sc.jobs[1].id, j2[0]) == 0,
+	    "job_score_rows(): at most max rows, in order, truncated said");
+	ok(sc.jobs[0].m.score > 0 && sc.jobs[0].m.matched == 3 &&
+	    sc.profile.threshold == 70, "each scored against the profile read");
+	ok(sc.jobs[0].m.recency == 10 && sc.jobs[1].m.recency == 10,
+	    "as of its own posting: the full recency part");
+	job_score_rows(&a, pr, res, 2, days_from_civil(2024, 4, 9) * 86400 *
+	    1000000LL, 30 * 86400LL * 1000000, &sc);
+	ok(sc.jobs[0].m.recency == 5, "as of a given time: half of it 15 days later");
+	job_score_rows(&a, NULL, res, 10, JOB_AS_POSTED, 30 * 86400LL * 1000000, &sc);
+	ok(sc.n == 3 && !sc.truncated, "all rows when fewer than max");
 	PQclear(res);
 	PQclear(pr);
 	PQclear(nr);
 	arena_reset(&a);
+}
+
+/* The columns' count of each list is the count its enum names. */
+static void
+test_columns(void)
+{
+	static const char	score[] = JOB_SCORE_COLUMNS, all[] = JOB_COLUMNS;
+	size_t			i, n = 1, m = 1;
+
+	for (i = 0; score[i] != '\0'; i++)
+		n += score[i] == ',';
+	for (i = 0; all[i] != '\0'; i++)
+		m += all[i] == ',';
+	is_int(n, JOB_SCORE_NCOLS, "JOB_SCORE_COLUMNS has JOB_SCORE_NCOLS columns");
+	is_int(m, JOB_NCOLS, "JOB_COLUMNS has JOB_NCOLS columns");
 }
 
 static void
@@ -116,6 +146,7 @@ main(void)
 {
 	test_numbers();
 	test_rows();
+	test_columns();
 	test_order();
 	return done_testing();
 }

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/research.c"
+#include "../../agent/research.c"
 #include "tap.h"
 
 static int

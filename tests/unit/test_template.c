@@ -1,7 +1,7 @@
 /* test_template.c: unit tests for proposal template placeholders: what is refused when saving, and how values are filled in. */
 #include <string.h>
 
-#include "common.h"
+#include "agent.h"
 #include "tap.h"
 
 /* "ok" with the used bits, or the error message. */
@@ -80,6 +80,11 @@ test_fill(void)
 	buf_reset(&b);
 	template_fill(&b, "{{client_name}}{{client_name}}", 30, v);
 	is_str(b.data, "AcmeAcme", "adjacent placeholders");
+	buf_reset(&b);
+	is_str(check("}{{portfolio_highlight}}}", NULL), "ok", "single braces around one pass");
+	template_fill(&b, "}{{portfolio_highlight}}}", 25, v);
+	is_str(b.data, "}}", "and a missing value leaves them side by side: text, "
+	    "never a placeholder again");
 	buf_reset(&b);
 	v[0] = "{{rate}}";
 	template_fill(&b, "{{client_name}}", 15, v);

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "agent.h"
 #include "tap.h"
 
 #define FIX	"tests/fixtures/upwork/"
@@ -323,7 +323,7 @@ test_crypto(void)
 
 	(void)!write(fd, "0123456789abcdef0123456789abcdef0123\n", 37);
 	close(fd);
-	ok(crypto_keys_load(&k, path) == 0, "a key file loads");
+	ok(crypto_keys_load(&k, path, AGENT_NAME) == 0, "a key file loads");
 	sealed = crypto_seal(&k, "t1|access", "oauth2v2_secret");
 	ok(sealed != NULL && strncmp(sealed, "v1.", 3) == 0 &&
 	    strstr(sealed, "oauth2v2") == NULL, "sealed: v1., the token not visible");
@@ -366,7 +366,7 @@ test_crypto(void)
 	fd = open(path, O_WRONLY | O_TRUNC);
 	(void)!write(fd, "another key, another key, another key\n", 38);
 	close(fd);
-	ok(crypto_keys_load(&other, path) == 0 &&
+	ok(crypto_keys_load(&other, path, AGENT_NAME) == 0 &&
 	    upwork_state_verify(&other, state, 1000, &got) == -1,
 	    "another key: the state does not verify");
 	sealed = crypto_seal(&k, "t1|access", "x");
@@ -386,7 +386,7 @@ int
 main(void)
 {
 	log_set_level("error");
-	config_load();
+	agent_config_load();
 	test_page();
 	test_bad_pages();
 	test_bodies();

@@ -21,14 +21,22 @@ struct sample {
 enum { S_COUNT, S_RATE, S_FLAG, S_NAME, S_TONE, S_TAGS, S_ID, S_PAGE };
 
 static const struct field fields[] = {
-	[S_COUNT] = { "count", FT_INT, 0, 0, 100, 0, NULL, offsetof(struct sample, count), NULL },
-	[S_RATE] = { "rate", FT_NUMBER, 0, 0, 1000, 0, NULL, offsetof(struct sample, rate), NULL },
-	[S_FLAG] = { "flag", FT_BOOL, 0, 0, 0, 0, NULL, offsetof(struct sample, flag), "false" },
-	[S_NAME] = { "name", FT_STRING, F_REQUIRED, 1, 5, 0, NULL, offsetof(struct sample, name), NULL },
-	[S_TONE] = { "tone", FT_ENUM, 0, 0, 0, 0, tones, offsetof(struct sample, tone), "friendly" },
-	[S_TAGS] = { "tags", FT_STRLIST, F_LOWER, 1, 3, 10, NULL, offsetof(struct sample, tags), NULL },
-	[S_ID] = { "id", FT_UUID, F_NULLABLE, 0, 0, 0, NULL, offsetof(struct sample, id), NULL },
-	[S_PAGE] = { "page", FT_INT, 0, 1, 1000, 0, NULL, offsetof(struct sample, page), "1" },
+	[S_COUNT] = { FIELD("count", FT_INT, struct sample, count),
+	    .max = 100 },
+	[S_RATE] = { FIELD("rate", FT_NUMBER, struct sample, rate),
+	    .max = 1000 },
+	[S_FLAG] = { FIELD("flag", FT_BOOL, struct sample, flag),
+	    .def = "false" },
+	[S_NAME] = { FIELD("name", FT_STRING, struct sample, name),
+	    .flags = F_REQUIRED, .min = 1, .max = 5 },
+	[S_TONE] = { FIELD("tone", FT_ENUM, struct sample, tone),
+	    .choices = tones, .def = "friendly" },
+	[S_TAGS] = { FIELD("tags", FT_STRLIST, struct sample, tags),
+	    .flags = F_LOWER, .min = 1, .max = 3, .item_max = 10 },
+	[S_ID] = { FIELD("id", FT_UUID, struct sample, id),
+	    .flags = F_NULLABLE },
+	[S_PAGE] = { FIELD("page", FT_INT, struct sample, page), .min = 1,
+	    .max = 1000, .def = "1" },
 };
 
 static struct arena	arena;
@@ -224,22 +232,30 @@ struct profile_body {
 	long long	 at;
 };
 static const struct field link_fields[] = {
-	{ "url", FT_STRING, F_REQUIRED, 1, 20, 0, NULL, offsetof(struct link, url), NULL },
+	{ FIELD("url", FT_STRING, struct link, url), .flags = F_REQUIRED,
+	    .min = 1, .max = 20 },
 };
 static const struct field_obj link_obj = { link_fields, nitems(link_fields), sizeof(struct link) };
 static const struct field item_fields[] = {
-	{ "title", FT_STRING, F_REQUIRED, 1, 10, 0, NULL, offsetof(struct item, title), NULL },
-	{ "skills", FT_STRLIST, F_LOWER, 0, 2, 10, NULL, offsetof(struct item, skills), NULL },
-	{ "year", FT_INT, 0, 1990, 2100, 0, NULL, offsetof(struct item, year), "2000" },
-	{ "links", FT_OBJLIST, 0, 0, 2, 0, &link_obj, offsetof(struct item, links), NULL },
+	{ FIELD("title", FT_STRING, struct item, title), .flags = F_REQUIRED,
+	    .min = 1, .max = 10 },
+	{ FIELD("skills", FT_STRLIST, struct item, skills), .flags = F_LOWER,
+	    .max = 2, .item_max = 10 },
+	{ FIELD("year", FT_INT, struct item, year), .min = 1990, .max = 2100,
+	    .def = "2000" },
+	{ FIELD("links", FT_OBJLIST, struct item, links), .max = 2,
+	    .choices = &link_obj },
 };
 static const struct field_obj item_obj = { item_fields, nitems(item_fields), sizeof(struct item) };
 static const struct field body_fields[] = {
-	{ "name", FT_STRING, 0, 1, 10, 0, NULL, offsetof(struct profile_body, name), NULL },
-	{ "items", FT_OBJLIST, F_NULLABLE, 0, 3, 0, &item_obj, offsetof(struct profile_body, items), NULL },
-	{ "from", FT_DATE, 0, 10957, 47481, 0, NULL, offsetof(struct profile_body, from), NULL },
-	{ "at", FT_TIME, 0, 946684800000000LL, 4102444800000000LL, 0, NULL,
-	    offsetof(struct profile_body, at), NULL },
+	{ FIELD("name", FT_STRING, struct profile_body, name), .min = 1,
+	    .max = 10 },
+	{ FIELD("items", FT_OBJLIST, struct profile_body, items),
+	    .flags = F_NULLABLE, .max = 3, .choices = &item_obj },
+	{ FIELD("from", FT_DATE, struct profile_body, from), .min = 10957,
+	    .max = 47481 },
+	{ FIELD("at", FT_TIME, struct profile_body, at),
+	    .min = 946684800000000LL, .max = 4102444800000000LL },
 };
 
 /* Every error of a body, "field: message" joined by "; ", or "ok". */
