@@ -168,7 +168,7 @@ struct config {
 	int		 match_max_jobs;
 	/* the broadcaster (push/) */
 	char		*push_listen;
-	char		*push_origins;
+	char		*cors_origins;
 	int		 push_max_clients;
 	int		 push_output_max;
 	int		 push_message_max;

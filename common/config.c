@@ -129,9 +129,9 @@ static const struct knob {
 	/* The broadcaster (push/). */
 	{ "push_listen", K_STR, offsetof(struct config, push_listen),
 	  "127.0.0.1:8081", 0, 0, "host:port the broadcaster listens on" },
-	{ "push_origins", K_STR, offsetof(struct config, push_origins), "", 0, 0,
-	  "comma list of Origin values allowed (* any; empty: requests "
-	  "carrying an Origin are refused)" },
+	{ "cors_origins", K_STR, offsetof(struct config, cors_origins), "", 0, 0,
+	  "comma list of origins (scheme://host[:port]) allowed cross-origin, "
+	  "with credentials, so no *; empty: none" },
 	{ "push_max_clients", K_INT, offsetof(struct config, push_max_clients),
 	  "10000", 1, 1000000, "connections the broadcaster accepts at once "
 	  "(503 past it)" },

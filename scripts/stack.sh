@@ -367,15 +367,15 @@ redis_stop() {
 }
 
 # The broadcaster (push/): as the app user, on 127.0.0.1:PUSH_PORT; it
-# writes its own pid file.  push_origins defaults to this stack's own
+# writes its own pid file.  cors_origins defaults to this stack's own
 # origin unless app.conf sets it.  APP_PUSH_* in the environment pass
 # through (the tests shorten timeouts that way).
 push_start() {
 	local pidf=$RT/run/push/push.pid origins=()
 	pid_alive "$pidf" && return 0
 	[ -x "$BIN/push/broadcaster" ] || die "$BIN/push/broadcaster is not built (make all)"
-	grep -Eq '^[[:space:]]*push_origins[[:space:]]*=' "$RT/app.conf" ||
-	    origins=("APP_PUSH_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
+	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
+	    origins=("APP_CORS_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 	as_app env APP_CONFIG="$RT/app.conf" APP_PUSH_LISTEN="127.0.0.1:$PUSH_PORT" "${origins[@]}" \
 	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
