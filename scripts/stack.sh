@@ -508,8 +508,10 @@ apache_routes() {
 			# mod_proxy_http; without a $1 in the target the whole path
 			# is appended.  One worker for the broadcaster, its
 			# parameters on its first route: upgrade=websocket lets
-			# WebSocket upgrades through (plain requests stay plain).
-			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket")
+			# WebSocket upgrades through (plain requests stay plain);
+			# timeout=300 keeps a long-polling GET (held up to
+			# push_ping_interval_ms) whatever ProxyTimeout becomes.
+			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket timeout=300")
 			next
 		}
 		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
