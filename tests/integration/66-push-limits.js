@@ -2,8 +2,8 @@
 'use strict';
 
 const path = require('node:path');
-const { ok, is, done, stack, token, publish, sleep } = require(path.join(__dirname, '../node/lib.js'));
-const { EIO, request, Session, spawnBroadcaster } = require(path.join(__dirname, '../node/eio.js'));
+const { ok, is, done, stack, token, sleep } = require(path.join(__dirname, '../node/lib.js'));
+const { EIO, request, Session, publishAsync, spawnBroadcaster } = require(path.join(__dirname, '../node/eio.js'));
 const WebSocket = require(path.join(__dirname, '../node/node_modules/ws'));
 
 const s = stack();
@@ -61,11 +61,11 @@ async function main() {
     return seen;
   })();
   const alive = async (x) => (await request(b.url, 'HEAD', `${EIO}&sid=${x.sid}`)).status;
-  publish(s, T, 'job:new', { n: 1, pad });
-  publish(s, T, 'job:new', { n: 2, pad });
+  await publishAsync(s, T, 'job:new', { n: 1, pad });
+  await publishAsync(s, T, 'job:new', { n: 2, pad });
   await sleep(300);
   is(await alive(c), 200, 'a session that does not poll, 12 KB queued: still open (HEAD, which takes nothing)');
-  publish(s, T, 'job:new', { n: 3, pad });
+  await publishAsync(s, T, 'job:new', { n: 3, pad });
   await sleep(300);
   is(await alive(c), 400, 'past push_output_max (18 KB queued): it is closed');
   is(await reader, [1, 2, 3], 'a session that polls received the three events of 6 KB');

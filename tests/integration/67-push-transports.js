@@ -2,8 +2,9 @@
 'use strict';
 
 const path = require('node:path');
-const { ok, is, done, stack, token, publish, sleep, once } = require(path.join(__dirname, '../node/lib.js'));
+const { ok, is, done, stack, token, sleep, once } = require(path.join(__dirname, '../node/lib.js'));
 const { io } = require(path.join(__dirname, '../node/node_modules/socket.io-client'));
+const { publishAsync } = require(path.join(__dirname, '../node/eio.js'));
 
 const s = stack();
 const sockets = [];
@@ -34,6 +35,8 @@ async function scenario(label, opts, upgrades) {
   };
 
   const a = connect('user_tr_a', T);
+  let why = '';
+  a.on('disconnect', (reason, details) => { why = `${reason} ${details ? details.message || JSON.stringify(details) : ''}`; });
   const transports = [];
   a.io.on('open', () => {
     transports.push(a.io.engine.transport.name);
@@ -68,12 +71,12 @@ async function scenario(label, opts, upgrades) {
   await o.timeout(5000).emitWithAck('subscribe:jobs');
 
   const big = 'y'.repeat(30000);
-  publish(s, T, 'job:new', { n: 1, title: 'Transport test', big });
+  await publishAsync(s, T, 'job:new', { n: 1, title: 'Transport test', big });
   ok(await waitFor(gotA, 'job:new', 1), `${label}: job:new reached the subscriber`);
   const ev = gotA.find((e) => e.name === 'job:new');
   ok(ev && ev.data.title === 'Transport test' && ev.data.big === big, `${label}: with its data intact (30 KB)`);
-  publish(s, T, 'proposal:updated', { n: 2, status: 'viewed' }, 'user_tr_b');
-  publish(s, T, 'proposal:updated', { n: 3 }, 'user_tr_a');
+  await publishAsync(s, T, 'proposal:updated', { n: 2, status: 'viewed' }, 'user_tr_b');
+  await publishAsync(s, T, 'proposal:updated', { n: 3 }, 'user_tr_a');
   ok(await waitFor(gotB, 'proposal:updated', 2), `${label}: proposal:updated reached its user`);
   ok(await waitFor(gotA, 'proposal:updated', 3), `${label}: and the other user's own`);
   ok(!gotA.some((e) => e.data && e.data.n === 2) && !gotB.some((e) => e.data && e.data.n === 3),
@@ -82,8 +85,8 @@ async function scenario(label, opts, upgrades) {
   ok(!gotB.some((e) => e.name === 'job:new'), `${label}: a client not subscribed to jobs gets no job:new`);
 
   // Many events in a row arrive in order (several packets per GET over polling).
-  for (let n = 10; n < 20; n++) publish(s, T, 'job:new', { n });
-  ok(await waitFor(gotA, 'job:new', 19), `${label}: ten events in a row arrive`);
+  for (let n = 10; n < 20; n++) await publishAsync(s, T, 'job:new', { n });
+  ok(await waitFor(gotA, 'job:new', 19), `${label}: ten events in a row arrive`, `connected ${a.connected} (${why}), ${JSON.stringify(gotA.map((e) => [e.name, e.data && e.data.n]))}`);
   const order = gotA.filter((e) => e.name === 'job:new' && e.data.n >= 10).map((e) => e.data.n);
   is(order, [10, 11, 12, 13, 14, 15, 16, 17, 18, 19], `${label}: in order, once each`);
 

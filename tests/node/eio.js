@@ -4,7 +4,7 @@
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { execFile, spawn } = require('node:child_process');
 const { sleep } = require('./lib.js');
 
 const SEP = '\x1e';
@@ -89,6 +89,19 @@ class Session {
   }
 }
 
+// make publish without blocking the event loop (lib.js's publish() is
+// synchronous: a row of them would starve socket.io-client's heartbeat
+// timers); resolves with the event id.
+function publishAsync(s, tenant, event, data, sub) {
+  const env = { ...process.env };
+  delete env.BUILD;
+  const args = ['-s', '-C', s.ROOT, 'publish', `VAR=${s.VAR}`, `PORT=${s.PORT}`,
+    `TENANT=${tenant}`, `EVENT=${event}`, `DATA=${JSON.stringify(data)}`];
+  if (sub) args.push(`SUB=${sub}`);
+  return new Promise((resolve, reject) => execFile('make', args, { env, encoding: 'utf8' },
+    (err, out) => (err ? reject(err) : resolve(out.trim()))));
+}
+
 // A broadcaster of the test's own on a free port, as 63-push-scaleout.js starts one.
 async function spawnBroadcaster(s, env = {}) {
   const port = await new Promise((resolve) => {
@@ -123,4 +136,4 @@ async function spawnBroadcaster(s, env = {}) {
   };
 }
 
-module.exports = { SEP, EIO, timers, request, Session, spawnBroadcaster };
+module.exports = { SEP, EIO, timers, request, Session, publishAsync, spawnBroadcaster };
