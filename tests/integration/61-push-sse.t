@@ -96,7 +96,7 @@ sub push_get {
     close $sock;
     my ($status) = $resp =~ m{^HTTP/1\.1 (\d{3})};
     my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    return { status => $status // 0, head => $head // '', json => eval { json_decode($body // '') } };
+    return { status => $status // 0, head => $head // '', json => scalar(eval { json_decode($body // '') }) };
 }
 my %via = (
     'web server' => sub { api(GET => $_[0]) },

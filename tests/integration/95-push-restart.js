@@ -112,6 +112,9 @@ async function main() {
       o.sock.emit('subscribe:jobs');
     });
     o.sock.on('job:new', (data) => o.got.push(data));
+    o.log = [];
+    o.sock.on('disconnect', (reason) => o.log.push(`disconnect ${reason}`));
+    o.sock.on('connect_error', (e) => o.log.push(`connect_error ${e.message}`));
     others[name] = o;
   }
   ok(await until(() => Object.values(others).every((o) => o.connects === 1)), 'a default and a polling-only client connect');
@@ -126,7 +129,8 @@ async function main() {
   stackCmd('push-start');
   ok(await until(() => connects === 3, 10000), 'reconnected after the second restart');
   for (const [name, o] of Object.entries(others))
-    ok(await until(() => o.connects === 2, 10000), `${name}: socket.io-client reconnected after the restart`);
+    ok(await until(() => o.connects >= 2 && o.sock.connected, 15000), `${name}: socket.io-client reconnected after the restart`,
+      `${o.connects} connects; ${o.log.join(', ')}`);
   await sleep(300);
   publish(s, T, 'job:new', { n: 4 });
   for (const [name, o] of Object.entries(others))
