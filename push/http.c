@@ -309,11 +309,18 @@ on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/*
+ * Trailers of a chunked body come after the head, parsed from the read
+ * rather than the request buffer: they are not read (nothing the
+ * broadcaster reads may come in a trailer).
+ */
 static int
 on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_req	*r = p->data;
 
+	if (r->head_done)
+		return 0;
 	if (r->cur != CUR_FIELD) {
 		r->field.set = 0;
 		r->cur = CUR_FIELD;
@@ -328,6 +335,8 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	struct http_req	*r = p->data;
 	int		 i;
 
+	if (r->head_done)
+		return 0;
 	if (r->cur == CUR_FIELD) {
 		r->cur = CUR_SKIP;
 		for (i = 0; i < H__MAX; i++)
