@@ -93,12 +93,13 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c = client_new(fd);
 		client_slot_take(c);
 		/*
-		 * Each polling session may have a request on a connection of
-		 * its own: room for those, so that sessions keep working at
-		 * the limit.  A new client is refused on its request past
-		 * push_max_clients (http.c), whatever the slack.
+		 * A polling session may have three requests on connections of
+		 * their own (a GET on its way, a POST, the WebSocket that
+		 * probes to take it over): room for those, so that sessions
+		 * keep working at the limit.  A new client is refused on its
+		 * request past push_max_clients (http.c), whatever the slack.
 		 */
-		if (srv.nslots > (size_t)cfg.push_max_clients + srv.npoll) {
+		if (srv.nslots > (size_t)cfg.push_max_clients + 3 * srv.npoll) {
 			srv.stats.refused++;
 			push_http_reply(c, 503, "service_unavailable",
 			    "Too many connections", "Retry-After: 5\r\n");

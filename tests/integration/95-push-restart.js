@@ -109,7 +109,8 @@ async function main() {
       reconnectionDelayMax: 500, randomizationFactor: 0, ...opts });
     o.sock.on('connect', () => {
       o.connects++;
-      o.sock.emit('subscribe:jobs');
+      o.subscribed = false;
+      o.sock.timeout(8000).emit('subscribe:jobs', (err) => { o.subscribed = !err; });
     });
     o.sock.on('job:new', (data) => o.got.push(data));
     o.log = [];
@@ -117,10 +118,12 @@ async function main() {
     o.sock.on('connect_error', (e) => o.log.push(`connect_error ${e.message}`));
     others[name] = o;
   }
-  ok(await until(() => Object.values(others).every((o) => o.connects === 1)), 'a default and a polling-only client connect');
-  await sleep(300);
+  ok(await until(() => Object.values(others).every((o) => o.connects === 1 && o.subscribed)),
+    'a default and a polling-only client connect and subscribe',
+    JSON.stringify(Object.values(others).map((o) => [o.connects, o.subscribed, o.log])));
   publish(s, T, 'job:new', { n: 3 });
-  ok(await until(() => Object.values(others).every((o) => o.got.some((d) => d.n === 3))), 'both receive');
+  ok(await until(() => Object.values(others).every((o) => o.got.some((d) => d.n === 3))), 'both receive',
+    JSON.stringify(Object.values(others).map((o) => [o.connects, o.sock.connected, o.got, o.log])));
   ok(await until(() => others['default transports'].sock.io.engine.transport.name === 'websocket'),
     'the default client upgraded to WebSocket');
 
@@ -129,9 +132,9 @@ async function main() {
   stackCmd('push-start');
   ok(await until(() => connects === 3, 10000), 'reconnected after the second restart');
   for (const [name, o] of Object.entries(others))
-    ok(await until(() => o.connects >= 2 && o.sock.connected, 15000), `${name}: socket.io-client reconnected after the restart`,
+    ok(await until(() => o.connects >= 2 && o.sock.connected && o.subscribed, 15000),
+      `${name}: socket.io-client reconnected after the restart, and subscribed again`,
       `${o.connects} connects; ${o.log.join(', ')}`);
-  await sleep(300);
   publish(s, T, 'job:new', { n: 4 });
   for (const [name, o] of Object.entries(others))
     ok(await until(() => o.got.some((d) => d.n === 4)), `${name}: and receives again`);
