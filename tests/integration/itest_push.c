@@ -851,6 +851,7 @@ test_expiry_slow_reader(struct redis *rd)
 		ok(0, "a broadcaster of this test's own starts");
 		return;
 	}
+	t0 = now_ms();
 	tok = mint_exp("user_push_exp", T, time(NULL) - cfg.jwt_leeway + 3);
 	fd = tcp(port, 4096);
 	snprintf(req, sizeof(req), "GET /api/events?topics=jobs HTTP/1.1\r\nHost: x\r\n"
@@ -865,10 +866,17 @@ test_expiry_slow_reader(struct redis *rd)
 		if (pub(rd, 100 + i, 60000) == 0)
 			published++;
 	is_int(published, 50, "50 events of 60 KB published while the token is good, none read yet");
-	sleep(5);			/* the token runs out */
+	/*
+	 * The token runs out 3 to 4 s after it was minted (whole seconds),
+	 * the sweep sees it within a quarter second; then events come, and
+	 * the reader reads at once, before the 2 s the broadcaster gives a
+	 * finishing stream.
+	 */
+	while (now_ms() - t0 < 4400)
+		usleep(50000);
 	for (i = 0; i < 3; i++)
 		pub(rd, 9001 + i, 10);
-	usleep(500000);
+	usleep(200000);
 	/* Now read it all: what was in flight, then the end. */
 	t0 = now_ms();
 	while (now_ms() - t0 < 20000 && (n = recv(fd, buf, sizeof(buf), 0)) > 0)
