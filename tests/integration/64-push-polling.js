@@ -136,6 +136,22 @@ async function main() {
   r = await g.get();
   is([r.status, json(r)], [400, { code: 1, message: 'Session ID unknown' }], 'a held GET abandoned by the client closes the session');
 
+  // One POST at a time too: a second while the first's body is still
+  // coming is a 400 and closes the session (on the broadcaster's port:
+  // a proxy may buffer the first body before passing it on).
+  const w = new Session(s.PUSH_URL);
+  await w.handshake();
+  await w.connect(tok('user_poll_w'));
+  const slow = require('node:net').connect(s.PUSH_PORT, '127.0.0.1');
+  await new Promise((resolve) => slow.on('connect', resolve));
+  slow.write(`POST ${EIO}&sid=${w.sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n\r\n421["subscr`);
+  await sleep(300);
+  r = await w.post('3');
+  is([r.status, json(r)], [400, { code: 3, message: 'Bad request' }], 'a second POST while one is in flight: 400');
+  slow.destroy();
+  r = await w.until(() => false, 3000);
+  ok(r && r.status === 400, 'and the session is closed');
+
   // A connected session that stops answering pings is closed after pingTimeout.
   const p = (await connected('user_poll_p')).c;
   await sleep(timers.pingInterval + timers.pingTimeout + 1000);
