@@ -238,7 +238,7 @@ $pids{redis} = (slurp("$base/redis/redis.pid") // '') =~ /(\d+)/ ? $1 : 0;
 (my $all = slurp($conf)) =~ s/^#([a-z0-9_]+ =)/$1/mg;
 spew($conf, $all . "# install.t: this test's services\n"
     . "db_conninfo = host=$base/pgrun port=$pg dbname=upwork user=upwork_app passfile=$dir{etc}/upwork-api/secrets/pgpass\n"
-    . "redis_port = $redis\npush_origins = http://127.0.0.1:$web\n");
+    . "redis_port = $redis\ncors_origins = http://127.0.0.1:$web\n");
 
 # --- upwork-api-migrate -----------------------------------------------------------
 
