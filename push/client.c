@@ -188,7 +188,7 @@ client_close(struct client *c, const char *why)
 	LOG_DEBUG(NULL, "push: client %llu closed: %s",
 	    (unsigned long long)c->serial, why);
 	rooms_leave_all(c);
-	poll_unpeer(c);
+	polling_unpeer(c);
 	if (c->fd >= 0)
 		ev_io_stop(srv.loop, &c->io);
 	grow(&srv.closing, &srv.closing_cap, srv.nclosing + 1);
@@ -214,14 +214,14 @@ void
 client_free(struct client *c)
 {
 	rooms_leave_all(c);
-	poll_unpeer(c);
+	polling_unpeer(c);
 	queue_clear(c);
 	if (c->state == CS_HTTP)
 		push_http_req_free(c, c->u.req);
 	if ((c->flags & CF_WS) && c->u.ws.ctx != NULL)
 		wslay_event_context_free(c->u.ws.ctx);
 	if (c->flags & CF_POLL)
-		poll_unlink(c);
+		polling_unlink(c);
 	free(c->user);
 	client_slot_release(c);
 	if (c->fd >= 0) {
@@ -398,7 +398,7 @@ client_flush(struct client *c)
 	if (c->flags & (CF_CLOSE | CF_HOLD | CF_REPLAY))
 		return;
 	if (c->flags & CF_POLL) {
-		poll_flush(c);		/* answers a held GET */
+		polling_flush(c);		/* answers a held GET */
 		return;
 	}
 	while (c->qhead != NULL) {

@@ -117,7 +117,7 @@ void
 eio_send(struct client *c, const char *p, size_t n)
 {
 	if (c->flags & CF_POLL)
-		poll_send(c, p, n);
+		polling_send(c, p, n);
 	else
 		ws_send_text(c, p, n);
 }
@@ -130,7 +130,7 @@ void
 eio_close(struct client *c, uint16_t code, const char *reason)
 {
 	if (c->flags & CF_POLL)
-		poll_close(c);
+		polling_close(c);
 	else
 		ws_close(c, code, reason);
 }
@@ -157,7 +157,7 @@ eio_cron(struct client *c, double now)
 		client_close(c, "ping timeout");
 		return;
 	}
-	client_queue(c, (c->flags & CF_POLL) ? srv.poll_ping : srv.ping);
+	client_queue(c, (c->flags & CF_POLL) ? srv.polling_ping : srv.ping);
 	c->flags |= CF_PING_SENT;
 	c->deadline = now + cfg.push_ping_timeout_ms;
 }
@@ -382,12 +382,12 @@ probe_packet(struct client *c, const char *p, size_t n)
 		return -1;
 	if (n == 6 && memcmp(p, "2probe", 6) == 0) {
 		ws_send_text(c, "3probe", 6);
-		poll_probe(c->u.ws.peer);
+		polling_probe(c->u.ws.peer);
 		return 0;
 	}
 	if (n == 1 && p[0] == EIO_UPGRADE &&
 	    (c->u.ws.peer->flags & CF_PROBED)) {
-		poll_upgrade(c);
+		polling_upgrade(c);
 		return 0;
 	}
 	return -1;
@@ -412,7 +412,7 @@ eio_packet(struct client *c, const char *p, size_t n)
 		if (n != 1)
 			return -1;
 		if (c->flags & CF_POLL)
-			poll_bye(c);
+			polling_bye(c);
 		else
 			ws_close(c, 1000, NULL);
 		break;

@@ -127,7 +127,7 @@ unmark_posting(struct http_req *r)
 	if (!r->posting)
 		return;
 	r->posting = 0;
-	if ((s = poll_find(r->q.sid, strlen(r->q.sid))) != NULL)
+	if ((s = polling_find(r->q.sid, strlen(r->q.sid))) != NULL)
 		s->flags &= ~CF_POSTING;
 }
 
@@ -529,7 +529,7 @@ head_check(struct client *c, struct http_req *r)
 	    q->origin < 0 || q->bad_target || q->bad_query || strcmp(q->eio, "4") != 0 ||
 	    !transport_is(q, "polling") || !q->has_sid)
 		return 0;	/* route() answers; no body kept */
-	if (q->sid_bad || (s = poll_find(q->sid, strlen(q->sid))) == NULL) {
+	if (q->sid_bad || (s = polling_find(q->sid, strlen(q->sid))) == NULL) {
 		c->origin = (uint8_t)(q->origin > 0 ? q->origin : 0);
 		push_http_eio_error(c, 400, EIO_ERR_SID);
 		return -1;
@@ -537,13 +537,13 @@ head_check(struct client *c, struct http_req *r)
 	c->origin = (uint8_t)(q->origin > 0 ? q->origin : 0);
 	if (s->flags & CF_POSTING) {
 		push_http_eio_error(c, 400, EIO_ERR_REQUEST);
-		poll_close(s);
+		polling_close(s);
 		return -1;
 	}
 	if ((r->parser.flags & F_CONTENTLENGTH) &&
 	    r->parser.content_length > (uint64_t)cfg.push_message_max) {
 		push_http_eio_error(c, 413, EIO_ERR_REQUEST);
-		poll_close(s);
+		polling_close(s);
 		return -1;
 	}
 	s->flags |= CF_POSTING;
@@ -666,12 +666,12 @@ engine_io(struct client *c, struct http_req *r, const char *rest,
 		if (full(c))
 			return;
 		client_slot_release(c);	/* the session takes it */
-		s = poll_open();
+		s = polling_open();
 		eio_open(s);
-		poll_get(c, s);
+		polling_get(c, s);
 		return;
 	}
-	if (q->sid_bad || (s = poll_find(q->sid, strlen(q->sid))) == NULL) {
+	if (q->sid_bad || (s = polling_find(q->sid, strlen(q->sid))) == NULL) {
 		push_http_eio_error(c, 400, EIO_ERR_SID);
 		return;
 	}
@@ -695,7 +695,7 @@ engine_io(struct client *c, struct http_req *r, const char *rest,
 	}
 	switch (method) {
 	case HTTP_GET:
-		poll_get(c, s);
+		polling_get(c, s);
 		break;
 	case HTTP_HEAD:
 		push_http_respond(c, 200, "text/plain; charset=UTF-8", NULL,
@@ -711,10 +711,10 @@ engine_io(struct client *c, struct http_req *r, const char *rest,
 		    "application/octet-stream", 24) == 0) {
 			/* Binary payloads are not used by this server. */
 			push_http_eio_error(c, 400, EIO_ERR_REQUEST);
-			poll_close(s);
+			polling_close(s);
 			break;
 		}
-		poll_post(c, s, r->body.data != NULL ? r->body.data : "",
+		polling_post(c, s, r->body.data != NULL ? r->body.data : "",
 		    r->body.len);
 		break;
 	default:
@@ -892,11 +892,11 @@ push_http_input(struct client *c, const char *p, size_t n)
 		pos += k;
 		err = HTTP_PARSER_ERRNO(&r->parser);
 		if (r->too_big) {
-			struct client *s = poll_find(r->q.sid, strlen(r->q.sid));
+			struct client *s = polling_find(r->q.sid, strlen(r->q.sid));
 
 			push_http_eio_error(c, 413, EIO_ERR_REQUEST);
 			if (s != NULL)
-				poll_close(s);
+				polling_close(s);
 			return;
 		}
 		if (err != HPE_OK && err != HPE_PAUSED) {

@@ -172,7 +172,7 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (fd = 0; fd < srv.clients_cap; fd++)
 		if ((c = srv.clients[fd]) != NULL && !(c->flags & CF_POLL))
 			cron_one(c, &sw);
-	poll_foreach(cron_one, &sw);
+	polling_foreach(cron_one, &sw);
 }
 
 /* Before the loop sleeps: write what was queued, release what was closed. */
@@ -202,7 +202,7 @@ shutdown_session(struct client *s, void *arg)
 {
 	(void)arg;
 	if (s->flags & CF_HELD)
-		poll_close(s);
+		polling_close(s);
 	else
 		client_close(s, "shutting down");
 }
@@ -224,7 +224,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	close(srv.lfd);
 	srv.lfd = -1;
 	feed_stop();
-	poll_foreach(shutdown_session, NULL);
+	polling_foreach(shutdown_session, NULL);
 	for (fd = 0; fd < srv.clients_cap; fd++) {
 		if ((c = srv.clients[fd]) == NULL ||
 		    (c->flags & (CF_CLOSE | CF_POLL)))
@@ -319,14 +319,14 @@ main(int argc, char *argv[])
 	srv.keepalive = msg_new(14);
 	msg_append(srv.keepalive, ": keep-alive\n\n", 14);
 	srv.ping = ws_frame(WSLAY_TEXT_FRAME, "2", 1);
-	srv.poll_ping = msg_new(1);
-	msg_append(srv.poll_ping, "2", 1);
-	srv.poll_sep = msg_new(1);
-	msg_append(srv.poll_sep, "\x1e", 1);
+	srv.polling_ping = msg_new(1);
+	msg_append(srv.polling_ping, "2", 1);
+	srv.polling_sep = msg_new(1);
+	msg_append(srv.polling_sep, "\x1e", 1);
 	pinned(srv.keepalive);
 	pinned(srv.ping);
-	pinned(srv.poll_ping);
-	pinned(srv.poll_sep);
+	pinned(srv.polling_ping);
+	pinned(srv.polling_sep);
 
 	ev_io_init(&srv.accept_io, accept_cb, srv.lfd, EV_READ);
 	ev_io_start(srv.loop, &srv.accept_io);
@@ -373,7 +373,7 @@ main(int argc, char *argv[])
 	    (unsigned long long)srv.stats.upgrades);
 	feed_stop();
 	client_reap();
-	poll_free_all();
+	polling_free_all();
 	for (fd = 0; fd < srv.clients_cap; fd++)
 		if (srv.clients[fd] != NULL)
 			client_free(srv.clients[fd]);
@@ -389,10 +389,10 @@ main(int argc, char *argv[])
 	msg_unref(srv.keepalive);
 	msg_unref(srv.ping);
 	msg_unref(srv.ping);
-	msg_unref(srv.poll_ping);
-	msg_unref(srv.poll_ping);
-	msg_unref(srv.poll_sep);
-	msg_unref(srv.poll_sep);
+	msg_unref(srv.polling_ping);
+	msg_unref(srv.polling_ping);
+	msg_unref(srv.polling_sep);
+	msg_unref(srv.polling_sep);
 	for (fd = 0; fd < srv.norigins; fd++)
 		free(srv.origins[fd]);
 	free(srv.origins);

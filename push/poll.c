@@ -46,7 +46,7 @@ rehash(void)
 
 /* The live session with that sid, or NULL.  The comparison takes the same time wherever the sid differs. */
 struct client *
-poll_find(const char *sid, size_t n)
+polling_find(const char *sid, size_t n)
 {
 	struct client	*s;
 
@@ -64,7 +64,7 @@ poll_find(const char *sid, size_t n)
  * one), with a fresh sid, in state CS_EIO; eio_open() says hello.
  */
 struct client *
-poll_open(void)
+polling_open(void)
 {
 	struct client	*s = client_new(-1);
 	char		 sid[PUSH_SID_LEN + 1];
@@ -88,7 +88,7 @@ poll_open(void)
 
 /* Out of the table: s is being freed. */
 void
-poll_unlink(struct client *s)
+polling_unlink(struct client *s)
 {
 	struct client	**sp;
 
@@ -109,7 +109,7 @@ poll_unlink(struct client *s)
  * session polling as before.
  */
 void
-poll_unpeer(struct client *c)
+polling_unpeer(struct client *c)
 {
 	struct client	*w, *s;
 
@@ -127,7 +127,7 @@ poll_unpeer(struct client *c)
 
 /* A packet for the session: its own entry, so that a GET can separate them. */
 void
-poll_send(struct client *s, const char *p, size_t n)
+polling_send(struct client *s, const char *p, size_t n)
 {
 	struct msg	*m = msg_new(n);
 
@@ -162,7 +162,7 @@ answer(struct client *s, struct client *conn)
 	buf_free(&b);
 	for (q = s->qhead; q != NULL; q = q->next) {
 		if (q != s->qhead)
-			client_queue_moved(conn, srv.poll_sep);
+			client_queue_moved(conn, srv.polling_sep);
 		client_queue_moved(conn, q->m);
 	}
 	client_drop_queued(s, 0);
@@ -181,11 +181,11 @@ answer(struct client *s, struct client *conn)
  * the session is closed (the held one gets the close packet).
  */
 void
-poll_get(struct client *conn, struct client *s)
+polling_get(struct client *conn, struct client *s)
 {
 	if (s->flags & CF_HELD) {
 		push_http_eio_error(conn, 400, 3);
-		poll_close(s);
+		polling_close(s);
 		return;
 	}
 	if (s->qhead != NULL || (s->flags & CF_PROBED)) {
@@ -197,7 +197,7 @@ poll_get(struct client *conn, struct client *s)
 
 /* Before the loop sleeps: a held GET takes what was queued. */
 void
-poll_flush(struct client *s)
+polling_flush(struct client *s)
 {
 	if ((s->flags & CF_HELD) && (s->qhead != NULL || (s->flags & CF_PROBED)))
 		answer(s, client_take_fd(s));
@@ -210,7 +210,7 @@ poll_flush(struct client *s)
  * and the session is closed.
  */
 void
-poll_post(struct client *conn, struct client *s, const char *body, size_t len)
+polling_post(struct client *conn, struct client *s, const char *body, size_t len)
 {
 	const char	*p = body, *end = body + len, *sep;
 
@@ -220,7 +220,7 @@ poll_post(struct client *conn, struct client *s, const char *body, size_t len)
 	}
 	if (!ws_utf8_valid((const uint8_t *)body, len)) {
 		push_http_eio_error(conn, 400, 3);
-		poll_close(s);
+		polling_close(s);
 		return;
 	}
 	for (;;) {
@@ -228,7 +228,7 @@ poll_post(struct client *conn, struct client *s, const char *body, size_t len)
 			sep = end;
 		if (eio_packet(s, p, (size_t)(sep - p)) == -1) {
 			push_http_eio_error(conn, 400, 3);
-			poll_close(s);
+			polling_close(s);
 			return;
 		}
 		if (sep == end || (s->flags & CF_CLOSE) || s->state == CS_CLOSING)
@@ -244,21 +244,21 @@ poll_post(struct client *conn, struct client *s, const char *body, size_t len)
  * (PUSH_CLOSE_WAIT_MS at most).
  */
 void
-poll_close(struct client *s)
+polling_close(struct client *s)
 {
 	if ((s->flags & CF_CLOSE) || s->state == CS_CLOSING)
 		return;
 	rooms_leave_all(s);
-	poll_unpeer(s);
+	polling_unpeer(s);
 	client_drop_queued(s, 0);
 	s->state = CS_CLOSING;
 	s->deadline = push_now() + PUSH_CLOSE_WAIT_MS;
-	poll_send(s, "1", 1);
+	polling_send(s, "1", 1);
 }
 
 /* The client sent a close packet: a held GET gets a noop, and the session ends. */
 void
-poll_bye(struct client *s)
+polling_bye(struct client *s)
 {
 	rooms_leave_all(s);
 	client_drop_queued(s, 0);
@@ -269,7 +269,7 @@ poll_bye(struct client *s)
 
 /* The probe was answered on the WebSocket: GETs get a noop from now on, the held one at once. */
 void
-poll_probe(struct client *s)
+polling_probe(struct client *s)
 {
 	s->flags |= CF_PROBED;
 	client_kick(s);
@@ -281,7 +281,7 @@ poll_probe(struct client *s)
  * the polling side ends, a held GET answered with a noop.
  */
 void
-poll_upgrade(struct client *w)
+polling_upgrade(struct client *w)
 {
 	struct client	*s = w->u.ws.peer;
 	struct qent	*q;
@@ -314,7 +314,7 @@ poll_upgrade(struct client *w)
 
 /* Call fn for every session (it may close them: they stay in the table until reaped). */
 void
-poll_foreach(void (*fn)(struct client *, void *), void *arg)
+polling_foreach(void (*fn)(struct client *, void *), void *arg)
 {
 	struct client	*s, *next;
 	size_t		 i;
@@ -328,7 +328,7 @@ poll_foreach(void (*fn)(struct client *, void *), void *arg)
 
 /* At exit: every session, and the table. */
 void
-poll_free_all(void)
+polling_free_all(void)
 {
 	size_t	i;
 

@@ -174,7 +174,7 @@ struct event {
 	size_t		 datalen;
 	enum topic	 topic;
 	struct msg	*ws_msg;	/* built on first use: a WebSocket frame */
-	struct msg	*poll_msg;	/* the bare packet, for polling sessions */
+	struct msg	*polling_msg;	/* the bare packet, for polling sessions */
 	struct msg	*sse_msg;
 };
 
@@ -215,8 +215,8 @@ struct push_server {
 	size_t			 norigins;
 	struct msg		*keepalive;	/* ": keep-alive" for event streams */
 	struct msg		*ping;		/* Engine.IO ping, a WebSocket frame */
-	struct msg		*poll_ping;	/* Engine.IO ping, a bare packet */
-	struct msg		*poll_sep;	/* 0x1e, between the packets of a payload */
+	struct msg		*polling_ping;	/* Engine.IO ping, a bare packet */
+	struct msg		*polling_sep;	/* 0x1e, between the packets of a payload */
 	struct push_stats	 stats;
 	const char		*in;		/* wslay's recv cursor */
 	size_t			 inlen;
@@ -281,20 +281,20 @@ void		 eio_cron(struct client *, double);
 struct msg	*eio_event_msg(const struct event *, int);
 
 /* poll.c */
-struct client	*poll_find(const char *, size_t);
-struct client	*poll_open(void);
-void		 poll_get(struct client *, struct client *);
-void		 poll_post(struct client *, struct client *, const char *, size_t);
-void		 poll_send(struct client *, const char *, size_t);
-void		 poll_close(struct client *);
-void		 poll_bye(struct client *);
-void		 poll_flush(struct client *);
-void		 poll_probe(struct client *);
-void		 poll_upgrade(struct client *);
-void		 poll_unlink(struct client *);
-void		 poll_unpeer(struct client *);
-void		 poll_foreach(void (*)(struct client *, void *), void *);
-void		 poll_free_all(void);
+struct client	*polling_find(const char *, size_t);
+struct client	*polling_open(void);
+void		 polling_get(struct client *, struct client *);
+void		 polling_post(struct client *, struct client *, const char *, size_t);
+void		 polling_send(struct client *, const char *, size_t);
+void		 polling_close(struct client *);
+void		 polling_bye(struct client *);
+void		 polling_flush(struct client *);
+void		 polling_probe(struct client *);
+void		 polling_upgrade(struct client *);
+void		 polling_unlink(struct client *);
+void		 polling_unpeer(struct client *);
+void		 polling_foreach(void (*)(struct client *, void *), void *);
+void		 polling_free_all(void);
 
 /* sse.c */
 void		 sse_start(struct client *, const struct principal *, int, int,

@@ -218,9 +218,9 @@ deliver(struct client *c, struct event *ev)
 			ev->sse_msg = sse_event_msg(ev);
 		client_queue(c, ev->sse_msg);
 	} else if (c->state == CS_SIO && (c->flags & CF_POLL)) {
-		if (ev->poll_msg == NULL)
-			ev->poll_msg = eio_event_msg(ev, 1);
-		client_queue(c, ev->poll_msg);
+		if (ev->polling_msg == NULL)
+			ev->polling_msg = eio_event_msg(ev, 1);
+		client_queue(c, ev->polling_msg);
 	} else if (c->state == CS_SIO) {
 		if (ev->ws_msg == NULL)
 			ev->ws_msg = eio_event_msg(ev, 0);

@@ -213,7 +213,7 @@ ws_close(struct client *c, uint16_t code, const char *reason)
 	if (c->flags & CF_CLOSE)
 		return;
 	rooms_leave_all(c);
-	poll_unpeer(c);
+	polling_unpeer(c);
 	wslay_event_queue_close(ws_ctx(c), code, (const uint8_t *)reason,
 	    reason != NULL ? strlen(reason) : 0);
 	if (c->state == CS_EIO || c->state == CS_SIO || c->state == CS_PROBE) {

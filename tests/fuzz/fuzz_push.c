@@ -47,10 +47,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		srv.keepalive = msg_new(14);
 		msg_append(srv.keepalive, ": keep-alive\n\n", 14);
 		srv.ping = ws_frame(WSLAY_TEXT_FRAME, "2", 1);
-		srv.poll_ping = msg_new(1);
-		msg_append(srv.poll_ping, "2", 1);
-		srv.poll_sep = msg_new(1);
-		msg_append(srv.poll_sep, "\x1e", 1);
+		srv.polling_ping = msg_new(1);
+		msg_append(srv.polling_ping, "2", 1);
+		srv.polling_sep = msg_new(1);
+		msg_append(srv.polling_sep, "\x1e", 1);
 		init = 1;
 	}
 	if (size < 2)
@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct client *conn = client_new(-1);
 
 			conn->state = CS_REPLY;
-			poll_post(conn, c, (const char *)data + 2, size - 2);
+			polling_post(conn, c, (const char *)data + 2, size - 2);
 			client_close(conn, "fuzz");
 		} else
 			eio_packet(c, (const char *)data + 2, size - 2);
