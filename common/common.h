@@ -164,7 +164,7 @@ struct config {
 	int		 cron_max_seconds;
 	/* the broadcaster (push/) */
 	char		*push_listen;
-	char		*push_origins;
+	char		*cors_origins;
 	int		 push_max_clients;
 	int		 push_output_max;
 	int		 push_message_max;

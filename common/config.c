@@ -84,9 +84,9 @@ static const struct knob platform_knobs[] = {
 	/* The broadcaster (push/). */
 	CONFIG_STR("push_listen", cfg.push_listen, "127.0.0.1:8081",
 	    "host:port the broadcaster listens on"),
-	CONFIG_STR("push_origins", cfg.push_origins, "",
-	    "comma list of Origin values allowed (* any; empty: requests "
-	    "carrying an Origin are refused)"),
+	CONFIG_STR("cors_origins", cfg.cors_origins, "",
+	    "comma list of origins (scheme://host[:port]) allowed cross-origin, "
+	    "with credentials, so no *; empty: none"),
 	CONFIG_INT("push_max_clients", cfg.push_max_clients, "10000", 1, 1000000,
 	    "connections the broadcaster accepts at once (503 past it)"),
 	CONFIG_INT("push_output_max", cfg.push_output_max, "262144", 4096,

@@ -1,4 +1,4 @@
-/* client.c: the fd-indexed client table, shared outgoing messages, output queues written before the loop sleeps, closing and reaping. */
+/* client.c: the fd-indexed client table, shared outgoing messages, output queues written before the loop sleeps, client slots, closing and reaping. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +71,10 @@ grow(struct client ***v, size_t *cap, size_t want)
 	}
 }
 
-/* A client for an accepted descriptor (fd -1: one that is never written). */
+/*
+ * A client for an accepted descriptor (fd -1: one that is never
+ * written, for fuzzing; poll.c turns such a client into a session).
+ */
 struct client *
 client_new(int fd)
 {
@@ -90,6 +93,71 @@ client_new(int fd)
 		ev_io_start(srv.loop, &c->io);
 	} else
 		c->flags |= CF_HOLD;
+	return c;
+}
+
+/*
+ * push_max_clients counts slots: a connection takes one when accepted,
+ * an Engine.IO session (WebSocket or polling) or an event stream keeps
+ * one for its life, and a request for an existing session gives its
+ * connection's back.  Both are idempotent.
+ */
+void
+client_slot_take(struct client *c)
+{
+	if (!(c->flags & CF_COUNTED)) {
+		c->flags |= CF_COUNTED;
+		srv.nslots++;
+	}
+}
+
+void
+client_slot_release(struct client *c)
+{
+	if (c->flags & CF_COUNTED) {
+		c->flags &= ~CF_COUNTED;
+		srv.nslots--;
+	}
+}
+
+/*
+ * Move conn's descriptor into the polling session s, which holds the
+ * GET it carried.  conn has nothing queued; it is closed (its struct
+ * goes at the next reap) but the descriptor stays open, now s's.
+ */
+void
+client_give_fd(struct client *conn, struct client *s)
+{
+	int	fd = conn->fd;
+
+	if (fd < 0 || s->fd >= 0 || conn->qhead != NULL ||
+	    (conn->flags & CF_PENDING))
+		abort();
+	ev_io_stop(srv.loop, &conn->io);
+	conn->fd = -1;
+	client_close(conn, "its descriptor moved into a polling session");
+	s->fd = fd;
+	s->flags |= CF_HELD;
+	s->origin = conn->origin;
+	srv.clients[fd] = s;
+	ev_io_init(&s->io, client_io_cb, fd, EV_READ);
+	s->io.data = s;
+	ev_io_start(srv.loop, &s->io);
+}
+
+/* Take the held GET's descriptor out of s into a new connection client (returned) to answer it. */
+struct client *
+client_take_fd(struct client *s)
+{
+	struct client	*c;
+	int		 fd = s->fd;
+
+	ev_io_stop(srv.loop, &s->io);
+	s->fd = -1;
+	s->flags &= ~CF_HELD;
+	srv.clients[fd] = NULL;
+	c = client_new(fd);
+	c->origin = s->origin;
 	return c;
 }
 
@@ -120,6 +188,7 @@ client_close(struct client *c, const char *why)
 	LOG_DEBUG(NULL, "push: client %llu closed: %s",
 	    (unsigned long long)c->serial, why);
 	rooms_leave_all(c);
+	polling_unpeer(c);
 	if (c->fd >= 0)
 		ev_io_stop(srv.loop, &c->io);
 	grow(&srv.closing, &srv.closing_cap, srv.nclosing + 1);
@@ -145,18 +214,24 @@ void
 client_free(struct client *c)
 {
 	rooms_leave_all(c);
+	polling_unpeer(c);
 	queue_clear(c);
-	http_req_free(c->req);
-	if (c->ws != NULL)
-		wslay_event_context_free(c->ws);
+	if (c->state == CS_HTTP)
+		push_http_req_free(c, c->u.req);
+	if ((c->flags & CF_WS) && c->u.ws.ctx != NULL)
+		wslay_event_context_free(c->u.ws.ctx);
+	if (c->flags & CF_POLL)
+		polling_unlink(c);
 	free(c->user);
+	client_slot_release(c);
 	if (c->fd >= 0) {
 		if (ev_is_active(&c->io))
 			ev_io_stop(srv.loop, &c->io);
 		close(c->fd);
 		srv.clients[c->fd] = NULL;
-		srv.nclients--;
 	}
+	if (!(c->flags & CF_HOLD))
+		srv.nclients--;
 	free(c);
 }
 
@@ -195,26 +270,12 @@ client_kick(struct client *c)
 	c->flags |= CF_PENDING;
 }
 
-/*
- * Queue a reference to m for c (the caller keeps its own).  Past
- * push_output_max the client is a slow consumer and is closed.
- */
-void
-client_queue(struct client *c, struct msg *m)
+/* Append a reference to m to c's queue, uncapped. */
+static void
+queue_push(struct client *c, struct msg *m)
 {
 	struct qent	*q;
 
-	if ((c->flags & CF_CLOSE) || m->len == 0)
-		return;
-	if (m->len > (size_t)cfg.push_output_max - c->qbytes ||
-	    c->qbytes > (size_t)cfg.push_output_max) {
-		srv.stats.slow_closed++;
-		LOG_INFO(NULL, "push: client %llu closed: slow consumer "
-		    "(%zu bytes queued)", (unsigned long long)c->serial,
-		    c->qbytes);
-		client_close(c, "slow consumer");
-		return;
-	}
 	q = xmalloc(sizeof(*q));
 	q->m = m;
 	q->next = NULL;
@@ -226,6 +287,69 @@ client_queue(struct client *c, struct msg *m)
 	c->qtail = q;
 	c->qbytes += m->len;
 	client_kick(c);
+}
+
+/*
+ * Queue a reference to m for c (the caller keeps its own).  Past
+ * push_output_max the client is a slow consumer and is closed.
+ */
+void
+client_queue(struct client *c, struct msg *m)
+{
+	if ((c->flags & CF_CLOSE) || m->len == 0)
+		return;
+	if (m->len > (size_t)cfg.push_output_max - c->qbytes ||
+	    c->qbytes > (size_t)cfg.push_output_max) {
+		srv.stats.slow_closed++;
+		LOG_INFO(NULL, "push: client %llu closed: slow consumer "
+		    "(%zu bytes queued)", (unsigned long long)c->serial,
+		    c->qbytes);
+		client_close(c, "slow consumer");
+		return;
+	}
+	queue_push(c, m);
+}
+
+/*
+ * Queue m for c without the cap: m was counted against another queue's
+ * already (a polling session's packets moving into the response of its
+ * GET).
+ */
+void
+client_queue_moved(struct client *c, struct msg *m)
+{
+	if ((c->flags & CF_CLOSE) || m->len == 0)
+		return;
+	queue_push(c, m);
+}
+
+/*
+ * Drop what is queued but not begun: a frame or an event block half
+ * written is kept whole, and so is the first entry when keep_first is
+ * set (an event stream's head held back during a replay).
+ */
+void
+client_drop_queued(struct client *c, int keep_first)
+{
+	struct qent	*q, *rest;
+
+	if (c->qhead == NULL)
+		return;
+	if (c->qoff > 0 || keep_first) {
+		rest = c->qhead->next;
+		c->qhead->next = NULL;
+		c->qtail = c->qhead;
+		c->qbytes = c->qhead->m->len - c->qoff;
+	} else {
+		rest = c->qhead;
+		c->qhead = c->qtail = NULL;
+		c->qbytes = 0;
+	}
+	while ((q = rest) != NULL) {
+		rest = q->next;
+		msg_unref(q->m);
+		free(q);
+	}
 }
 
 /* Queue a private copy of p[0..n): coalesced into the tail when it is ours alone. */
@@ -273,6 +397,10 @@ client_flush(struct client *c)
 
 	if (c->flags & (CF_CLOSE | CF_HOLD | CF_REPLAY))
 		return;
+	if (c->flags & CF_POLL) {
+		polling_flush(c);		/* answers a held GET */
+		return;
+	}
 	while (c->qhead != NULL) {
 		n = 0;
 		off = c->qoff;
@@ -332,16 +460,45 @@ client_flush_pending(void)
 	srv.npending = 0;
 }
 
+/*
+ * The token ran out: the client leaves its rooms at once, what is
+ * queued for it and not begun is dropped, and it is told why and
+ * closed, so that it hears nothing more however slowly it reads.
+ */
+void
+client_expire(struct client *c)
+{
+	static const char bye[] = ": token expired\n\n";
+
+	c->expires = 0;
+	srv.stats.expired++;
+	rooms_leave_all(c);
+	if (c->state == CS_SSE) {
+		client_drop_queued(c, (c->flags & CF_REPLAY) != 0);
+		c->flags &= ~CF_REPLAY;
+		client_send(c, bye, sizeof(bye) - 1);
+		c->state = CS_REPLY;
+		c->deadline = push_now() + PUSH_CLOSE_WAIT_MS;
+		client_finish(c);
+		return;
+	}
+	client_drop_queued(c, 0);
+	eio_close(c, 1008, "token expired");
+}
+
 /* Bytes from the peer, by state. */
 void
 client_input(struct client *c, const char *p, size_t n)
 {
+	if (c->flags & CF_POLL)
+		return;		/* after a held GET: nothing is expected */
 	switch (c->state) {
 	case CS_HTTP:
-		http_input(c, p, n);
+		push_http_input(c, p, n);
 		break;
-	case CS_WS:
+	case CS_EIO:
 	case CS_SIO:
+	case CS_PROBE:
 	case CS_CLOSING:
 		ws_input(c, p, n);
 		break;
@@ -369,7 +526,12 @@ client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	n = read(c->fd, buf, sizeof(buf));
 	if (n == 0) {
-		client_close(c, c->state == CS_LINGER ? "done" : "peer closed");
+		/*
+		 * A polling session whose held GET is given up is closed,
+		 * as Engine.IO's reference server does.
+		 */
+		client_close(c, c->state == CS_LINGER ? "done" :
+		    (c->flags & CF_POLL) ? "GET abandoned" : "peer closed");
 		return;
 	}
 	if (n < 0) {

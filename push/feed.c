@@ -143,8 +143,9 @@ void
 event_clear(struct event *ev, json_object *root)
 {
 	msg_unref(ev->ws_msg);
+	msg_unref(ev->polling_msg);
 	msg_unref(ev->sse_msg);
-	ev->ws_msg = ev->sse_msg = NULL;
+	ev->ws_msg = ev->polling_msg = ev->sse_msg = NULL;
 	json_object_put(root);
 }
 

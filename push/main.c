@@ -91,9 +91,17 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = client_new(fd);
-		if (srv.nclients > (size_t)cfg.push_max_clients) {
+		client_slot_take(c);
+		/*
+		 * A polling session may have three requests on connections of
+		 * their own (a GET on its way, a POST, the WebSocket that
+		 * probes to take it over): room for those, so that sessions
+		 * keep working at the limit.  A new client is refused on its
+		 * request past push_max_clients (http.c), whatever the slack.
+		 */
+		if (srv.nslots > (size_t)cfg.push_max_clients + 3 * srv.npoll) {
 			srv.stats.refused++;
-			http_reply(c, 503, "service_unavailable",
+			push_http_reply(c, 503, "service_unavailable",
 			    "Too many connections", "Retry-After: 5\r\n");
 			continue;
 		}
@@ -101,60 +109,70 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Timeouts, pings and keep-alives: one sweep of the table. */
+/* The clocks of one sweep. */
+struct sweep {
+	double	now;		/* monotonic ms */
+	time_t	wall;
+};
+
+/* One client's timers: its token, then what its deadline bounds in its state. */
+static void
+cron_one(struct client *c, void *arg)
+{
+	const struct sweep	*sw = arg;
+	double			 now = sw->now;
+
+	if (c->flags & CF_CLOSE)
+		return;
+	/*
+	 * A subscription lasts as long as its token: a user removed from
+	 * an organisation stops hearing it when the (short) session token
+	 * runs out.  Clients reconnect with a new one.
+	 */
+	if (c->expires != 0 && sw->wall > c->expires &&
+	    (c->state == CS_SIO || c->state == CS_SSE)) {
+		client_expire(c);
+		return;
+	}
+	switch (c->state) {
+	case CS_EIO:
+	case CS_SIO:
+	case CS_PROBE:
+		eio_cron(c, now);
+		break;
+	case CS_HTTP:
+		if (now >= c->deadline)
+			push_http_reply(c, 408, "bad_request", "Request timeout",
+			    NULL);
+		break;
+	case CS_SSE:
+		if (now >= c->deadline)
+			sse_cron(c, now);
+		break;
+	case CS_REPLY:
+	case CS_CLOSING:
+	case CS_LINGER:
+		if (now >= c->deadline)
+			client_close(c, "timeout");
+		break;
+	}
+}
+
+/* Timeouts, pings and keep-alives: one sweep of the table, then of the polling sessions. */
 static void
 cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client	*c;
-	double		 now = push_now();
-	time_t		 wall = time(NULL);
+	struct sweep	 sw = { push_now(), time(NULL) };
 	size_t		 fd;
 
 	(void)loop;
 	(void)w;
 	(void)revents;
-	for (fd = 0; fd < srv.clients_cap; fd++) {
-		if ((c = srv.clients[fd]) == NULL || (c->flags & CF_CLOSE))
-			continue;
-		/*
-		 * A subscription lasts as long as its token: a user removed
-		 * from an organisation stops hearing it when the (short)
-		 * session token runs out.  Clients reconnect with a new one.
-		 */
-		if (c->expires != 0 && wall > c->expires &&
-		    (c->state == CS_SIO || c->state == CS_SSE)) {
-			c->expires = 0;
-			srv.stats.expired++;
-			if (c->state == CS_SIO)
-				ws_close(c, 1008, "token expired");
-			else {
-				static const char bye[] = ": token expired\n\n";
-
-				client_send(c, bye, sizeof(bye) - 1);
-				client_finish(c);
-			}
-			continue;
-		}
-		if (now < c->deadline)
-			continue;
-		switch (c->state) {
-		case CS_HTTP:
-			http_reply(c, 408, "bad_request", "Request timeout", NULL);
-			break;
-		case CS_WS:
-		case CS_SIO:
-			eio_cron(c, now);
-			break;
-		case CS_SSE:
-			sse_cron(c, now);
-			break;
-		case CS_REPLY:
-		case CS_CLOSING:
-		case CS_LINGER:
-			client_close(c, "timeout");
-			break;
-		}
-	}
+	for (fd = 0; fd < srv.clients_cap; fd++)
+		if ((c = srv.clients[fd]) != NULL && !(c->flags & CF_POLL))
+			cron_one(c, &sw);
+	polling_foreach(cron_one, &sw);
 }
 
 /* Before the loop sleeps: write what was queued, release what was closed. */
@@ -178,7 +196,18 @@ shutdown_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* SIGTERM: stop accepting, close frames to every WebSocket, end every stream. */
+/* At shutdown a polling session's held GET gets the close packet; one with none cannot come back. */
+static void
+shutdown_session(struct client *s, void *arg)
+{
+	(void)arg;
+	if (s->flags & CF_HELD)
+		polling_close(s);
+	else
+		client_close(s, "shutting down");
+}
+
+/* SIGTERM: stop accepting, close frames to every WebSocket, close packets to polling sessions, end every stream. */
 static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -195,16 +224,19 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	close(srv.lfd);
 	srv.lfd = -1;
 	feed_stop();
+	polling_foreach(shutdown_session, NULL);
 	for (fd = 0; fd < srv.clients_cap; fd++) {
-		if ((c = srv.clients[fd]) == NULL || (c->flags & CF_CLOSE))
+		if ((c = srv.clients[fd]) == NULL ||
+		    (c->flags & (CF_CLOSE | CF_POLL)))
 			continue;
 		switch (c->state) {
 		case CS_HTTP:
-			http_reply(c, 503, "service_unavailable",
+			push_http_reply(c, 503, "service_unavailable",
 			    "Shutting down", "Retry-After: 1\r\n");
 			break;
-		case CS_WS:
+		case CS_EIO:
 		case CS_SIO:
+		case CS_PROBE:
 			ws_close(c, 1001, "server shutting down");
 			break;
 		case CS_SSE:
@@ -260,7 +292,7 @@ main(int argc, char *argv[])
 	if (config_load() == -1)
 		return 1;
 	log_set_level(cfg.log_level);
-	if (auth_keys_load(&srv.keys, &cfg) == -1)
+	if (auth_keys_load(&srv.keys, &cfg) == -1 || push_http_cors_load() == -1)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 
@@ -287,8 +319,14 @@ main(int argc, char *argv[])
 	srv.keepalive = msg_new(14);
 	msg_append(srv.keepalive, ": keep-alive\n\n", 14);
 	srv.ping = ws_frame(WSLAY_TEXT_FRAME, "2", 1);
+	srv.polling_ping = msg_new(1);
+	msg_append(srv.polling_ping, "2", 1);
+	srv.polling_sep = msg_new(1);
+	msg_append(srv.polling_sep, "\x1e", 1);
 	pinned(srv.keepalive);
 	pinned(srv.ping);
+	pinned(srv.polling_ping);
+	pinned(srv.polling_sep);
 
 	ev_io_init(&srv.accept_io, accept_cb, srv.lfd, EV_READ);
 	ev_io_start(srv.loop, &srv.accept_io);
@@ -323,15 +361,19 @@ main(int argc, char *argv[])
 	ev_run(srv.loop, 0);
 
 	LOG_INFO(NULL, "push: stopped: %llu accepted, %llu refused, %llu events, "
-	    "%llu deliveries, %llu slow consumers closed, %llu expired tokens",
+	    "%llu deliveries, %llu slow consumers closed, %llu expired tokens, "
+	    "%llu polling sessions (%llu upgraded)",
 	    (unsigned long long)srv.stats.accepted,
 	    (unsigned long long)srv.stats.refused,
 	    (unsigned long long)srv.stats.events,
 	    (unsigned long long)srv.stats.delivered,
 	    (unsigned long long)srv.stats.slow_closed,
-	    (unsigned long long)srv.stats.expired);
+	    (unsigned long long)srv.stats.expired,
+	    (unsigned long long)srv.stats.sessions,
+	    (unsigned long long)srv.stats.upgrades);
 	feed_stop();
 	client_reap();
+	polling_free_all();
 	for (fd = 0; fd < srv.clients_cap; fd++)
 		if (srv.clients[fd] != NULL)
 			client_free(srv.clients[fd]);
@@ -347,6 +389,13 @@ main(int argc, char *argv[])
 	msg_unref(srv.keepalive);
 	msg_unref(srv.ping);
 	msg_unref(srv.ping);
+	msg_unref(srv.polling_ping);
+	msg_unref(srv.polling_ping);
+	msg_unref(srv.polling_sep);
+	msg_unref(srv.polling_sep);
+	for (fd = 0; fd < srv.norigins; fd++)
+		free(srv.origins[fd]);
+	free(srv.origins);
 	auth_keys_free(&srv.keys);
 	ev_loop_destroy(srv.loop);
 	if (pidfile != NULL)

@@ -1,6 +1,7 @@
 /* rooms.c: rooms (tenant:<t>, jobs:<t>, proposals:<user> within a tenant) in a hash table, and the fan-out of one event to its room. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "push.h"
 
@@ -164,6 +165,23 @@ rooms_leave_all(struct client *c)
 		room_leave(c, (enum room_kind)k);
 }
 
+/* Put to in every room from is in (to->user set), then take from out of them.  0 or -1. */
+int
+rooms_move(struct client *from, struct client *to)
+{
+	const char	*tenant = room_tenant(from);
+	int		 k;
+
+	if (tenant == NULL)
+		return 0;
+	for (k = 0; k < ROOM__MAX; k++)
+		if (from->rooms[k].room != NULL &&
+		    room_join(to, (enum room_kind)k, tenant) == -1)
+			return -1;
+	rooms_leave_all(from);
+	return 0;
+}
+
 /* Predicate: c may see ev (its tenant, its user, a topic it subscribed to). */
 int
 event_visible(const struct client *c, const struct event *ev)
@@ -189,18 +207,23 @@ deliver(struct client *c, struct event *ev)
 {
 	if (c->state == CS_SSE) {
 		if (!(c->flags & CF_REPLAY)) {
-			if (ev->id_ms < c->last_ms || (ev->id_ms == c->last_ms &&
-			    ev->id_seq <= c->last_seq))
+			if (ev->id_ms < c->u.sse.last_ms ||
+			    (ev->id_ms == c->u.sse.last_ms &&
+			    ev->id_seq <= c->u.sse.last_seq))
 				return;		/* replayed already */
-			c->last_ms = ev->id_ms;
-			c->last_seq = ev->id_seq;
+			c->u.sse.last_ms = ev->id_ms;
+			c->u.sse.last_seq = ev->id_seq;
 		}
 		if (ev->sse_msg == NULL)
 			ev->sse_msg = sse_event_msg(ev);
 		client_queue(c, ev->sse_msg);
+	} else if (c->state == CS_SIO && (c->flags & CF_POLL)) {
+		if (ev->polling_msg == NULL)
+			ev->polling_msg = eio_event_msg(ev, 1);
+		client_queue(c, ev->polling_msg);
 	} else if (c->state == CS_SIO) {
 		if (ev->ws_msg == NULL)
-			ev->ws_msg = eio_event_msg(ev);
+			ev->ws_msg = eio_event_msg(ev, 0);
 		client_queue(c, ev->ws_msg);
 	} else
 		return;
@@ -210,7 +233,8 @@ deliver(struct client *c, struct event *ev)
 /*
  * Queue ev for every client that may see it.  The room is the smallest
  * that holds them all; event_visible() filters the rest.  The frame is
- * encoded once per protocol and shared.
+ * encoded once per protocol and shared.  A client whose token ran out
+ * since the last sweep is expired here rather than served.
  */
 void
 rooms_deliver(struct event *ev)
@@ -218,6 +242,7 @@ rooms_deliver(struct event *ev)
 	struct buf	 key = { 0 };
 	struct room	*r;
 	struct member	*m, *next;
+	time_t		 now = time(NULL);
 
 	if (ev->topic == TOPIC_JOBS)
 		room_key(&key, ROOM_JOBS, ev->tenant, NULL);
@@ -232,7 +257,9 @@ rooms_deliver(struct event *ev)
 	/* A slow consumer closed here leaves the room: take next first. */
 	for (m = r->head; m != NULL; m = next) {
 		next = m->next;
-		if (event_visible(m->c, ev))
+		if (m->c->expires != 0 && now > m->c->expires)
+			client_expire(m->c);
+		else if (event_visible(m->c, ev))
 			deliver(m->c, ev);
 	}
 }

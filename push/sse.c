@@ -57,12 +57,7 @@ void
 sse_start(struct client *c, const struct principal *p, int jobs, int proposals,
     const char *last)
 {
-	static const char head[] = "HTTP/1.1 200 OK\r\n"
-	    "Content-Type: text/event-stream; charset=utf-8\r\n"
-	    "Cache-Control: no-cache, no-store\r\n"
-	    "X-Accel-Buffering: no\r\n"
-	    "Connection: close\r\n\r\n"
-	    "retry: 2000\n: connected\n\n";
+	struct buf	 head = { 0 };
 
 	free(c->user);
 	c->user = xstrdup(p->user_id);
@@ -70,15 +65,20 @@ sse_start(struct client *c, const struct principal *p, int jobs, int proposals,
 	if (room_join(c, ROOM_TENANT, p->tenant_id) == -1 ||
 	    (jobs && room_join(c, ROOM_JOBS, p->tenant_id) == -1) ||
 	    (proposals && room_join(c, ROOM_PROPOSALS, p->tenant_id) == -1)) {
-		http_reply(c, 500, "internal_error", "Internal error", NULL);
+		push_http_reply(c, 500, "internal_error", "Internal error", NULL);
 		return;
 	}
 	c->state = CS_SSE;
 	c->deadline = push_now() + cfg.push_sse_keepalive_ms;
-	client_send(c, head, sizeof(head) - 1);
+	memset(&c->u.sse, 0, sizeof(c->u.sse));
+	push_http_head(&head, c, 200, "text/event-stream; charset=utf-8",
+	    "X-Accel-Buffering: no\r\n");
+	buf_puts(&head, "\r\nretry: 2000\n: connected\n\n");
+	client_send(c, head.data, head.len);
+	buf_free(&head);
 	if (last == NULL || cfg.push_replay_max == 0)
 		return;
-	sse_id_parse(last, &c->last_ms, &c->last_seq);
+	sse_id_parse(last, &c->u.sse.last_ms, &c->u.sse.last_seq);
 	c->flags |= CF_REPLAY;
 	if (feed_replay(c, p->tenant_id, last) == -1) {
 		c->flags &= ~CF_REPLAY;
@@ -89,7 +89,8 @@ sse_start(struct client *c, const struct principal *p, int jobs, int proposals,
 static int
 newer(const struct client *c, uint64_t ms, uint64_t seq)
 {
-	return ms > c->last_ms || (ms == c->last_ms && seq > c->last_seq);
+	return ms > c->u.sse.last_ms ||
+	    (ms == c->u.sse.last_ms && seq > c->u.sse.last_seq);
 }
 
 /*
@@ -104,6 +105,10 @@ sse_replay_done(struct client *c, struct event *evs, size_t n)
 	size_t		 i;
 
 	c->flags &= ~CF_REPLAY;
+	if (c->state != CS_SSE) {	/* the token ran out meanwhile */
+		client_kick(c);
+		return;
+	}
 	if (c->qhead == NULL) {
 		held = NULL;
 	} else {
@@ -121,8 +126,8 @@ sse_replay_done(struct client *c, struct event *evs, size_t n)
 		if (evs[i].sse_msg == NULL)
 			evs[i].sse_msg = sse_event_msg(&evs[i]);
 		client_queue(c, evs[i].sse_msg);
-		c->last_ms = evs[i].id_ms;
-		c->last_seq = evs[i].id_seq;
+		c->u.sse.last_ms = evs[i].id_ms;
+		c->u.sse.last_seq = evs[i].id_seq;
 	}
 	while ((q = held) != NULL) {
 		held = q->next;
@@ -130,8 +135,8 @@ sse_replay_done(struct client *c, struct event *evs, size_t n)
 			client_queue(c, q->m);		/* a keep-alive */
 		else if (newer(c, q->m->id_ms, q->m->id_seq)) {
 			client_queue(c, q->m);
-			c->last_ms = q->m->id_ms;
-			c->last_seq = q->m->id_seq;
+			c->u.sse.last_ms = q->m->id_ms;
+			c->u.sse.last_seq = q->m->id_seq;
 		}
 		msg_unref(q->m);
 		free(q);

@@ -1,4 +1,4 @@
-/* ws.c: RFC 6455 on a client: the accept key, frames in through libwslay (created only while needed), frames out, the close handshake. */
+/* ws.c: RFC 6455 on a client: the accept key, frames in through libwslay (created only while needed), frames out, close frames checked, the close handshake. */
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -79,6 +79,14 @@ ws_frame(int opcode, const void *p, size_t n)
 	return m;
 }
 
+/* The connection is a WebSocket from now on: its part of c->u is the WebSocket's. */
+void
+ws_start(struct client *c)
+{
+	memset(&c->u.ws, 0, sizeof(c->u.ws));
+	c->flags |= CF_WS;
+}
+
 /* A text frame for c alone; nothing once the close handshake began. */
 void
 ws_send_text(struct client *c, const void *p, size_t n)
@@ -86,7 +94,7 @@ ws_send_text(struct client *c, const void *p, size_t n)
 	uint8_t	h[10];
 	size_t	hl;
 
-	if (c->state != CS_WS && c->state != CS_SIO)
+	if (c->state != CS_EIO && c->state != CS_SIO && c->state != CS_PROBE)
 		return;
 	hl = frame_header(h, WSLAY_TEXT_FRAME, n);
 	client_send(c, h, hl);
@@ -137,14 +145,16 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
 			ws_close(c, 1007, "invalid UTF-8");
 			return;
 		}
-		if (c->state == CS_WS || c->state == CS_SIO)
-			eio_packet(c, (const char *)a->msg, a->msg_length);
+		if ((c->state == CS_EIO || c->state == CS_SIO ||
+		    c->state == CS_PROBE) && eio_packet(c,
+		    (const char *)a->msg, a->msg_length) == -1)
+			ws_close(c, 1008, "malformed packet");
 		break;
 	case WSLAY_BINARY_FRAME:
 		ws_close(c, 1003, "binary messages are not supported");
 		break;
 	default:
-		break;		/* ping, pong, close: wslay answers them */
+		break;		/* ping and pong: wslay answers; close: read by ws_input() */
 	}
 }
 
@@ -157,20 +167,21 @@ static const struct wslay_event_callbacks callbacks = {
 static wslay_event_context_ptr
 ws_ctx(struct client *c)
 {
-	if (c->ws == NULL) {
-		if (wslay_event_context_server_init(&c->ws, &callbacks, c) != 0)
+	if (c->u.ws.ctx == NULL) {
+		if (wslay_event_context_server_init(&c->u.ws.ctx, &callbacks,
+		    c) != 0)
 			oom();
-		wslay_event_config_set_max_recv_msg_length(c->ws,
+		wslay_event_config_set_max_recv_msg_length(c->u.ws.ctx,
 		    (uint64_t)cfg.push_message_max);
 	}
-	return c->ws;
+	return c->u.ws.ctx;
 }
 
 /* After wslay ran: send what it queued, follow the close handshake. */
 static void
 ws_after(struct client *c)
 {
-	wslay_event_context_ptr	ws = c->ws;
+	wslay_event_context_ptr	ws = c->u.ws.ctx;
 
 	if (ws == NULL || (c->flags & CF_CLOSE))
 		return;
@@ -202,9 +213,10 @@ ws_close(struct client *c, uint16_t code, const char *reason)
 	if (c->flags & CF_CLOSE)
 		return;
 	rooms_leave_all(c);
+	polling_unpeer(c);
 	wslay_event_queue_close(ws_ctx(c), code, (const uint8_t *)reason,
 	    reason != NULL ? strlen(reason) : 0);
-	if (c->state == CS_WS || c->state == CS_SIO) {
+	if (c->state == CS_EIO || c->state == CS_SIO || c->state == CS_PROBE) {
 		c->state = CS_CLOSING;
 		c->deadline = push_now() + PUSH_CLOSE_WAIT_MS;
 	}
@@ -216,15 +228,18 @@ ws_close(struct client *c, uint16_t code, const char *reason)
 void
 ws_release(struct client *c)
 {
-	if (c->ws == NULL || (c->state != CS_WS && c->state != CS_SIO) ||
-	    c->frame_left > 0 || c->hdrlen > 0 || (c->flags & CF_MSG_OPEN) ||
-	    wslay_event_want_write(c->ws) ||
-	    wslay_event_get_queued_msg_count(c->ws) > 0 ||
-	    wslay_event_get_close_sent(c->ws) ||
-	    wslay_event_get_close_received(c->ws))
+	wslay_event_context_ptr	ws = c->u.ws.ctx;
+
+	if (ws == NULL || (c->state != CS_EIO && c->state != CS_SIO &&
+	    c->state != CS_PROBE) || c->u.ws.frame_left > 0 ||
+	    c->u.ws.hdrlen > 0 || (c->flags & (CF_MSG_OPEN | CF_CTL_CLOSE)) ||
+	    wslay_event_want_write(ws) ||
+	    wslay_event_get_queued_msg_count(ws) > 0 ||
+	    wslay_event_get_close_sent(ws) ||
+	    wslay_event_get_close_received(ws))
 		return;
-	wslay_event_context_free(c->ws);
-	c->ws = NULL;
+	wslay_event_context_free(ws);
+	c->u.ws.ctx = NULL;
 }
 
 /* Hand p[0..n) to wslay; 0, or -1 when it will read no more. */
@@ -249,6 +264,102 @@ feed(struct client *c, const char *p, size_t n)
 	ws_after(c);
 	return (c->flags & CF_CLOSE) || c->state == CS_LINGER ||
 	    !wslay_event_get_read_enabled(ws) ? -1 : 0;
+}
+
+/*
+ * The peer's close frame is read here, not by wslay, which echoes a
+ * payload of 1 byte, refuses codes IANA registered after it was written
+ * (1012-1014) and misreads a code's bytes as the reason's UTF-8.  RFC
+ * 6455 5.5.1 and 7.4 with the Autobahn testsuite's expectations
+ * (cases 7.3, 7.5, 7.7, 7.9, 7.13): a payload of 1 byte or a code out
+ * of range fails the connection with 1002, a reason that is not UTF-8
+ * with 1007; otherwise the code is echoed.  The payload is unmasked and
+ * checked byte by byte as it comes; the state fits in c->u.ws: the
+ * bytes seen, the code, and the UTF-8 continuation bytes still due with
+ * the range of the next one (RFC 3629's table).
+ */
+static void
+utf8_step(struct client *c, uint8_t b)
+{
+	uint8_t	*due = &c->u.ws.ctl_utf8;
+
+	if (*due == 0xff)
+		return;				/* already invalid */
+	if (*due > 0) {
+		if (b < c->u.ws.ctl_lo || b > c->u.ws.ctl_hi)
+			*due = 0xff;
+		else
+			(*due)--;
+		c->u.ws.ctl_lo = 0x80;
+		c->u.ws.ctl_hi = 0xbf;
+		return;
+	}
+	if (b < 0x80)
+		return;
+	if (b >= 0xc2 && b <= 0xdf)
+		*due = 1;
+	else if (b >= 0xe0 && b <= 0xef) {
+		*due = 2;
+		if (b == 0xe0)
+			c->u.ws.ctl_lo = 0xa0;	/* no overlong forms */
+		else if (b == 0xed)
+			c->u.ws.ctl_hi = 0x9f;	/* no surrogates */
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		*due = 3;
+		if (b == 0xf0)
+			c->u.ws.ctl_lo = 0x90;
+		else if (b == 0xf4)
+			c->u.ws.ctl_hi = 0x8f;	/* nothing past U+10FFFF */
+	} else
+		*due = 0xff;
+}
+
+/*
+ * Predicate: a status code a close frame may carry (1004-1006 and 1015
+ * are never sent, 1016-2999 are unassigned, 5000 and up undefined).
+ */
+int
+ws_close_code_valid(unsigned code)
+{
+	return (code >= 1000 && code <= 1003) ||
+	    (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+/* Payload bytes of the peer's close frame; the mask key is still in c->u.ws.hdr[2..5]. */
+static void
+close_bytes(struct client *c, const char *p, size_t n)
+{
+	size_t	i;
+	uint8_t	b;
+
+	for (i = 0; i < n; i++, c->u.ws.ctl_len++) {
+		b = (uint8_t)p[i] ^ c->u.ws.hdr[2 + c->u.ws.ctl_len % 4];
+		if (c->u.ws.ctl_len < 2)
+			c->u.ws.ctl_code = (uint16_t)(c->u.ws.ctl_code << 8 | b);
+		else
+			utf8_step(c, b);
+	}
+}
+
+/* The peer's close frame is in: answer it, and read no more. */
+static void
+close_done(struct client *c)
+{
+	const char	*why = NULL;
+	uint16_t	 code;
+
+	c->flags &= ~CF_CTL_CLOSE;
+	code = c->u.ws.ctl_len >= 2 ? c->u.ws.ctl_code : 0;
+	if (c->u.ws.ctl_len == 1 || (c->u.ws.ctl_len >= 2 &&
+	    !ws_close_code_valid(code))) {
+		code = 1002;
+		why = "invalid close frame";
+	} else if (c->u.ws.ctl_utf8 != 0) {
+		code = 1007;
+		why = "invalid UTF-8 in the close reason";
+	}
+	wslay_event_shutdown_read(ws_ctx(c));
+	ws_close(c, code, why);
 }
 
 /* Total size of the header that starts with h[0..n): 2 until the second byte is in. */
@@ -284,51 +395,76 @@ ws_input(struct client *c, const char *p, size_t n)
 	int		i, opcode;
 
 	while (n > 0 && !(c->flags & CF_CLOSE) && c->state != CS_LINGER) {
-		if (c->frame_left > 0) {
-			k = c->frame_left < n ? (size_t)c->frame_left : n;
-			c->frame_left -= k;
-			if (feed(c, p, k) == -1)
+		if (c->u.ws.frame_left > 0) {
+			k = c->u.ws.frame_left < n ? (size_t)c->u.ws.frame_left : n;
+			c->u.ws.frame_left -= k;
+			if (c->flags & CF_CTL_CLOSE) {
+				close_bytes(c, p, k);
+				if (c->u.ws.frame_left == 0) {
+					close_done(c);
+					return;
+				}
+			} else if (feed(c, p, k) == -1)
 				return;
 			p += k;
 			n -= k;
 			continue;
 		}
-		while ((need = header_size(c->hdr, c->hdrlen)) > c->hdrlen &&
+		while ((need = header_size(c->u.ws.hdr, c->u.ws.hdrlen)) > c->u.ws.hdrlen &&
 		    n > 0) {
-			c->hdr[c->hdrlen++] = (uint8_t)*p++;
+			c->u.ws.hdr[c->u.ws.hdrlen++] = (uint8_t)*p++;
 			n--;
 		}
-		if (c->hdrlen < need)
+		if (c->u.ws.hdrlen < need)
 			break;
-		len = c->hdr[1] & 0x7f;
+		len = c->u.ws.hdr[1] & 0x7f;
 		if (len == 126)
-			len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
+			len = (uint64_t)c->u.ws.hdr[2] << 8 | c->u.ws.hdr[3];
 		else if (len == 127)
 			for (len = 0, i = 0; i < 8; i++)
-				len = len << 8 | c->hdr[2 + i];
-		opcode = c->hdr[0] & 0x0f;
+				len = len << 8 | c->u.ws.hdr[2 + i];
+		opcode = c->u.ws.hdr[0] & 0x0f;
 		if ((len >> 63) != 0 || (opcode >= 8 && (len > 125 ||
-		    !(c->hdr[0] & 0x80)))) {
-			c->hdrlen = 0;
+		    !(c->u.ws.hdr[0] & 0x80)))) {
+			c->u.ws.hdrlen = 0;
 			ws_close(c, 1002, "bad frame length");
 			return;
 		}
 		if (opcode < 8 && len > (uint64_t)cfg.push_message_max) {
-			c->hdrlen = 0;
+			c->u.ws.hdrlen = 0;
 			ws_close(c, 1009, "message too big");
 			return;
 		}
+		if (opcode == WSLAY_CONNECTION_CLOSE) {
+			/* Masked, no reserved bits (checked here, not by wslay). */
+			c->u.ws.hdrlen = 0;
+			if ((c->u.ws.hdr[0] & 0x70) || !(c->u.ws.hdr[1] & 0x80)) {
+				ws_close(c, 1002, "invalid close frame");
+				return;
+			}
+			c->flags |= CF_CTL_CLOSE;
+			c->u.ws.ctl_len = 0;
+			c->u.ws.ctl_code = 0;
+			c->u.ws.ctl_utf8 = 0;
+			c->u.ws.ctl_lo = 0x80;
+			c->u.ws.ctl_hi = 0xbf;
+			if ((c->u.ws.frame_left = len) == 0) {
+				close_done(c);
+				return;
+			}
+			continue;
+		}
 		if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME ||
 		    opcode == WSLAY_CONTINUATION_FRAME) {
-			if (c->hdr[0] & 0x80)
+			if (c->u.ws.hdr[0] & 0x80)
 				c->flags &= ~CF_MSG_OPEN;
 			else
 				c->flags |= CF_MSG_OPEN;
 		}
-		need = c->hdrlen;
-		c->hdrlen = 0;
-		c->frame_left = len;
-		if (feed(c, (const char *)c->hdr, need) == -1)
+		need = c->u.ws.hdrlen;
+		c->u.ws.hdrlen = 0;
+		c->u.ws.frame_left = len;
+		if (feed(c, (const char *)c->u.ws.hdr, need) == -1)
 			return;
 	}
 	ws_release(c);

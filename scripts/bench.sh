@@ -5,9 +5,10 @@
 # generated once), BENCH_SECONDS (10 per scenario), BENCH_CONNECTIONS
 # (32), BENCH_WORKERS (4 per endpoint), BENCH_JOBS (100000),
 # BENCH_PUSH_CONNECTIONS (10000), BENCH_PUSH_PROXIED (1000),
-# BENCH_PUSH_EVENTS (20), BENCH_SSE_RUNS (30 streams timed per web
-# server), BENCH_KEEP=1 leaves the stack running, BENCH_SEED=0 skips the
-# seed peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL).
+# BENCH_PUSH_EVENTS (20), BENCH_PUSH_POLLING (1000 long-polling
+# sessions), BENCH_SSE_RUNS (30 streams timed per web server),
+# BENCH_KEEP=1 leaves the stack running, BENCH_SEED=0 skips the seed
+# peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -138,19 +139,22 @@ rb_rps=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/ && $(i+1) == "req
 rb_p50=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "p50=") print $(i+1) }' <<<"$rb" | tr -d 'msec')
 ROWS+=("(h) EVALSHA of the rate-limit script, redis-benchmark|$CONNS|${rb_rps:-0}|${rb_p50:-?}|?|0")
 
-# push NAME PORT N: push_bench against a freshly started broadcaster;
-# appends the fan-out row (deliveries/s over the slowest event, p50 and
-# p99 from publish to delivery, deliveries lost) and sets RSS_ROW.
-# Past ~9,000 connections the load goes straight to the broadcaster's
-# port: a proxy holds two descriptors per WebSocket.
+# push NAME PORT N [push_bench options]: push_bench against a freshly
+# started broadcaster; appends the fan-out row (deliveries/s over the
+# slowest event, p50 and p99 from publish to delivery, deliveries lost)
+# and sets RSS_ROW (the RSS growth per idle client, all in, and from half
+# to all clients: the cost of one more, without what the process pays
+# once).  Past ~9,000 connections the load goes straight to the
+# broadcaster's port: a proxy holds two descriptors per WebSocket.
 push() {
 	local name=$1 port=$2 n=$3 out rt pid p50 p99 max lost rate
+	shift 3
 	scripts/stack.sh push-stop
 	scripts/stack.sh push-start
 	rt=$(scripts/stack.sh env | sed -n 's/^RT=//p')
 	pid=$(cat "$rt/run/push/push.pid")
 	out=$(PUSH_BENCH_TOKEN=$TOKEN APP_CONFIG=$rt/app.conf build/release/tools/push_bench \
-	    --port "$port" --connections "$n" --events "$PUSH_EVENTS" --tenant "$TENANT" --pid "$pid")
+	    --port "$port" --connections "$n" --events "$PUSH_EVENTS" --tenant "$TENANT" --pid "$pid" "$@")
 	PUSH_OUT=$out
 	echo "$out" | sed 's/^/bench: push: /' >&2
 	p50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$out")
@@ -159,17 +163,32 @@ push() {
 	lost=$(awk '/deliveries=/ { split($2, d, "="); split($3, e, "="); print e[2] - d[2] }' <<<"$out")
 	rate=$(awk -v n="$n" -v m="${max:-0}" 'BEGIN { printf "%.0f", (m > 0 ? n / m * 1000 : 0) }')
 	ROWS+=("$name|$n|$rate|${p50:--}|${p99:--}|${lost:--}")
-	RSS_ROW=$(awk -v n="$n" '/per_conn_bytes=/ { split($3, b, "="); printf "%s B|", b[2] }' <<<"$out")
+	RSS_ROW=$(awk '/per_conn_bytes=/ { split($3, b, "="); split($4, m, "="); printf "%s B (%s)|", b[2], m[2] }' <<<"$out")
 }
 PUSH_PORT=$(scripts/stack.sh env | sed -n 's/^PUSH_PORT=//p')
 echo "bench: broadcaster: $PUSH_PROXIED subscribers through $WEB, then $PUSH_N on its own port" >&2
 push "(i) fan-out, 1 event to all, through $WEB" "$PORT" "$PUSH_PROXIED"
+WS_PROXIED_RSS=$RSS_ROW
 push "(i) fan-out, 1 event to all, direct" "$PUSH_PORT" "$PUSH_N"
 ROWS+=("(j) broadcaster RSS per idle connection|$PUSH_N|${RSS_ROW%|}|-|-|-")
 
 # The seed design's own stack on Node, measured now with the same
 # settings; its table (ours, the seed's, the ratio) follows ours.
 . scripts/bench-seed.sh
+
+# Long-polling (Engine.IO's polling transport, push/poll.c): the same
+# fan-out to BENCH_PUSH_POLLING (1,000) polling sessions, each holding a
+# GET, and their idle memory beside the WebSockets' at the same count.
+# Through lighttpd; Apache ties a worker thread to each waiting GET (256
+# here), so with WEB=apache the sessions go to the broadcaster's port.
+PUSH_POLL_N=${BENCH_PUSH_POLLING:-1000}
+if [ "$WEB" = lighttpd ]; then poll_port=$PORT poll_via=$WEB; else poll_port=$PUSH_PORT poll_via=direct; fi
+echo "bench: broadcaster: $PUSH_POLL_N long-polling sessions, $poll_via" >&2
+push "(i) fan-out over long-polling, $poll_via" "$poll_port" "$PUSH_POLL_N" --polling
+ROWS+=("(j) RSS per idle polling session|$PUSH_POLL_N|${RSS_ROW%|}|-|-|-")
+if [ "$PUSH_POLL_N" = "$PUSH_PROXIED" ] && [ "$poll_via" = "$WEB" ]; then
+	ROWS+=("(j) RSS per idle WebSocket, same count|$PUSH_PROXIED|${WS_PROXIED_RSS%|}|-|-|-")
+fi
 
 . scripts/bench-ai.sh
 ROWS+=("${MATCH_ROWS[@]}")
@@ -197,7 +216,8 @@ printf 'rate limit cost on L1 hits: %s of req/s; on L2 hits: %s (target <= 0.15)
     "$(awk -v on="$(col 4)" -v off="$(col 7)" 'BEGIN { printf "%.3f", 1 - on / off }')" \
     "$(awk -v on="$(col 5)" -v off="$(col 6)" 'BEGIN { printf "%.3f", 1 - on / off }')"
 printf '(i) req/s: deliveries per second over the slowest event, non-2xx: deliveries lost;\n'
-printf '(j) req/s: the broadcaster'"'"'s RSS growth per idle subscribed WebSocket (target 4 KiB)\n'
+printf '(j) req/s: the broadcaster'"'"'s RSS growth per idle subscribed client, all in (and from half to all:\n'
+printf '    one more client'"'"'s cost); target 4 KiB; a polling session should cost what a WebSocket does\n'
 printf '(n) target: p99 <= 25 ms at one connection (the window ranked and paged in two round trips)\n'
 printf '\n%s, %s cores, %s workers per endpoint, %s s per scenario, %s jobs in %s\n' \
     "$WEB" "$(nproc)" "$WORKERS" "$SECS" "$(scripts/stack.sh psql -d upwork -tA -c "SELECT count(*) FROM jobs WHERE tenant_id = '$TENANT'")" "$TENANT"

@@ -54,10 +54,12 @@ manifest() {
 	done
 	echo "0755 $LIBDIR/push/broadcaster $BUILD/push/broadcaster"
 	echo "0755 $LIBDIR/tools/publish $BUILD/tools/publish"
+	echo "0755 $LIBDIR/tools/check-config $BUILD/tools/check-config"
 	echo "0755 $LIBDIR/setup render:setup"
 	echo "0755 $SBINDIR/upwork-api-broadcaster render:broadcaster"
 	echo "0755 $SBINDIR/upwork-api-migrate render:migrate"
 	echo "0755 $BINDIR/upwork-api-publish render:publish"
+	echo "0755 $SBINDIR/upwork-api-check-config render:check-config"
 	for f in "$ROOT"/sql/bootstrap.sql "$ROOT"/sql/[0-9][0-9][0-9][0-9]-*.sql; do
 		echo "0644 $DATADIR/sql/$(basename "$f") $f"
 	done
@@ -176,15 +178,11 @@ crond_jobs() {
 		}' "$ROOT/cron/crontab"
 }
 
-# app.conf: every knob, from the C knob tables (scripts/knobs.pl, until
-# the programs print their own), commented out at its default, but for
-# the @SET lines of the template, which are set.
+# app.conf: every knob, as the programs know them (check-config
+# --print-knobs), commented out at its default, but for the @SET lines
+# of the template, which are set.
 knobs() {
-	local srcs=() d
-	for d in common agent push cgi-bin cron tools; do
-		[ -d "$ROOT/$d" ] && srcs+=("$ROOT/$d"/*.c)
-	done
-	"$ROOT/scripts/knobs.pl" "${srcs[@]}"
+	env -u APP_CONFIG "$BUILD/tools/check-config" --print-knobs
 }
 appconf() {
 	local table
@@ -247,6 +245,8 @@ render() {
 	    "$LIBDIR/push/broadcaster" ;;
 	publish) wrapper publish "publish one realtime event through Redis (--help for usage)" \
 	    "$LIBDIR/tools/publish" ;;
+	check-config) wrapper check-config "check the configuration as the programs read it (--print-knobs lists every knob)" \
+	    "$LIBDIR/tools/check-config" ;;
 	*) die "render: no file named $1" ;;
 	esac
 }

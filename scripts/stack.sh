@@ -369,15 +369,15 @@ redis_stop() {
 }
 
 # The broadcaster (push/): as the app user, on 127.0.0.1:PUSH_PORT; it
-# writes its own pid file.  push_origins defaults to this stack's own
+# writes its own pid file.  cors_origins defaults to this stack's own
 # origin unless app.conf sets it.  APP_PUSH_* in the environment pass
 # through (the tests shorten timeouts that way).
 push_start() {
 	local pidf=$RT/run/push/push.pid origins=()
 	pid_alive "$pidf" && return 0
 	[ -x "$BIN/push/broadcaster" ] || die "$BIN/push/broadcaster is not built (make all)"
-	grep -Eq '^[[:space:]]*push_origins[[:space:]]*=' "$RT/app.conf" ||
-	    origins=("APP_PUSH_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
+	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
+	    origins=("APP_CORS_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 	as_app env APP_CONFIG="$RT/app.conf" APP_PUSH_LISTEN="127.0.0.1:$PUSH_PORT" "${origins[@]}" \
 	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
@@ -510,8 +510,10 @@ apache_routes() {
 			# mod_proxy_http; without a $1 in the target the whole path
 			# is appended.  One worker for the broadcaster, its
 			# parameters on its first route: upgrade=websocket lets
-			# WebSocket upgrades through (plain requests stay plain).
-			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket")
+			# WebSocket upgrades through (plain requests stay plain);
+			# timeout=300 keeps a long-polling GET (held up to
+			# push_ping_interval_ms) whatever ProxyTimeout becomes.
+			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket timeout=300")
 			next
 		}
 		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {

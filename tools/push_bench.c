@@ -1,4 +1,4 @@
-/* push_bench.c: load generator for make bench: N Socket.IO-over-WebSocket subscribers, the broadcaster's RSS per idle connection, publish-to-delivery latency and first-to-last spread of fan-outs. */
+/* push_bench.c: load generator for make bench: N Socket.IO subscribers over WebSocket or long-polling, the broadcaster's RSS per idle client, publish-to-delivery latency and first-to-last spread of fan-outs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,6 +21,10 @@
  * Each connection does what socket.io-client does with transports
  * ['websocket']: the upgrade, the open packet, CONNECT with the token,
  * then 421["subscribe:jobs"] and waits for its ack; it answers pings.
+ * With --polling each subscriber is a long-polling session instead, as
+ * with transports ['polling']: the handshake GET, CONNECT and the
+ * subscription POSTed, then always one GET held (a new connection per
+ * request, as the server closes each); pings are answered by a POST.
  * Events carry the publisher's wall clock ({"t":ms,"seq":k}); the
  * latency of a delivery is the receiver's clock minus t (one machine).
  */
@@ -40,6 +44,27 @@ static double		*lat;
 static size_t		 nlat, lat_cap;
 static int		 cur_seq = -1, got_cur;
 static double		 cur_first, cur_last;	/* the current event's deliveries */
+
+/* A long-polling session and its (at most two) requests in flight. */
+enum pstate { P_HS, P_CONNECT, P_SUB, P_READY, P_DEAD };
+struct psess;
+struct pconn {
+	int		 fd;		/* -1: none in flight */
+	int		 post;		/* a POST, else a GET */
+	struct psess	*s;
+	size_t		 len;
+	char		 buf[4096];
+};
+struct psess {
+	enum pstate	 state;
+	char		 sid[32];
+	struct pconn	 get, post;
+	int		 pong_due;	/* a pong waits for the POST in flight */
+};
+static struct psess	*sessions;
+static int		 polling;
+static struct psess	**repoll;	/* GETs to send after the batch in hand is read */
+static size_t		 nrepoll;
 
 static double
 wall_ms(void)
@@ -87,11 +112,32 @@ kill_conn(struct conn *c)
 	close(c->fd);
 }
 
+/* A job:new packet p[0..n) arrived: its latency, and whether it is the event awaited. */
+static void
+record(const char *p, size_t n)
+{
+	const char	*t, *sq;
+	double		 sent, now = wall_ms();
+
+	if ((t = memmem(p, n, "\"t\":", 4)) == NULL)
+		return;
+	sent = strtod(t + 4, NULL);
+	if (nlat == lat_cap) {
+		lat_cap = lat_cap ? lat_cap * 2 : 65536;
+		lat = xrealloc(lat, lat_cap * sizeof(*lat));
+	}
+	lat[nlat++] = now - sent;
+	if ((sq = memmem(p, n, "\"seq\":", 6)) != NULL && atoi(sq + 6) == cur_seq) {
+		if (got_cur++ == 0)
+			cur_first = now;
+		cur_last = now;
+	}
+}
+
 static void
 on_text(struct conn *c, const char *p, size_t n)
 {
 	char		 msg[4200];
-	const char	*t;
 
 	if (n == 1 && p[0] == '2') {
 		send_text(c, "3", 1);
@@ -119,22 +165,8 @@ on_text(struct conn *c, const char *p, size_t n)
 		}
 		break;
 	case S_READY:
-		if (n > 12 && memcmp(p, "42[\"job:new\"", 12) == 0 &&
-		    (t = memmem(p, n, "\"t\":", 4)) != NULL) {
-			double	 sent = strtod(t + 4, NULL), now = wall_ms();
-			const char *s = memmem(p, n, "\"seq\":", 6);
-
-			if (nlat == lat_cap) {
-				lat_cap = lat_cap ? lat_cap * 2 : 65536;
-				lat = xrealloc(lat, lat_cap * sizeof(*lat));
-			}
-			lat[nlat++] = now - sent;
-			if (s != NULL && atoi(s + 6) == cur_seq) {
-				if (got_cur++ == 0)
-					cur_first = now;
-				cur_last = now;
-			}
-		}
+		if (n > 12 && memcmp(p, "42[\"job:new\"", 12) == 0)
+			record(p, n);
 		break;
 	default:
 		break;
@@ -245,6 +277,164 @@ open_conn(struct conn *c)
 	return 0;
 }
 
+/* Connect to the server and send req whole; the answer is read from the loop. */
+static int
+p_open(struct pconn *pc, const char *req, size_t n)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	struct epoll_event	ev = { .events = EPOLLIN };
+	int			fd, one = 1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    send(fd, req, n, MSG_NOSIGNAL) != (ssize_t)n) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	pc->fd = fd;
+	pc->len = 0;
+	ev.data.ptr = pc;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+	return 0;
+}
+
+static void
+p_kill(struct psess *s)
+{
+	if (s->state == P_DEAD)
+		return;
+	if (s->state == P_READY)
+		ready--;
+	s->state = P_DEAD;
+	dead++;
+	if (s->get.fd >= 0)
+		close(s->get.fd);
+	if (s->post.fd >= 0)
+		close(s->post.fd);
+	s->get.fd = s->post.fd = -1;
+}
+
+static void
+p_get(struct psess *s)
+{
+	char	req[256];
+	int	n;
+
+	n = snprintf(req, sizeof(req), "GET /socket.io/?EIO=4&transport=polling%s%s "
+	    "HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+	    *s->sid ? "&sid=" : "", s->sid);
+	if (p_open(&s->get, req, (size_t)n) == -1)
+		p_kill(s);
+}
+
+static void
+p_post(struct psess *s, const char *body)
+{
+	char	req[4600];
+	int	n;
+
+	if (s->post.fd >= 0) {		/* one POST at a time: only pongs wait */
+		s->pong_due = 1;
+		return;
+	}
+	n = snprintf(req, sizeof(req), "POST /socket.io/?EIO=4&transport=polling&sid=%s "
+	    "HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", s->sid,
+	    strlen(body), body);
+	if (n >= (int)sizeof(req) || p_open(&s->post, req, (size_t)n) == -1)
+		p_kill(s);
+}
+
+/* A whole response (the server closes after it): act on it, then poll again. */
+static void
+p_response(struct pconn *pc)
+{
+	struct psess	*s = pc->s;
+	char		*body, *p, *end, *sep, msg[4200];
+	int		 status = 0;
+
+	pc->buf[pc->len < sizeof(pc->buf) ? pc->len : pc->len - 1] = '\0';
+	if (sscanf(pc->buf, "HTTP/1.1 %d", &status) != 1 || status != 200 ||
+	    (body = strstr(pc->buf, "\r\n\r\n")) == NULL) {
+		p_kill(s);
+		return;
+	}
+	body += 4;
+	if (pc->post) {
+		if (s->state == P_CONNECT && s->get.fd < 0)
+			p_get(s);
+		if (s->pong_due) {
+			s->pong_due = 0;
+			p_post(s, "3");
+		}
+		return;
+	}
+	if (s->state == P_HS) {
+		if (strncmp(body, "0{\"sid\":\"", 9) != 0 ||
+		    sscanf(body + 9, "%31[^\"]", s->sid) != 1) {
+			p_kill(s);
+			return;
+		}
+		s->state = P_CONNECT;
+		snprintf(msg, sizeof(msg), "40{\"token\":\"%s\"}", token);
+		p_post(s, msg);
+		return;
+	}
+	for (p = body, end = body + strlen(body); p < end; p = sep + 1) {
+		if ((sep = memchr(p, '\x1e', (size_t)(end - p))) == NULL)
+			sep = end;
+		if (sep - p == 1 && *p == '2')
+			p_post(s, "3");
+		else if (sep - p == 1 && *p == '1') {
+			p_kill(s);
+			return;
+		} else if (s->state == P_CONNECT && strncmp(p, "40{", 3) == 0) {
+			s->state = P_SUB;
+			p_post(s, "421[\"subscribe:jobs\"]");
+		} else if (s->state == P_SUB && strncmp(p, "431", 3) == 0) {
+			s->state = P_READY;
+			ready++;
+		} else if (s->state == P_READY && sep - p > 12 &&
+		    memcmp(p, "42[\"job:new\"", 12) == 0)
+			record(p, (size_t)(sep - p));
+	}
+	if (s->state != P_DEAD)
+		repoll[nrepoll++] = s;	/* once the other answers are read */
+}
+
+static void
+p_readable(struct pconn *pc)
+{
+	ssize_t	r;
+
+	for (;;) {
+		if (pc->len == sizeof(pc->buf)) {
+			p_kill(pc->s);
+			return;
+		}
+		r = recv(pc->fd, pc->buf + pc->len, sizeof(pc->buf) - pc->len, 0);
+		if (r > 0) {
+			pc->len += (size_t)r;
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		close(pc->fd);		/* EOF (or an error): the response is whole */
+		pc->fd = -1;
+		if (r < 0) {
+			p_kill(pc->s);
+			return;
+		}
+		p_response(pc);
+		return;
+	}
+}
+
 static void
 poll_once(int ms)
 {
@@ -252,8 +442,21 @@ poll_once(int ms)
 	int			n, i;
 
 	n = epoll_wait(epfd, evs, 1024, ms);
-	for (i = 0; i < n; i++)
-		on_readable(evs[i].data.ptr);
+	for (i = 0; i < n; i++) {
+		if (polling) {
+			struct pconn *pc = evs[i].data.ptr;
+
+			if (pc->fd >= 0 && pc->s->state != P_DEAD)
+				p_readable(pc);
+		} else
+			on_readable(evs[i].data.ptr);
+	}
+	while (nrepoll > 0) {
+		struct psess *s = repoll[--nrepoll];
+
+		if (s->state != P_DEAD && s->get.fd < 0)
+			p_get(s);
+	}
 }
 
 static long
@@ -311,6 +514,7 @@ main(int argc, char *argv[])
 		{ "events", required_argument, NULL, 'e' },
 		{ "tenant", required_argument, NULL, 't' },
 		{ "pid", required_argument, NULL, 'P' },
+		{ "polling", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct redis	 rd = { 0 };
@@ -318,7 +522,8 @@ main(int argc, char *argv[])
 	const char	*tenant = "org_bench";
 	char		 data[128], id[64];
 	const char	*pids = NULL;
-	long		 rss0 = -1, rss1 = -1;
+	long		 rss0 = -1, rss1 = -1, rss_half = -1;
+	int		 ready_half = 0;
 	double		 t0, tconn, t, *spread;
 	int		 nevents = 20, opened = 0, i, ch, k;
 
@@ -330,9 +535,10 @@ main(int argc, char *argv[])
 		case 'e': nevents = atoi(optarg); break;
 		case 't': tenant = optarg; break;
 		case 'P': pids = optarg; break;
+		case 'L': polling = 1; break;
 		default:
 			fprintf(stderr, "usage: push_bench --port P --connections N "
-			    "[--events E] [--tenant T] [--pid PID[,PID...]]\n"
+			    "[--events E] [--tenant T] [--pid PID[,PID...]] [--polling]\n"
 			    "  PUSH_BENCH_TOKEN: a token of the tenant; APP_CONFIG: Redis\n");
 			return 2;
 		}
@@ -348,15 +554,36 @@ main(int argc, char *argv[])
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	conns = xcalloc((size_t)nconns, sizeof(*conns));
+	sessions = xcalloc((size_t)nconns, sizeof(*sessions));
+	repoll = xcalloc((size_t)nconns, sizeof(*repoll));
+	for (i = 0; i < nconns; i++) {
+		sessions[i].get.fd = sessions[i].post.fd = -1;
+		sessions[i].get.s = sessions[i].post.s = &sessions[i];
+		sessions[i].post.post = 1;
+	}
 	epfd = epoll_create1(0);
 	if (pids != NULL)
 		rss0 = rss_kb(pids);
 
-	/* Connect, at most 500 handshakes in flight. */
+	/*
+	 * Connect, at most 500 handshakes in flight.  Halfway, idle a
+	 * moment and read the RSS too: the growth from half to all is the
+	 * cost of one more client, without what the process pays once.
+	 */
 	t0 = now_ms();
 	while (ready + dead < nconns && now_ms() - t0 < 120000) {
-		while (opened < nconns && opened - ready - dead < 500) {
-			if (open_conn(&conns[opened]) == -1) {
+		if (pids != NULL && rss_half < 0 && opened == nconns / 2 &&
+		    ready + dead == opened) {
+			for (t = now_ms(); now_ms() - t < 1000;)
+				poll_once(50);
+			rss_half = rss_kb(pids);
+			ready_half = ready;
+		}
+		while (opened < nconns && opened - ready - dead < 500 &&
+		    (pids == NULL || rss_half >= 0 || opened < nconns / 2)) {
+			if (polling)
+				p_get(&sessions[opened]);
+			else if (open_conn(&conns[opened]) == -1) {
 				conns[opened].state = S_DEAD;
 				dead++;
 			}
@@ -388,9 +615,9 @@ main(int argc, char *argv[])
 		}
 		for (t = now_ms(); got_cur < ready && now_ms() - t < 5000;)
 			poll_once(5);
-		spread[k] = got_cur > 0 ? cur_last - cur_first : 0;
 		for (t = now_ms(); now_ms() - t < 50;)
 			poll_once(5);
+		spread[k] = got_cur > 0 ? cur_last - cur_first : 0;
 	}
 	if (nlat > 0)	/* lat is NULL until the first delivery */
 		qsort(lat, nlat, sizeof(*lat), cmp);
@@ -398,8 +625,11 @@ main(int argc, char *argv[])
 	printf("connections=%d ready=%d failed=%d connect_s=%.2f\n", nconns,
 	    ready, dead, tconn);
 	if (rss0 >= 0 && rss1 >= 0)
-		printf("rss_before_kb=%ld rss_after_kb=%ld per_conn_bytes=%.0f\n",
-		    rss0, rss1, ready > 0 ? (rss1 - rss0) * 1024.0 / ready : 0);
+		printf("rss_before_kb=%ld rss_after_kb=%ld per_conn_bytes=%.0f "
+		    "marginal_bytes=%.0f\n", rss0, rss1,
+		    ready > 0 ? (rss1 - rss0) * 1024.0 / ready : 0,
+		    rss_half >= 0 && ready > ready_half ? (rss1 - rss_half) *
+		    1024.0 / (ready - ready_half) : 0);
 	printf("events=%d deliveries=%zu expected=%lld\n", nevents, nlat,
 	    (long long)nevents * ready);
 	if (nlat > 0)
@@ -408,10 +638,15 @@ main(int argc, char *argv[])
 	if (k > 0)
 		printf("spread_p50_ms=%.2f spread_p99_ms=%.2f spread_max_ms=%.2f\n",
 		    spread[k / 2], spread[(size_t)(k * 0.99)], spread[k - 1]);
-	for (i = 0; i < nconns; i++)
-		if (conns[i].state != S_DEAD)
+	for (i = 0; i < nconns; i++) {
+		if (polling)
+			p_kill(&sessions[i]);
+		else if (conns[i].state != S_DEAD)
 			close(conns[i].fd);
+	}
 	free(conns);
+	free(sessions);
+	free(repoll);
 	free(lat);
 	free(spread);
 	redis_close(&rd);

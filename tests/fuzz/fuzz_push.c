@@ -1,4 +1,4 @@
-/* fuzz_push.c: libFuzzer target for the broadcaster's parsers: HTTP requests, WebSocket frames (through wslay), Engine.IO/Socket.IO packets, event envelopes. */
+/* fuzz_push.c: libFuzzer target for the broadcaster's parsers: HTTP requests, WebSocket frames (through wslay), Engine.IO/Socket.IO packets, long-polling payloads, event envelopes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,11 +41,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsetenv("APP_CONFIG");
 		config_load();
 		log_set_level("error");
-		free(cfg.push_origins);
-		cfg.push_origins = xstrdup("http://ok.example");
+		free(cfg.cors_origins);
+		cfg.cors_origins = xstrdup("http://ok.example");
+		push_http_cors_load();
 		srv.keepalive = msg_new(14);
 		msg_append(srv.keepalive, ": keep-alive\n\n", 14);
 		srv.ping = ws_frame(WSLAY_TEXT_FRAME, "2", 1);
+		srv.polling_ping = msg_new(1);
+		msg_append(srv.polling_ping, "2", 1);
+		srv.polling_sep = msg_new(1);
+		msg_append(srv.polling_sep, "\x1e", 1);
 		init = 1;
 	}
 	if (size < 2)
@@ -57,15 +62,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		feed(c, client_input, data + 2, size - 2, step);
 		break;
 	case 1:		/* frames on an open WebSocket */
+		ws_start(c);
 		eio_open(c);
 		feed(c, client_input, data + 2, size - 2, step);
 		break;
-	case 2:		/* Socket.IO packets of a connected client, one message each */
+	case 2:		/* Socket.IO packets of a connected client: a WebSocket message, or a POSTed payload */
+		if (data[1] & 0x80) {
+			c->flags |= CF_POLL;
+			memset(&c->u.poll, 0, sizeof(c->u.poll));
+			c->state = CS_EIO;
+		} else
+			ws_start(c);
 		eio_open(c);
 		c->user = xstrdup("user_fuzz");
 		room_join(c, ROOM_TENANT, "org_fuzz");
 		c->state = CS_SIO;
-		eio_packet(c, (const char *)data + 2, size - 2);
+		if (c->flags & CF_POLL) {
+			struct client *conn = client_new(-1);
+
+			conn->state = CS_REPLY;
+			polling_post(conn, c, (const char *)data + 2, size - 2);
+			client_close(conn, "fuzz");
+		} else
+			eio_packet(c, (const char *)data + 2, size - 2);
 		break;
 	default:	/* an event envelope, as Redis delivers it */
 		s = malloc(size - 1);

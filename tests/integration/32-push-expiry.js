@@ -1,4 +1,4 @@
-// 32-push-expiry.js: a subscription lasts as long as its token: socket.io-client is disconnected when exp + leeway passes and reconnects with a fresh token from its auth callback; a static expired token is refused; an event stream ends; nothing reaches an expired connection.
+// 32-push-expiry.js: a subscription lasts as long as its token: socket.io-client (over WebSocket and over long-polling) is disconnected when exp + leeway passes and reconnects with a fresh token from its auth callback; a static expired token is refused; an event stream ends; nothing reaches an expired connection.
 'use strict';
 
 const fs = require('node:fs');
@@ -78,6 +78,31 @@ async function main() {
   publish(s, T, 'job:new', { n: 3 });
   await sleep(500);
   ok(!gotB.some((e) => e.data && e.data.n === 3), 'and it hears nothing more');
+
+  // 2b. Over long-polling only: the same, through the close packet.
+  let pcalls = 0;
+  const pl = io(s.URL, {
+    transports: ['polling'], forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 300,
+    auth: (cb) => {
+      pcalls++;
+      cb({ token: token(s, { sub: 'user_exp_p', org: T, claims: pcalls === 1 ? { exp: runsOut(3) } : {} }) });
+    },
+  });
+  sockets.push(pl);
+  const gotP = recorder(pl);
+  pl.on('connect', () => pl.emit('subscribe:jobs'));
+  await once(pl, 'connect');
+  const tp = Date.now();
+  const preason = await once(pl, 'disconnect', 10000).catch(() => null);
+  const pafter = (Date.now() - tp) / 1000;
+  ok(preason !== null, `polling: the session is closed when the token runs out (${pafter.toFixed(1)} s, ${preason})`);
+  ok(pafter >= 1.5 && pafter < 8, 'polling: not before, and within a few seconds after');
+  await once(pl, 'connect', 5000).catch(() => null);
+  ok(pl.connected && pcalls === 2 && pl.io.engine.transport.name === 'polling',
+    'polling: socket.io-client reconnects with a fresh token');
+  await sleep(300);
+  publish(s, T, 'job:new', { n: 4 });
+  ok(await waitFor(gotP, 4), 'polling: and receives events again');
 
   // 3. An event stream with a token that runs out in 3 s ends.
   const tok = token(s, { sub: 'user_exp_c', org: T, claims: { exp: runsOut(3) } });

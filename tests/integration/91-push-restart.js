@@ -1,4 +1,4 @@
-// 91-push-restart.js: the broadcaster stopped and started under its clients: close frames on SIGTERM, socket.io-client reconnects, the connection limit, Redis restarted while clients stay.
+// 91-push-restart.js: the broadcaster stopped and started under its clients: close frames on SIGTERM, socket.io-client reconnects (WebSocket only, default transports with the upgrade, and long-polling only), the connection limit, Redis restarted while clients stay.
 'use strict';
 
 const http = require('node:http');
@@ -100,10 +100,48 @@ async function main() {
   for (const c of idle) c.destroy();
   ok(sock.connected, 'the connected client was not disturbed');
 
+  // socket.io-client with its default transports (polling, then the
+  // upgrade) and with long-polling only: both reconnect by themselves too.
+  const others = {};
+  for (const [name, opts] of [['default transports', {}], ['polling only', { transports: ['polling'] }]]) {
+    const o = { got: [], connects: 0 };
+    o.sock = io(s.URL, { auth: { token: tok }, forceNew: true, reconnectionDelay: 100,
+      reconnectionDelayMax: 500, randomizationFactor: 0, ...opts });
+    o.sock.on('connect', () => {
+      o.connects++;
+      o.subscribed = false;
+      o.sock.timeout(8000).emit('subscribe:jobs', (err) => { o.subscribed = !err; });
+    });
+    o.sock.on('job:new', (data) => o.got.push(data));
+    o.log = [];
+    o.sock.on('disconnect', (reason) => o.log.push(`disconnect ${reason}`));
+    o.sock.on('connect_error', (e) => o.log.push(`connect_error ${e.message}`));
+    others[name] = o;
+  }
+  ok(await until(() => Object.values(others).every((o) => o.connects === 1 && o.subscribed)),
+    'a default and a polling-only client connect and subscribe',
+    JSON.stringify(Object.values(others).map((o) => [o.connects, o.subscribed, o.log])));
+  publish(s, T, 'job:new', { n: 3 });
+  ok(await until(() => Object.values(others).every((o) => o.got.some((d) => d.n === 3))), 'both receive',
+    JSON.stringify(Object.values(others).map((o) => [o.connects, o.sock.connected, o.got, o.log])));
+  ok(await until(() => others['default transports'].sock.io.engine.transport.name === 'websocket'),
+    'the default client upgraded to WebSocket');
+
   // Restarted without the limit for the rest of the suite.
   stackCmd('push-stop');
   stackCmd('push-start');
   ok(await until(() => connects === 3, 10000), 'reconnected after the second restart');
+  for (const [name, o] of Object.entries(others))
+    ok(await until(() => o.connects >= 2 && o.sock.connected && o.subscribed, 15000),
+      `${name}: socket.io-client reconnected after the restart, and subscribed again`,
+      `${o.connects} connects; ${o.log.join(', ')}`);
+  publish(s, T, 'job:new', { n: 4 });
+  for (const [name, o] of Object.entries(others))
+    ok(await until(() => o.got.some((d) => d.n === 4)), `${name}: and receives again`);
+  is(others['polling only'].sock.io.engine.transport.name, 'polling', 'polling only: still on long-polling');
+  ok(await until(() => others['default transports'].sock.io.engine.transport.name === 'websocket'),
+    'default transports: upgraded again');
+  for (const o of Object.values(others)) o.sock.close();
 
   // Redis stopped and started: the broadcaster reconnects, the client stays connected.
   const before = connects;

@@ -1,13 +1,16 @@
-/* itest_push.c: the broadcaster at frame level over raw sockets: handshakes, RFC 6455 rules and close codes, Engine.IO timeouts, slowloris and slow readers. */
+/* itest_push.c: the broadcaster at frame level over raw sockets: handshakes, RFC 6455 rules and close frames, Engine.IO heartbeats and timeouts, slowloris, slow readers, and a stream that outlives its token. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <openssl/rand.h>
 
 #include "itest.h"
@@ -257,8 +260,9 @@ sio_subscribe(int fd)
 	    strncmp(buf, "431[{\"ok\":true", 14) == 0 ? 0 : -1;
 }
 
+/* A token of sub in org that the server accepts until exp (plus jwt_leeway). */
 static char *
-mint(const char *sub, const char *org)
+mint_exp(const char *sub, const char *org, time_t exp)
 {
 	char	 claims[512], *key, *tok, kidpath[1200], keypath[1200];
 	char	*kid = NULL;
@@ -267,7 +271,7 @@ mint(const char *sub, const char *org)
 
 	snprintf(claims, sizeof(claims), "{\"sub\":\"%s\",\"o\":{\"id\":\"%s\"},"
 	    "\"iat\":%lld,\"exp\":%lld%s%s%s%s%s%s}", sub, org, (long long)now,
-	    (long long)now + 600, *cfg.jwt_issuer ? ",\"iss\":\"" : "",
+	    (long long)exp, *cfg.jwt_issuer ? ",\"iss\":\"" : "",
 	    cfg.jwt_issuer, *cfg.jwt_issuer ? "\"" : "",
 	    *cfg.jwt_audience ? ",\"aud\":\"" : "", cfg.jwt_audience,
 	    *cfg.jwt_audience ? "\"" : "");
@@ -285,6 +289,12 @@ mint(const char *sub, const char *org)
 	free(key);
 	free(kid);
 	return tok;
+}
+
+static char *
+mint(const char *sub, const char *org)
+{
+	return mint_exp(sub, org, time(NULL) + 600);
 }
 
 static void
@@ -320,7 +330,7 @@ test_handshakes(void)
 	fd = tcp(push_port, 0);
 	put(fd, upgrade_req("Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n"),
 	    strlen(upgrade_req("Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n")));
-	is_int(read_head(fd, head, sizeof(head)), 403, "an Origin not in push_origins: 403");
+	is_int(read_head(fd, head, sizeof(head)), 403, "an Origin not in cors_origins: 403");
 	close(fd);
 
 	fd = tcp(push_port, 0);
@@ -340,7 +350,8 @@ test_handshakes(void)
 		ok(read_text(fd, buf, sizeof(buf)) == 1 && strncmp(buf, "0{\"sid\":\"", 9) == 0 &&
 		    strstr(buf, "\"upgrades\":[]") && strstr(buf, "\"pingInterval\":") &&
 		    strstr(buf, "\"pingTimeout\":") && strstr(buf, "\"maxPayload\":"),
-		    "Engine.IO open packet: sid, upgrades [], pingInterval, pingTimeout, maxPayload");
+		    "Engine.IO open packet: sid, upgrades [] (a WebSocket upgrades to nothing), "
+		    "pingInterval, pingTimeout, maxPayload");
 	}
 	close(fd);
 
@@ -642,6 +653,253 @@ test_slow(struct redis *rd)
 	close(good);
 }
 
+
+/*
+ * Close frames (RFC 6455 5.5.1, 7.4; Autobahn cases 7.3.2, 7.5.1,
+ * 7.7.x, 7.9.x, 7.13.x): a payload of 1 byte, a code outside the valid
+ * ranges and a reason that is not UTF-8 fail the connection (1002,
+ * 1007); valid codes are echoed.  Before the fix, wslay echoed the
+ * 1-byte payload and the invalid reason.
+ */
+static void
+test_close_frames(void)
+{
+	static const unsigned	 bad[] = { 0, 999, 1004, 1005, 1006, 1015, 1016,
+				    1100, 2000, 2999, 5000, 65535 };
+	static const unsigned	 good[] = { 1000, 1001, 1002, 1003, 1007, 1008,
+				    1009, 1010, 1011, 1012, 1013, 1014, 3000,
+				    3999, 4000, 4999 };
+	unsigned char		 p[64];
+	size_t			 i;
+	int			 fd, code, wrong;
+
+	fd = ws_open(push_port, 0);
+	frame(fd, 1, 8, "a", 1, 1, 0);
+	is_int(read_close(fd), 1002, "a close frame with a 1-byte payload: close 1002, not an echo");
+	ok(eof_within(fd, 3000), "and the connection ends");
+	close(fd);
+
+	for (wrong = 0, i = 0; i < nitems(bad); i++) {
+		fd = ws_open(push_port, 0);
+		p[0] = (unsigned char)(bad[i] >> 8);
+		p[1] = (unsigned char)bad[i];
+		frame(fd, 1, 8, p, 2, 1, 0);
+		if ((code = read_close(fd)) != 1002) {
+			printf("# close code %u answered with %d\n", bad[i], code);
+			wrong++;
+		}
+		close(fd);
+	}
+	is_int(wrong, 0, "close codes 0, 999, 1004-1006, 1015, 1016, 1100, 2000, 2999, "
+	    "5000, 65535: each answered with 1002");
+
+	for (wrong = 0, i = 0; i < nitems(good); i++) {
+		fd = ws_open(push_port, 0);
+		p[0] = (unsigned char)(good[i] >> 8);
+		p[1] = (unsigned char)good[i];
+		frame(fd, 1, 8, p, 2, 1, 0);
+		if ((code = read_close(fd)) != (int)good[i]) {
+			printf("# close code %u answered with %d\n", good[i], code);
+			wrong++;
+		}
+		close(fd);
+	}
+	is_int(wrong, 0, "valid close codes (1000-1003, 1007-1014, 3000-4999) are echoed");
+
+	fd = ws_open(push_port, 0);
+	memcpy(p, "\x03\xe8" "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
+	    "edited", 22);
+	frame(fd, 1, 8, p, 22, 1, 0);
+	is_int(read_close(fd), 1007, "a close reason that is not UTF-8 (a surrogate): close 1007");
+	close(fd);
+
+	fd = ws_open(push_port, 0);
+	memcpy(p, "\x03\xe8" "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", 13);
+	frame(fd, 1, 8, p, 13, 1, 0);
+	is_int(read_close(fd), 1000, "a UTF-8 close reason (kosme): echoed");
+	close(fd);
+
+	fd = ws_open(push_port, 0);
+	memcpy(p, "\x03\xe8" "ok\xf4\x90\x80\x80", 8);
+	frame(fd, 1, 8, p, 8, 1, 0);
+	is_int(read_close(fd), 1007, "a close reason past U+10FFFF: close 1007");
+	close(fd);
+
+	fd = ws_open(push_port, 0);
+	memcpy(p, "\x03\xe8" "ok\xe2\x82", 6);
+	frame(fd, 1, 8, p, 6, 1, 0);
+	is_int(read_close(fd), 1007, "a close reason cut inside a character: close 1007");
+	close(fd);
+}
+
+/*
+ * Engine.IO's heartbeat runs from the open packet, before Socket.IO
+ * connects: the server pings a WebSocket that has not sent CONNECT, and
+ * the handshake timeout still ends it when CONNECT never comes.
+ */
+static void
+test_heartbeat_before_connect(void)
+{
+	char	buf[1024];
+	double	t0 = now_ms();
+	int	fd, op = 0, pinged = 0;
+
+	fd = ws_open(push_port, 0);
+	while (read_frame(fd, &op, buf, sizeof(buf), NULL) == 0 && op == 1) {
+		if (strcmp(buf, "2") == 0) {
+			pinged = 1;
+			frame(fd, 1, 1, "3", 1, 1, 0);
+		}
+	}
+	ok(pinged, "a WebSocket without CONNECT is pinged (\"2\"), and its pongs answered");
+	is_int(op, 8, "yet it is closed when CONNECT does not come");
+	ok(now_ms() - t0 < cfg.push_handshake_timeout_ms + 2000,
+	    "within push_handshake_timeout_ms (%.0f ms)", now_ms() - t0);
+	close(fd);
+}
+
+/* A broadcaster of this test's own on port, with extra settings ("KEY=value", NULL-terminated); its pid. */
+static pid_t
+spawn_push(int port, const char *const extra[])
+{
+	char		 bin[1200], conf[1200], listen[64], asan[1300], ubsan[1300];
+	const char	*b = itest_env("BIN");
+	pid_t		 pid;
+	int		 fd, i;
+
+	if (b == NULL)
+		return -1;
+	snprintf(bin, sizeof(bin), "%s/push/broadcaster", b);
+	snprintf(conf, sizeof(conf), "%s/app.conf", itest_rt);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	snprintf(asan, sizeof(asan), "log_path=%s/log/asan/asan:detect_leaks=1:halt_on_error=1",
+	    itest_rt);
+	snprintf(ubsan, sizeof(ubsan), "log_path=%s/log/asan/ubsan:print_stacktrace=1:halt_on_error=1",
+	    itest_rt);
+	if ((pid = fork()) == 0) {
+		setenv("APP_CONFIG", conf, 1);
+		setenv("APP_PUSH_LISTEN", listen, 1);
+		setenv("ASAN_OPTIONS", asan, 1);
+		setenv("UBSAN_OPTIONS", ubsan, 1);
+		for (i = 0; extra[i] != NULL; i++)
+			putenv((char *)extra[i]);
+		if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(bin, bin, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100; i++) {
+		struct timeval	tv = { 0, 0 };
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+
+		(void)tv;
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		sin.sin_port = htons((uint16_t)port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
+			close(fd);
+			usleep(300000);		/* its Redis subscription */
+			return pid;
+		}
+		close(fd);
+		usleep(50000);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* A free port on the loopback. */
+static int
+free_port(void)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	socklen_t		len = sizeof(sin);
+	int			fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * Issue 15, finding 1: an event stream outlives its token.  A stream
+ * that reads slowly (its queue under push_output_max, which is raised
+ * here so that only the token can end it) must leave its rooms when
+ * exp + leeway passes and receive nothing published after.  Before the
+ * fix it stayed in its rooms while its queue drained and kept hearing
+ * the tenant.
+ */
+static void
+test_expiry_slow_reader(struct redis *rd)
+{
+	static const char *const extra[] = { "APP_PUSH_OUTPUT_MAX=33554432", NULL };
+	static char	 buf[65536];
+	struct buf	 all = { 0 };
+	char		 req[4600], *tok;
+	int		 port = free_port(), fd, i, published = 0, markers = 0;
+	pid_t		 pid;
+	ssize_t		 n;
+	double		 t0;
+
+	if ((pid = spawn_push(port, extra)) == -1) {
+		ok(0, "a broadcaster of this test's own starts");
+		return;
+	}
+	t0 = now_ms();
+	tok = mint_exp("user_push_exp", T, time(NULL) - cfg.jwt_leeway + 3);
+	fd = tcp(port, 4096);
+	snprintf(req, sizeof(req), "GET /api/events?topics=jobs HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer %s\r\n\r\n", tok);
+	free(tok);
+	puts_fd(fd, req);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(n > 0 && strstr(buf, " 200 ") != NULL, "a stream with a token good for 3 s opens");
+	/* 3 MB of events the reader does not read: the kernel's buffers fill, the rest waits in the queue. */
+	for (i = 0; i < 50; i++)
+		if (pub(rd, 100 + i, 60000) == 0)
+			published++;
+	is_int(published, 50, "50 events of 60 KB published while the token is good, none read yet");
+	/*
+	 * The token runs out 3 to 4 s after it was minted (whole seconds),
+	 * the sweep sees it within a quarter second; then events come, and
+	 * the reader reads at once, before the 2 s the broadcaster gives a
+	 * finishing stream.
+	 */
+	while (now_ms() - t0 < 4400)
+		usleep(50000);
+	for (i = 0; i < 3; i++)
+		pub(rd, 9001 + i, 10);
+	usleep(200000);
+	/* Now read it all: what was in flight, then the end. */
+	t0 = now_ms();
+	while (now_ms() - t0 < 20000 && (n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		buf_append(&all, buf, (size_t)n);
+	buf_putc(&all, '\0');
+	for (i = 0; i < 3; i++) {
+		char	pat[32];
+
+		snprintf(pat, sizeof(pat), "\"n\":%d,", 9001 + i);
+		if (strstr(all.data, pat) != NULL)
+			markers++;
+	}
+	is_int(markers, 0, "nothing published after the token ran out reached the slow reader");
+	ok(all.len > 0 && strstr(all.data, ": token expired\n\n") != NULL,
+	    "the stream ends with \": token expired\"");
+	ok(n == 0, "and the broadcaster ends the connection");
+	close(fd);
+	buf_free(&all);
+	kill(pid, SIGTERM);
+	waitpid(pid, &i, 0);
+	ok(WIFEXITED(i) && WEXITSTATUS(i) == 0, "the test's broadcaster exits cleanly");
+}
+
 int
 main(void)
 {
@@ -669,10 +927,13 @@ main(void)
 	free(t);
 	test_handshakes();
 	test_frames();
+	test_close_frames();
 	test_auth();
 	test_timeouts();
+	test_heartbeat_before_connect();
 	test_disconnect(&rd);
 	test_slow(&rd);
+	test_expiry_slow_reader(&rd);
 	redis_close(&rd);
 	config_free();
 	return done_testing();

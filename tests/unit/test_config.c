@@ -1,4 +1,4 @@
-/* test_config.c: unit tests for the error table, the config loader over the platform's and the product's knob tables, and that README documents every knob. */
+/* test_config.c: unit tests for the error table, the config loader over the platform's and the product's knob tables, and that docs/configuration.md documents every knob with its default. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,27 +123,65 @@ test_config(const char *path)
 	is_str(cfg.db_conninfo, "dbname=upwork", "the database's name is the installation's default");
 }
 
-/* README.md must document every knob: the test runs from the repository root. */
+/*
+ * docs/configuration.md must document every knob in a table row
+ * "| `key` | `APP_KEY` | default | ...", and the default it states must
+ * be the code's: a default changed on one side only fails here.  The
+ * test runs from the repository root.
+ */
 static void
-test_readme(void)
+doc_default(const char *cell, char *out, size_t outsz)
 {
-	const char	*key, *def, *doc;
-	char		*readme, want[128];
-	size_t		 i, missing = 0;
+	size_t	n = 0;
 
-	readme = read_file("README.md", 1 << 20, NULL);
-	ok(readme != NULL, "README.md is readable");
-	if (readme == NULL)
+	if (strcmp(cell, "(empty)") == 0)
+		cell = "";
+	for (; *cell != '\0' && n + 1 < outsz; cell++)
+		if (*cell != '`')
+			out[n++] = *cell;
+	out[n] = '\0';
+}
+
+static void
+test_documented(void)
+{
+	const char	*key, *def, *doc, *row, *cell, *end;
+	char		*page, want[160], got[512];
+	size_t		 i, missing = 0, wrong = 0, j;
+
+	page = read_file("docs/configuration.md", 1 << 20, NULL);
+	ok(page != NULL, "docs/configuration.md is readable");
+	if (page == NULL)
 		return;
 	for (i = 0; (key = config_knob_doc(i, &def, &doc)) != NULL; i++) {
-		snprintf(want, sizeof(want), "`%s`", key);
-		if (strstr(readme, want) == NULL) {
-			printf("# README.md does not document %s\n", want);
+		snprintf(want, sizeof(want), "\n| `%s` | `APP_", key);
+		if ((row = strstr(page, want)) == NULL) {
+			printf("# docs/configuration.md has no row for `%s`\n", key);
 			missing++;
+			continue;
+		}
+		/* The third cell: past "| `key` | `APP_KEY` | ". */
+		cell = row + 1;
+		for (j = 0; j < 2 && cell != NULL; j++)
+			if ((cell = strstr(cell, " | ")) != NULL)
+				cell += 3;
+		end = cell != NULL ? strstr(cell, " | ") : NULL;
+		if (end == NULL || (size_t)(end - cell) >= sizeof(got)) {
+			wrong++;
+			continue;
+		}
+		memcpy(got, cell, (size_t)(end - cell));
+		got[end - cell] = '\0';
+		doc_default(got, want, sizeof(want));
+		if (strcmp(want, def) != 0) {
+			printf("# `%s`: the code's default is \"%s\", the page says \"%s\"\n",
+			    key, def, want);
+			wrong++;
 		}
 	}
-	ok(i > 10 && missing == 0, "README.md documents all %zu knobs", i);
-	free(readme);
+	ok(i > 10 && missing == 0, "docs/configuration.md documents all %zu knobs", i);
+	ok(wrong == 0, "and states each one's default as the code has it");
+	free(page);
 }
 
 int
@@ -160,7 +198,7 @@ main(void)
 	unlink(path);
 	config_free();
 	test_errors();
-	test_readme();
+	test_documented();
 	arena_reset(&arena);
 	return done_testing();
 }
