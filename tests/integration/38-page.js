@@ -1,4 +1,4 @@
-// 68-page.js: the page at / in headless Chromium through the web server: sign-in, jobs with filters and paging, a job:new seen live, client research, a proposal streamed and moved along its lifecycle; with default transports, then with WebSockets refused so long-polling carries the feed.
+// 38-page.js: the page at / in headless Chromium through the web server: sign-in, jobs with filters and paging, a job:new seen live, client research, a proposal streamed and moved along its lifecycle; with default transports, then with WebSockets refused so long-polling carries the feed.
 'use strict';
 
 const fs = require('node:fs');
@@ -229,6 +229,7 @@ async function run(browserMode) {
     ok(mine.length === 1 && mine[0].title.includes(word) && mine[0].meta.includes('Germany'),
       `${tag}: once, with its title and details`, JSON.stringify(live));
     is(mine[0] && mine[0].transport, blocked ? 'polling' : 'websocket', `${tag}: carried by ${blocked ? 'long-polling' : 'the WebSocket'}`);
+    await sleep(700);   // the arrival's animation, for the picture
     await snap(page, 'live-job');
 
     // --- client research --------------------------------------------------------
