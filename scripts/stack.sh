@@ -522,6 +522,23 @@ apache_routes() {
 		}' "$ROOT/httpd-conf/routes"
 }
 
+# The page (www/) into RT/www, the web server's document root, at every
+# start: it reaches RT wherever the checkout is (a clone under /root, say).
+# socket.io-client's browser build comes from www/node_modules (npm ci, as
+# scripts/deps.sh runs it, when missing) to /vendor/.  Files are
+# overwritten in place, so `make start` on a running stack refreshes them.
+www_install() {
+	local dist=$ROOT/www/node_modules/socket.io-client/dist
+	if [ ! -s "$dist/socket.io.min.js" ] && command -v npm >/dev/null; then
+		(cd "$ROOT/www" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || true
+	fi
+	mkdir -p "$RT/www/vendor"
+	cp -p "$ROOT/www/index.html" "$ROOT/www/app.js" "$ROOT/www/style.css" "$RT/www/"
+	cp -p "$dist/socket.io.min.js" "$dist/socket.io.min.js.map" "$RT/www/vendor/" 2>/dev/null ||
+	    say "stack: warning: www/node_modules lacks socket.io-client (npm ci in www/): the page has no live feed"
+	chmod -R a+rX "$RT/www"
+}
+
 web_start() {
 	local other
 	[ "$WEB" = lighttpd ] && other=apache || other=lighttpd
@@ -562,6 +579,7 @@ start() {
 	redis_start
 	push_start
 	workers_start
+	www_install
 	web_start
 	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
 }
@@ -624,7 +642,8 @@ banner() {
 	job=$(psql_super -d upwork -tA -c "SELECT id FROM jobs WHERE tenant_id = 'org_demo' ORDER BY posted_at DESC LIMIT 1")
 	cat <<EOF
 
-  Upwork agent API: http://127.0.0.1:$PORT/   ($WEB in front, VAR=$VAR)
+  The page: http://127.0.0.1:$PORT/   (sign in with the demo token below)
+  Upwork agent API: http://127.0.0.1:$PORT/api/   ($WEB in front, VAR=$VAR)
 
   Demo token (user_demo in org_demo, valid 1 hour; make token SUB=... ORG=... for others):
     $tok
