@@ -187,6 +187,8 @@ app_conf() {
 		echo "jwt_audience = $JWT_AUDIENCE"
 		echo "trusted_proxies = $TRUSTED_PROXIES"
 		echo "log_level = info"
+		echo "# The builtin provider streams at a reader's pace, for the page's demo (0: at once)."
+		echo "llm_builtin_pace_ms = 40"
 		echo "# AI: llm_provider = builtin works offline. For OpenAI or a compatible server, put the API key"
 		echo "# in the file below and set llm_provider = openai (and llm_base_url, llm_model if needed)."
 		echo "llm_api_key_file = $RT/secrets/llm-api.key"
@@ -656,11 +658,11 @@ banner() {
     curl -s -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \\
       -d '{"jobId":"$job","tone":"friendly","maxWords":200}' http://127.0.0.1:$PORT/api/ai/proposals/generate
 
-  Realtime: Socket.IO at ws://127.0.0.1:$PORT/socket.io/ (websocket transport),
+  Realtime: Socket.IO at http://127.0.0.1:$PORT/socket.io/ (long-polling, then WebSocket),
     events at http://127.0.0.1:$PORT/api/events?topics=jobs,proposals;
     make publish TENANT=org_demo EVENT=job:new DATA='{"title":"hello"}'
 
-  poll-jobs runs every $POLL_INTERVAL s (log/cron.log); connect Upwork first (README, Upwork).
+  poll-jobs runs every $POLL_INTERVAL s (log/cron.log); connect Upwork first (docs/upwork.md).
   Logs: $RT/log/    Stop: Ctrl-C
 
 EOF
