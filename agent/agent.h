@@ -611,6 +611,7 @@ struct analytics_range {
 	long long	 days;
 	const char	*lo, *hi;	/* the start of from, the start of the day after to */
 };
+extern const struct field_obj analytics_query;
 int	 analytics_range(struct req *, struct analytics_range *);
 void	 analytics_open(struct jw *, const struct analytics_range *);
 

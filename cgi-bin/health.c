@@ -44,7 +44,7 @@ health(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/health", METHOD_GET, health, ROUTE_PUBLIC, RL_NONE },
+	{ "/api/health", METHOD_GET, health, ROUTE_PUBLIC, RL_NONE, NULL },
 };
 
 int

@@ -126,7 +126,7 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK },
+	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK, NULL },
 };
 
 int

@@ -22,6 +22,10 @@ static const struct field list_fields[] = {
 	[LQ_LIMIT] = { FIELD("limit", FT_INT, struct list_q, limit), .min = 1,
 	    .max = 50, .def = "20" },
 };
+static const struct field_obj list_query = {
+	.fields = list_fields, .nfields = nitems(list_fields),
+	.size = sizeof(struct list_q)
+};
 
 /* PATCH body: what may change; at least one of status, content, alternatives. */
 struct alternative {
@@ -108,8 +112,8 @@ static const char *const stmts[STMT__MAX] = {
 static void
 proposals_list(struct req *r)
 {
-	struct list_q	 q = { 0 };
-	uint64_t	 set;
+	struct list_q	 q = *(const struct list_q *)r->qv;
+	uint64_t	 set = r->qset;
 	const char	*params[4];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
@@ -117,8 +121,6 @@ proposals_list(struct req *r)
 	long long	 total;
 	int		 i;
 
-	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
-		return;
 	params[0] = q.job_id;
 	params[1] = FIELD_SET(set, LQ_STATUS) ? proposal_status_names[q.status] :
 	    NULL;
@@ -138,14 +140,10 @@ proposals_list(struct req *r)
 	db_clear(res, 2);
 }
 
-/* The {id} of the path, and no query string; 0, or -1 after the 400. */
+/* The {id} of the path; 0, or -1 after the 400. */
 static int
 proposal_id(struct req *r)
 {
-	if (r->nquery > 0) {
-		valid_fail_field(r, r->query[0].key, "unknown parameter");
-		return -1;
-	}
 	if (!uuid_valid(r->args[0])) {
 		valid_fail_field(r, "id", "must be a UUID");
 		return -1;
@@ -342,10 +340,11 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "/api/proposals", METHOD_GET, proposals_list, 0, RL_DEFAULT },
-	{ "/api/proposals/{id}", METHOD_GET, proposals_get, 0, RL_DEFAULT },
+	{ "/api/proposals", METHOD_GET, proposals_list, 0, RL_DEFAULT,
+	    &list_query },
+	{ "/api/proposals/{id}", METHOD_GET, proposals_get, 0, RL_DEFAULT, NULL },
 	{ "/api/proposals/{id}", METHOD_PATCH, proposals_patch, ROUTE_JSON,
-	    RL_DEFAULT },
+	    RL_DEFAULT, NULL },
 };
 
 int

@@ -139,7 +139,7 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "/api/ai/proposals/stream", METHOD_POST, stream, ROUTE_JSON, RL_AI },
+	{ "/api/ai/proposals/stream", METHOD_POST, stream, ROUTE_JSON, RL_AI, NULL },
 };
 
 int

@@ -264,6 +264,7 @@ enum err {
 	ERR_CONFLICT,
 	ERR_TOO_LARGE,
 	ERR_UNSUPPORTED_MEDIA,
+	ERR_LENGTH_REQUIRED,
 	ERR_RATE_LIMITED,
 	ERR_INTERNAL,
 	ERR_BAD_GATEWAY,
@@ -456,7 +457,9 @@ enum method {
 	METHOD_PUT = 1 << 2,
 	METHOD_PATCH = 1 << 3,
 	METHOD_DELETE = 1 << 4,
-	METHOD_OTHER = 1 << 5
+	METHOD_OTHER = 1 << 5,
+	METHOD_HEAD = 1 << 6,		/* served by the GET route, without the body */
+	METHOD_OPTIONS = 1 << 7		/* answered by the dispatcher (CORS preflights) */
 };
 struct param {
 	char	*key;
@@ -473,6 +476,8 @@ struct req {
 	struct param	*query;
 	size_t		 nquery;
 	char		*args[ROUTE_MAX_ARGS];
+	void		*qv;		/* the query, parsed by the route's table (dispatch.c) */
+	uint64_t	 qset;		/* bit i: field i of that table was given */
 	char		 id[65];
 	struct principal auth;
 	int		 authed;
@@ -770,14 +775,49 @@ int	 pg_array_parse(char *, char **, size_t, size_t *);
 typedef void (*handler_fn)(struct req *);
 #define ROUTE_PUBLIC	0x01	/* no token required */
 #define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
+/*
+ * query: the route's query parameters, parsed into r->qv (a struct of
+ * query->size bytes in the arena, r->qset saying which were given)
+ * before the handler runs; NULL when it takes none.  One rule for every
+ * route: a parameter the table does not name is a 400, and a route
+ * without ROUTE_JSON takes no body (nothing, or an empty JSON object).
+ * HEAD is served by the GET route without the body; OPTIONS is
+ * answered here (Allow, and a CORS preflight, cors.c).
+ */
 struct route {
-	const char	*pattern;	/* "/api/things/{id}" */
-	enum method	 method;
-	handler_fn	 handler;
-	unsigned int	 flags;
-	int		 rl;
+	const char		*pattern;	/* "/api/things/{id}" */
+	enum method		 method;
+	handler_fn		 handler;
+	unsigned int		 flags;
+	int			 rl;
+	const struct field_obj	*query;
 };
 void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
+
+/*
+ * cors.c -- CORS for the API, as the Fetch standard specifies it, from
+ * the allow-list cors_origins (the broadcaster reads the same knob).
+ *
+ * cors_load() parses the list once at start (-1 after logging an entry
+ * that is not an origin: scheme://host[:port], no path, no "*", since
+ * the responses allow credentials).  cors_headers() queues the headers
+ * of every response: Vary: Origin whenever the list is not empty, and
+ * for an allowed Origin, Access-Control-Allow-Origin (that origin),
+ * -Allow-Credentials and -Expose-Headers, or on a preflight (methods,
+ * the route's; CORS_ALLOW_HEADERS; max-age) -Allow-Methods, -Allow-Headers
+ * and -Max-Age instead of -Expose-Headers.  A request from any other
+ * origin gets none of them, preflights included.
+ */
+#define CORS_MAX_AGE		600
+#define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Cache-Control, " \
+	"X-Request-Id, Idempotency-Key, If-Match, If-None-Match, Last-Event-ID"
+#define CORS_EXPOSE_HEADERS	"X-Request-Id, X-Cache, ETag, Retry-After, " \
+	"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, " \
+	"RateLimit, RateLimit-Policy"
+int	 cors_load(const char *);
+void	 cors_free(void);
+int	 cors_allowed(const char *);
+void	 cors_headers(struct req *, const char *);
 
 /*
  * worker.c -- process setup and the supervisor of the worker processes.

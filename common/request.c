@@ -17,6 +17,8 @@ static const struct {
 	{ "PUT", METHOD_PUT },
 	{ "PATCH", METHOD_PATCH },
 	{ "DELETE", METHOD_DELETE },
+	{ "HEAD", METHOD_HEAD },
+	{ "OPTIONS", METHOD_OPTIONS },
 };
 
 static int
