@@ -144,6 +144,13 @@ struct config {
 	char		*jwt_secret_file;
 	char		*jwt_public_key_file;
 	char		*jwt_jwks_file;
+	char		*jwt_jwks_url;
+	char		*jwt_jwks_ca_file;
+	char		*jwt_jwks_cache_dir;
+	int		 jwt_jwks_min_ttl;
+	int		 jwt_jwks_max_ttl;
+	int		 jwt_jwks_refetch_interval;
+	int		 jwt_jwks_timeout_ms;
 	char		*jwt_issuer;
 	char		*jwt_audience;
 	char		*jwt_azp;
@@ -327,17 +334,45 @@ struct principal {
 	time_t	 exp;		/* the token's exp: a connection outlives it by jwt_leeway at most */
 };
 struct auth_key;
+struct jwks_remote;
 struct auth_keys {
-	enum auth_alg	 alg;
-	struct auth_key	*keys;
-	size_t		 nkeys;
+	enum auth_alg		 alg;
+	struct auth_key		*keys;
+	size_t			 nkeys;
+	struct jwks_remote	*remote;	/* jwt_jwks_url: its keys, jwks.c */
 };
+extern const char auth_no_keys[];	/* *why when no key could be had: a 503, not a 401 */
 int	 auth_keys_load(struct auth_keys *, const struct config *);
 int	 auth_jwks_parse(struct auth_keys *, const char *, size_t);
 void	 auth_keys_free(struct auth_keys *);
-int	 auth_verify(const struct auth_keys *, const struct config *,
+int	 auth_key_known(const struct auth_keys *, const char *);
+void	 auth_cache_clear(void);
+
+/*
+ * jwks.c -- the RS256 keys of a JWKS URL (jwt_jwks_url), as an issuer
+ * such as Clerk publishes and rotates them.
+ *
+ * The set is fetched with libcurl over HTTPS only (the certificate
+ * verified, against jwt_jwks_ca_file when set) and kept for its
+ * Cache-Control max-age, bounded by jwt_jwks_min_ttl and
+ * jwt_jwks_max_ttl.  A token naming a kid the set lacks makes it look
+ * again, at most once per jwt_jwks_refetch_interval for the whole host,
+ * so forged kids cannot make it hammer the issuer.  With
+ * jwt_jwks_cache_dir, the processes of a host share one copy: a file
+ * written atomically (rename) by whichever process holds the lock file
+ * while it fetches; the others read it (a stat a second at most), so a
+ * restart fetches nothing while the copy is fresh, and a key the issuer
+ * removed stops working everywhere at once.  When the issuer is down
+ * the last good set is kept.  A fetch blocks its process for at most
+ * jwt_jwks_timeout_ms.
+ */
+int	 jwks_open(struct auth_keys *, const struct config *);
+int	 jwks_current(struct auth_keys *, time_t, const char *);
+void	 jwks_close(struct auth_keys *);
+int	 jwks_cache_max_age(const char *, int, int);
+int	 auth_verify(struct auth_keys *, const struct config *,
 	    const char *, time_t, struct principal *, const char **);
-int	 auth_verify_cached(const struct auth_keys *, const struct config *,
+int	 auth_verify_cached(struct auth_keys *, const struct config *,
 	    const char *, time_t, struct principal *, const char **);
 const char *auth_token_from(const char *, const char *, char *, size_t);
 char	*auth_sign(enum auth_alg, const unsigned char *, size_t, const char *,

@@ -220,6 +220,10 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		unauthorized = authenticate(r);
 	if (rl_check(r, rt->rl) == -1)
 		return;
+	if (unauthorized == auth_no_keys) {	/* not the token's fault */
+		http_error(r, ERR_UNAVAILABLE, "%s", unauthorized);
+		return;
+	}
 	if (unauthorized != NULL) {
 		http_error(r, ERR_UNAUTHORIZED, "%s", unauthorized);
 		return;

@@ -108,6 +108,9 @@ for my $p (@passes) {
     local $ENV{WORKERS} = 2;
     local $ENV{AI_WORKERS} = 6;
     local $ENV{FAKE_LLM} = 1;    # the fake OpenAI server of tests/, for the AI tests
+    # RS256 tokens are checked against a JWKS URL, as Clerk's are: the
+    # fake issuer of tests/ over HTTPS, with a CA made for the pass.
+    local $ENV{FAKE_JWKS} = $p->{alg} eq 'RS256' ? 1 : 0;
     # The AI tests generate far more than 10 proposals a minute per user;
     # they check the routes' class by its headers instead.
     local $ENV{APP_RL_AI_LIMIT} = 100000;

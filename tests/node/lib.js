@@ -50,7 +50,8 @@ function b64url(buf) {
   return Buffer.from(buf).toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-// A token signed with the stack's dev key: token(s, {sub, org, claims}).
+// A token signed with the stack's dev key: token(s, {sub, org, claims});
+// {key, kid} sign it with another RS256 key (a KeyObject or PEM) instead.
 function token(s, o = {}) {
   const now = Math.floor(Date.now() / 1000);
   const conf = fs.readFileSync(path.join(s.RT, 'app.conf'), 'utf8');
@@ -60,12 +61,16 @@ function token(s, o = {}) {
   if ((m = /^jwt_issuer\s*=\s*(\S+)\s*$/m.exec(conf))) claims.iss = m[1];
   if ((m = /^jwt_audience\s*=\s*(\S+)\s*$/m.exec(conf))) claims.aud = m[1];
   Object.assign(claims, o.claims || {});
-  const header = { alg: s.JWT_ALG, typ: 'JWT' };
-  if (s.JWT_ALG === 'RS256')
+  const header = { alg: o.key ? 'RS256' : s.JWT_ALG, typ: 'JWT' };
+  if (o.key)
+    header.kid = o.kid;
+  else if (s.JWT_ALG === 'RS256')
     header.kid = fs.readFileSync(path.join(s.RT, 'secrets/jwt-rs256.kid'), 'utf8').trim();
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   let sig;
-  if (s.JWT_ALG === 'RS256') {
+  if (o.key) {
+    sig = crypto.sign('sha256', Buffer.from(input), o.key);
+  } else if (s.JWT_ALG === 'RS256') {
     sig = crypto.sign('sha256', Buffer.from(input), fs.readFileSync(path.join(s.RT, 'secrets/jwt-rs256.key')));
   } else {
     const key = fs.readFileSync(path.join(s.RT, 'secrets/jwt-hs256.key'), 'utf8').trim();
