@@ -185,7 +185,8 @@ auth_keys_load(struct auth_keys *k, const struct config *c)
 
 	memset(k, 0, sizeof(*k));
 	k->alg = c->jwt_alg;
-	if (c->jwt_alg == AUTH_RS256 && *c->jwt_jwks_url != '\0')
+	if (c->jwt_alg == AUTH_RS256 && c->jwt_jwks_url != NULL &&
+	    *c->jwt_jwks_url != '\0')
 		return jwks_open(k, c);
 	if (c->jwt_alg == AUTH_HS256)
 		path = c->jwt_secret_file;
