@@ -89,10 +89,8 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_COUNT] = "SELECT count(*) FROM proposals p" FILTER,
 	[STMT_PAGE] = "SELECT " SHAPE_PROPOSAL_COLUMNS SHAPE_PROPOSAL_FROM FILTER
 	    " ORDER BY p.created_at DESC, p.id DESC LIMIT $3::int OFFSET $4::int",
-	[STMT_ONE] = "SELECT " SHAPE_PROPOSAL_COLUMNS SHAPE_PROPOSAL_FROM
-	    " WHERE p.id = $1::uuid",
-	[STMT_HISTORY] = "SELECT " SHAPE_HISTORY_COLUMNS
-	    " FROM proposal_history h WHERE h.proposal_id = $1::uuid ORDER BY h.id",
+	[STMT_ONE] = SHAPE_PROPOSAL_ONE_SQL,
+	[STMT_HISTORY] = SHAPE_HISTORY_SQL,
 	/* Only its user changes a proposal: anyone else gets a 404. */
 	[STMT_LOCK] = "SELECT status FROM proposals WHERE id = $1::uuid"
 	    " AND user_id = app_user() FOR UPDATE",
@@ -160,7 +158,6 @@ proposals_get(struct req *r)
 			    { stmts[STMT_HISTORY], 1, params } };
 	PGresult	*res[2];
 	struct reply	 rp;
-	int		 i;
 
 	if (proposal_id(r) == -1 || db_run(r, qs, 2, res) == -1)
 		return;
@@ -169,10 +166,7 @@ proposals_get(struct req *r)
 		goto out;
 	}
 	reply_open(&rp, r);
-	shape_proposal(&rp.w, res[0], 0, 1);
-	jw_array(&rp.w, "history");
-	for (i = 0; i < PQntuples(res[1]); i++)
-		shape_history(&rp.w, res[1], i);
+	shape_proposal_one(&rp.w, res[0], res[1], 0);
 	reply_send(&rp, 200);
 out:
 	db_clear(res, 2);
@@ -266,7 +260,6 @@ proposals_patch(struct req *r)
 	enum lc_verdict		 v;
 	struct buf		 out = { 0 }, ev = { 0 };
 	struct reply		 rp;
-	struct jw		 w;
 	int			 edits;
 
 	if (proposal_id(r) == -1 || refuse_read_only(r) == -1 ||
@@ -318,20 +311,17 @@ proposals_patch(struct req *r)
 		goto out;
 
 	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
-	jw_init(&w, &ev);
-	jw_object(&w, NULL);
-	jw_string(&w, "id", r->args[0]);
-	jw_string(&w, "jobId", PQgetvalue(res, 0, 1));
-	jw_string(&w, "status", proposal_status_names[to]);
-	jw_string(&w, "previousStatus", proposal_status_names[from]);
-	jw_bool(&w, "edited", edits);
-	shape_time(&w, "updatedAt", db_value(res, 0, SHAPE_PROPOSAL_UPDATED));
-	jw_end(&w);
-	(void)events_publish(&r->app->redis, "proposal:updated",
-	    r->auth.tenant_id, r->auth.user_id, ev.data, NULL, 0);
+	if (to != from)
+		buf_puts(&ev, to == PS_READY ? "status,readyAt" : "status");
+	if (FIELD_SET(set, PB_CONTENT))
+		buf_printf(&ev, "%scontent", ev.len ? "," : "");
+	if (FIELD_SET(set, PB_ALTERNATIVES))
+		buf_printf(&ev, "%salternatives", ev.len ? "," : "");
 	reply_open(&rp, r);
 	shape_proposal(&rp.w, res, 0, 0);
 	reply_send(&rp, 200);
+	proposal_announce(r, r->args[0], "updated", ev.data,
+	    proposal_status_names[from]);
 out:
 	PQclear(row);
 	PQclear(res);

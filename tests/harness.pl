@@ -139,6 +139,9 @@ for my $p (@passes) {
     }
     my $rt = -l "$var/rt" ? readlink("$var/rt") : $var;
     local $ENV{STACK_ENV} = "$rt/stack.env";
+    # Every exchange of the tests with the stack, for tests/post/contract.js.
+    mkdir "$var/contract";
+    local $ENV{CONTRACT_LOG} = "$var/contract";
     my $ih = harness(jobs => 4, rules => $rules);
     $ih->aggregate_tests($agg, map { [$_, "$p->{web}/" . (split m{/}, $_)[-1]] } @integration);
     system("scripts/stack.sh", "stop");
@@ -147,6 +150,8 @@ for my $p (@passes) {
     # Workers exit cleanly on SIGTERM, so LeakSanitizer has run by now.
     local $ENV{SANITIZER_LOGS} = "$rt/log/asan";
     $h->aggregate_tests($agg, ["tests/post/sanitizers.t", "$p->{web}/sanitizers.t"]);
+    # Every response the tests received, against docs/openapi.yaml.
+    $h->aggregate_tests($agg, ["tests/post/contract.js", "$p->{web}/contract.js"]);
     system("rm", "-rf", $var, $rt) if $agg->all_passed && !$ENV{TEST_KEEP};
 }
 

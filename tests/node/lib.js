@@ -106,4 +106,77 @@ function once(emitter, event, ms = 5000) {
   });
 }
 
+// The contract check (tests/post/contract.js): with CONTRACT_LOG set (the
+// harness sets it to a directory of the pass), every HTTP exchange a test
+// has with the stack's web server, through node:http (the tests' own
+// requests, socket.io-client's long-polling) or fetch, is appended to
+// <file>.<pid>.jsonl there, as tests/lib/ApiTest.pm does for the Perl
+// tests; the bodies are those the test read.
+function recordTo(dir) {
+  const http = require('node:http');
+  let port = null;
+  try {
+    port = /^PORT=(\d+)$/m.exec(fs.readFileSync(process.env.STACK_ENV, 'utf8'))[1];
+  } catch (e) {
+    return;
+  }
+  const file = path.join(dir, `${path.basename(process.argv[1] || 'node')}.${process.pid}.jsonl`);
+  const write = (method, target, reqHeaders, status, headers, body) => {
+    const rq = {};
+    for (const [k, v] of Object.entries(reqHeaders || {}))
+      if (k.toLowerCase() !== 'authorization') rq[k.toLowerCase()] = String(v);
+    const h = {};
+    for (const [k, v] of Object.entries(headers || {})) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+    try {
+      fs.appendFileSync(file, JSON.stringify({ src: path.basename(process.argv[1] || 'node'), method, target,
+        request: rq, status, headers: h, body }) + '\n');
+    } catch (e) { /* the directory went away: the pass is over */ }
+  };
+  const origRequest = http.request;
+  http.request = function request(...args) {
+    const req = origRequest.apply(this, args);
+    const host = req.getHeader('host') || '';
+    if (String(host).split(':')[1] !== port && !(req.host === '127.0.0.1' && String(req.socket && req.socket.remotePort) === port))
+      return req;
+    req.once('response', (res) => {
+      if (res.statusCode === 101) return;
+      const chunks = [];
+      let written = false;
+      const origEmit = res.emit;
+      res.emit = function emit(ev, ...a) {
+        if (ev === 'data') chunks.push(Buffer.isBuffer(a[0]) ? a[0] : Buffer.from(String(a[0])));
+        if ((ev === 'end' || ev === 'close') && !written) {
+          written = true;
+          write(req.method, req.path, req.getHeaders(), res.statusCode, res.headers,
+            ev === 'end' ? Buffer.concat(chunks).toString('utf8') : null);
+        }
+        return origEmit.call(this, ev, ...a);
+      };
+    });
+    return req;
+  };
+  http.get = function get(...args) {
+    const req = http.request(...args);
+    req.end();
+    return req;
+  };
+  if (typeof globalThis.fetch === 'function') {
+    const origFetch = globalThis.fetch;
+    globalThis.fetch = async function fetch(input, init = {}) {
+      const res = await origFetch(input, init);
+      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+      if (url.port === port && res.status !== 101) {
+        const headers = {};
+        res.headers.forEach((v, k) => { headers[k] = v; });
+        const reqHeaders = {};
+        new Headers(init.headers || {}).forEach((v, k) => { reqHeaders[k] = v; });
+        res.clone().text().then((body) => write((init.method || 'GET').toUpperCase(), url.pathname + url.search,
+          reqHeaders, res.status, headers, body), () => {});
+      }
+      return res;
+    };
+  }
+}
+if (process.env.CONTRACT_LOG && process.env.STACK_ENV) recordTo(process.env.CONTRACT_LOG);
+
 module.exports = { ok, is, done, stack, token, publish, sleep, once };
