@@ -459,6 +459,11 @@ int	 proposal_run(struct req *, struct proposal_gen *, llm_delta_fn,
 int	 proposal_store(struct req *, struct proposal_gen *, enum err *);
 void	 proposal_publish(struct req *, const struct proposal_gen *);
 
+void	 proposal_result_json(struct jw *, const struct proposal_gen *);
+void	 proposal_gen_free(struct proposal_gen *);
+void	 proposal_fail(struct req *, const struct proposal_gen *);
+void	 proposal_release(struct req *, struct proposal_gen *);
+
 /*
  * proposal_event.c -- proposal:updated, one shape whatever changed the
  * proposal (generation, a stream cut short, PATCH, submit): the
@@ -471,10 +476,6 @@ void	 proposal_publish(struct req *, const struct proposal_gen *);
  */
 void	 proposal_announce(struct req *, const char *, const char *,
 	    const char *, const char *);
-void	 proposal_result_json(struct jw *, const struct proposal_gen *);
-void	 proposal_gen_free(struct proposal_gen *);
-void	 proposal_fail(struct req *, const struct proposal_gen *);
-void	 proposal_release(struct req *, struct proposal_gen *);
 
 /*
  * job.c -- the job row, declared once.  A statement selects of a job

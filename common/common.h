@@ -160,6 +160,7 @@ struct config {
 	int		 workers;
 	char		*log_level;
 	char		*trusted_proxies;
+	char		*openapi_file;
 	int		 rl_enabled;
 	struct rl_policy rl[RL_CLASSES_MAX];	/* by class (ratelimit.c) */
 	int		 cache_enabled;
@@ -348,6 +349,15 @@ void	 auth_keys_free(struct auth_keys *);
 int	 auth_key_known(const struct auth_keys *, const char *);
 void	 auth_cache_clear(void);
 
+int	 auth_verify(struct auth_keys *, const struct config *,
+	    const char *, time_t, struct principal *, const char **);
+int	 auth_verify_cached(struct auth_keys *, const struct config *,
+	    const char *, time_t, struct principal *, const char **);
+const char *auth_token_from(const char *, const char *, char *, size_t);
+char	*auth_sign(enum auth_alg, const unsigned char *, size_t, const char *,
+	    const char *);
+int	 auth_tenant_for(const char *, const char *, char *, size_t);
+
 /*
  * jwks.c -- the RS256 keys of a JWKS URL (jwt_jwks_url), as an issuer
  * such as Clerk publishes and rotates them.
@@ -370,14 +380,6 @@ int	 jwks_open(struct auth_keys *, const struct config *);
 int	 jwks_current(struct auth_keys *, time_t, const char *);
 void	 jwks_close(struct auth_keys *);
 int	 jwks_cache_max_age(const char *, int, int);
-int	 auth_verify(struct auth_keys *, const struct config *,
-	    const char *, time_t, struct principal *, const char **);
-int	 auth_verify_cached(struct auth_keys *, const struct config *,
-	    const char *, time_t, struct principal *, const char **);
-const char *auth_token_from(const char *, const char *, char *, size_t);
-char	*auth_sign(enum auth_alg, const unsigned char *, size_t, const char *,
-	    const char *);
-int	 auth_tenant_for(const char *, const char *, char *, size_t);
 
 /*
  * db.c -- one persistent PostgreSQL connection per worker.

@@ -80,6 +80,8 @@ static const struct knob platform_knobs[] = {
 	CONFIG_STR("trusted_proxies", cfg.trusted_proxies, "",
 	    "comma list of proxy addresses or CIDR blocks whose "
 	    "X-Forwarded-For is believed"),
+	CONFIG_STR("openapi_file", cfg.openapi_file, "",
+	    "the OpenAPI document served at /api/openapi.yaml (empty: 404)"),
 	CONFIG_INT("rl_enabled", cfg.rl_enabled, "1", 0, 1,
 	    "1: rate limits on; 0: off (for benchmarks)"),
 	CONFIG_INT("rl_default_limit", cfg.rl[RL_DEFAULT].limit, "100", 1,

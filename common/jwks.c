@@ -136,7 +136,7 @@ fetch(const struct jwks_remote *jr, struct fetch *f)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)jr->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)jr->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "upwork-api-jwks/1");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "jwks-fetch/1");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);

@@ -11,7 +11,7 @@ set -eu
 PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin spawn-fcgi libpq-dev
 libhiredis-dev libjson-c-dev libcurl4-openssl-dev libjwt-dev libssl-dev
 libev-dev libwslay-dev libhttp-parser-dev
-postgresql postgresql-contrib redis-server lighttpd apache2
+postgresql postgresql-contrib redis-server lighttpd lighttpd-modules-lua apache2
 openssl curl xxd iproute2 perl wrk clang libclang-rt-14-dev
 debhelper lintian systemd logrotate"
 
@@ -26,7 +26,9 @@ command -v node >/dev/null && command -v npm >/dev/null ||
 # The broadcaster's tests drive it with the official socket.io-client,
 # installed from the npm registry into tests/node (lockfile committed).
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$root/tests/node/node_modules/socket.io-client" ] && command -v npm >/dev/null; then
+if { [ ! -f "$root/tests/node/node_modules/.package-lock.json" ] ||
+    [ "$root/tests/node/package-lock.json" -nt "$root/tests/node/node_modules/.package-lock.json" ]; } &&
+    command -v npm >/dev/null; then
 	echo "deps: npm ci in tests/node" >&2
 	(cd "$root/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
 	    echo "deps: warning: npm ci failed; the socket.io tests will fail" >&2

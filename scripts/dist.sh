@@ -64,6 +64,10 @@ manifest() {
 		echo "0644 $DATADIR/sql/$(basename "$f") $f"
 	done
 	echo "0644 $DATADIR/crontab render:crontab"
+	echo "0644 $DATADIR/openapi.yaml $ROOT/docs/openapi.yaml"
+	for f in "$ROOT"/httpd-conf/errors/api-error-*.html "$ROOT"/httpd-conf/errors/request-id.lua; do
+		echo "0644 $DATADIR/errors/$(basename "$f") $f"
+	done
 	for f in "$ROOT"/docs/man/*.[1-8]; do
 		f=$(basename "$f")
 		echo "0644 $MANDIR/man${f##*.}/$f render:man:$f"
@@ -123,7 +127,7 @@ apache_routes() {
 			next
 		}
 		!/^#/ && NF >= 2 && $3 != "bench" {
-			printf "ProxyPassMatch \"%s\" \"unix:%s/%s/fcgi.sock|fcgi://upwork-api-%s/\"%s\n", \
+			printf "ProxyPassMatch \"%s\" \"unix:%s/%s/fcgi.sock|fcgi://upwork-api-%s/\"%s mapping=encoded\n", \
 			    $1, run, $2, $2, (seen[$2]++ ? "" : " flushpackets=on")
 		}' "$ROUTES"
 }

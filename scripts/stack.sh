@@ -193,6 +193,7 @@ app_conf() {
 		echo "jwt_issuer = $JWT_ISSUER"
 		echo "jwt_audience = $JWT_AUDIENCE"
 		echo "trusted_proxies = $TRUSTED_PROXIES"
+		echo "openapi_file = $RT/conf/openapi.yaml"
 		echo "log_level = info"
 		echo "# AI: llm_provider = builtin works offline. For OpenAI or a compatible server, put the API key"
 		echo "# in the file below and set llm_provider = openai (and llm_base_url, llm_model if needed)."
@@ -578,7 +579,7 @@ apache_routes() {
 		}
 		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
 			# Worker parameters count once per worker: on its first route.
-			printf "ProxyPassMatch \"%s\" \"unix:%s/run/fcgi/%s.sock|fcgi://%s/\"%s\n", $1, rt, $2, $2, (seen[$2]++ ? "" : " flushpackets=on")
+			printf "ProxyPassMatch \"%s\" \"unix:%s/run/fcgi/%s.sock|fcgi://%s/\"%s\n", $1, rt, $2, $2, (seen[$2]++ ? "" : " flushpackets=on") " mapping=encoded"
 		}' "$ROOT/httpd-conf/routes"
 }
 
@@ -588,6 +589,14 @@ web_start() {
 	pid_alive "$RT/run/$other.pid" && web_stop_one "$other"
 	pid_alive "$RT/run/$WEB.pid" && return 0
 	port_busy "$PORT" && die "port $PORT is already in use"
+	# The contract, served at /api/openapi.yaml (openapi_file).
+	cp "$ROOT/docs/openapi.yaml" "$RT/conf/openapi.yaml"
+	chmod 0644 "$RT/conf/openapi.yaml"
+	# The JSON bodies of the web servers' own errors (httpd-conf/errors).
+	mkdir -p "$RT/conf/errors"
+	cp "$ROOT"/httpd-conf/errors/api-error-*.html "$ROOT/httpd-conf/errors/request-id.lua" "$RT/conf/errors/"
+	chmod 0755 "$RT/conf/errors"
+	chmod 0644 "$RT"/conf/errors/*
 	case $WEB in
 	lighttpd)
 		render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes)" >"$RT/conf/lighttpd.conf"

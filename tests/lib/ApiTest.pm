@@ -164,7 +164,7 @@ sub record_exchange {
     (my $file = $0) =~ s{.*/}{};
     my $line = JSON::PP->new->canonical->encode({ src => $file, method => $method, target => $target,
         request => \%rq, status => $status + 0, headers => \%h,
-        body => utf8::is_utf8($body // '') ? $body : Encode::decode('UTF-8', $body // '', Encode::FB_DEFAULT) });
+        body => !defined $body ? undef : utf8::is_utf8($body) ? $body : Encode::decode('UTF-8', $body, Encode::FB_DEFAULT) });
     if (open my $fh, '>>:encoding(UTF-8)', "$dir/$file.$$.jsonl") {
         print $fh "$line\n";
         close $fh;
@@ -392,7 +392,7 @@ sub sse_request {
     $res{ms} = (time() - $t0) * 1000;
     close $sock unless $res{closed};
     record_exchange('POST', $path, { 'Content-Type' => 'application/json' }, $res{status}, $res{headers},
-        $res{closed} ? '' : $res{body}) if $res{status};
+        $res{closed} ? undef : $res{body}) if $res{status};
     return \%res;
 }
 
