@@ -195,14 +195,16 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	}
 	cors_headers(r, NULL);
 	/*
-	 * A body of unknown length: lighttpd refuses such a request before
-	 * the program sees it (411); Apache passes it on.  The API answers
-	 * as lighttpd does, whatever the path, so that both servers agree.
+	 * A POST that does not say how long its body is: lighttpd refuses
+	 * it before the program sees it (411), Apache passes it on.  The API
+	 * answers as lighttpd does, whatever the path, so that both servers
+	 * agree.  (A PUT or PATCH without a length has no body, RFC 9112
+	 * 6.3: lighttpd passes it on with Content-Length 0, and so does the
+	 * API take it.)
 	 */
-	if ((r->method & (METHOD_POST | METHOD_PUT | METHOD_PATCH)) &&
-	    !has_length(r)) {
-		http_error(r, ERR_LENGTH_REQUIRED, "a %s needs a Content-Length "
-		    "(0 for no body)", r->method_name);
+	if (r->method == METHOD_POST && !has_length(r)) {
+		http_error(r, ERR_LENGTH_REQUIRED, "a POST needs a Content-Length "
+		    "(0 for no body)");
 		return;
 	}
 	if (rt == NULL) {

@@ -52,8 +52,10 @@ http_head(struct req *r, int status, const char *ctype, long long len)
 
 /*
  * A whole response.  A 204 has neither body nor Content-Length (RFC
- * 9110, 8.6); a HEAD gets the head a GET would, Content-Length
- * included, and no body.  ctype NULL: no Content-Type.
+ * 9110, 8.6).  A HEAD gets what a GET would, body included: the web
+ * server drops the body (CGI/1.1 and FastCGI leave HEAD to it), and
+ * Apache sends the Content-Length only of a body it has seen.  ctype
+ * NULL: no Content-Type.
  */
 void
 http_send(struct req *r, int status, const char *ctype, const char *body,
@@ -61,7 +63,7 @@ http_send(struct req *r, int status, const char *ctype, const char *body,
 {
 	if (http_head(r, status, ctype, status == 204 ? -1 : (long long)len) == -1)
 		return;
-	if (status != 204 && r->method != METHOD_HEAD)
+	if (status != 204)
 		FCGX_PutStr(body, (int)len, r->fcgi->out);
 }
 

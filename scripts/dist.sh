@@ -123,7 +123,7 @@ apache_routes() {
 			# mod_proxy_http; no $1 in the target, so the whole path is
 			# appended.  The worker parameters go with its first route:
 			# upgrade=websocket lets WebSocket upgrades through.
-			printf "ProxyPassMatch \"%s\" \"http://%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket")
+			printf "ProxyPassMatch \"%s\" \"http://%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket") " mapping=encoded"
 			next
 		}
 		!/^#/ && NF >= 2 && $3 != "bench" {

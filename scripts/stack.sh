@@ -574,7 +574,7 @@ apache_routes() {
 			# WebSocket upgrades through (plain requests stay plain);
 			# timeout=300 keeps a long-polling GET (held up to
 			# push_ping_interval_ms) whatever ProxyTimeout becomes.
-			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket timeout=300")
+			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket timeout=300") " mapping=encoded"
 			next
 		}
 		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
