@@ -104,7 +104,8 @@ req_init(struct req *r, struct app *app, FCGX_Request *f)
 		r->path = arena_strdup(&r->arena, uri);
 		q = "";
 	}
-	if (url_decode(r->path, &len, 0) == -1) {
+	/* An encoded slash is refused, as lighttpd refuses it (400). */
+	if (strcasestr(r->path, "%2f") != NULL || url_decode(r->path, &len, 0) == -1) {
 		r->path = NULL;
 		return -1;
 	}

@@ -52,9 +52,9 @@ $r = api(POST => '/api/jobs', token => $tok, json => { name => 'x' x 70000 });
 is($r->{status}, 413, 'past body_max: the API\'s 413');
 error_body($r, 'payload_too_large', '413 from the API');
 
-for my $target ('/api/jobs/%00', '/api/jobs?q=%00', '/api/me%00') {
+for my $target ('/api/jobs/%00', '/api/jobs?q=%00', '/api/me%00', '/api/templates/..%2f..%2fetc') {
     $r = raw("GET $target HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $tok\r\nConnection: close\r\n\r\n");
-    is($r->{status}, 400, "$target: 400, not a web server's HTML page (nor Apache's 404)");
+    is($r->{status}, 400, "$target: 400, not a web server's HTML page (nor a 404)");
     error_body($r, 'bad_request', "$target");
 }
 $r = raw('GET /api/jobs?q=' . ('a' x 70000) . " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -158,6 +158,10 @@ test_routes(void)
 	    strstr(mem_fcgi_body(&m), "the URL is not valid") != NULL,
 	    "an undecodable URL: 400");
 	mem_fcgi_free(&m);
+	run(&m, "GET", "/api/things/a%2Fb", 1, NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 400 Bad Request") && seen.calls == 0,
+	    "an encoded slash in the path: 400, as lighttpd refuses it");
+	mem_fcgi_free(&m);
 	run(&m, "GET", "/api/silent", 1, NULL, NULL);
 	ok(seen.calls == 1 && mem_fcgi_has(&m, "Status: 500 Internal Server Error"),
 	    "a handler that wrote nothing: a 500 all the same");
