@@ -20,7 +20,7 @@ const INTERVAL = 2100;	// jwt_jwks_refetch_interval (2 s) and a little
 // The fake issuer's control endpoints, over HTTPS with the stack's test CA.
 function issuer(method, p, body) {
   return new Promise((resolve, reject) => {
-    const req = https.request(s.FAKE_JWKS_URL + p, { method, ca, headers: { 'Content-Type': 'application/json' } }, (res) => {
+    const req = https.request(s.FAKE_JWKS_URL + p, { method, ca, agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
       let b = '';
       res.on('data', (d) => { b += d; });
       res.on('end', () => resolve(JSON.parse(b)));
@@ -102,6 +102,7 @@ function stackCmd(...args) {
   await issuer('POST', '/__jwks/keys', { add: [b.jwk], remove: [a.kid] });
   await sleep(INTERVAL);
   f0 = await fetches();
+  const tr = Date.now();
   is((await api(tok(b))).status, 200, 'the rotated-in kid works on first use');
   is(await fetches() - f0, 1, 'after one fetch');
   await sleep(1100);	// each process looks at the shared copy once a second
@@ -109,7 +110,9 @@ function stackCmd(...args) {
   ok(all(old, 401), 'the removed kid stops working in every worker', old);
   ok(all(await statuses(2, () => events(tok(a))), 401), 'and in the broadcaster');
   ok(all(await statuses(8, () => api(tok(b))), 200), 'the new one works everywhere');
-  is(await fetches() - f0, 1, 'still one fetch');
+  // The removed kid is unknown now: it may look again, once per interval.
+  const allowed = 1 + Math.floor((Date.now() - tr) / 2000);
+  ok(await fetches() - f0 <= allowed, `${await fetches() - f0} fetches in ${Date.now() - tr} ms: at most one per interval (${allowed})`);
 
   // max-age: the set is kept as long as the issuer says, then fetched again.
   await issuer('POST', '/__jwks/config', { maxAge: 2 });
