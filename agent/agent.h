@@ -459,10 +459,24 @@ int	 proposal_run(struct req *, struct proposal_gen *, llm_delta_fn,
 	    llm_tick_fn, void *);
 int	 proposal_store(struct req *, struct proposal_gen *, enum err *);
 void	 proposal_publish(struct req *, const struct proposal_gen *);
+
 void	 proposal_result_json(struct jw *, const struct proposal_gen *);
 void	 proposal_gen_free(struct proposal_gen *);
 void	 proposal_fail(struct req *, const struct proposal_gen *);
 void	 proposal_release(struct req *, struct proposal_gen *);
+
+/*
+ * proposal_event.c -- proposal:updated, one shape whatever changed the
+ * proposal (generation, a stream cut short, PATCH, submit): the
+ * proposal as GET /api/proposals/{id} shows it, history included, and
+ * "changes" (the fields that changed, or "created"), "cause"
+ * (generated, stopped, updated, submitted), "previousStatus" (null for
+ * a new one) and "truncated" (content and alternatives left out, null,
+ * when the whole would pass EVENTS_DATA_MAX), to the proposal's user.
+ * Read after the change is committed; a notification, never fatal.
+ */
+void	 proposal_announce(struct req *, const char *, const char *,
+	    const char *, const char *);
 
 /*
  * job.c -- the job row, declared once.  A statement selects of a job
@@ -574,12 +588,21 @@ void	 job_score_rows(struct arena *, const PGresult *, const PGresult *,
 #define SHAPE_PROPOSAL_FROM	" FROM proposals p" SHAPE_PROPOSAL_JOINS
 #define SHAPE_HISTORY_COLUMNS \
 	"h.from_status, h.to_status, h.edited, h.changed_by, h.changed_at"
+/* One proposal ($1) as GET /api/proposals/{id} shows it: these two, then shape_proposal_one(). */
+#define SHAPE_PROPOSAL_ONE_SQL \
+	"SELECT " SHAPE_PROPOSAL_COLUMNS SHAPE_PROPOSAL_FROM " WHERE p.id = $1::uuid"
+#define SHAPE_HISTORY_SQL \
+	"SELECT " SHAPE_HISTORY_COLUMNS " FROM proposal_history h" \
+	" WHERE h.proposal_id = $1::uuid ORDER BY h.id"
+#define SHAPE_OPEN	0x01	/* shape_proposal(): leave the object open */
+#define SHAPE_LEAN	0x02	/* shape_proposal(): content and alternatives null */
 void	 shape_job(struct jw *, const PGresult *, int, int);
 void	 shape_job_match(struct jw *, const PGresult *, int,
 	    const struct job_scores *, const struct job_scored *, long long);
 int	 shape_search(struct jw *, const PGresult *, int, int);
 void	 shape_proposal(struct jw *, const PGresult *, int, int);
 void	 shape_history(struct jw *, const PGresult *, int);
+void	 shape_proposal_one(struct jw *, const PGresult *, const PGresult *, int);
 void	 shape_time(struct jw *, const char *, const char *);
 
 /*
@@ -612,6 +635,7 @@ struct analytics_range {
 	long long	 days;
 	const char	*lo, *hi;	/* the start of from, the start of the day after to */
 };
+extern const struct field_obj analytics_query;
 int	 analytics_range(struct req *, struct analytics_range *);
 void	 analytics_open(struct jw *, const struct analytics_range *);
 

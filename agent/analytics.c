@@ -21,21 +21,26 @@ static const struct field range_fields[] = {
 	    .min = 10957, .max = 47481 },
 };
 
+/* The analytics routes' query (struct route's query): from and to. */
+const struct field_obj analytics_query = {
+	.fields = range_fields, .nfields = nitems(range_fields),
+	.size = sizeof(struct range_q)
+};
+
 /*
  * The range of the query string: to defaults to today (UTC), from to
  * 29 days before to; at most RANGE_DAYS_MAX days.  Its bounds as
  * timestamps go to lo and hi (the start of from, the start of the day
- * after to), in r's arena.  0, or -1 after the 400.
+ * after to), in r's arena; the query was parsed by analytics_query
+ * (dispatch.c).  0, or -1 after the 400.
  */
 int
 analytics_range(struct req *r, struct analytics_range *a)
 {
-	struct range_q	q;
-	uint64_t	set;
+	struct range_q	q = *(const struct range_q *)r->qv;
+	uint64_t	set = r->qset;
 	char		day[16];
 
-	if (valid_query(r, range_fields, nitems(range_fields), &q, &set) == -1)
-		return -1;
 	if (!FIELD_SET(set, RQ_TO))
 		q.to = (long long)time(NULL) / 86400;
 	if (!FIELD_SET(set, RQ_FROM))

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent.h"
 
@@ -234,18 +235,18 @@ budget_match(const struct search *s, const struct upwork_job *j)
  * minMatch, else its creator's matchThreshold, else none.  Each job is
  * scored with the creator's profile as it was when posted (asOf = its
  * posting time), exactly as GET /api/jobs?sort=match and job analytics
- * score it (README, "Matching").  Returns how many are kept, or -1 when
+ * score it (README, "Matching"); the scores go to sc (they point into
+ * got, which the caller clears).  Returns how many are kept, or -1 when
  * the profile or the jobs could not be read (nothing is announced then,
  * rather than every job to a user who asked for few).
  */
 static int
 match_filter(struct run *rn, const PGresult *res, const struct search *s,
-    char *keep)
+    char *keep, struct job_scores *scp, PGresult **got)
 {
 	struct buf		 ids = { 0 };
 	const char		*user[1] = { s->user_id }, *idp[1];
 	struct db_query		 q[2];
-	PGresult		*got[2];
 	struct job_scores	 sc;
 	size_t			 k;
 	int			 i, min, kept = 0;
@@ -256,12 +257,6 @@ match_filter(struct run *rn, const PGresult *res, const struct search *s,
 			buf_printf(&ids, "%s%s", ids.len > 1 ? "," : "",
 			    PQgetvalue(res, i, JC_ID));
 	buf_putc(&ids, '}');
-	if (s->min_match == 0) {	/* explicitly none: nothing to read */
-		for (i = 0; i < PQntuples(res); i++)
-			kept += keep[i];
-		buf_free(&ids);
-		return kept;
-	}
 	idp[0] = ids.data;
 	q[0] = (struct db_query){ JOB_PROFILE_SQL, 1, user };
 	q[1] = (struct db_query){ stmts[STMT_SCORE], 1, idp };
@@ -290,35 +285,62 @@ match_filter(struct run *rn, const PGresult *res, const struct search *s,
 		}
 		kept += keep[i];
 	}
-	db_clear(got, 2);
+	*scp = sc;
 	buf_free(&ids);
 	return kept;
 }
 
-/* job:new for each inserted row of the jobs statement that reaches the search's minimum match (cache already invalidated). */
+/*
+ * job:new for each inserted row of the jobs statement that reaches the
+ * search's minimum match (cache already invalidated): the job as GET
+ * /api/jobs shows it to the search's creator (the match as of this
+ * minute over the default window, as the newest-first list scores it),
+ * the search and whose match it is.
+ */
 static void
 announce(struct run *rn, const PGresult *res, const struct search *s)
 {
-	struct buf	 b = { 0 };
-	struct jw	 w;
-	char		*keep;
-	int		 i;
+	struct buf		 b = { 0 };
+	struct jw		 w;
+	struct job_scores	 sc;
+	PGresult		*got[2] = { NULL, NULL };
+	struct match_result	 m;
+	long long		 as_of = (long long)time(NULL) / 60 * 60000000;
+	char			*keep;
+	size_t			 k;
+	int			 i;
 
 	keep = arena_alloc(&rn->arena, (size_t)PQntuples(res) + 1);
-	if (match_filter(rn, res, s, keep) <= 0)
+	if (match_filter(rn, res, s, keep, &sc, got) <= 0) {
+		db_clear(got, 2);
 		return;
+	}
 	for (i = 0; i < PQntuples(res); i++) {
 		if (!keep[i])
 			continue;
+		for (k = 0; k < sc.n; k++)
+			if (strcmp(sc.jobs[k].id, PQgetvalue(res, i, JC_ID)) == 0)
+				break;
+		if (k == sc.n) {
+			LOG_ERR(NULL, "poll: %s: job %s was not scored; not "
+			    "announced", rn->tenant, PQgetvalue(res, i, JC_ID));
+			continue;
+		}
 		buf_reset(&b);
 		jw_init(&w, &b);
+		match_score(&sc.profile.m, &sc.jobs[k].job, as_of,
+		    MATCH_WINDOW_DAYS * 86400LL * 1000000, &m);
 		shape_job(&w, res, i, 1);
+		match_json(jw_value(&w, "match"), &sc.profile.m, &sc.jobs[k].job,
+		    as_of, &m);
 		jw_string(&w, "searchId", s->id);
+		jw_string(&w, "matchUserId", s->user_id);
 		jw_end(&w);
 		if (events_publish(rn->redis, "job:new", rn->tenant, NULL, b.data,
 		    NULL, 0) == 0)
 			rn->st->published++;
 	}
+	db_clear(got, 2);
 	buf_free(&b);
 }
 

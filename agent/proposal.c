@@ -646,26 +646,15 @@ proposal_release(struct req *r, struct proposal_gen *g)
 	ai_release(r, g->ctx.reservation);
 }
 
-/* proposal:updated to the user who generated it; a notification, never fatal. */
+/*
+ * proposal:updated to the user who generated it (proposal_event.c): a
+ * new draft, or an incomplete one when a stream was cut short.
+ */
 void
 proposal_publish(struct req *r, const struct proposal_gen *g)
 {
-	struct buf	b = { 0 };
-	struct jw	w;
-
-	jw_init(&w, &b);
-	jw_object(&w, NULL);
-	jw_string(&w, "id", g->out.id);
-	jw_string(&w, "jobId", g->ctx.job.id);
-	jw_string(&w, "status", g->out.incomplete ? "incomplete" : "draft");
-	jw_string(&w, "tone", tone_names[g->in.tone]);
-	jw_string(&w, "provider", llm_provider_name(g->ctx.provider));
-	jw_string(&w, "model", g->ctx.model);
-	shape_time(&w, "createdAt", g->out.created_at);
-	jw_end(&w);
-	(void)events_publish(&r->app->redis, "proposal:updated",
-	    r->auth.tenant_id, r->auth.user_id, b.data, NULL, 0);
-	buf_free(&b);
+	proposal_announce(r, g->out.id, g->out.incomplete ? "stopped" :
+	    "generated", "created", NULL);
 }
 
 /* What the generation used and cost, as the seed's "metadata". */

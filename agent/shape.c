@@ -184,10 +184,11 @@ shape_search(struct jw *w, const PGresult *res, int row, int col)
 
 /*
  * A proposal from SHAPE_PROPOSAL_COLUMNS: its job's title and what
- * generating it cost.  open: leave the object open for more keys.
+ * generating it cost.  flags: SHAPE_OPEN leaves the object open for
+ * more keys, SHAPE_LEAN writes content and alternatives as null.
  */
 void
-shape_proposal(struct jw *w, const PGresult *res, int row, int open)
+shape_proposal(struct jw *w, const PGresult *res, int row, int flags)
 {
 	static const struct {
 		const char	*key;
@@ -202,7 +203,9 @@ shape_proposal(struct jw *w, const PGresult *res, int row, int open)
 
 	jw_object(w, NULL);
 	for (i = 0; i < nitems(cols); i++) {
-		if (cols[i].text)
+		if ((flags & SHAPE_LEAN) && (i == 4 || i == 5))
+			jw_null(w, cols[i].key);
+		else if (cols[i].text)
 			put_text(w, cols[i].key, res, row, (int)i);
 		else
 			put_raw(w, cols[i].key, res, row, (int)i);
@@ -224,8 +227,26 @@ shape_proposal(struct jw *w, const PGresult *res, int row, int open)
 	put_time(w, "readyAt", res, row, 19);
 	put_time(w, "createdAt", res, row, 16);
 	put_time(w, "updatedAt", res, row, SHAPE_PROPOSAL_UPDATED);
-	if (!open)
+	if (!(flags & SHAPE_OPEN))
 		jw_end(w);
+}
+
+/*
+ * The proposal of SHAPE_PROPOSAL_ONE_SQL (one) with its history
+ * (SHAPE_HISTORY_SQL), as GET /api/proposals/{id} answers it; the
+ * object is left open.  flags: SHAPE_LEAN or 0.
+ */
+void
+shape_proposal_one(struct jw *w, const PGresult *one, const PGresult *hist,
+    int flags)
+{
+	int	i;
+
+	shape_proposal(w, one, 0, SHAPE_OPEN | flags);
+	jw_array(w, "history");
+	for (i = 0; i < PQntuples(hist); i++)
+		shape_history(w, hist, i);
+	jw_end(w);
 }
 
 /* One change of a proposal from SHAPE_HISTORY_COLUMNS. */

@@ -173,10 +173,6 @@ research(struct req *r)
 	int			 enriched;
 
 	memset(&rs, 0, sizeof(rs));
-	if (r->nquery > 0) {
-		valid_fail_field(r, r->query[0].key, "unknown parameter");
-		return;
-	}
 	if (!uuid_valid(r->args[0])) {
 		valid_fail_field(r, "clientId", "must be a UUID");
 		return;
@@ -246,7 +242,7 @@ out:
 
 static const struct route routes[] = {
 	{ "/api/clients/{clientId}/research", METHOD_GET, research, 0,
-	    RL_DEFAULT },
+	    RL_DEFAULT, NULL },
 };
 
 int

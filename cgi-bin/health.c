@@ -1,4 +1,6 @@
-/* health.c: GET /api/health reports PostgreSQL and Redis reachability, without authentication. */
+/* health.c: GET /api/health reports PostgreSQL and Redis reachability, without authentication; GET /api/openapi.yaml serves the API's OpenAPI document. */
+#include <stdlib.h>
+
 #include "agent.h"
 
 /*
@@ -43,8 +45,31 @@ health(struct req *r)
 	buf_free(&b);
 }
 
+#define OPENAPI_MAX	(4 * 1024 * 1024)
+
+/*
+ * The contract, for tools (openapi_file: docs/openapi.yaml as make
+ * install and the stack put it).  Read on every request: it is small,
+ * and an upgrade replaces it under a running worker.
+ */
+static void
+openapi(struct req *r)
+{
+	char	*doc;
+	size_t	 len;
+
+	if (*cfg.openapi_file == '\0' ||
+	    (doc = read_file(cfg.openapi_file, OPENAPI_MAX, &len)) == NULL) {
+		http_error(r, ERR_NOT_FOUND, "no OpenAPI document is installed");
+		return;
+	}
+	http_send(r, 200, "application/yaml; charset=utf-8", doc, len);
+	free(doc);
+}
+
 static const struct route routes[] = {
-	{ "/api/health", METHOD_GET, health, ROUTE_PUBLIC, RL_NONE },
+	{ "/api/health", METHOD_GET, health, ROUTE_PUBLIC, RL_NONE, NULL },
+	{ "/api/openapi.yaml", METHOD_GET, openapi, ROUTE_PUBLIC, RL_NONE, NULL },
 };
 
 int

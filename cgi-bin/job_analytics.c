@@ -212,7 +212,8 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "/api/analytics/jobs", METHOD_GET, jobs_analytics, 0, RL_DEFAULT },
+	{ "/api/analytics/jobs", METHOD_GET, jobs_analytics, 0, RL_DEFAULT,
+	    &analytics_query },
 };
 
 int

@@ -15,6 +15,10 @@ static const struct field list_fields[] = {
 	{ FIELD("limit", FT_INT, struct list_q, limit), .min = 1, .max = 100,
 	    .def = "50" },
 };
+static const struct field_obj list_query = {
+	.fields = list_fields, .nfields = nitems(list_fields),
+	.size = sizeof(struct list_q)
+};
 
 enum stmt {
 	STMT_COUNT,
@@ -33,8 +37,7 @@ static const char *const stmts[STMT__MAX] = {
 static void
 searches_list(struct req *r)
 {
-	struct list_q	 q;
-	uint64_t	 set;
+	struct list_q	 q = *(const struct list_q *)r->qv;
 	const char	*params[2];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
@@ -43,8 +46,6 @@ searches_list(struct req *r)
 	long long	 total;
 	int		 i;
 
-	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
-		return;
 	buf_printf(&key, "page=%lld&limit=%lld", q.page, q.limit);
 	if (reply_cached(&rp, r, CACHE_SEARCHES, key.data, 0))
 		goto out;
@@ -99,8 +100,9 @@ searches_delete(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/job-searches", METHOD_GET, searches_list, 0, RL_DEFAULT },
-	{ "/api/job-searches/{id}", METHOD_DELETE, searches_delete, 0, RL_DEFAULT },
+	{ "/api/job-searches", METHOD_GET, searches_list, 0, RL_DEFAULT,
+	    &list_query },
+	{ "/api/job-searches/{id}", METHOD_DELETE, searches_delete, 0, RL_DEFAULT, NULL },
 };
 
 int

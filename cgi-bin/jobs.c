@@ -57,6 +57,10 @@ static const struct field list_fields[] = {
 	[LQ_MINMATCH] = { FIELD("minMatch", FT_INT, struct list_q, min_match),
 	    .max = 100, .def = "0" },
 };
+static const struct field_obj list_query = {
+	.fields = list_fields, .nfields = nitems(list_fields),
+	.size = sizeof(struct list_q)
+};
 
 /* POST /api/jobs body: a saved search. */
 struct search_b {
@@ -297,8 +301,8 @@ out:
 static void
 jobs_list(struct req *r)
 {
-	struct list_q	 q = { 0 };
-	uint64_t	 set;
+	struct list_q	 q = *(const struct list_q *)r->qv;
+	uint64_t	 set = r->qset;
 	const char	*params[NFILTERS + 2], *user[1] = { r->auth.user_id };
 	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, key = { 0 };
 	struct reply	 rp;
@@ -309,8 +313,6 @@ jobs_list(struct req *r)
 	size_t		 i;
 	int		 n;
 
-	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
-		return;
 	if (FIELD_SET(set, LQ_MINBUDGET) && FIELD_SET(set, LQ_MAXBUDGET) &&
 	    q.min_budget > q.max_budget) {
 		valid_fail_field(r, "minBudget", "must not be greater than maxBudget");
@@ -419,8 +421,8 @@ jobs_save_search(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/jobs", METHOD_GET, jobs_list, 0, RL_DEFAULT },
-	{ "/api/jobs", METHOD_POST, jobs_save_search, ROUTE_JSON, RL_DEFAULT },
+	{ "/api/jobs", METHOD_GET, jobs_list, 0, RL_DEFAULT, &list_query },
+	{ "/api/jobs", METHOD_POST, jobs_save_search, ROUTE_JSON, RL_DEFAULT, NULL },
 };
 
 int

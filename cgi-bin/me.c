@@ -310,8 +310,8 @@ me_put(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/me", METHOD_GET, me_get, 0, RL_DEFAULT },
-	{ "/api/me", METHOD_PUT, me_put, ROUTE_JSON, RL_DEFAULT },
+	{ "/api/me", METHOD_GET, me_get, 0, RL_DEFAULT, NULL },
+	{ "/api/me", METHOD_PUT, me_put, ROUTE_JSON, RL_DEFAULT, NULL },
 };
 
 int

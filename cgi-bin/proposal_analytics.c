@@ -218,7 +218,8 @@ out:
 
 static const struct route routes[] = {
 	{ "/api/analytics/proposals", METHOD_GET, proposals_analytics, 0,
-	    RL_DEFAULT },
+	    RL_DEFAULT,
+	    &analytics_query },
 };
 
 int

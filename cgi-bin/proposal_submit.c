@@ -53,9 +53,8 @@ proposal_submit(struct req *r)
 	struct db_query		 q;
 	struct upwork_proposal	 p;
 	struct upwork_err	 e;
-	struct buf		 url = { 0 }, data = { 0 }, b = { 0 };
+	struct buf		 url = { 0 }, b = { 0 };
 	struct reply		 rp;
-	struct jw		 w;
 	PGresult		*row, *res = NULL;
 	enum proposal_status	 from;
 	enum lc_verdict		 v;
@@ -107,26 +106,24 @@ proposal_submit(struct req *r)
 			goto out;
 		ready_at = xstrdup(PQgetvalue(res, 0, 0));
 		cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
-		jw_init(&w, &data);
-		proposal_json(&w, r->args[0], job, ready_at, url.data);
-		(void)events_publish(&r->app->redis, "proposal:updated",
-		    r->auth.tenant_id, r->auth.user_id, data.data, NULL, 0);
 	}
 	reply_open(&rp, r);
 	proposal_json(&rp.w, r->args[0], job, ready_at, url.data);
 	reply_send(&rp, 200);
+	if (v != LC_SAME)
+		proposal_announce(r, r->args[0], "submitted", "status,readyAt",
+		    proposal_status_names[from]);
 out:
 	PQclear(row);
 	PQclear(res);
 	free(job);
 	free(ready_at);
 	buf_free(&url);
-	buf_free(&data);
 	buf_free(&b);
 }
 
 static const struct route routes[] = {
-	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK },
+	{ "/api/proposals/{id}/submit", METHOD_POST, proposal_submit, 0, RL_UPWORK, NULL },
 };
 
 int

@@ -22,6 +22,10 @@ static const struct field list_fields[] = {
 	[LQ_LIMIT] = { FIELD("limit", FT_INT, struct list_q, limit), .min = 1,
 	    .max = 50, .def = "20" },
 };
+static const struct field_obj list_query = {
+	.fields = list_fields, .nfields = nitems(list_fields),
+	.size = sizeof(struct list_q)
+};
 
 /* PATCH body: what may change; at least one of status, content, alternatives. */
 struct alternative {
@@ -85,10 +89,8 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_COUNT] = "SELECT count(*) FROM proposals p" FILTER,
 	[STMT_PAGE] = "SELECT " SHAPE_PROPOSAL_COLUMNS SHAPE_PROPOSAL_FROM FILTER
 	    " ORDER BY p.created_at DESC, p.id DESC LIMIT $3::int OFFSET $4::int",
-	[STMT_ONE] = "SELECT " SHAPE_PROPOSAL_COLUMNS SHAPE_PROPOSAL_FROM
-	    " WHERE p.id = $1::uuid",
-	[STMT_HISTORY] = "SELECT " SHAPE_HISTORY_COLUMNS
-	    " FROM proposal_history h WHERE h.proposal_id = $1::uuid ORDER BY h.id",
+	[STMT_ONE] = SHAPE_PROPOSAL_ONE_SQL,
+	[STMT_HISTORY] = SHAPE_HISTORY_SQL,
 	/* Only its user changes a proposal: anyone else gets a 404. */
 	[STMT_LOCK] = "SELECT status FROM proposals WHERE id = $1::uuid"
 	    " AND user_id = app_user() FOR UPDATE",
@@ -108,8 +110,8 @@ static const char *const stmts[STMT__MAX] = {
 static void
 proposals_list(struct req *r)
 {
-	struct list_q	 q = { 0 };
-	uint64_t	 set;
+	struct list_q	 q = *(const struct list_q *)r->qv;
+	uint64_t	 set = r->qset;
 	const char	*params[4];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
@@ -117,8 +119,6 @@ proposals_list(struct req *r)
 	long long	 total;
 	int		 i;
 
-	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
-		return;
 	params[0] = q.job_id;
 	params[1] = FIELD_SET(set, LQ_STATUS) ? proposal_status_names[q.status] :
 	    NULL;
@@ -138,14 +138,10 @@ proposals_list(struct req *r)
 	db_clear(res, 2);
 }
 
-/* The {id} of the path, and no query string; 0, or -1 after the 400. */
+/* The {id} of the path; 0, or -1 after the 400. */
 static int
 proposal_id(struct req *r)
 {
-	if (r->nquery > 0) {
-		valid_fail_field(r, r->query[0].key, "unknown parameter");
-		return -1;
-	}
 	if (!uuid_valid(r->args[0])) {
 		valid_fail_field(r, "id", "must be a UUID");
 		return -1;
@@ -162,7 +158,6 @@ proposals_get(struct req *r)
 			    { stmts[STMT_HISTORY], 1, params } };
 	PGresult	*res[2];
 	struct reply	 rp;
-	int		 i;
 
 	if (proposal_id(r) == -1 || db_run(r, qs, 2, res) == -1)
 		return;
@@ -171,10 +166,7 @@ proposals_get(struct req *r)
 		goto out;
 	}
 	reply_open(&rp, r);
-	shape_proposal(&rp.w, res[0], 0, 1);
-	jw_array(&rp.w, "history");
-	for (i = 0; i < PQntuples(res[1]); i++)
-		shape_history(&rp.w, res[1], i);
+	shape_proposal_one(&rp.w, res[0], res[1], 0);
 	reply_send(&rp, 200);
 out:
 	db_clear(res, 2);
@@ -268,7 +260,6 @@ proposals_patch(struct req *r)
 	enum lc_verdict		 v;
 	struct buf		 out = { 0 }, ev = { 0 };
 	struct reply		 rp;
-	struct jw		 w;
 	int			 edits;
 
 	if (proposal_id(r) == -1 || refuse_read_only(r) == -1 ||
@@ -320,20 +311,17 @@ proposals_patch(struct req *r)
 		goto out;
 
 	cache_invalidate(&r->app->redis, CACHE_USER, cache_scope(r, CACHE_USER));
-	jw_init(&w, &ev);
-	jw_object(&w, NULL);
-	jw_string(&w, "id", r->args[0]);
-	jw_string(&w, "jobId", PQgetvalue(res, 0, 1));
-	jw_string(&w, "status", proposal_status_names[to]);
-	jw_string(&w, "previousStatus", proposal_status_names[from]);
-	jw_bool(&w, "edited", edits);
-	shape_time(&w, "updatedAt", db_value(res, 0, SHAPE_PROPOSAL_UPDATED));
-	jw_end(&w);
-	(void)events_publish(&r->app->redis, "proposal:updated",
-	    r->auth.tenant_id, r->auth.user_id, ev.data, NULL, 0);
+	if (to != from)
+		buf_puts(&ev, to == PS_READY ? "status,readyAt" : "status");
+	if (FIELD_SET(set, PB_CONTENT))
+		buf_printf(&ev, "%scontent", ev.len ? "," : "");
+	if (FIELD_SET(set, PB_ALTERNATIVES))
+		buf_printf(&ev, "%salternatives", ev.len ? "," : "");
 	reply_open(&rp, r);
 	shape_proposal(&rp.w, res, 0, 0);
 	reply_send(&rp, 200);
+	proposal_announce(r, r->args[0], "updated", ev.data,
+	    proposal_status_names[from]);
 out:
 	PQclear(row);
 	PQclear(res);
@@ -342,10 +330,11 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "/api/proposals", METHOD_GET, proposals_list, 0, RL_DEFAULT },
-	{ "/api/proposals/{id}", METHOD_GET, proposals_get, 0, RL_DEFAULT },
+	{ "/api/proposals", METHOD_GET, proposals_list, 0, RL_DEFAULT,
+	    &list_query },
+	{ "/api/proposals/{id}", METHOD_GET, proposals_get, 0, RL_DEFAULT, NULL },
 	{ "/api/proposals/{id}", METHOD_PATCH, proposals_patch, ROUTE_JSON,
-	    RL_DEFAULT },
+	    RL_DEFAULT, NULL },
 };
 
 int

@@ -37,7 +37,7 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "/api/ai/proposals/generate", METHOD_POST, generate, ROUTE_JSON, RL_AI },
+	{ "/api/ai/proposals/generate", METHOD_POST, generate, ROUTE_JSON, RL_AI, NULL },
 };
 
 int

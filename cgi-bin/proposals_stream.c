@@ -118,11 +118,11 @@ stream(struct req *r)
 			send_error(&s, e, "the proposal was not stored");
 		goto out;
 	}
-	proposal_publish(r, &g);
 	if (g.out.incomplete) {
 		LOG_INFO(r, "stream: client went away; proposal %s stored "
 		    "incomplete", g.out.id);
 		r->code = "client_closed";
+		proposal_publish(r, &g);
 		goto out;
 	}
 	jw_init(&w, &b);
@@ -132,6 +132,8 @@ stream(struct req *r)
 	jw_end(&w);
 	if (sse_send(&s, b.data, b.len) == -1)
 		r->code = "client_closed";
+	/* The client has its answer; then the event, read back as stored. */
+	proposal_publish(r, &g);
 out:
 	proposal_release(r, &g);
 	buf_free(&b);
@@ -139,7 +141,7 @@ out:
 }
 
 static const struct route routes[] = {
-	{ "/api/ai/proposals/stream", METHOD_POST, stream, ROUTE_JSON, RL_AI },
+	{ "/api/ai/proposals/stream", METHOD_POST, stream, ROUTE_JSON, RL_AI, NULL },
 };
 
 int

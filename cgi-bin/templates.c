@@ -18,6 +18,10 @@ static const struct field list_fields[] = {
 	{ FIELD("limit", FT_INT, struct list_q, limit), .min = 1, .max = 100,
 	    .def = "50" },
 };
+static const struct field_obj list_query = {
+	.fields = list_fields, .nfields = nitems(list_fields),
+	.size = sizeof(struct list_q)
+};
 
 /* POST and PUT body: PUT replaces both fields. */
 struct template_b {
@@ -139,8 +143,7 @@ answer_one(struct req *r, int status, const PGresult *res)
 static void
 templates_list(struct req *r)
 {
-	struct list_q	 q;
-	uint64_t	 set;
+	struct list_q	 q = *(const struct list_q *)r->qv;
 	const char	*params[3];
 	struct db_query	 qs[2];
 	PGresult	*res[2];
@@ -149,8 +152,6 @@ templates_list(struct req *r)
 	long long	 total;
 	int		 i;
 
-	if (valid_query(r, list_fields, nitems(list_fields), &q, &set) == -1)
-		return;
 	buf_printf(&key, "templates?page=%lld&limit=%lld", q.page, q.limit);
 	if (reply_cached(&rp, r, CACHE_USER, key.data, 0))
 		goto out;
@@ -268,11 +269,12 @@ templates_delete(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/templates", METHOD_GET, templates_list, 0, RL_DEFAULT },
-	{ "/api/templates", METHOD_POST, templates_create, ROUTE_JSON, RL_DEFAULT },
-	{ "/api/templates/{id}", METHOD_GET, templates_get, 0, RL_DEFAULT },
-	{ "/api/templates/{id}", METHOD_PUT, templates_update, ROUTE_JSON, RL_DEFAULT },
-	{ "/api/templates/{id}", METHOD_DELETE, templates_delete, 0, RL_DEFAULT },
+	{ "/api/templates", METHOD_GET, templates_list, 0, RL_DEFAULT,
+	    &list_query },
+	{ "/api/templates", METHOD_POST, templates_create, ROUTE_JSON, RL_DEFAULT, NULL },
+	{ "/api/templates/{id}", METHOD_GET, templates_get, 0, RL_DEFAULT, NULL },
+	{ "/api/templates/{id}", METHOD_PUT, templates_update, ROUTE_JSON, RL_DEFAULT, NULL },
+	{ "/api/templates/{id}", METHOD_DELETE, templates_delete, 0, RL_DEFAULT, NULL },
 };
 
 int

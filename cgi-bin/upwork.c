@@ -17,6 +17,35 @@ static const struct field connect_fields[] = {
 	{ FIELD("organization", FT_STRING, struct connect_q, organization),
 	    .min = 1, .max = 64 },
 };
+static const struct field_obj connect_query = {
+	.fields = connect_fields, .nfields = nitems(connect_fields),
+	.size = sizeof(struct connect_q)
+};
+
+/*
+ * Upwork's redirect back (RFC 6749, 4.1.2): code and state, or error
+ * with its optional description and URI.  The handler checks the values.
+ */
+struct callback_q {
+	char	*code;
+	char	*state;
+	char	*error;
+	char	*error_description;
+	char	*error_uri;
+};
+static const struct field callback_fields[] = {
+	{ FIELD("code", FT_STRING, struct callback_q, code), .max = 4096 },
+	{ FIELD("state", FT_STRING, struct callback_q, state), .max = 4096 },
+	{ FIELD("error", FT_STRING, struct callback_q, error), .max = 4096 },
+	{ FIELD("error_description", FT_STRING, struct callback_q,
+	    error_description), .max = 4096 },
+	{ FIELD("error_uri", FT_STRING, struct callback_q, error_uri),
+	    .max = 4096 },
+};
+static const struct field_obj callback_query = {
+	.fields = callback_fields, .nfields = nitems(callback_fields),
+	.size = sizeof(struct callback_q)
+};
 
 enum stmt {
 	STMT_ENSURE_TENANT,
@@ -65,7 +94,7 @@ configured(struct req *r)
 static void
 upwork_connect(struct req *r)
 {
-	struct connect_q	 q = { 0 };
+	const struct connect_q	*q = r->qv;
 	struct upwork_state	 st;
 	const char		*kind[1], *params[3];
 	struct db_query		 qs[3];
@@ -73,11 +102,8 @@ upwork_connect(struct req *r)
 	struct buf		 url = { 0 };
 	struct reply		 rp;
 	char			 ttl[16], *state;
-	uint64_t		 set;
 
-	if (valid_query(r, connect_fields, nitems(connect_fields), &q, &set) == -1)
-		return;
-	if (q.organization != NULL && !upwork_id_valid(q.organization)) {
+	if (q->organization != NULL && !upwork_id_valid(q->organization)) {
 		valid_fail_field(r, "organization", "must be an Upwork organization id");
 		return;
 	}
@@ -91,7 +117,7 @@ upwork_connect(struct req *r)
 	snprintf(ttl, sizeof(ttl), "%d", agent_cfg.upwork_state_ttl);
 	kind[0] = r->auth.personal ? "personal" : "org";
 	params[0] = st.nonce;
-	params[1] = q.organization;
+	params[1] = q->organization;
 	params[2] = ttl;
 	qs[0] = (struct db_query){ stmts[STMT_ENSURE_TENANT], 1, kind };
 	qs[1] = (struct db_query){ stmts[STMT_ENSURE_USER], 0, NULL };
@@ -136,8 +162,9 @@ param_valid(const char *s, size_t max)
 static void
 upwork_callback(struct req *r)
 {
-	const char		*code = req_param(r, "code"), *state = req_param(r, "state");
-	const char		*denied = req_param(r, "error"), *params[1];
+	const struct callback_q	*cq = r->qv;
+	const char		*code = cq->code, *state = cq->state;
+	const char		*denied = cq->error, *params[1];
 	struct upwork_state	 st;
 	struct upwork_tokens	 t;
 	struct upwork_err	 e;
@@ -333,11 +360,13 @@ upwork_poll(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/upwork/connect", METHOD_GET, upwork_connect, 0, RL_DEFAULT },
-	{ "/api/upwork/callback", METHOD_GET, upwork_callback, 0, RL_UPWORK },
-	{ "/api/upwork/status", METHOD_GET, upwork_status, 0, RL_DEFAULT },
-	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect, 0, RL_DEFAULT },
-	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK },
+	{ "/api/upwork/connect", METHOD_GET, upwork_connect, 0, RL_DEFAULT,
+	    &connect_query },
+	{ "/api/upwork/callback", METHOD_GET, upwork_callback, 0, RL_UPWORK,
+	    &callback_query },
+	{ "/api/upwork/status", METHOD_GET, upwork_status, 0, RL_DEFAULT, NULL },
+	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect, 0, RL_DEFAULT, NULL },
+	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK, NULL },
 };
 
 int

@@ -33,10 +33,6 @@ usage(struct req *r)
 	double		 budget, spent;
 	int		 i;
 
-	if (r->nquery > 0) {
-		valid_fail_field(r, r->query[0].key, "unknown parameter");
-		return;
-	}
 	for (i = 0; i < STMT__MAX; i++)
 		qs[i] = (struct db_query){ stmts[i], 0, NULL };
 	if (db_run(r, qs, 3, res) == -1)
@@ -76,7 +72,7 @@ usage(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/usage", METHOD_GET, usage, 0, RL_DEFAULT },
+	{ "/api/usage", METHOD_GET, usage, 0, RL_DEFAULT, NULL },
 };
 
 int

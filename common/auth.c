@@ -35,11 +35,13 @@ keys_add(struct auth_keys *k, const char *kid, unsigned char *key, size_t len)
 	k->nkeys++;
 }
 
+/* Release k's keys, and where they came from (jwt_jwks_url). */
 void
 auth_keys_free(struct auth_keys *k)
 {
 	size_t	i;
 
+	jwks_close(k);
 	for (i = 0; i < k->nkeys; i++) {
 		free(k->keys[i].kid);
 		free(k->keys[i].key);
@@ -183,6 +185,9 @@ auth_keys_load(struct auth_keys *k, const struct config *c)
 
 	memset(k, 0, sizeof(*k));
 	k->alg = c->jwt_alg;
+	if (c->jwt_alg == AUTH_RS256 && c->jwt_jwks_url != NULL &&
+	    *c->jwt_jwks_url != '\0')
+		return jwks_open(k, c);
 	if (c->jwt_alg == AUTH_HS256)
 		path = c->jwt_secret_file;
 	else if (*c->jwt_jwks_file != '\0')
@@ -230,6 +235,13 @@ key_for(const struct auth_keys *k, const char *kid)
 		    strcmp(k->keys[i].kid, kid) == 0)
 			return &k->keys[i];
 	return NULL;
+}
+
+/* Predicate: k holds a key for a token naming kid. */
+int
+auth_key_known(const struct auth_keys *k, const char *kid)
+{
+	return key_for(k, kid) != NULL;
 }
 
 /* Decode one base64url JSON segment of a token into an object. */
@@ -336,8 +348,10 @@ auth_tenant_for(const char *sub, const char *org, char *out, size_t outlen)
  * Verify a compact JWS and fill the principal (its exp included).  Returns 0, or -1 with *why set to a short reason that is safe
  * to show the client.
  */
+const char	auth_no_keys[] = "the signing keys cannot be fetched";
+
 int
-auth_verify(const struct auth_keys *k, const struct config *c, const char *token,
+auth_verify(struct auth_keys *k, const struct config *c, const char *token,
     time_t now, struct principal *p, const char **why)
 {
 	const char		*dot1, *dot2, *alg, *sub, *org = NULL, *s;
@@ -363,6 +377,9 @@ auth_verify(const struct auth_keys *k, const struct config *c, const char *token
 		goto out;
 	*why = "missing signature";
 	if (dot2[1] == '\0')
+		goto out;
+	*why = auth_no_keys;
+	if (jwks_current(k, now, jstr(hdr, "kid")) == -1)
 		goto out;
 	*why = "unknown signing key";
 	if ((key = key_for(k, jstr(hdr, "kid"))) == NULL)
@@ -500,12 +517,22 @@ static struct {
 	int			used;
 } verified[AUTH_CACHE];
 
+/* Forget every token verified: the keys changed. */
+void
+auth_cache_clear(void)
+{
+	memset(verified, 0, sizeof(verified));
+}
+
 int
-auth_verify_cached(const struct auth_keys *k, const struct config *c,
+auth_verify_cached(struct auth_keys *k, const struct config *c,
     const char *token, time_t now, struct principal *p, const char **why)
 {
 	unsigned char	d[32];
 	unsigned int	slot;
+
+	/* A key the issuer removed must stop working: look before the cache. */
+	(void)jwks_current(k, now, NULL);
 
 	SHA256((const unsigned char *)token, strlen(token), d);
 	slot = (d[0] | (unsigned int)d[1] << 8) % AUTH_CACHE;

@@ -144,6 +144,13 @@ struct config {
 	char		*jwt_secret_file;
 	char		*jwt_public_key_file;
 	char		*jwt_jwks_file;
+	char		*jwt_jwks_url;
+	char		*jwt_jwks_ca_file;
+	char		*jwt_jwks_cache_dir;
+	int		 jwt_jwks_min_ttl;
+	int		 jwt_jwks_max_ttl;
+	int		 jwt_jwks_refetch_interval;
+	int		 jwt_jwks_timeout_ms;
 	char		*jwt_issuer;
 	char		*jwt_audience;
 	char		*jwt_azp;
@@ -153,6 +160,7 @@ struct config {
 	int		 workers;
 	char		*log_level;
 	char		*trusted_proxies;
+	char		*openapi_file;
 	int		 rl_enabled;
 	struct rl_policy rl[RL_CLASSES_MAX];	/* by class (ratelimit.c) */
 	int		 cache_enabled;
@@ -264,6 +272,7 @@ enum err {
 	ERR_CONFLICT,
 	ERR_TOO_LARGE,
 	ERR_UNSUPPORTED_MEDIA,
+	ERR_LENGTH_REQUIRED,
 	ERR_RATE_LIMITED,
 	ERR_INTERNAL,
 	ERR_BAD_GATEWAY,
@@ -326,22 +335,51 @@ struct principal {
 	time_t	 exp;		/* the token's exp: a connection outlives it by jwt_leeway at most */
 };
 struct auth_key;
+struct jwks_remote;
 struct auth_keys {
-	enum auth_alg	 alg;
-	struct auth_key	*keys;
-	size_t		 nkeys;
+	enum auth_alg		 alg;
+	struct auth_key		*keys;
+	size_t			 nkeys;
+	struct jwks_remote	*remote;	/* jwt_jwks_url: its keys, jwks.c */
 };
+extern const char auth_no_keys[];	/* *why when no key could be had: a 503, not a 401 */
 int	 auth_keys_load(struct auth_keys *, const struct config *);
 int	 auth_jwks_parse(struct auth_keys *, const char *, size_t);
 void	 auth_keys_free(struct auth_keys *);
-int	 auth_verify(const struct auth_keys *, const struct config *,
+int	 auth_key_known(const struct auth_keys *, const char *);
+void	 auth_cache_clear(void);
+
+int	 auth_verify(struct auth_keys *, const struct config *,
 	    const char *, time_t, struct principal *, const char **);
-int	 auth_verify_cached(const struct auth_keys *, const struct config *,
+int	 auth_verify_cached(struct auth_keys *, const struct config *,
 	    const char *, time_t, struct principal *, const char **);
 const char *auth_token_from(const char *, const char *, char *, size_t);
 char	*auth_sign(enum auth_alg, const unsigned char *, size_t, const char *,
 	    const char *);
 int	 auth_tenant_for(const char *, const char *, char *, size_t);
+
+/*
+ * jwks.c -- the RS256 keys of a JWKS URL (jwt_jwks_url), as an issuer
+ * such as Clerk publishes and rotates them.
+ *
+ * The set is fetched with libcurl over HTTPS only (the certificate
+ * verified, against jwt_jwks_ca_file when set) and kept for its
+ * Cache-Control max-age, bounded by jwt_jwks_min_ttl and
+ * jwt_jwks_max_ttl.  A token naming a kid the set lacks makes it look
+ * again, at most once per jwt_jwks_refetch_interval for the whole host,
+ * so forged kids cannot make it hammer the issuer.  With
+ * jwt_jwks_cache_dir, the processes of a host share one copy: a file
+ * written atomically (rename) by whichever process holds the lock file
+ * while it fetches; the others read it (a stat a second at most), so a
+ * restart fetches nothing while the copy is fresh, and a key the issuer
+ * removed stops working everywhere at once.  When the issuer is down
+ * the last good set is kept.  A fetch blocks its process for at most
+ * jwt_jwks_timeout_ms.
+ */
+int	 jwks_open(struct auth_keys *, const struct config *);
+int	 jwks_current(struct auth_keys *, time_t, const char *);
+void	 jwks_close(struct auth_keys *);
+int	 jwks_cache_max_age(const char *, int, int);
 
 /*
  * db.c -- one persistent PostgreSQL connection per worker.
@@ -456,7 +494,9 @@ enum method {
 	METHOD_PUT = 1 << 2,
 	METHOD_PATCH = 1 << 3,
 	METHOD_DELETE = 1 << 4,
-	METHOD_OTHER = 1 << 5
+	METHOD_OTHER = 1 << 5,
+	METHOD_HEAD = 1 << 6,		/* served by the GET route, without the body */
+	METHOD_OPTIONS = 1 << 7		/* answered by the dispatcher (CORS preflights) */
 };
 struct param {
 	char	*key;
@@ -473,6 +513,8 @@ struct req {
 	struct param	*query;
 	size_t		 nquery;
 	char		*args[ROUTE_MAX_ARGS];
+	void		*qv;		/* the query, parsed by the route's table (dispatch.c) */
+	uint64_t	 qset;		/* bit i: field i of that table was given */
 	char		 id[65];
 	struct principal auth;
 	int		 authed;
@@ -770,14 +812,49 @@ int	 pg_array_parse(char *, char **, size_t, size_t *);
 typedef void (*handler_fn)(struct req *);
 #define ROUTE_PUBLIC	0x01	/* no token required */
 #define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
+/*
+ * query: the route's query parameters, parsed into r->qv (a struct of
+ * query->size bytes in the arena, r->qset saying which were given)
+ * before the handler runs; NULL when it takes none.  One rule for every
+ * route: a parameter the table does not name is a 400, and a route
+ * without ROUTE_JSON takes no body (nothing, or an empty JSON object).
+ * HEAD is served by the GET route without the body; OPTIONS is
+ * answered here (Allow, and a CORS preflight, cors.c).
+ */
 struct route {
-	const char	*pattern;	/* "/api/things/{id}" */
-	enum method	 method;
-	handler_fn	 handler;
-	unsigned int	 flags;
-	int		 rl;
+	const char		*pattern;	/* "/api/things/{id}" */
+	enum method		 method;
+	handler_fn		 handler;
+	unsigned int		 flags;
+	int			 rl;
+	const struct field_obj	*query;
 };
 void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
+
+/*
+ * cors.c -- CORS for the API, as the Fetch standard specifies it, from
+ * the allow-list cors_origins (the broadcaster reads the same knob).
+ *
+ * cors_load() parses the list once at start (-1 after logging an entry
+ * that is not an origin: scheme://host[:port], no path, no "*", since
+ * the responses allow credentials).  cors_headers() queues the headers
+ * of every response: Vary: Origin whenever the list is not empty, and
+ * for an allowed Origin, Access-Control-Allow-Origin (that origin),
+ * -Allow-Credentials and -Expose-Headers, or on a preflight (methods,
+ * the route's; CORS_ALLOW_HEADERS; max-age) -Allow-Methods, -Allow-Headers
+ * and -Max-Age instead of -Expose-Headers.  A request from any other
+ * origin gets none of them, preflights included.
+ */
+#define CORS_MAX_AGE		600
+#define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Cache-Control, " \
+	"X-Request-Id, Idempotency-Key, If-Match, If-None-Match, Last-Event-ID"
+#define CORS_EXPOSE_HEADERS	"X-Request-Id, X-Cache, ETag, Retry-After, " \
+	"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, " \
+	"RateLimit, RateLimit-Policy"
+int	 cors_load(const char *);
+void	 cors_free(void);
+int	 cors_allowed(const char *);
+void	 cors_headers(struct req *, const char *);
 
 /*
  * worker.c -- process setup and the supervisor of the worker processes.

@@ -41,6 +41,26 @@ static const struct knob platform_knobs[] = {
 	    "RS256: PEM public key file"),
 	CONFIG_STR("jwt_jwks_file", cfg.jwt_jwks_file, "",
 	    "RS256: JWKS file; the token's kid selects the key"),
+	CONFIG_STR("jwt_jwks_url", cfg.jwt_jwks_url, "",
+	    "RS256: https URL of the issuer's JWKS (Clerk's); wins over the "
+	    "files"),
+	CONFIG_STR("jwt_jwks_ca_file", cfg.jwt_jwks_ca_file, "",
+	    "PEM CA bundle that verifies jwt_jwks_url's certificate (empty: "
+	    "the system's)"),
+	CONFIG_STR("jwt_jwks_cache_dir", cfg.jwt_jwks_cache_dir, "",
+	    "directory where the processes of a host share the fetched JWKS "
+	    "(empty: each keeps its own)"),
+	CONFIG_INT("jwt_jwks_min_ttl", cfg.jwt_jwks_min_ttl, "60", 1, 86400,
+	    "shortest time a fetched JWKS is kept, whatever its max-age says "
+	    "(also without one)"),
+	CONFIG_INT("jwt_jwks_max_ttl", cfg.jwt_jwks_max_ttl, "86400", 1,
+	    604800, "longest time a fetched JWKS is kept"),
+	CONFIG_INT("jwt_jwks_refetch_interval", cfg.jwt_jwks_refetch_interval,
+	    "60", 1, 86400,
+	    "seconds between two fetches for an unknown kid, or after a "
+	    "failed fetch, for the whole host"),
+	CONFIG_INT("jwt_jwks_timeout_ms", cfg.jwt_jwks_timeout_ms, "3000", 100,
+	    60000, "time a JWKS fetch may take, connection included"),
 	CONFIG_STR("jwt_issuer", cfg.jwt_issuer, "",
 	    "required iss claim (empty: not checked)"),
 	CONFIG_STR("jwt_audience", cfg.jwt_audience, "",
@@ -60,6 +80,8 @@ static const struct knob platform_knobs[] = {
 	CONFIG_STR("trusted_proxies", cfg.trusted_proxies, "",
 	    "comma list of proxy addresses or CIDR blocks whose "
 	    "X-Forwarded-For is believed"),
+	CONFIG_STR("openapi_file", cfg.openapi_file, "",
+	    "the OpenAPI document served at /api/openapi.yaml (empty: 404)"),
 	CONFIG_INT("rl_enabled", cfg.rl_enabled, "1", 0, 1,
 	    "1: rate limits on; 0: off (for benchmarks)"),
 	CONFIG_INT("rl_default_limit", cfg.rl[RL_DEFAULT].limit, "100", 1,

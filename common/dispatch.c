@@ -1,4 +1,5 @@
 /* dispatch.c: route a request, authenticate it, check its body, run its handler, log it. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,16 +39,18 @@ route_fits(const char *pattern, const char *path, struct req *r, int store)
 	return *s == '\0';
 }
 
-static void
-allow_header(struct req *r, unsigned int mask)
+/* The methods of mask as an Allow value, in the usual order ("GET, HEAD, OPTIONS"); the caller frees it. */
+static char *
+method_list(unsigned int mask)
 {
 	static const struct {
 		enum method	 m;
 		const char	*name;
 	} names[] = {
-		{ METHOD_GET, "GET" }, { METHOD_POST, "POST" },
-		{ METHOD_PUT, "PUT" }, { METHOD_PATCH, "PATCH" },
-		{ METHOD_DELETE, "DELETE" },
+		{ METHOD_GET, "GET" }, { METHOD_HEAD, "HEAD" },
+		{ METHOD_POST, "POST" }, { METHOD_PUT, "PUT" },
+		{ METHOD_PATCH, "PATCH" }, { METHOD_DELETE, "DELETE" },
+		{ METHOD_OPTIONS, "OPTIONS" },
 	};
 	struct buf	b = { 0 };
 	size_t		i;
@@ -55,8 +58,35 @@ allow_header(struct req *r, unsigned int mask)
 	for (i = 0; i < nitems(names); i++)
 		if (mask & names[i].m)
 			buf_printf(&b, "%s%s", b.len ? ", " : "", names[i].name);
-	http_header(r, "Allow", "%s", b.data ? b.data : "");
-	buf_free(&b);
+	return b.data != NULL ? b.data : xstrdup("");
+}
+
+static void
+allow_header(struct req *r, unsigned int mask)
+{
+	char	*list = method_list(mask);
+
+	http_header(r, "Allow", "%s", list);
+	free(list);
+}
+
+/*
+ * OPTIONS on a route: 204 with Allow, and when it is a CORS preflight
+ * (Origin and Access-Control-Request-Method) the CORS headers of an
+ * allowed origin.  No token is asked for: browsers send preflights
+ * without credentials.
+ */
+static void
+options(struct req *r, unsigned int mask)
+{
+	char	*list = method_list(mask);
+
+	http_header(r, "Allow", "%s", list);
+	cors_headers(r, req_header(r, "HTTP_ORIGIN") != NULL &&
+	    req_header(r, "HTTP_ACCESS_CONTROL_REQUEST_METHOD") != NULL ?
+	    list : NULL);
+	free(list);
+	http_send(r, 204, NULL, "", 0);
 }
 
 /*
@@ -102,20 +132,80 @@ is_json(const char *ct)
 	    strcasecmp(ct, "charset=\"utf-8\"") == 0;
 }
 
+/* Predicate: the request says how long its body is (RFC 9112, 6.3). */
+static int
+has_length(const struct req *r)
+{
+	const char	*cl = req_header(r, "CONTENT_LENGTH");
+
+	return (cl != NULL && *cl != '\0') ||
+	    req_header(r, "HTTP_TRANSFER_ENCODING") != NULL;
+}
+
+/*
+ * The body of a route that takes none: nothing, or an empty JSON
+ * object; anything else is refused as a JSON body with no fields would
+ * be (415, 413, 400 naming each unknown field).  0, or -1 after the
+ * error.
+ */
+static int
+no_body(struct req *r)
+{
+	const char	*cl = req_header(r, "CONTENT_LENGTH");
+	uint64_t	 set;
+	char		 none;
+
+	if (cl != NULL && strcmp(cl, "0") == 0)
+		return 0;
+	if (req_read_body(r) == -1)
+		return -1;
+	if (r->body_len == 0)
+		return 0;
+	if (!is_json(req_header(r, "CONTENT_TYPE"))) {
+		http_error(r, ERR_UNSUPPORTED_MEDIA, "this route takes no body");
+		return -1;
+	}
+	return valid_json(r, NULL, 0, &none, &set);
+}
+
 static void
 dispatch(struct req *r, const struct route *routes, size_t n)
 {
 	const struct route	*rt = NULL;
 	const char		*unauthorized = NULL;
-	unsigned int		 allowed = 0;
+	unsigned int		 allowed = 0, want;
 	size_t			 i;
+	char			 none;
 
+	want = r->method == METHOD_HEAD ? METHOD_GET : r->method;
 	for (i = 0; i < n; i++) {
 		if (!route_fits(routes[i].pattern, r->path, r, 0))
 			continue;
 		allowed |= routes[i].method;
-		if (routes[i].method == r->method && rt == NULL)
+		if (routes[i].method == want && rt == NULL)
 			rt = &routes[i];
+	}
+	if (allowed & METHOD_GET)
+		allowed |= METHOD_HEAD;
+	if (allowed != 0)
+		allowed |= METHOD_OPTIONS;
+	if (r->method == METHOD_OPTIONS && allowed != 0) {
+		options(r, allowed);
+		return;
+	}
+	cors_headers(r, NULL);
+	/*
+	 * A POST that does not say how long its body is: lighttpd refuses
+	 * it before the program sees it (411), Apache passes it on.  The API
+	 * answers as lighttpd does, whatever the path, so that both servers
+	 * agree.  (A PUT or PATCH without a length has no body, RFC 9112
+	 * 6.3: lighttpd passes it on with Content-Length 0, and so does the
+	 * API take it.)
+	 */
+	if (r->method == METHOD_POST && !has_length(r)) {
+		http_error(r, ERR_LENGTH_REQUIRED, "a POST needs a Content-Length "
+		    "(0 for no body)");
+		return;
 	}
 	if (rt == NULL) {
 		if (allowed == 0) {
@@ -132,10 +222,23 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		unauthorized = authenticate(r);
 	if (rl_check(r, rt->rl) == -1)
 		return;
+	if (unauthorized == auth_no_keys) {	/* not the token's fault */
+		http_error(r, ERR_UNAVAILABLE, "%s", unauthorized);
+		return;
+	}
 	if (unauthorized != NULL) {
 		http_error(r, ERR_UNAUTHORIZED, "%s", unauthorized);
 		return;
 	}
+	/* One rule for the query of every route: only what its table names. */
+	if (rt->query != NULL) {
+		r->qv = arena_alloc(&r->arena, rt->query->size);
+		memset(r->qv, 0, rt->query->size);
+		if (valid_query(r, rt->query->fields, rt->query->nfields, r->qv,
+		    &r->qset) == -1)
+			return;
+	} else if (valid_query(r, NULL, 0, &none, &r->qset) == -1)
+		return;
 	if (rt->flags & ROUTE_JSON) {
 		if (!is_json(req_header(r, "CONTENT_TYPE"))) {
 			http_error(r, ERR_UNSUPPORTED_MEDIA, NULL);
@@ -143,7 +246,9 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		}
 		if (req_read_body(r) == -1)
 			return;
-	}
+	} else if ((r->method & (METHOD_POST | METHOD_PUT | METHOD_PATCH)) &&
+	    no_body(r) == -1)
+		return;
 	rt->handler(r);
 }
 
@@ -158,9 +263,10 @@ http_dispatch(struct app *app, FCGX_Request *f, const struct route *routes,
 {
 	struct req	r;
 
-	if (req_init(&r, app, f) == -1)
+	if (req_init(&r, app, f) == -1) {
+		cors_headers(&r, NULL);
 		http_error(&r, ERR_BAD_REQUEST, "the URL is not valid");
-	else
+	} else
 		dispatch(&r, routes, n);
 	if (!r.responded) {
 		LOG_ERR(&r, "handler wrote no response");

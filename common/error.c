@@ -14,6 +14,7 @@ static const struct err_info errors[ERR__PLATFORM] = {
 	[ERR_TOO_LARGE] = { 413, "payload_too_large", "Request body too large" },
 	[ERR_UNSUPPORTED_MEDIA] = { 415, "unsupported_media_type",
 	    "Content-Type must be application/json" },
+	[ERR_LENGTH_REQUIRED] = { 411, "length_required", "Length required" },
 	[ERR_RATE_LIMITED] = { 429, "rate_limited", "Rate limit exceeded" },
 	[ERR_INTERNAL] = { 500, "internal_error", "Internal server error" },
 	[ERR_BAD_GATEWAY] = { 502, "bad_gateway", "Upstream service failed" },
@@ -89,9 +90,12 @@ http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";

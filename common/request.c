@@ -17,6 +17,8 @@ static const struct {
 	{ "PUT", METHOD_PUT },
 	{ "PATCH", METHOD_PATCH },
 	{ "DELETE", METHOD_DELETE },
+	{ "HEAD", METHOD_HEAD },
+	{ "OPTIONS", METHOD_OPTIONS },
 };
 
 static int
@@ -102,7 +104,8 @@ req_init(struct req *r, struct app *app, FCGX_Request *f)
 		r->path = arena_strdup(&r->arena, uri);
 		q = "";
 	}
-	if (url_decode(r->path, &len, 0) == -1) {
+	/* An encoded slash is refused, as lighttpd refuses it (400). */
+	if (strcasestr(r->path, "%2f") != NULL || url_decode(r->path, &len, 0) == -1) {
 		r->path = NULL;
 		return -1;
 	}

@@ -35,13 +35,13 @@ http_head(struct req *r, int status, const char *ctype, long long len)
 	}
 	r->responded = 1;
 	r->status = status;
+	FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_reason(status));
+	if (ctype != NULL)
+		FCGX_FPrintF(out, "Content-Type: %s\r\n", ctype);
 	FCGX_FPrintF(out,
-	    "Status: %d %s\r\n"
-	    "Content-Type: %s\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "X-Request-Id: %s\r\n",
-	    status, http_reason(status), ctype, r->id);
+	    "X-Request-Id: %s\r\n", r->id);
 	if (r->headers.len > 0)
 		FCGX_PutStr(r->headers.data, (int)r->headers.len, out);
 	if (len >= 0)
@@ -50,13 +50,21 @@ http_head(struct req *r, int status, const char *ctype, long long len)
 	return 0;
 }
 
+/*
+ * A whole response.  A 204 has neither body nor Content-Length (RFC
+ * 9110, 8.6).  A HEAD gets what a GET would, body included: the web
+ * server drops the body (CGI/1.1 and FastCGI leave HEAD to it), and
+ * Apache sends the Content-Length only of a body it has seen.  ctype
+ * NULL: no Content-Type.
+ */
 void
 http_send(struct req *r, int status, const char *ctype, const char *body,
     size_t len)
 {
-	if (http_head(r, status, ctype, (long long)len) == -1)
+	if (http_head(r, status, ctype, status == 204 ? -1 : (long long)len) == -1)
 		return;
-	FCGX_PutStr(body, (int)len, r->fcgi->out);
+	if (status != 204)
+		FCGX_PutStr(body, (int)len, r->fcgi->out);
 }
 
 void

@@ -99,6 +99,7 @@ app_free(struct app *app, FCGX_Request *r)
 	redis_close(&app->redis);
 	cache_free();
 	auth_keys_free(&app->keys);
+	cors_free();
 	config_free();
 	return 0;
 }
@@ -126,7 +127,8 @@ app_init(struct app *app, const char *name)
 	if (config_load() == -1)
 		return -1;
 	log_set_level(cfg.log_level);
-	if (auth_keys_load(&app->keys, &cfg) == -1)
+	if (auth_keys_load(&app->keys, &cfg) == -1 ||
+	    cors_load(cfg.cors_origins) == -1)
 		return -1;
 	signals_init(on_term, NULL);
 	if (FCGX_Init() != 0) {

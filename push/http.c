@@ -77,6 +77,8 @@ struct request {
 	char		 topics[64];
 	char		 last_event_id[48];
 	int		 has_topics, has_last_event_id;
+	int		 unknown;		/* /api/events: a parameter it does not take */
+	char		 unknown_name[64];
 };
 
 struct http_req {
@@ -261,12 +263,29 @@ void
 push_http_reply(struct client *c, int status, const char *code,
     const char *message, const char *extra)
 {
-	struct buf	body = { 0 };
+	struct buf	 body = { 0 };
+	const char	*fixed = message, *colon;
+	int		 e;
 
+	/* The API's body: the code's fixed message, the reason in details. */
+	for (e = 0; e < ERR__PLATFORM; e++)
+		if (strcmp(err_code((enum err)e), code) == 0)
+			fixed = err_message((enum err)e);
 	buf_puts(&body, "{\"error\":");
-	buf_json_string(&body, message, strlen(message));
+	buf_json_string(&body, fixed, strlen(fixed));
 	buf_puts(&body, ",\"code\":");
 	buf_json_string(&body, code, strlen(code));
+	buf_puts(&body, ",\"details\":");
+	if (strcmp(code, "validation_failed") == 0 &&
+	    (colon = strstr(message, ": ")) != NULL) {
+		/* "field: message", as the API's list of field errors */
+		buf_puts(&body, "[{\"field\":");
+		buf_json_string(&body, message, (size_t)(colon - message));
+		buf_puts(&body, ",\"message\":");
+		buf_json_string(&body, colon + 2, strlen(colon + 2));
+		buf_puts(&body, "}]");
+	} else
+		buf_json_string(&body, message, strlen(message));
 	buf_puts(&body, "}\n");
 	push_http_respond(c, status, "application/json", extra, body.data,
 	    body.len);
@@ -447,6 +466,37 @@ query_get(const char *q, size_t n, const char *key, char *out, size_t cap)
 }
 
 /*
+ * The API's rule for /api/events: a parameter other than topics and
+ * lastEventId is refused.  1 with the first unknown name in out, or 0.
+ */
+static int
+query_unknown(const char *q, size_t n, char *out, size_t cap)
+{
+	const char	*p = q, *end = q + n, *amp, *eq;
+	size_t		 klen;
+
+	for (; p < end; p = amp + 1) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		if ((eq = memchr(p, '=', (size_t)(amp - p))) == NULL)
+			eq = amp;
+		klen = (size_t)(eq - p);
+		if (klen == 0 && eq == amp)
+			continue;	/* "a&&b" */
+		if ((klen == 6 && memcmp(p, "topics", 6) == 0) ||
+		    (klen == 11 && memcmp(p, "lastEventId", 11) == 0))
+			continue;
+		klen = klen < cap - 1 ? klen : cap - 1;
+		memcpy(out, p, klen);
+		out[klen] = '\0';
+		if (url_decode(out, &klen, 1) == -1 || !utf8_valid(out, klen))
+			snprintf(out, cap, "(undecodable)");
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Read the head into r->q: the route, the headers, the Origin against
  * cors_origins, the query parameters.  The spans are NUL-terminated in
  * place: each is followed by CR, LF or SP, which the parser has read.
@@ -501,6 +551,9 @@ parse_head(struct http_req *r)
 	    (q->has_last_event_id = query_get(query, querylen, "lastEventId",
 	    q->last_event_id, sizeof(q->last_event_id))) == -1)
 		q->bad_query = 1;
+	if (q->endpoint == EP_EVENTS)
+		q->unknown = query_unknown(query, querylen, q->unknown_name,
+		    sizeof(q->unknown_name));
 }
 
 /* Predicate: the query names transport t. */
@@ -734,12 +787,24 @@ event_stream(struct client *c, const struct request *q)
 	uint64_t	 ms, seq;
 	size_t		 len;
 
+	/* The API's answers, word for word (dispatch.c). */
 	if ((tok = auth_token_from(q->h[H_AUTHORIZATION], q->h[H_COOKIE], token,
 	    sizeof(token))) == NULL ||
 	    auth_verify(&srv.keys, &cfg, tok, time(NULL), &p, &why) == -1) {
-		push_http_reply(c, 401, "unauthorized", tok == NULL ?
-		    "Missing bearer token" : "Invalid or expired token",
-		    "WWW-Authenticate: Bearer realm=\"api\", error=\"invalid_token\"\r\n");
+		if (tok != NULL && why == auth_no_keys)
+			push_http_reply(c, 503, "service_unavailable", why,
+			    "Retry-After: 5\r\n");
+		else
+			push_http_reply(c, 401, "unauthorized", tok == NULL ?
+			    "a bearer token is required" : why,
+			    "WWW-Authenticate: Bearer realm=\"api\", error=\"invalid_token\"\r\n");
+		return;
+	}
+	if (q->unknown) {
+		char	msg[96];
+
+		snprintf(msg, sizeof(msg), "%s: unknown parameter", q->unknown_name);
+		push_http_reply(c, 400, "validation_failed", msg, NULL);
 		return;
 	}
 	if (q->has_topics) {

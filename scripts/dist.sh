@@ -64,6 +64,10 @@ manifest() {
 		echo "0644 $DATADIR/sql/$(basename "$f") $f"
 	done
 	echo "0644 $DATADIR/crontab render:crontab"
+	echo "0644 $DATADIR/openapi.yaml $ROOT/docs/openapi.yaml"
+	for f in "$ROOT"/httpd-conf/errors/api-error-*.html "$ROOT"/httpd-conf/errors/request-id.lua; do
+		echo "0644 $DATADIR/errors/$(basename "$f") $f"
+	done
 	for f in "$ROOT"/docs/man/*.[1-8]; do
 		f=$(basename "$f")
 		echo "0644 $MANDIR/man${f##*.}/$f render:man:$f"
@@ -119,11 +123,11 @@ apache_routes() {
 			# mod_proxy_http; no $1 in the target, so the whole path is
 			# appended.  The worker parameters go with its first route:
 			# upgrade=websocket lets WebSocket upgrades through.
-			printf "ProxyPassMatch \"%s\" \"http://%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket")
+			printf "ProxyPassMatch \"%s\" \"http://%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket") " mapping=encoded"
 			next
 		}
 		!/^#/ && NF >= 2 && $3 != "bench" {
-			printf "ProxyPassMatch \"%s\" \"unix:%s/%s/fcgi.sock|fcgi://upwork-api-%s/\"%s\n", \
+			printf "ProxyPassMatch \"%s\" \"unix:%s/%s/fcgi.sock|fcgi://upwork-api-%s/\"%s mapping=encoded\n", \
 			    $1, run, $2, $2, (seen[$2]++ ? "" : " flushpackets=on")
 		}' "$ROUTES"
 }

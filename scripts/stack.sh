@@ -10,7 +10,9 @@
 # BUILD (build/release), WORKERS (2), AI_WORKERS (8: the AI endpoints,
 # busy for a whole generation), WORKERS_<program> (one program's count),
 # BENCH (1 adds the benchmark-only routes), FAKE_LLM (1 starts the fake
-# OpenAI server of tests/ and points the stack at it); JWT_ALG
+# OpenAI server of tests/ and points the stack at it), FAKE_JWKS (1
+# starts the fake JWKS issuer of tests/ over HTTPS, with a CA generated
+# for it, and has RS256 tokens checked against its URL); JWT_ALG
 # (HS256|RS256), JWT_ISSUER, JWT_AUDIENCE, TRUSTED_PROXIES, UPWORK_CLIENT_ID
 # and UPWORK_URL (another Upwork, such as the tests' fake) are written
 # into VAR's app.conf, and UPWORK_CLIENT_SECRET into VAR/secrets, on the
@@ -38,6 +40,7 @@ TRUSTED_PROXIES=${TRUSTED_PROXIES:-}
 BENCH=${BENCH:-0}
 AI_WORKERS=${AI_WORKERS:-8}
 FAKE_LLM=${FAKE_LLM:-0}
+FAKE_JWKS=${FAKE_JWKS:-0}
 UPWORK_URL=${UPWORK_URL:-}
 UPWORK_CLIENT_ID=${UPWORK_CLIENT_ID:-}
 UPWORK_CLIENT_SECRET=${UPWORK_CLIENT_SECRET:-}
@@ -129,18 +132,22 @@ load_ports() {
 		FAKE_LLM_PORT=$(pick_port)
 		printf 'FAKE_LLM_PORT=%s\n' "$FAKE_LLM_PORT" >>"$RT/ports.env"
 	fi
+	if [ "$FAKE_JWKS" = 1 ] && [ -z "${FAKE_JWKS_PORT:-}" ]; then
+		FAKE_JWKS_PORT=$(pick_port)
+		printf 'FAKE_JWKS_PORT=%s\n' "$FAKE_JWKS_PORT" >>"$RT/ports.env"
+	fi
 }
 
 # --- files: directories, secrets, config -----------------------------------
 
 layout() {
 	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/push" "$RT/run/apache" "$RT/log/asan" \
-	    "$RT/conf" "$RT/www" "$RT/redis" "$RT/secrets"
+	    "$RT/conf" "$RT/www" "$RT/redis" "$RT/secrets" "$RT/state"
 	chmod 0755 "$RT/run" "$RT/conf" "$RT/www"
 	chmod 0775 "$RT/log"
 	own "root:$APPGROUP" "$RT/log"
 	own "$PGOS" "$RT/run/pg"
-	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/run/push" "$RT/redis" "$RT/log/asan"
+	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/run/push" "$RT/redis" "$RT/log/asan" "$RT/state"
 	chmod 0750 "$RT/secrets"
 	own "root:$APPGROUP" "$RT/secrets"
 	touch "$RT/log/postgres.log" "$RT/log/redis.log"
@@ -186,6 +193,7 @@ app_conf() {
 		echo "jwt_issuer = $JWT_ISSUER"
 		echo "jwt_audience = $JWT_AUDIENCE"
 		echo "trusted_proxies = $TRUSTED_PROXIES"
+		echo "openapi_file = $RT/conf/openapi.yaml"
 		echo "log_level = info"
 		echo "# The builtin provider streams at a reader's pace, for the page's demo (0: at once)."
 		echo "llm_builtin_pace_ms = 40"
@@ -223,6 +231,54 @@ llm_prices|gpt-4o-mini=0.15/0.60,gpt-4o=2.50/10.00,test-pricey=1000/3000
 EOF
 }
 
+# FAKE_JWKS=1: RS256 tokens are checked against the fake issuer's JWKS
+# URL (its certificate against the CA generated for it), the host's
+# processes sharing the fetched set in RT/state; short bounds so that the
+# tests see max-age and the refetch interval at work.
+app_conf_jwks() {
+	local f=$RT/app.conf k v
+	while IFS='|' read -r k v; do
+		grep -q "^$k[[:space:]]*=" "$f" || echo "$k = $v" >>"$f"
+	done <<EOF
+jwt_jwks_url|https://127.0.0.1:$FAKE_JWKS_PORT/.well-known/jwks.json
+jwt_jwks_ca_file|$RT/fake-jwks/ca.pem
+jwt_jwks_cache_dir|$RT/state
+jwt_jwks_min_ttl|1
+jwt_jwks_refetch_interval|2
+EOF
+}
+
+# The fake issuer (tests/fake-jwks.js) on its own port, over HTTPS with
+# a certificate for 127.0.0.1 signed by a CA made for this stack; it
+# serves the stack's own dev key (secrets/jwks.json) and what the tests add.
+fake_jwks_start() {
+	local d=$RT/fake-jwks
+	pid_alive "$d/fake-jwks.pid" && return 0
+	command -v node >/dev/null || die "node is needed for the fake JWKS issuer"
+	mkdir -p "$d"
+	chmod 0755 "$d"
+	if [ ! -s "$d/server.pem" ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 30 \
+		    -subj "/CN=upwork-api test CA" -addext "basicConstraints=critical,CA:TRUE" \
+		    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || die "openssl: no test CA"
+		openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" \
+		    -subj "/CN=127.0.0.1" 2>/dev/null || die "openssl: no test certificate request"
+		printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/ext.cnf"
+		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		    -out "$d/server.pem" -days 30 -extfile "$d/ext.cnf" 2>/dev/null || die "openssl: no test certificate"
+		chmod 0600 "$d/ca.key" "$d/server.key"
+		chmod 0644 "$d/ca.pem" "$d/server.pem"
+	fi
+	node "$ROOT/tests/fake-jwks.js" --port "$FAKE_JWKS_PORT" --cert "$d/server.pem" --key "$d/server.key" \
+	    --keys-file "$RT/secrets/jwks.json" --pid-file "$d/fake-jwks.pid" >>"$RT/log/fake-jwks.log" 2>&1 &
+	wait_for "the fake JWKS issuer" curl -sf --cacert "$d/ca.pem" -o /dev/null \
+	    "https://127.0.0.1:$FAKE_JWKS_PORT/__jwks/stats"
+}
+
+fake_jwks_stop() {
+	stop_pid "$RT/fake-jwks/fake-jwks.pid"
+}
+
 conf_get() {
 	sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$RT/app.conf" | tail -n 1
 }
@@ -246,6 +302,8 @@ PUSH_PORT=$PUSH_PORT
 JWT_ALG=$(conf_get jwt_alg)
 APPUSER=$APPUSER
 FAKE_LLM_URL=${FAKE_LLM_PORT:+http://127.0.0.1:$FAKE_LLM_PORT}
+FAKE_JWKS_URL=${FAKE_JWKS_PORT:+https://127.0.0.1:$FAKE_JWKS_PORT}
+FAKE_JWKS_CA=${FAKE_JWKS_PORT:+$RT/fake-jwks/ca.pem}
 EOF
 }
 
@@ -433,8 +491,11 @@ fake_llm_stop() {
 }
 
 workers_start() {
-	local p sock pidf ids=()
+	local p sock pidf ids=() origins=()
 	[ $IS_ROOT = 1 ] && ids=(-U "$APPUSER" -G "$APPGROUP" -u "$APPUSER" -g "$APPGROUP")
+	# The same CORS allow-list as the broadcaster's (push_start).
+	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
+	    origins=("APP_CORS_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
 	for p in $(programs); do
 		sock=$RT/run/fcgi/$p.sock
 		pidf=$RT/run/fcgi-$p.pid
@@ -445,7 +506,7 @@ workers_start() {
 		# must reach the log file; spawn-fcgi's own fork would send it
 		# to /dev/null.  setsid: Ctrl-C on a terminal reaches the stack
 		# script, which stops everything in order, not the workers.
-		APP_CONFIG=$RT/app.conf APP_WORKERS=$(workers_for "$p") \
+		env APP_CONFIG="$RT/app.conf" APP_WORKERS="$(workers_for "$p")" "${origins[@]}" \
 		    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 		    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
 		    setsid spawn-fcgi -n -s "$sock" -M 0660 "${ids[@]}" -- "$BIN/cgi-bin/$p" \
@@ -515,12 +576,12 @@ apache_routes() {
 			# WebSocket upgrades through (plain requests stay plain);
 			# timeout=300 keeps a long-polling GET (held up to
 			# push_ping_interval_ms) whatever ProxyTimeout becomes.
-			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket timeout=300")
+			printf "ProxyPassMatch \"%s\" \"http://127.0.0.1:%s\"%s\n", $1, push, (pushed++ ? "" : " upgrade=websocket timeout=300") " mapping=encoded"
 			next
 		}
 		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) {
 			# Worker parameters count once per worker: on its first route.
-			printf "ProxyPassMatch \"%s\" \"unix:%s/run/fcgi/%s.sock|fcgi://%s/\"%s\n", $1, rt, $2, $2, (seen[$2]++ ? "" : " flushpackets=on")
+			printf "ProxyPassMatch \"%s\" \"unix:%s/run/fcgi/%s.sock|fcgi://%s/\"%s\n", $1, rt, $2, $2, (seen[$2]++ ? "" : " flushpackets=on") " mapping=encoded"
 		}' "$ROOT/httpd-conf/routes"
 }
 
@@ -547,6 +608,14 @@ web_start() {
 	pid_alive "$RT/run/$other.pid" && web_stop_one "$other"
 	pid_alive "$RT/run/$WEB.pid" && return 0
 	port_busy "$PORT" && die "port $PORT is already in use"
+	# The contract, served at /api/openapi.yaml (openapi_file).
+	cp "$ROOT/docs/openapi.yaml" "$RT/conf/openapi.yaml"
+	chmod 0644 "$RT/conf/openapi.yaml"
+	# The JSON bodies of the web servers' own errors (httpd-conf/errors).
+	mkdir -p "$RT/conf/errors"
+	cp "$ROOT"/httpd-conf/errors/api-error-*.html "$ROOT/httpd-conf/errors/request-id.lua" "$RT/conf/errors/"
+	chmod 0755 "$RT/conf/errors"
+	chmod 0644 "$RT"/conf/errors/*
 	case $WEB in
 	lighttpd)
 		render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes)" >"$RT/conf/lighttpd.conf"
@@ -575,6 +644,10 @@ start() {
 		app_conf_fake
 		fake_llm_start
 	fi
+	if [ "$FAKE_JWKS" = 1 ]; then
+		app_conf_jwks
+		fake_jwks_start
+	fi
 	stack_env
 	pg_start
 	db_setup
@@ -593,6 +666,7 @@ stop() {
 	web_stop_one apache
 	workers_stop
 	fake_llm_stop
+	fake_jwks_stop
 	push_stop
 	redis_stop
 	pg_stop

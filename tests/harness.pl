@@ -108,6 +108,9 @@ for my $p (@passes) {
     local $ENV{WORKERS} = 2;
     local $ENV{AI_WORKERS} = 6;
     local $ENV{FAKE_LLM} = 1;    # the fake OpenAI server of tests/, for the AI tests
+    # RS256 tokens are checked against a JWKS URL, as Clerk's are: the
+    # fake issuer of tests/ over HTTPS, with a CA made for the pass.
+    local $ENV{FAKE_JWKS} = $p->{alg} eq 'RS256' ? 1 : 0;
     # The AI tests generate far more than 10 proposals a minute per user;
     # they check the routes' class by its headers instead.
     local $ENV{APP_RL_AI_LIMIT} = 100000;
@@ -138,6 +141,9 @@ for my $p (@passes) {
     }
     my $rt = -l "$var/rt" ? readlink("$var/rt") : $var;
     local $ENV{STACK_ENV} = "$rt/stack.env";
+    # Every exchange of the tests with the stack, for tests/post/contract.js.
+    mkdir "$var/contract";
+    local $ENV{CONTRACT_LOG} = "$var/contract";
     my $ih = harness(jobs => 4, rules => $rules);
     $ih->aggregate_tests($agg, map { [$_, "$p->{web}/" . (split m{/}, $_)[-1]] } @integration);
     system("scripts/stack.sh", "stop");
@@ -146,6 +152,8 @@ for my $p (@passes) {
     # Workers exit cleanly on SIGTERM, so LeakSanitizer has run by now.
     local $ENV{SANITIZER_LOGS} = "$rt/log/asan";
     $h->aggregate_tests($agg, ["tests/post/sanitizers.t", "$p->{web}/sanitizers.t"]);
+    # Every response the tests received, against docs/openapi.yaml.
+    $h->aggregate_tests($agg, ["tests/post/contract.js", "$p->{web}/contract.js"]);
     system("rm", "-rf", $var, $rt) if $agg->all_passed && !$ENV{TEST_KEEP};
 }
 

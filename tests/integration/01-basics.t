@@ -30,14 +30,14 @@ for my $path ('/api/nothing-here', '/api/jobs/extra/segments', '/api/health/x') 
 
 $r = api(DELETE => '/api/jobs', token => token());
 is($r->{status}, 405, 'DELETE /api/jobs is 405');
-is($r->{headers}{allow}, 'GET, POST', 'Allow lists the methods');
+is($r->{headers}{allow}, 'GET, HEAD, POST, OPTIONS', 'Allow lists the methods (HEAD wherever GET, OPTIONS everywhere)');
 is($r->{json}{code}, 'method_not_allowed', '405 body is JSON');
 $r = api(POST => '/api/health', json => {});
 is($r->{status}, 405, 'POST /api/health is 405');
-is($r->{headers}{allow}, 'GET', 'Allow: GET');
+is($r->{headers}{allow}, 'GET, HEAD, OPTIONS', 'Allow: GET, HEAD, OPTIONS');
 $r = api(PUT => '/api/job-searches/00000000-0000-0000-0000-000000000000', token => token());
 is($r->{status}, 405, 'PUT on a saved search is 405');
-is($r->{headers}{allow}, 'DELETE', 'Allow: DELETE');
+is($r->{headers}{allow}, 'DELETE, OPTIONS', 'Allow: DELETE, OPTIONS');
 
 $r = api(GET => '/api/jobs');
 is($r->{status}, 401, 'no token is 401');

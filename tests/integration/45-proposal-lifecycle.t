@@ -95,8 +95,13 @@ my @ev = grep { $_->{type} eq 'proposal:updated' } $tap->collect(1.5, tenant => 
 is(scalar @ev, $legal, 'one proposal:updated per change, none for a refusal');
 ok(!(grep { ($_->{user} // '') ne 'user_life' } @ev), 'each to the owner only (the envelope names the user)');
 is_deeply([sort map { $_->{data}{id} } @ev], [sort @changed], 'one for each changed proposal');
-my ($e1) = grep { $_->{data}{previousStatus} eq 'viewed' && $_->{data}{status} eq 'interviewing' } @ev;
-is_deeply([sort keys %{ $e1->{data} }], [qw(edited id jobId previousStatus status updatedAt)], 'the event data');
+my ($e1) = grep { ($_->{data}{previousStatus} // '') eq 'viewed' && $_->{data}{status} eq 'interviewing' } @ev;
+my %d = %{ $e1->{data} };
+is_deeply([delete @d{qw(changes cause previousStatus)}], [['status'], 'updated', 'viewed'],
+    'the event says what changed (changes, cause, previousStatus)');
+ok(!delete $d{truncated}, 'all of it (truncated false)');
+is_deeply(\%d, api(GET => "/api/proposals/$e1->{data}{id}", token => tok($me))->{json}{data},
+    'and carries the proposal as GET /api/proposals/{id} shows it, history included');
 is($e1->{data}{jobId}, $job, 'with its job');
 
 # --- Editing the text ----------------------------------------------------

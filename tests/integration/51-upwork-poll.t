@@ -66,6 +66,18 @@ is($ev1->{data}{client}{location}{city}, 'Austin', 'with its client');
 $r = api(GET => '/api/jobs?limit=100', token => $tok);
 is($r->{json}{pagination}{total}, 15, 'the cached job list shows the new jobs at once');
 is($r->{headers}{'x-cache'}, 'MISS', '(its cache entry was invalidated, not served stale)');
+# job:new is the job as GET /api/jobs shows it to the search's creator
+# (same minute: the match's recency moves by the minute).
+my %listed = map { $_->{id} => $_ } @{ $r->{json}{data} };
+my ($same, $extra) = (0, 0);
+for my $e (@new) {
+    my %d = %{ $e->{data} };
+    $extra++ if delete($d{searchId}) eq $search && delete($d{matchUserId}) eq 'user_poll';
+    $same++ if json_encode(\%d) eq json_encode($listed{ $d{id} } // {});
+}
+is($extra, 15, 'each names the search and whose match it carries');
+ok($same >= 14, "and is the job as GET /api/jobs lists it, match included ($same of 15 identical; a minute may turn between)")
+    or diag json_encode($new[0]{data}), "\n", json_encode($listed{ $new[0]{data}{id} });
 $r = api(GET => '/api/jobs?limit=100', token => $tokb);
 is($r->{json}{pagination}{total}, 0, 'another tenant sees none of them');
 $r = api(GET => '/api/job-searches', token => $tok);

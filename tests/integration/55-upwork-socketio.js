@@ -106,7 +106,9 @@ async function main() {
   while (!gotA.some((e) => e.name === 'proposal:updated') && Date.now() - t1 < 5000) await sleep(20);
   const upd = gotA.filter((e) => e.name === 'proposal:updated');
   is(upd.length, 1, 'its user receives proposal:updated');
-  is(upd[0] && upd[0].data, sub.json.data, 'with the proposal as the answer has it');
+  const ev = upd[0] ? upd[0].data : {};
+  is([ev.id, ev.status, ev.readyAt, ev.cause], [sub.json.data.id, 'ready', sub.json.data.readyAt, 'submitted'],
+    'with the proposal as the answer has it, submitted');
   await sleep(300);
   is(gotB.filter((e) => e.name === 'proposal:updated').length, 0, 'another user of the tenant does not');
 }

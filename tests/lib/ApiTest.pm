@@ -15,6 +15,7 @@ use HTTP::Tiny;
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
+use Encode ();
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(time);
 
@@ -145,7 +146,29 @@ sub api {
     my %res = (status => $r->{status}, headers => $r->{headers},
                body => $r->{content} // '', ms => (time() - $t0) * 1000);
     $res{json} = eval { json_decode($res{body}) } if length $res{body};
+    record_exchange($method, $path, \%h, $res{status}, $res{headers}, $res{body}) unless $o{raw};
     return \%res;
+}
+
+# The contract check (tests/post/contract.js): with CONTRACT_LOG set (the
+# harness sets it to a directory of the pass), every exchange with the
+# stack is appended to <file>.<pid>.jsonl there: method, request target,
+# the request's headers, status, response headers (lower-case) and body,
+# and validated against docs/openapi.yaml once the pass is over.
+sub record_exchange {
+    my ($method, $target, $req_headers, $status, $headers, $body) = @_;
+    my $dir = $ENV{CONTRACT_LOG} or return;
+    return unless $status && $status != 599;
+    my %h = map { my $v = $headers->{$_}; (lc($_) => ref $v ? join(', ', @$v) : $v) } keys %{ $headers // {} };
+    my %rq = map { (lc($_) => $req_headers->{$_}) } grep { !/^authorization$/i } keys %{ $req_headers // {} };
+    (my $file = $0) =~ s{.*/}{};
+    my $line = JSON::PP->new->canonical->encode({ src => $file, method => $method, target => $target,
+        request => \%rq, status => $status + 0, headers => \%h,
+        body => !defined $body ? undef : utf8::is_utf8($body) ? $body : Encode::decode('UTF-8', $body, Encode::FB_DEFAULT) });
+    if (open my $fh, '>>:encoding(UTF-8)', "$dir/$file.$$.jsonl") {
+        print $fh "$line\n";
+        close $fh;
+    }
 }
 
 # api(..., raw => 1): one request over a socket of its own, the path
@@ -178,6 +201,7 @@ sub raw_request {
     close $sock;
     my ($status) = $resp =~ m{^HTTP/1\.\d (\d{3})};
     my ($body) = $resp =~ /\r\n\r\n(.*)$/s;
+    my $record = $bytes =~ m{^([A-Z]+) (\S+) HTTP/1\.\d\r\n(.*?)\r\n\r\n}s ? [$1, $2, $3] : undef;
     # Undo chunked transfer encoding when the server used it.
     if ($resp =~ /^Transfer-Encoding: chunked/mi && defined $body) {
         my $out = '';
@@ -188,6 +212,17 @@ sub raw_request {
             $body =~ s/^\r\n//;
         }
         $body = $out;
+    }
+    if ($record && $status) {
+        my ($head) = split /\r\n\r\n/, $resp, 2;
+        my (%h, %rq);
+        for (split /\r\n/, $head // '') {
+            $h{ lc $1 } = exists $h{ lc $1 } ? "$h{ lc $1 }, $2" : $2 if /^([^:\s]+):\s*(.*)$/;
+        }
+        for (split /\r\n/, $record->[2]) {
+            $rq{ lc $1 } = $2 if /^([^:\s]+):\s*(.*)$/;
+        }
+        record_exchange($record->[0], $record->[1], \%rq, $status, \%h, $body // '');
     }
     return ($status // 0, $body // '', $resp);
 }
@@ -356,6 +391,8 @@ sub sse_request {
     $res{body} .= $text if !$res{closed} && length $text;
     $res{ms} = (time() - $t0) * 1000;
     close $sock unless $res{closed};
+    record_exchange('POST', $path, { 'Content-Type' => 'application/json' }, $res{status}, $res{headers},
+        $res{closed} ? undef : $res{body}) if $res{status};
     return \%res;
 }
 

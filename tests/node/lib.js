@@ -50,7 +50,8 @@ function b64url(buf) {
   return Buffer.from(buf).toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-// A token signed with the stack's dev key: token(s, {sub, org, claims}).
+// A token signed with the stack's dev key: token(s, {sub, org, claims});
+// {key, kid} sign it with another RS256 key (a KeyObject or PEM) instead.
 function token(s, o = {}) {
   const now = Math.floor(Date.now() / 1000);
   const conf = fs.readFileSync(path.join(s.RT, 'app.conf'), 'utf8');
@@ -60,12 +61,16 @@ function token(s, o = {}) {
   if ((m = /^jwt_issuer\s*=\s*(\S+)\s*$/m.exec(conf))) claims.iss = m[1];
   if ((m = /^jwt_audience\s*=\s*(\S+)\s*$/m.exec(conf))) claims.aud = m[1];
   Object.assign(claims, o.claims || {});
-  const header = { alg: s.JWT_ALG, typ: 'JWT' };
-  if (s.JWT_ALG === 'RS256')
+  const header = { alg: o.key ? 'RS256' : s.JWT_ALG, typ: 'JWT' };
+  if (o.key)
+    header.kid = o.kid;
+  else if (s.JWT_ALG === 'RS256')
     header.kid = fs.readFileSync(path.join(s.RT, 'secrets/jwt-rs256.kid'), 'utf8').trim();
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   let sig;
-  if (s.JWT_ALG === 'RS256') {
+  if (o.key) {
+    sig = crypto.sign('sha256', Buffer.from(input), o.key);
+  } else if (s.JWT_ALG === 'RS256') {
     sig = crypto.sign('sha256', Buffer.from(input), fs.readFileSync(path.join(s.RT, 'secrets/jwt-rs256.key')));
   } else {
     const key = fs.readFileSync(path.join(s.RT, 'secrets/jwt-hs256.key'), 'utf8').trim();
@@ -100,5 +105,78 @@ function once(emitter, event, ms = 5000) {
     emitter.once(event, on);
   });
 }
+
+// The contract check (tests/post/contract.js): with CONTRACT_LOG set (the
+// harness sets it to a directory of the pass), every HTTP exchange a test
+// has with the stack's web server, through node:http (the tests' own
+// requests, socket.io-client's long-polling) or fetch, is appended to
+// <file>.<pid>.jsonl there, as tests/lib/ApiTest.pm does for the Perl
+// tests; the bodies are those the test read.
+function recordTo(dir) {
+  const http = require('node:http');
+  let port = null;
+  try {
+    port = /^PORT=(\d+)$/m.exec(fs.readFileSync(process.env.STACK_ENV, 'utf8'))[1];
+  } catch (e) {
+    return;
+  }
+  const file = path.join(dir, `${path.basename(process.argv[1] || 'node')}.${process.pid}.jsonl`);
+  const write = (method, target, reqHeaders, status, headers, body) => {
+    const rq = {};
+    for (const [k, v] of Object.entries(reqHeaders || {}))
+      if (k.toLowerCase() !== 'authorization') rq[k.toLowerCase()] = String(v);
+    const h = {};
+    for (const [k, v] of Object.entries(headers || {})) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+    try {
+      fs.appendFileSync(file, JSON.stringify({ src: path.basename(process.argv[1] || 'node'), method, target,
+        request: rq, status, headers: h, body }) + '\n');
+    } catch (e) { /* the directory went away: the pass is over */ }
+  };
+  const origRequest = http.request;
+  http.request = function request(...args) {
+    const req = origRequest.apply(this, args);
+    const host = req.getHeader('host') || '';
+    if (String(host).split(':')[1] !== port && !(req.host === '127.0.0.1' && String(req.socket && req.socket.remotePort) === port))
+      return req;
+    req.once('response', (res) => {
+      if (res.statusCode === 101) return;
+      const chunks = [];
+      let written = false;
+      const origEmit = res.emit;
+      res.emit = function emit(ev, ...a) {
+        if (ev === 'data') chunks.push(Buffer.isBuffer(a[0]) ? a[0] : Buffer.from(String(a[0])));
+        if ((ev === 'end' || ev === 'close') && !written) {
+          written = true;
+          write(req.method, req.path, req.getHeaders(), res.statusCode, res.headers,
+            ev === 'end' ? Buffer.concat(chunks).toString('utf8') : null);
+        }
+        return origEmit.call(this, ev, ...a);
+      };
+    });
+    return req;
+  };
+  http.get = function get(...args) {
+    const req = http.request(...args);
+    req.end();
+    return req;
+  };
+  if (typeof globalThis.fetch === 'function') {
+    const origFetch = globalThis.fetch;
+    globalThis.fetch = async function fetch(input, init = {}) {
+      const res = await origFetch(input, init);
+      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+      if (url.port === port && res.status !== 101) {
+        const headers = {};
+        res.headers.forEach((v, k) => { headers[k] = v; });
+        const reqHeaders = {};
+        new Headers(init.headers || {}).forEach((v, k) => { reqHeaders[k] = v; });
+        res.clone().text().then((body) => write((init.method || 'GET').toUpperCase(), url.pathname + url.search,
+          reqHeaders, res.status, headers, body), () => {});
+      }
+      return res;
+    };
+  }
+}
+if (process.env.CONTRACT_LOG && process.env.STACK_ENV) recordTo(process.env.CONTRACT_LOG);
 
 module.exports = { ok, is, done, stack, token, publish, sleep, once };

@@ -192,7 +192,7 @@ my @absent = grep { $appconf !~ /^#?\Q$_\E =/m } @knobs;
 is_deeply(\@absent, [], 'app.conf lists every knob');
 my @doc = grep { $appconf !~ /^# \S.*\n#?\Q$_\E =/m } @knobs;
 is_deeply(\@doc, [], 'each with its description above it');
-is((() = $appconf =~ /^[a-z]/mg), 4, 'four lines set (database, two generated keys, push_listen), the rest commented out');
+is((() = $appconf =~ /^[a-z]/mg), 5, 'five lines set (database, two generated keys, push_listen, openapi_file), the rest commented out');
 like($appconf, qr/^push_listen = 127\.0\.0\.1:$push$/m, 'push_listen is the one the snippets name');
 
 my %secret = map { $_ => slurp("$dir{etc}/upwork-api/secrets/$_") } qw(pgpass jwt-hs256.key upwork-token.key);
@@ -455,7 +455,7 @@ JS
 
 spew("$base/web/lighttpd.conf", <<"EOF");
 # The least lighttpd needs, and the installed snippet.
-server.modules = ( "mod_fastcgi", "mod_proxy" )
+server.modules = ( "mod_fastcgi", "mod_proxy", "mod_magnet" )
 server.bind = "127.0.0.1"
 server.port = $web
 server.document-root = "$base/web/www"
@@ -467,7 +467,8 @@ include "$dir{etc}/lighttpd/conf-available/50-upwork-api.conf"
 EOF
 my @lsnip = glob("$dir{etc}/lighttpd/conf-available/*upwork-api.conf");
 like($lsnip[0] // '', qr{/\d+-upwork-api\.conf$}, 'the lighttpd snippet is named as lighty-enable-mod upwork-api looks for it');
-like(slurp($lsnip[0] // '/dev/null'), qr/^# -\*- depends: fastcgi, proxy -\*-$/m, 'and makes it enable fastcgi and proxy');
+like(slurp($lsnip[0] // '/dev/null'), qr/^# -\*- depends: fastcgi, proxy, magnet -\*-$/m,
+    'and makes it enable fastcgi, proxy and magnet (the JSON errors)');
 # lighttpd opens its error log as www-data.
 spew("$base/web/lighttpd-error.log", '');
 system('chown', 'www-data', "$base/web/lighttpd-error.log");
@@ -482,9 +483,15 @@ wait_until('lighttpd to stop', sub { !port_open($web) });
 
 my $mods = '/usr/lib/apache2/modules';
 spew("$base/web/apache.conf", <<"EOF");
-# The least Apache needs (what a2enmod proxy_fcgi proxy_http enables), and the installed snippet.
+# The least Apache needs (what a2enmod proxy_fcgi proxy_http headers unique_id enables, and
+# alias and mime, enabled by default), and the installed snippet.
 LoadModule mpm_event_module $mods/mod_mpm_event.so
 LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule alias_module $mods/mod_alias.so
+LoadModule mime_module $mods/mod_mime.so
+TypesConfig /etc/mime.types
+LoadModule headers_module $mods/mod_headers.so
+LoadModule unique_id_module $mods/mod_unique_id.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
 LoadModule proxy_http_module $mods/mod_proxy_http.so

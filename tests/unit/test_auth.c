@@ -86,7 +86,7 @@ base_config(void)
 
 /* Verify tok; returns "ok:<tenant>" or the reason. */
 static const char *
-verify(const struct auth_keys *k, const struct config *c, const char *tok)
+verify(struct auth_keys *k, const struct config *c, const char *tok)
 {
 	static char		 out[300];
 	struct principal	 p;
@@ -356,6 +356,25 @@ test_token_from(void)
 	    NULL, out, sizeof(out)) == NULL, "too long for the buffer");
 }
 
+/* How long a fetched JWKS is kept: its Cache-Control within the bounds. */
+static void
+test_jwks_max_age(void)
+{
+	ok(jwks_cache_max_age("public, max-age=300", 60, 86400) == 300, "max-age");
+	ok(jwks_cache_max_age("max-age=5", 60, 86400) == 60, "below the minimum: the minimum");
+	ok(jwks_cache_max_age("max-age=999999", 60, 86400) == 86400, "above the maximum: the maximum");
+	ok(jwks_cache_max_age("no-cache", 60, 86400) == 60 &&
+	    jwks_cache_max_age("no-store, max-age=600", 60, 86400) == 60,
+	    "no-cache, no-store: the minimum");
+	ok(jwks_cache_max_age(NULL, 60, 86400) == 60 &&
+	    jwks_cache_max_age("public", 60, 86400) == 60, "none: the minimum");
+	ok(jwks_cache_max_age("s-maxage=900, max-age=120", 60, 86400) == 120,
+	    "s-maxage is not max-age");
+	ok(jwks_cache_max_age("Max-Age=120", 1, 86400) == 120, "any case");
+	ok(jwks_cache_max_age("max-age=99999999999999999999", 1, 500) == 1,
+	    "a number too long to be one: ignored");
+}
+
 int
 main(void)
 {
@@ -368,6 +387,7 @@ main(void)
 	test_rs256();
 	test_cached();
 	test_token_from();
+	test_jwks_max_age();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
 	return done_testing();

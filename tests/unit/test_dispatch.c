@@ -56,6 +56,32 @@ h_body(struct req *r)
 	http_json(r, 201, "{}", 2);
 }
 
+/* A route with a query table: what the dispatcher parsed. */
+struct page_q {
+	long long	page;
+	char		*q;
+};
+static const struct field page_fields[] = {
+	{ FIELD("page", FT_INT, struct page_q, page), .min = 1, .max = 9,
+	    .def = "1" },
+	{ FIELD("q", FT_STRING, struct page_q, q), .min = 1, .max = 20 },
+};
+static const struct field_obj page_query = {
+	.fields = page_fields, .nfields = nitems(page_fields),
+	.size = sizeof(struct page_q)
+};
+
+static void
+h_query(struct req *r)
+{
+	const struct page_q	*q = r->qv;
+
+	seen.calls++;
+	snprintf(seen.arg, sizeof(seen.arg), "page=%lld q=%s", q->page,
+	    q->q != NULL ? q->q : "-");
+	http_json(r, 200, "{\"x\":1}", 7);
+}
+
 /* A handler that forgets to answer. */
 static void
 h_silent(struct req *r)
@@ -65,14 +91,16 @@ h_silent(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/things", METHOD_GET, h_list, 0, RL_DEFAULT },
-	{ "/api/things", METHOD_POST, h_body, ROUTE_JSON, RL_DEFAULT },
-	{ "/api/things/{id}", METHOD_GET, h_one, 0, RL_DEFAULT },
-	{ "/api/things/{id}", METHOD_DELETE, h_one, 0, RL_DEFAULT },
-	{ "/api/open", METHOD_GET, h_list, ROUTE_PUBLIC, RL_NONE },
-	{ "/api/strict", METHOD_GET, h_list, 0, RL_STRICT },
-	{ "/api/loose", METHOD_GET, h_list, 0, RL_LOOSE },
-	{ "/api/silent", METHOD_GET, h_silent, 0, RL_DEFAULT },
+	{ "/api/things", METHOD_GET, h_list, 0, RL_DEFAULT, NULL },
+	{ "/api/things", METHOD_POST, h_body, ROUTE_JSON, RL_DEFAULT, NULL },
+	{ "/api/things/{id}", METHOD_GET, h_one, 0, RL_DEFAULT, NULL },
+	{ "/api/things/{id}", METHOD_DELETE, h_one, 0, RL_DEFAULT, NULL },
+	{ "/api/open", METHOD_GET, h_list, ROUTE_PUBLIC, RL_NONE, NULL },
+	{ "/api/strict", METHOD_GET, h_list, 0, RL_STRICT, NULL },
+	{ "/api/loose", METHOD_GET, h_list, 0, RL_LOOSE, NULL },
+	{ "/api/silent", METHOD_GET, h_silent, 0, RL_DEFAULT, NULL },
+	{ "/api/paged", METHOD_GET, h_query, 0, RL_DEFAULT, &page_query },
+	{ "/api/things/{id}/go", METHOD_POST, h_one, 0, RL_DEFAULT, NULL },
 };
 
 /* Dispatch method uri (with a token when auth, a body when body is set); the output in m. */
@@ -119,16 +147,20 @@ test_routes(void)
 	mem_fcgi_free(&m);
 	run(&m, "PUT", "/api/things", 1, NULL, NULL);
 	ok(mem_fcgi_has(&m, "Status: 405 Method Not Allowed") &&
-	    mem_fcgi_has(&m, "Allow: GET, POST") && seen.calls == 0,
+	    mem_fcgi_has(&m, "Allow: GET, HEAD, POST, OPTIONS") && seen.calls == 0,
 	    "a wrong method: 405 with Allow listing the path's methods");
 	mem_fcgi_free(&m);
 	run(&m, "PATCH", "/api/things/1", 1, NULL, NULL);
-	ok(mem_fcgi_has(&m, "Allow: GET, DELETE"), "for a pattern too");
+	ok(mem_fcgi_has(&m, "Allow: GET, HEAD, DELETE, OPTIONS"), "for a pattern too");
 	mem_fcgi_free(&m);
 	run(&m, "GET", "/api/%zz", 1, NULL, NULL);
 	ok(mem_fcgi_has(&m, "Status: 400 Bad Request") &&
 	    strstr(mem_fcgi_body(&m), "the URL is not valid") != NULL,
 	    "an undecodable URL: 400");
+	mem_fcgi_free(&m);
+	run(&m, "GET", "/api/things/a%2Fb", 1, NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 400 Bad Request") && seen.calls == 0,
+	    "an encoded slash in the path: 400, as lighttpd refuses it");
 	mem_fcgi_free(&m);
 	run(&m, "GET", "/api/silent", 1, NULL, NULL);
 	ok(seen.calls == 1 && mem_fcgi_has(&m, "Status: 500 Internal Server Error"),
@@ -204,6 +236,181 @@ test_json(void)
 	mem_fcgi_free(&m);
 }
 
+/* Dispatch with these parameters (NULL-terminated, after the method and URI) and body. */
+static void
+run_env(struct mem_fcgi *m, const char *method, const char *uri,
+    const char *body, ...)
+{
+	char		 e1[64], e2[2100], e3[2200];
+	const char	*env[16], *p;
+	size_t		 n = 0;
+	va_list		 ap;
+
+	/* The caller's parameters first: FCGX_GetParam() takes the first. */
+	va_start(ap, body);
+	while ((p = va_arg(ap, const char *)) != NULL && n < 10)
+		env[n++] = p;
+	va_end(ap);
+	snprintf(e1, sizeof(e1), "REQUEST_METHOD=%s", method);
+	snprintf(e2, sizeof(e2), "REQUEST_URI=%s", uri);
+	snprintf(e3, sizeof(e3), "HTTP_AUTHORIZATION=Bearer %s", token);
+	env[n++] = e1;
+	env[n++] = e2;
+	env[n++] = "REMOTE_ADDR=127.0.0.1";
+	env[n++] = e3;
+	while (n < 15)
+		env[n++] = NULL;
+	mem_fcgi_init(m, body, body ? strlen(body) : 0, env[0], env[1], env[2],
+	    env[3], env[4], env[5], env[6], env[7], env[8], env[9], env[10],
+	    env[11], env[12], env[13], env[14], NULL);
+	memset(&seen, 0, sizeof(seen));
+	http_dispatch(&app, &m->req, routes, nitems(routes));
+}
+
+static void
+test_head_options(void)
+{
+	struct mem_fcgi	m;
+
+	run_env(&m, "HEAD", "/api/paged", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK") && seen.calls == 1 &&
+	    mem_fcgi_has(&m, "Content-Length: 7"),
+	    "HEAD: the GET route's status and Content-Length (the web server drops the body)");
+	mem_fcgi_free(&m);
+	run_env(&m, "HEAD", "/api/things", NULL, "HTTP_AUTHORIZATION=x", NULL);
+	ok(mem_fcgi_has(&m, "Status: 401 Unauthorized"), "HEAD is checked as GET");
+	mem_fcgi_free(&m);
+	run_env(&m, "OPTIONS", "/api/things/1", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 204 No Content") &&
+	    mem_fcgi_has(&m, "Allow: GET, HEAD, DELETE, OPTIONS") &&
+	    !mem_fcgi_has(&m, "Content-Length: 0") && seen.calls == 0,
+	    "OPTIONS: 204 with Allow, no Content-Length, no handler");
+	mem_fcgi_free(&m);
+	run_env(&m, "OPTIONS", "/api/nothing", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 404 Not Found"), "OPTIONS of no route: 404");
+	mem_fcgi_free(&m);
+	run_env(&m, "DELETE", "/api/paged", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Allow: GET, HEAD, OPTIONS"),
+	    "405s list HEAD and OPTIONS");
+	mem_fcgi_free(&m);
+}
+
+static void
+test_cors(void)
+{
+	struct mem_fcgi	m;
+	const char	*good = "HTTP_ORIGIN=https://app.example.com";
+	const char	*bad = "HTTP_ORIGIN=https://evil.example.com";
+	const char	*acrm = "HTTP_ACCESS_CONTROL_REQUEST_METHOD=PATCH";
+
+	ok(cors_load("*") == -1 && cors_load("https://a.example/path") == -1 &&
+	    cors_load("null") == -1 && cors_load("ftp://a.example") == -1,
+	    "cors_origins refuses *, paths, null and other schemes");
+	ok(cors_load("https://app.example.com, http://127.0.0.1:8080") == 0,
+	    "two origins");
+	run_env(&m, "OPTIONS", "/api/things/1", NULL, good, acrm,
+	    "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=authorization", NULL);
+	ok(mem_fcgi_has(&m, "Status: 204 No Content") &&
+	    mem_fcgi_has(&m, "Access-Control-Allow-Origin: https://app.example.com") &&
+	    mem_fcgi_has(&m, "Access-Control-Allow-Credentials: true") &&
+	    mem_fcgi_has(&m, "Access-Control-Allow-Methods: GET, HEAD, DELETE, OPTIONS") &&
+	    mem_fcgi_has(&m, "Access-Control-Allow-Headers: " CORS_ALLOW_HEADERS) &&
+	    mem_fcgi_has(&m, "Access-Control-Max-Age: 600") &&
+	    mem_fcgi_has(&m, "Vary: Origin"),
+	    "a preflight from an allowed origin: the route's methods, the headers, max-age");
+	mem_fcgi_free(&m);
+	run_env(&m, "OPTIONS", "/api/things/1", NULL, bad, acrm, NULL);
+	ok(mem_fcgi_has(&m, "Status: 204 No Content") &&
+	    strstr(mem_fcgi_output(&m), "Access-Control-") == NULL &&
+	    mem_fcgi_has(&m, "Vary: Origin"),
+	    "from another origin: no Access-Control-* header at all");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/things", NULL, "HTTP_ORIGIN=HTTPS://APP.example.com", NULL);
+	ok(mem_fcgi_has(&m, "Access-Control-Allow-Origin: HTTPS://APP.example.com") &&
+	    mem_fcgi_has(&m, "Access-Control-Expose-Headers: " CORS_EXPOSE_HEADERS) &&
+	    !mem_fcgi_has(&m, "Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS"),
+	    "a request: the origin echoed as sent, the exposed headers");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/things", NULL, good, "HTTP_AUTHORIZATION=Bearer x", NULL);
+	ok(mem_fcgi_has(&m, "Status: 401 Unauthorized") &&
+	    mem_fcgi_has(&m, "Access-Control-Allow-Origin: https://app.example.com"),
+	    "errors carry them too, so the page can read them");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/things", NULL, bad, NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK") &&
+	    strstr(mem_fcgi_output(&m), "Access-Control-") == NULL,
+	    "another origin's request is served, without CORS headers");
+	mem_fcgi_free(&m);
+	cors_free();
+	run_env(&m, "GET", "/api/things", NULL, good, NULL);
+	ok(strstr(mem_fcgi_output(&m), "Vary:") == NULL &&
+	    strstr(mem_fcgi_output(&m), "Access-Control-") == NULL,
+	    "no allow-list: nothing depends on Origin, no Vary");
+	mem_fcgi_free(&m);
+}
+
+static void
+test_one_rule(void)
+{
+	struct mem_fcgi	m;
+
+	run_env(&m, "GET", "/api/paged?page=3&q=a%20b", NULL, NULL);
+	is_str(seen.arg, "page=3 q=a b", "the route's query, parsed before the handler");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/paged", NULL, NULL);
+	is_str(seen.arg, "page=1 q=-", "with its defaults");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/paged?page=0&x=1", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 400 Bad Request") && seen.calls == 0 &&
+	    strstr(mem_fcgi_body(&m), "\"field\":\"page\"") != NULL &&
+	    strstr(mem_fcgi_body(&m), "{\"field\":\"x\",\"message\":\"unknown parameter\"}") != NULL,
+	    "every bad and unknown parameter named");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/things?limit=1", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 400 Bad Request") && seen.calls == 0 &&
+	    strstr(mem_fcgi_body(&m), "{\"field\":\"limit\",\"message\":\"unknown parameter\"}") != NULL,
+	    "a route without a query table takes no parameter");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/open?x", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 400 Bad Request"), "a public route neither");
+	mem_fcgi_free(&m);
+	run_env(&m, "POST", "/api/things/1/go", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 411 Length Required") && seen.calls == 0 &&
+	    strstr(mem_fcgi_body(&m), "\"code\":\"length_required\"") != NULL,
+	    "a POST without Content-Length or Transfer-Encoding: 411, as lighttpd");
+	mem_fcgi_free(&m);
+	run_env(&m, "POST", "/api/nothing", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 411 Length Required"), "whatever the path");
+	mem_fcgi_free(&m);
+	run_env(&m, "PUT", "/api/nothing", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 404 Not Found"),
+	    "a PUT without a length has no body (as lighttpd passes it on)");
+	mem_fcgi_free(&m);
+	run_env(&m, "POST", "/api/things/1/go", NULL, "CONTENT_LENGTH=0", NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK") && seen.calls == 1,
+	    "Content-Length: 0 and no body: served");
+	mem_fcgi_free(&m);
+	run_env(&m, "POST", "/api/things/1/go", "{}", "CONTENT_LENGTH=2",
+	    "CONTENT_TYPE=application/json", NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK"), "an empty JSON object: served");
+	mem_fcgi_free(&m);
+	run_env(&m, "POST", "/api/things/1/go", "{\"force\":true}",
+	    "CONTENT_LENGTH=14", "CONTENT_TYPE=application/json", NULL);
+	ok(mem_fcgi_has(&m, "Status: 400 Bad Request") && seen.calls == 0 &&
+	    strstr(mem_fcgi_body(&m), "{\"field\":\"force\",\"message\":\"unknown field\"}") != NULL,
+	    "a body field on a route that takes none: 400 naming it");
+	mem_fcgi_free(&m);
+	run_env(&m, "POST", "/api/things/1/go", "x=1", "CONTENT_LENGTH=3",
+	    "CONTENT_TYPE=application/x-www-form-urlencoded", NULL);
+	ok(mem_fcgi_has(&m, "Status: 415 Unsupported Media Type"),
+	    "a body of another type: 415");
+	mem_fcgi_free(&m);
+	run_env(&m, "POST", "/api/things/1/go", "{}", "HTTP_TRANSFER_ENCODING=chunked",
+	    "CONTENT_TYPE=application/json", NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK"), "a chunked body has a length");
+	mem_fcgi_free(&m);
+}
+
 int
 main(void)
 {
@@ -231,6 +438,9 @@ main(void)
 	test_routes();
 	test_auth_order();
 	test_json();
+	test_head_options();
+	test_cors();
+	test_one_rule();
 	free(token);
 	auth_keys_free(&app.keys);
 	redis_close(&app.redis);

@@ -44,8 +44,12 @@ test_query(void)
 	ok(req_param(&r, "e") == NULL, "an absent key: NULL");
 	done(&m, &r);
 
-	ok(init(&m, &r, "/a+b%2Fc") == 0 && strcmp(r.path, "/a+b/c") == 0,
-	    "+ stays + in a path; %%2F decodes");
+	ok(init(&m, &r, "/a+b%20c") == 0 && strcmp(r.path, "/a+b c") == 0,
+	    "+ stays + in a path; %%20 decodes");
+	done(&m, &r);
+	ok(init(&m, &r, "/a/b%2Fc") == -1, "an encoded slash: -1 (a 400, as lighttpd refuses it)");
+	done(&m, &r);
+	ok(init(&m, &r, "/a/b%2fc") == -1, "in either case");
 	done(&m, &r);
 	ok(init(&m, &r, "/api/jobs?q=%zz") == -1, "a broken escape in the query: -1");
 	done(&m, &r);
