@@ -290,6 +290,7 @@ struct llm_result {
 	char		 why[200];
 };
 int	 llm_url_valid(const char *);
+int	 llm_url_allowed(const char *);
 int	 llm_openai_complete(const struct llm_call *, struct llm_result *,
 	    struct req *);
 void	 llm_result_free(struct llm_result *);

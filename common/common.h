@@ -119,6 +119,15 @@ void	 format_time(char *, size_t, long long);
  * "APP_KEY" or "default"), so that a library checking the syntax of
  * its own knobs after the load reports the place with config_invalid()
  * as the loader reports its own errors.
+ *
+ * config_check() is the platform's check of what a knob's range cannot
+ * say: the syntax of its values, knobs that must agree with each other,
+ * and the files the *_file knobs name (readable by whoever runs it).
+ * Every program runs it after config_load(), then its library's own
+ * checks, which report through config_error() and config_warn() (the
+ * place where the key was set, the key, the message); check-config runs
+ * the same and prints plain "where: error: what" lines
+ * (config_set_plain()).
  */
 enum auth_alg {
 	AUTH_HS256,
@@ -214,12 +223,17 @@ struct knob_default {
 	const char	*def;
 };
 int	 config_load(void);
+int	 config_reload(void);
 void	 config_free(void);
 void	 config_register(const struct knob *, size_t);
 void	 config_defaults(const struct knob_default *, size_t);
 const char *config_knob_doc(size_t, const char **, const char **);
 const char *config_origin(const char *);
 void	 config_invalid(const char *);
+void	 config_set_plain(int);
+void	 config_error(const char *, const char *, ...) PRINTF(2, 3);
+void	 config_warn(const char *, const char *, ...) PRINTF(2, 3);
+int	 config_check(void);
 
 /*
  * log.c -- one JSON object per line on stderr.
@@ -308,6 +322,7 @@ struct platform_ext {
 	size_t				 ncache_ns;
 	const struct err_info		*errors;	/* ids ERR__PLATFORM, ... */
 	size_t				 nerrors;
+	int				 schema_version;	/* the database's it needs (db.c) */
 };
 void	 platform_register(const struct platform_ext *);
 
@@ -356,6 +371,13 @@ int	 auth_tenant_for(const char *, const char *, char *, size_t);
  * noticed before use and reopened; while PostgreSQL is down every call
  * fails fast with ERR_UNAVAILABLE (503).  Sessions show the
  * installation's name (platform_register()) as their application_name.
+ * Each new connection first reads the schema version the database
+ * records (max(version) of schema_migrations, as the migrate command
+ * writes it); older than the version the program registered, it is
+ * closed and the request answered 503, the reason logged once a minute
+ * and kept for db_schema_problem(), until the migrations are applied.
+ * db_schema_check() connects at once, for programs that refuse to
+ * start instead.
  */
 struct db_query {
 	const char		*sql;
@@ -374,6 +396,10 @@ struct db {
 	char			 tx_user[129];
 };
 void	 db_set_name(const char *);
+void	 db_set_schema(int);
+int	 db_schema_need(void);
+const char *db_schema_problem(void);
+int	 db_schema_check(struct db *);
 int	 db_run(struct req *, const struct db_query *, size_t, PGresult **);
 int	 db_run_as(struct db *, const char *, const char *, const struct db_query *,
 	    size_t, PGresult **, struct req *);
@@ -791,7 +817,9 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
  * It returns the exit status.  Between the two a program checks what
  * the platform cannot (the knobs of its libraries), so that a bad value
  * stops it before any worker starts.  app_main() is both, for a program
- * of the platform alone.
+ * of the platform alone.  SIGHUP executes the program again in place
+ * (same pid, same socket): the configuration is read and checked anew
+ * as at start, the old workers finish their requests and end.
  */
 int	 app_init(struct app *, const char *);
 int	 app_serve(struct app *, const struct route *, size_t,

@@ -22,6 +22,7 @@ platform_register(const struct platform_ext *e)
 	}
 	done = e;
 	db_set_name(e->name);
+	db_set_schema(e->schema_version);
 	config_defaults(e->defaults, e->ndefaults);
 	config_register(e->knobs, e->nknobs);
 	rl_register(e->rl_classes, e->nrl_classes);

@@ -199,7 +199,7 @@ struct push_server {
 	ev_prepare		 prepare;
 	ev_timer		 cron;
 	ev_timer		 shutdown_timer;
-	ev_signal		 sigterm, sigint;
+	ev_signal		 sigterm, sigint, sighup;
 	struct client		**clients;	/* indexed by fd */
 	size_t			 clients_cap;
 	size_t			 nclients;	/* every struct client, sessions too */
