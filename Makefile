@@ -64,7 +64,7 @@ TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 .SECONDARY:
 
 .PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
-	restart token test bench publish deps install uninstall \
+	restart check-config token test bench publish deps install uninstall \
 	install-manifest deb FORCE
 
 all: $(BINS)
@@ -191,6 +191,14 @@ stop:
 
 status:
 	$(Q)$(STACK) status
+
+# Apply app.conf's changes to the running stack: checked first, then
+# each program reloaded (SIGHUP) or restarted (see docs/operations.md).
+restart: all
+	$(Q)$(STACK) restart
+
+check-config: all
+	$(Q)$(STACK) check-config
 
 token: all
 	$(Q)$(STACK) token "$(SUB)" "$(ORG)"

@@ -32,9 +32,10 @@ on_hup(int sig)
 
 /*
  * SIGHUP: start again from the top, the configuration read anew and
- * checked as at start, by executing this program again in place: the
- * same pid (for systemd and pid files), the listening socket (fd 0)
- * and the environment kept, nothing to forget.  The old workers get
+ * checked as at start, by executing this program again in place (the
+ * file at its path: a rebuilt or upgraded one runs): the same pid (for
+ * systemd and pid files), the listening socket (fd 0) and the
+ * environment kept, nothing to forget.  The old workers get
  * SIGTERM and finish the requests they are serving; the new program's
  * supervisor reaps them and starts its own.  If the exec fails the
  * program goes on as it was, its workers replaced as they end.
@@ -63,6 +64,9 @@ reexec(struct app *app, pid_t *kids, int n)
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
 	sigprocmask(SIG_BLOCK, &hup, NULL);
+	/* The program at its path: a rebuilt or upgraded one runs. */
+	if (*self != '\0')
+		execv(self, argv);
 	execv("/proc/self/exe", argv);
 	sigprocmask(SIG_UNBLOCK, &hup, NULL);
 	LOG_ERR(NULL, "%s: SIGHUP: cannot execute %s again: %s; going on "
