@@ -169,6 +169,44 @@ static const struct err_info errors[] = {
 	    "upwork_not_connected", "Upwork account not connected" },
 };
 
+/* The series of AM_*, in their order (metrics.c prints them). */
+#define LLM_CALLS_HELP	"Calls to the AI provider, by provider and outcome"
+#define LLM_TOKENS_HELP	"Tokens of AI generations, by provider and kind (prompt, completion)"
+#define LLM_COST_HELP	"Cost of AI generations in US dollars, at llm_prices, by provider"
+#define UPWORK_HELP	"HTTP requests sent to Upwork (each attempt), by outcome"
+static const struct metric_def metrics[] = {
+	[AM_LLM_CALLS + 0] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"builtin\",outcome=\"ok\"", 0 },
+	[AM_LLM_CALLS + 1] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"builtin\",outcome=\"failed\"", 0 },
+	[AM_LLM_CALLS + 2] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"openai\",outcome=\"ok\"", 0 },
+	[AM_LLM_CALLS + 3] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"openai\",outcome=\"failed\"", 0 },
+	[AM_LLM_TOKENS + 0] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"builtin\",kind=\"prompt\"", 0 },
+	[AM_LLM_TOKENS + 1] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"builtin\",kind=\"completion\"", 0 },
+	[AM_LLM_TOKENS + 2] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"openai\",kind=\"prompt\"", 0 },
+	[AM_LLM_TOKENS + 3] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"openai\",kind=\"completion\"", 0 },
+	[AM_LLM_COST + 0] = { "llm_cost_usd_total", LLM_COST_HELP,
+	    "provider=\"builtin\"", 1 },
+	[AM_LLM_COST + 1] = { "llm_cost_usd_total", LLM_COST_HELP,
+	    "provider=\"openai\"", 1 },
+	[AM_UPWORK_OK] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"ok\"", 0 },
+	[AM_UPWORK_CLIENT_ERROR] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"client_error\"", 0 },
+	[AM_UPWORK_THROTTLED] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"throttled\"", 0 },
+	[AM_UPWORK_SERVER_ERROR] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"server_error\"", 0 },
+	[AM_UPWORK_FAILED] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"failed\"", 0 },
+};
+
 static const struct knob_default defaults[] = {
 	{ "db_conninfo", "dbname=upwork" },
 };
@@ -186,6 +224,8 @@ const struct platform_ext agent_platform = {
 	.errors = errors,
 	.nerrors = nitems(errors),
 	.schema_version = SCHEMA_VERSION,
+	.metrics = metrics,
+	.nmetrics = nitems(metrics),
 };
 
 /* Predicate: host is this machine. */

@@ -184,6 +184,11 @@ struct config {
 	int		 push_replay_max;
 	int		 push_shutdown_ms;
 	int		 push_redis_backoff_max_ms;
+	/* /metrics (metrics.c) */
+	int		 metrics_enabled;
+	char		*metrics_dir;
+	char		*metrics_token_file;
+	char		*metrics_allow;
 };
 extern struct config cfg;
 enum knob_type {
@@ -310,6 +315,7 @@ const char *http_reason(int);
  */
 struct rl_class;
 struct cache_ns;
+struct metric_def;
 struct platform_ext {
 	const char			*name;		/* PostgreSQL's application_name */
 	const struct knob_default	*defaults;	/* of the platform's knobs */
@@ -323,6 +329,8 @@ struct platform_ext {
 	const struct err_info		*errors;	/* ids ERR__PLATFORM, ... */
 	size_t				 nerrors;
 	int				 schema_version;	/* the database's it needs (db.c) */
+	const struct metric_def		*metrics;	/* ids 0, 1, ... (metrics.c) */
+	size_t				 nmetrics;
 };
 void	 platform_register(const struct platform_ext *);
 
@@ -777,6 +785,45 @@ int	 rl_check(struct req *, int);
 int	 rl_decide(struct redis *, int, const char *, struct rl_result *);
 const char *rl_class_name(int);
 const char *rl_script(void);
+
+/*
+ * metrics.c -- counters in Prometheus's text format, off unless
+ * metrics_enabled.
+ *
+ * Each program keeps its counters in one file of metrics_dir, mapped
+ * by all its processes (metrics_open() before the workers fork, or in
+ * a cron binary), which add to them atomically: counting costs no
+ * system call and no round trip.  The file names its series, so
+ * metrics_render() sums the files of every program without knowing
+ * them.  The platform counts requests (by program, route, method and
+ * status, and a latency histogram), cache lookups by layer and
+ * rate-limit refusals; a library adds its own series as data (struct
+ * metric_def, handed over by platform_register()) and counts them with
+ * metrics_count(id, n), id its index in that table.  Families follow
+ * Prometheus's conventions: _total for counters, _seconds, labels for
+ * the dimensions.  metrics_allowed() is the guard every /metrics
+ * applies: the address list metrics_allow, the bearer token of
+ * metrics_token_file.
+ */
+struct metric_def {
+	const char	*family;	/* "tokens_total" */
+	const char	*help;		/* the family's HELP text */
+	const char	*labels;	/* this series': kind="prompt" */
+	int		 micro;		/* counts millionths (a cost) */
+};
+struct route;
+void	 metrics_register(const struct cache_ns *, size_t,
+	    const struct metric_def *, size_t);
+void	 metrics_open(const char *, const struct route *, size_t);
+void	 metrics_close(void);
+void	 metrics_request(int, int, double);
+void	 metrics_cache(int, enum cache_result);
+void	 metrics_refused(int, int);
+void	 metrics_count(int, uint64_t);
+void	 metrics_family(struct buf *, const char *, const char *, const char *);
+void	 metrics_render(struct buf *);
+int	 metrics_allowed(const char *, const char *);
+void	 metrics_serve(struct req *);
 
 /*
  * pgarray.c -- PostgreSQL's text form of a one-dimensional array.

@@ -128,6 +128,18 @@ static const struct knob platform_knobs[] = {
 	    "longest pause between two reconnects to Redis"),
 	CONFIG_INT("cron_max_seconds", cfg.cron_max_seconds, "110", 1, 86400,
 	    "a cron run starts no work after this many seconds (--max-seconds)"),
+	/* /metrics (metrics.c). */
+	CONFIG_INT("metrics_enabled", cfg.metrics_enabled, "0", 0, 1,
+	    "1: count, and answer /metrics (the programs' sums, and the "
+	    "broadcaster's own); 0: /metrics is a 404"),
+	CONFIG_STR("metrics_dir", cfg.metrics_dir, "",
+	    "directory where each program keeps its counters (one file each, "
+	    "shared by its processes), writable by the programs"),
+	CONFIG_STR("metrics_token_file", cfg.metrics_token_file, "",
+	    "file holding the bearer token /metrics requires (empty: none)"),
+	CONFIG_STR("metrics_allow", cfg.metrics_allow, "127.0.0.1, ::1",
+	    "comma list of addresses or CIDR blocks that may read /metrics "
+	    "(empty: any, then a token is required)"),
 };
 
 #define CONFIG_TABLES_MAX	8

@@ -157,6 +157,7 @@ cron_init(struct cron *c, const char *name, int argc, char **argv,
 		c->status = CRON_FAILED;
 		return -1;
 	}
+	metrics_open(name, NULL, 0);
 	c->deadline = c->t0 + c->max_seconds * 1000.0;
 	signals_init(on_term, on_alarm);
 	alarm((unsigned)(c->max_seconds + CRON_HARD_GRACE));
@@ -313,6 +314,7 @@ cron_done(struct cron *c, int rc)
 	db_close(&c->lock);
 	redis_close(&c->redis);
 	cache_free();
+	metrics_close();
 	config_free();
 	return rc;
 }

@@ -28,4 +28,5 @@ platform_register(const struct platform_ext *e)
 	rl_register(e->rl_classes, e->nrl_classes);
 	cache_register(e->cache_ns, e->ncache_ns);
 	err_register(e->errors, e->nerrors);
+	metrics_register(e->cache_ns, e->ncache_ns, e->metrics, e->nmetrics);
 }

@@ -155,6 +155,7 @@ app_free(struct app *app, FCGX_Request *r)
 	redis_close(&app->redis);
 	cache_free();
 	auth_keys_free(&app->keys);
+	metrics_close();
 	config_free();
 	return 0;
 }
@@ -221,6 +222,7 @@ app_serve(struct app *app, const struct route *routes, size_t n,
 {
 	FCGX_Request	fcgi;
 
+	metrics_open(app->name, routes, n);	/* shared by the workers */
 	if (cfg.workers > 1 && !FCGX_IsCGI())
 		supervise(app, cfg.workers);
 	FCGX_InitRequest(&fcgi, 0, 0);

@@ -259,6 +259,9 @@ void		 push_http_reply(struct client *, int, const char *,
 void		 push_http_eio_error(struct client *, int, int);
 void		 push_http_req_free(struct client *, struct http_req *);
 
+/* metrics.c */
+void		 push_metrics(struct client *, const char *, int);
+
 /* ws.c */
 void		 ws_accept_key(const char *, size_t, char *);
 struct msg	*ws_frame(int, const void *, size_t);

@@ -165,13 +165,13 @@ load_ports() {
 # --- files: directories, secrets, config -----------------------------------
 
 layout() {
-	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/push" "$RT/run/apache" "$RT/log/asan" \
+	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/push" "$RT/run/apache" "$RT/run/metrics" "$RT/log/asan" \
 	    "$RT/conf" "$RT/www" "$RT/redis" "$RT/secrets"
 	chmod 0755 "$RT/run" "$RT/conf" "$RT/www"
 	chmod 0775 "$RT/log"
 	own "root:$APPGROUP" "$RT/log"
 	own "$PGOS" "$RT/run/pg"
-	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/run/push" "$RT/redis" "$RT/log/asan"
+	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/run/push" "$RT/run/metrics" "$RT/redis" "$RT/log/asan"
 	chmod 0750 "$RT/secrets"
 	own "root:$APPGROUP" "$RT/secrets"
 	touch "$RT/log/postgres.log" "$RT/log/redis.log"
@@ -189,6 +189,7 @@ secrets() {
 	[ -e "$s/upwork-client.secret" ] || printf '%s' "$UPWORK_CLIENT_SECRET" >"$s/upwork-client.secret"
 	# app.conf names it: empty, no key is sent (FAKE_LLM=1 fills it).
 	[ -e "$s/llm-api.key" ] || : >"$s/llm-api.key"
+	[ -s "$s/metrics.token" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/metrics.token"
 	if [ ! -s "$s/jwt-rs256.key" ]; then
 		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$s/jwt-rs256.key" 2>/dev/null
 		openssl pkey -in "$s/jwt-rs256.key" -pubout -out "$s/jwt-rs256.pub.pem"
@@ -230,6 +231,9 @@ app_conf() {
 		echo "upwork_client_secret_file = $RT/secrets/upwork-client.secret"
 		echo "upwork_token_key_file = $RT/secrets/upwork-token.key"
 		echo "upwork_redirect_uri = http://127.0.0.1:$PORT/api/upwork/callback"
+		echo "# /metrics: metrics_enabled = 1 turns it on; Prometheus sends the token of this file."
+		echo "metrics_dir = $RT/run/metrics"
+		echo "metrics_token_file = $RT/secrets/metrics.token"
 		if [ -n "$UPWORK_URL" ]; then
 			echo "upwork_graphql_url = $UPWORK_URL/graphql"
 			echo "upwork_authorize_url = $UPWORK_URL/oauth2/authorize"
