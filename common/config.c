@@ -967,6 +967,50 @@ check_redis(void)
 	return 0;
 }
 
+/* /metrics: where the counters go, and who may read them. */
+static int
+check_metrics(void)
+{
+	struct stat	 st;
+	char		*data;
+	size_t		 len;
+	int		 rc = 0;
+
+	if (check_addresses("metrics_allow", cfg.metrics_allow) == -1)
+		rc = -1;
+	if (!cfg.metrics_enabled)
+		return rc;
+	if (*cfg.metrics_dir == '\0') {
+		config_error("metrics_dir", "not set, and metrics_enabled (%s) "
+		    "needs a directory for the counters",
+		    config_origin("metrics_enabled"));
+		rc = -1;
+	} else if (stat(cfg.metrics_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		config_error("metrics_dir", "%s: not a directory", cfg.metrics_dir);
+		rc = -1;
+	} else if (access(cfg.metrics_dir, W_OK | X_OK) == -1) {
+		config_error("metrics_dir", "%s: %s (the programs write their "
+		    "counters there)", cfg.metrics_dir, strerror(errno));
+		rc = -1;
+	}
+	if (*cfg.metrics_allow == '\0' && *cfg.metrics_token_file == '\0') {
+		config_error("metrics_enabled", "/metrics would be open to anyone: "
+		    "set metrics_token_file, metrics_allow, or both");
+		rc = -1;
+	}
+	if (*cfg.metrics_token_file != '\0' &&
+	    (data = key_bytes(cfg.metrics_token_file, &len)) != NULL) {
+		if (len < 16) {
+			config_error("metrics_token_file", "%s: a token of 16 bytes "
+			    "or more, it has %zu", cfg.metrics_token_file, len);
+			rc = -1;
+		}
+		explicit_bzero(data, len);
+		free(data);
+	}
+	return rc;
+}
+
 /*
  * The platform's checks of what one knob's range cannot say: values
  * whose syntax is the platform's, knobs that must agree with each
@@ -1003,6 +1047,8 @@ config_check(void)
 	if (check_listen("push_listen", cfg.push_listen) == -1)
 		rc = -1;
 	if (check_origins("cors_origins", cfg.cors_origins) == -1)
+		rc = -1;
+	if (check_metrics() == -1)
 		rc = -1;
 	return rc;
 }
