@@ -117,6 +117,11 @@ main(int argc, char *argv[])
 		return 1;
 	path = getenv("APP_CONFIG");
 	config_set_plain(1);
+	/* A file that cannot be read: said, and nothing checked on defaults. */
+	if (path != NULL && *path != '\0' && access(path, R_OK) == -1) {
+		fprintf(stderr, "%s: error: %s\n", path, strerror(errno));
+		return 1;
+	}
 	/* Every check, even after an error: all that is wrong, at once. */
 	platform_register(&agent_platform);
 	rc = 0;
