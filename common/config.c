@@ -686,7 +686,7 @@ cidr_valid(char *item)
 	return ok;
 }
 
-/* Every item of an address list parses: an unparsable one never matches. */
+/* Every item of an address list parses: an unparsable one would never fit an address. */
 static int
 check_addresses(const char *key, const char *list)
 {

@@ -7,8 +7,8 @@
 #define TOKEN_BUF	8193
 #define ARG_MAX_LEN	200
 
-/* The index of the route the request matched, for its counters; -1: none. */
-static int	matched;
+/* The index of the route the request took, for its counters; -1: none. */
+static int	route_taken;
 
 /*
  * Compare path with a pattern such as "/api/things/{id}"; each {name}
@@ -131,7 +131,7 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		return;
 	}
 	route_fits(rt->pattern, r->path, r, 1);
-	matched = (int)(rt - routes);
+	route_taken = (int)(rt - routes);
 	if (!(rt->flags & ROUTE_PUBLIC))
 		unauthorized = authenticate(r);
 	if (rl_check(r, rt->rl) == -1) {
@@ -164,7 +164,7 @@ http_dispatch(struct app *app, FCGX_Request *f, const struct route *routes,
 {
 	struct req	r;
 
-	matched = -1;
+	route_taken = -1;
 	if (req_init(&r, app, f) == -1)
 		http_error(&r, ERR_BAD_REQUEST, "the URL is not valid");
 	else
@@ -173,7 +173,7 @@ http_dispatch(struct app *app, FCGX_Request *f, const struct route *routes,
 		LOG_ERR(&r, "handler wrote no response");
 		http_error(&r, ERR_INTERNAL, NULL);
 	}
-	metrics_request(matched, r.status, now_ms() - r.t0);
+	metrics_request(route_taken, r.status, now_ms() - r.t0);
 	log_request(&r);
 	req_free(&r);
 }
