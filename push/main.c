@@ -330,6 +330,8 @@ reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	if (srv.shutting_down)
+		return;
 	before = restart_only();
 	if (config_reload() == -1) {
 		LOG_ERR(NULL, "push: SIGHUP: the configuration is not usable "
@@ -341,8 +343,10 @@ reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	if (auth_keys_load(&keys, &cfg) == 0) {
 		auth_keys_free(&srv.keys);
 		srv.keys = keys;
-	} else
+	} else {
+		auth_keys_free(&keys);
 		LOG_ERR(NULL, "push: SIGHUP: keeping the keys in use");
+	}
 	srv.origins = NULL;
 	srv.norigins = 0;
 	if (push_http_cors_load() == -1) {

@@ -3,6 +3,7 @@
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
+use IO::Select;
 use IO::Socket::INET;
 use Test::More;
 
@@ -96,6 +97,12 @@ is((get("http://127.0.0.1:$push_port/metrics"))[0], 404, 'the broadcaster\'s too
 
 # --- make restart: SIGHUP where it applies --------------------------------------------
 my %before = map { $_ => pid_of($_) } qw(fcgi-jobs fcgi-metrics push/push lighttpd);
+# A client of the broadcaster, connected across the reload.
+my $sse = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) or die "connect: $!";
+print $sse "GET /api/events?topics=jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $token\r\n\r\n";
+my $got = '';
+while ($got !~ /: connected/ && sysread($sse, my $chunk, 4096)) { $got .= $chunk }
+like($got, qr{^HTTP/1\.1 200}, 'an event stream is open');
 set_conf('rl_default_limit = 77');
 set_conf('metrics_enabled = 1');
 ($rc, $out) = make('restart');
@@ -108,7 +115,13 @@ like($head, qr/^X-RateLimit-Limit: 77\r?$/mi, 'the FastCGI programs apply the ne
 my $mtoken = slurp(rt() . '/secrets/metrics.token') =~ s/\s+$//r;
 is((get("$u/metrics", "Authorization: Bearer $mtoken"))[0], 200, 'metrics_enabled applies: /metrics answers');
 is((get("http://127.0.0.1:$push_port/metrics", "Authorization: Bearer $mtoken"))[0], 200,
-    'and the broadcaster, reloaded without dropping a client, answers its own');
+    'and the broadcaster answers its own');
+`make -s publish VAR=$var PORT=$port TENANT=org_demo EVENT=job:new DATA='{"after":"reload"}' 2>&1`;
+$got = '';
+my $sel = IO::Select->new($sse);
+while ($got !~ /"after":"reload"/ && $sel->can_read(10)) { sysread($sse, my $chunk, 4096) or last; $got .= $chunk }
+like($got, qr/^data: \{"after":"reload"\}/m, 'the stream opened before the reload receives an event published after it');
+close $sse;
 
 # The environment a program got (WORKERS) cannot change by SIGHUP: those restart.
 ($rc, $out) = make('restart', 'WORKERS=3');
