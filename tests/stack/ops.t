@@ -22,7 +22,11 @@ sub free_port {
 
 my $base = tempdir('upw-ops-XXXXXX', TMPDIR => 1, CLEANUP => 0);
 my ($var, $port) = ("$base/v", free_port());
-END { system("make -s stop VAR=$var PORT=$port >/dev/null 2>&1") if $var; system('rm', '-rf', $base) if $base }
+END {
+    my $rt = $var && -l "$var/rt" ? readlink("$var/rt") : undef;
+    system("make -s stop VAR=$var PORT=$port >/dev/null 2>&1") if $var;
+    system('rm', '-rf', grep { defined } $base, $rt) if $base;
+}
 
 sub make {
     my ($args, $env) = @_;
