@@ -594,7 +594,7 @@ blame(const char *key)
 	return path != NULL && *path != '\0' ? path : "defaults";
 }
 
-static void
+static void PRINTF(3, 0)
 vreport_key(int error, const char *key, const char *fmt, va_list ap)
 {
 	struct buf	msg = { 0 };
