@@ -53,6 +53,9 @@ static const struct knob knobs[] = {
 	    600000,
 	    "a streamed response gets an SSE comment after this long without "
 	    "data"),
+	CONFIG_INT("llm_builtin_pace_ms", agent_cfg.llm_builtin_pace_ms, "0", 0,
+	    1000, "the builtin provider's pause between two streamed pieces "
+	    "of a few words (0: none; the demo stack sets 40)"),
 	CONFIG_STR("llm_prices", agent_cfg.llm_prices,
 	    "gpt-4o-mini=0.15/0.60,gpt-4o=2.50/10.00,gpt-4.1-mini=0.40/1.60,gpt-4.1=2.00/8.00",
 	    "USD per million prompt/completion tokens per model; * for any "

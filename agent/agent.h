@@ -57,6 +57,7 @@ struct agent_config {
 	int		 llm_max_retries;
 	int		 llm_max_response_bytes;
 	int		 llm_sse_ping_ms;
+	int		 llm_builtin_pace_ms;
 	char		*llm_prices;
 	double		 ai_monthly_budget_usd;
 	/* Upwork (upwork*.c, poll.c) and the cron binaries (cron/) */

@@ -474,7 +474,10 @@ split_text(struct proposal_gen *g)
 		buf_puts(&g->out.text, "");
 }
 
-/* The builtin provider streams its text in pieces of a few words, as a model would. */
+/*
+ * The builtin provider streams its text in pieces of a few words, as a
+ * model would, llm_builtin_pace_ms apart (the demo's pace; 0 in tests).
+ */
 static void
 builtin_stream(struct proposal_gen *g)
 {
@@ -491,6 +494,8 @@ builtin_stream(struct proposal_gen *g)
 			return;
 		}
 		g->stream.forwarded = i;
+		if (agent_cfg.llm_builtin_pace_ms > 0 && i < g->out.text.len)
+			sleep_ms(agent_cfg.llm_builtin_pace_ms);
 	}
 }
 

@@ -23,7 +23,7 @@ export BENCH=1 WEB=${WEB:-lighttpd}
 export APP_RL_DEFAULT_LIMIT=1000000000
 # The AI rows (scripts/bench-ai.sh) need the fake LLM server, and more
 # generations a minute than the ai rate limit allows one user.
-export FAKE_LLM=1 APP_RL_AI_LIMIT=1000000
+export FAKE_LLM=1 APP_RL_AI_LIMIT=1000000 APP_LLM_BUILTIN_PACE_MS=0
 TENANT=org_bench
 PUSH_N=${BENCH_PUSH_CONNECTIONS:-10000}
 PUSH_PROXIED=${BENCH_PUSH_PROXIED:-1000}

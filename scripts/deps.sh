@@ -13,7 +13,7 @@ libhiredis-dev libjson-c-dev libcurl4-openssl-dev libjwt-dev libssl-dev
 libev-dev libwslay-dev libhttp-parser-dev
 postgresql postgresql-contrib redis-server lighttpd apache2
 openssl curl xxd iproute2 perl wrk clang libclang-rt-14-dev
-debhelper lintian systemd logrotate"
+debhelper lintian systemd logrotate chromium"
 
 missing=$(for p in $PKGS; do
 	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || printf '%s ' "$p"
@@ -23,14 +23,20 @@ done)
 command -v node >/dev/null && command -v npm >/dev/null ||
 	echo "deps: warning: node and npm are missing; the socket.io tests will fail" >&2
 
-# The broadcaster's tests drive it with the official socket.io-client,
-# installed from the npm registry into tests/node (lockfile committed).
+# From the npm registry, each with its lockfile committed: the official
+# socket.io-client and playwright-core (which drives Debian's chromium)
+# for the tests, in tests/node; socket.io-client's browser build for the
+# page, in www/.  Installed again when the lockfile is newer than the
+# installed tree.
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$root/tests/node/node_modules/socket.io-client" ] && command -v npm >/dev/null; then
-	echo "deps: npm ci in tests/node" >&2
-	(cd "$root/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
-	    echo "deps: warning: npm ci failed; the socket.io tests will fail" >&2
-fi
+for d in "$root/tests/node" "$root/www"; do
+	[ -f "$d/node_modules/.package-lock.json" ] && [ ! "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ] &&
+	    continue
+	command -v npm >/dev/null || break
+	echo "deps: npm ci in ${d#"$root"/}" >&2
+	(cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+	    echo "deps: warning: npm ci in ${d#"$root"/} failed; the page and the node tests will fail" >&2
+done
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then

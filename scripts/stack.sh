@@ -224,6 +224,8 @@ app_conf() {
 		echo "jwt_audience = $JWT_AUDIENCE"
 		echo "trusted_proxies = $TRUSTED_PROXIES"
 		echo "log_level = info"
+		echo "# The builtin provider streams at a reader's pace, for the page's demo (0: at once)."
+		echo "llm_builtin_pace_ms = 40"
 		echo "# AI: llm_provider = builtin works offline. For OpenAI or a compatible server, put the API key"
 		echo "# in the file below and set llm_provider = openai (and llm_base_url, llm_model if needed)."
 		echo "llm_api_key_file = $RT/secrets/llm-api.key"
@@ -624,6 +626,23 @@ apache_routes() {
 		}' "$ROOT/httpd-conf/routes"
 }
 
+# The page (www/) into RT/www, the web server's document root, at every
+# start: it reaches RT wherever the checkout is (a clone under /root, say).
+# socket.io-client's browser build comes from www/node_modules (npm ci, as
+# scripts/deps.sh runs it, when missing) to /vendor/.  Files are
+# overwritten in place, so `make start` on a running stack refreshes them.
+www_install() {
+	local dist=$ROOT/www/node_modules/socket.io-client/dist
+	if [ ! -s "$dist/socket.io.min.js" ] && command -v npm >/dev/null; then
+		(cd "$ROOT/www" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || true
+	fi
+	mkdir -p "$RT/www/vendor"
+	cp -p "$ROOT/www/index.html" "$ROOT/www/app.js" "$ROOT/www/style.css" "$RT/www/"
+	cp -p "$dist/socket.io.min.js" "$dist/socket.io.min.js.map" "$RT/www/vendor/" 2>/dev/null ||
+	    say "stack: warning: www/node_modules lacks socket.io-client (npm ci in www/): the page has no live feed"
+	chmod -R a+rX "$RT/www"
+}
+
 web_start() {
 	local other
 	[ "$WEB" = lighttpd ] && other=apache || other=lighttpd
@@ -689,6 +708,7 @@ start() {
 	redis_start
 	push_start
 	workers_start
+	www_install
 	web_start
 	STARTED=()
 	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
@@ -882,7 +902,8 @@ banner() {
 	job=$(psql_super -d upwork -tA -c "SELECT id FROM jobs WHERE tenant_id = 'org_demo' ORDER BY posted_at DESC LIMIT 1")
 	cat <<EOF
 
-  Upwork agent API: http://127.0.0.1:$PORT/   ($WEB in front, VAR=$VAR)
+  The page: http://127.0.0.1:$PORT/   (sign in with the demo token below)
+  Upwork agent API: http://127.0.0.1:$PORT/api/   ($WEB in front, VAR=$VAR)
 
   Demo token (user_demo in org_demo, valid 1 hour; make token SUB=... ORG=... for others):
     $tok
@@ -895,11 +916,11 @@ banner() {
     curl -s -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \\
       -d '{"jobId":"$job","tone":"friendly","maxWords":200}' http://127.0.0.1:$PORT/api/ai/proposals/generate
 
-  Realtime: Socket.IO at ws://127.0.0.1:$PORT/socket.io/ (websocket transport),
+  Realtime: Socket.IO at http://127.0.0.1:$PORT/socket.io/ (long-polling, then WebSocket),
     events at http://127.0.0.1:$PORT/api/events?topics=jobs,proposals;
     make publish TENANT=org_demo EVENT=job:new DATA='{"title":"hello"}'
 
-  poll-jobs runs every $POLL_INTERVAL s (log/cron.log); connect Upwork first (README, Upwork).
+  poll-jobs runs every $POLL_INTERVAL s (log/cron.log); connect Upwork first (docs/upwork.md).
   Logs: $RT/log/    Stop: Ctrl-C
 
 EOF

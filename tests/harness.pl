@@ -111,6 +111,8 @@ for my $p (@passes) {
     # The AI tests generate far more than 10 proposals a minute per user;
     # they check the routes' class by its headers instead.
     local $ENV{APP_RL_AI_LIMIT} = 100000;
+    # The builtin provider's streams at once, not at the demo's pace.
+    local $ENV{APP_LLM_BUILTIN_PACE_MS} = 0;
     # POST /api/upwork/poll once a second a tenant, not once a minute.
     local $ENV{APP_UPWORK_POLL_COOLDOWN_S} = 1;
     # The broadcaster's timeouts, short enough for the tests to see them fire.

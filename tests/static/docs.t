@@ -23,7 +23,8 @@ for my $r (sort keys %routes) {
 # The house rule: every source file opens with a one-line purpose.
 my @files = grep { -f } map { glob($_) } qw(common/*.c common/*.h agent/*.c agent/*.h cgi-bin/*.c cron/*.c tools/*.c push/*.c
     push/*.h scripts/*.sh sql/*.sql sql/demo/*.sql tests/unit/*.c tests/unit/*.h tests/integration/*.[ch]
-    tests/integration/*.t tests/integration/*.js tests/lib/*.pm tests/*.pl httpd-conf/* docs/*.md);
+    tests/integration/*.t tests/integration/*.js tests/lib/*.pm tests/*.pl httpd-conf/* docs/*.md
+    www/*.html www/*.js www/*.css);
 for my $f (@files) {
     open my $fh, '<', $f or die;
     my @head = grep { defined } map { scalar <$fh> } 1 .. 2;

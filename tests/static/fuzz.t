@@ -11,7 +11,8 @@ for my $f (@fuzzers) {
     (my $name = $f) =~ s{.*/}{};
     my $corpus = "build/fuzz/corpus/$name";
     system('mkdir', '-p', $corpus);
-    my $out = `$f -max_total_time=$secs -max_len=4096 $corpus tests/fuzz/seeds/$name 2>&1`;
+    # Crash artifacts go beside the corpus, never into the checkout's top.
+    my $out = `$f -max_total_time=$secs -max_len=4096 -artifact_prefix=build/fuzz/ $corpus tests/fuzz/seeds/$name 2>&1`;
     my $rc = $?;
     my ($runs) = $out =~ /Done (\d+) runs/;
     ok($rc == 0 && defined $runs, "$name: " . ($runs // 0) . " inputs in ${secs} s, no crash")
