@@ -64,8 +64,8 @@ TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 .SECONDARY:
 
 .PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
-	token test bench publish deps install uninstall \
-	install-manifest deb
+	restart check-config token test bench publish deps install uninstall \
+	install-manifest deb FORCE
 
 all: $(BINS)
 
@@ -89,6 +89,17 @@ $(BUILD)/obj/%.o: %.c
 $(LIBCOMMON): $(COMMON_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The schema version the product needs, compiled into agent.c: the
+# highest sql/NNNN-*.sql.  The programs refuse an older database (db.c).
+# schema-version changes only when that number does, and agent.o with it.
+SCHEMA_VERSION	:= $(shell ls sql | sed -n 's/^0*\([0-9][0-9]*\)-.*\.sql$$/\1/p' | sort -n | tail -n 1)
+$(BUILD)/obj/agent/agent.o: override CFLAGS += -DSCHEMA_VERSION=$(SCHEMA_VERSION)
+$(BUILD)/obj/agent/agent.o: $(BUILD)/schema-version
+$(BUILD)/schema-version: FORCE
+	@mkdir -p $(dir $@)
+	@echo $(SCHEMA_VERSION) | cmp -s - $@ || echo $(SCHEMA_VERSION) >$@
+FORCE:
 
 $(LIBAGENT): $(AGENT_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -180,6 +191,14 @@ stop:
 
 status:
 	$(Q)$(STACK) status
+
+# Apply app.conf's changes to the running stack: checked first, then
+# each program reloaded (SIGHUP) or restarted (see docs/operations.md).
+restart: all
+	$(Q)$(STACK) restart
+
+check-config: all
+	$(Q)$(STACK) check-config
 
 token: all
 	$(Q)$(STACK) token "$(SUB)" "$(ORG)"

@@ -1,7 +1,17 @@
 /* agent.c: the product's registration with the platform, as data (its knobs, rate-limit classes, cache namespaces, errors), the checks of its own knobs, and the start of its programs. */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
 
 #include "agent.h"
+
+/* The highest sql/NNNN-*.sql when built: the Makefile says it. */
+#ifndef SCHEMA_VERSION
+#error "SCHEMA_VERSION is not defined (build with the Makefile)"
+#endif
 
 struct agent_config agent_cfg;
 
@@ -162,6 +172,44 @@ static const struct err_info errors[] = {
 	    "upwork_not_connected", "Upwork account not connected" },
 };
 
+/* The series of AM_*, in their order (metrics.c prints them). */
+#define LLM_CALLS_HELP	"Calls to the AI provider, by provider and outcome"
+#define LLM_TOKENS_HELP	"Tokens of AI generations, by provider and kind (prompt, completion)"
+#define LLM_COST_HELP	"Cost of AI generations in US dollars, at llm_prices, by provider"
+#define UPWORK_HELP	"HTTP requests sent to Upwork (each attempt), by outcome"
+static const struct metric_def metrics[] = {
+	[AM_LLM_CALLS + 0] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"builtin\",outcome=\"ok\"", 0 },
+	[AM_LLM_CALLS + 1] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"builtin\",outcome=\"failed\"", 0 },
+	[AM_LLM_CALLS + 2] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"openai\",outcome=\"ok\"", 0 },
+	[AM_LLM_CALLS + 3] = { "llm_requests_total", LLM_CALLS_HELP,
+	    "provider=\"openai\",outcome=\"failed\"", 0 },
+	[AM_LLM_TOKENS + 0] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"builtin\",kind=\"prompt\"", 0 },
+	[AM_LLM_TOKENS + 1] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"builtin\",kind=\"completion\"", 0 },
+	[AM_LLM_TOKENS + 2] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"openai\",kind=\"prompt\"", 0 },
+	[AM_LLM_TOKENS + 3] = { "llm_tokens_total", LLM_TOKENS_HELP,
+	    "provider=\"openai\",kind=\"completion\"", 0 },
+	[AM_LLM_COST + 0] = { "llm_cost_usd_total", LLM_COST_HELP,
+	    "provider=\"builtin\"", 1 },
+	[AM_LLM_COST + 1] = { "llm_cost_usd_total", LLM_COST_HELP,
+	    "provider=\"openai\"", 1 },
+	[AM_UPWORK_OK] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"ok\"", 0 },
+	[AM_UPWORK_CLIENT_ERROR] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"client_error\"", 0 },
+	[AM_UPWORK_THROTTLED] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"throttled\"", 0 },
+	[AM_UPWORK_SERVER_ERROR] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"server_error\"", 0 },
+	[AM_UPWORK_FAILED] = { "upwork_requests_total", UPWORK_HELP,
+	    "outcome=\"failed\"", 0 },
+};
+
 static const struct knob_default defaults[] = {
 	{ "db_conninfo", "dbname=upwork" },
 };
@@ -178,12 +226,179 @@ const struct platform_ext agent_platform = {
 	.ncache_ns = nitems(cache_ns),
 	.errors = errors,
 	.nerrors = nitems(errors),
+	.schema_version = SCHEMA_VERSION,
+	.metrics = metrics,
+	.nmetrics = nitems(metrics),
 };
 
+/* Predicate: host is this machine. */
+static int
+loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	    strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
 /*
- * The knobs whose value has a syntax of the product's: checked once
- * the configuration is loaded, each error reported where the value was
- * set.  Returns -1 if any is wrong.
+ * An Upwork URL: absolute http or https, with a host.  Plain http goes
+ * only to this machine (a fake, a tunnel) without a warning: OAuth
+ * codes and tokens travel in these requests.
+ */
+static int
+check_upwork_url(const char *key, const char *url, const char *path_end)
+{
+	CURLU	*u = curl_url();
+	char	*scheme = NULL, *host = NULL, *path = NULL;
+	size_t	 n, m;
+	int	 rc = 0;
+
+	if (u == NULL)
+		oom();
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		config_error(key, "\"%s\" is not an http or https URL", url);
+		rc = -1;
+	} else if (strcmp(scheme, "http") == 0 && !loopback(host))
+		config_warn(key, "%s: plain http to another host: the tokens "
+		    "travel in clear", url);
+	else if (path_end != NULL && ((n = strlen(path)) < (m = strlen(path_end)) ||
+	    strcmp(path + n - m, path_end) != 0))
+		config_warn(key, "%s: the callback is served at %s", url, path_end);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* A secret file the integration needs: named, and holding at least min bytes. */
+static int
+check_secret(const char *key, const char *path, size_t min, const char *why)
+{
+	char	*data;
+	size_t	 len;
+	int	 rc = 0;
+
+	if (*path == '\0') {
+		config_error(key, "not set: %s", why);
+		return -1;
+	}
+	if ((data = read_file(path, 1 << 16, &len)) == NULL)
+		return -1;	/* config_check() said why */
+	while (len > 0 && isspace((unsigned char)data[len - 1]))
+		len--;
+	if (len < min) {
+		config_error(key, "%s: %zu bytes, %zu or more needed (%s)", path,
+		    len, min, why);
+		rc = -1;
+	}
+	explicit_bzero(data, len);
+	free(data);
+	return rc;
+}
+
+/* The AI provider's knobs, together. */
+static int
+check_llm(void)
+{
+	const char	*model = agent_cfg.llm_model, *url = agent_cfg.llm_base_url;
+	double		 in, out;
+	int		 openai = strcmp(agent_cfg.llm_provider, "openai") == 0;
+	int		 rc = 0;
+
+	/*
+	 * A tenant may choose openai whatever the default: the default
+	 * model without a price fails their generations (500) too, so it
+	 * is said either way, and stops the programs when openai is the
+	 * default.
+	 */
+	if (llm_price(model, &in, &out) == -1) {
+		if (openai) {
+			config_error("llm_model", "%s has no price in llm_prices "
+			    "(%s): every generation would fail; add %s=IN/OUT "
+			    "(USD per million tokens) or *=IN/OUT", model,
+			    config_origin("llm_prices"), model);
+			rc = -1;
+		} else
+			config_warn("llm_model", "%s has no price in llm_prices "
+			    "(%s): a tenant that chooses openai could not "
+			    "generate", model, config_origin("llm_prices"));
+	}
+	if (!llm_url_allowed(url)) {
+		if (openai) {
+			config_error("llm_base_url", "%s: plain http to another "
+			    "host is refused unless llm_allow_http = 1", url);
+			rc = -1;
+		} else
+			config_warn("llm_base_url", "%s: plain http to another "
+			    "host is refused unless llm_allow_http = 1", url);
+	}
+	if (openai && *agent_cfg.llm_api_key_file == '\0' &&
+	    strncmp(url, "https://", 8) == 0)
+		config_warn("llm_api_key_file", "not set: the provider at %s "
+		    "gets no API key", url);
+	if (agent_cfg.llm_connect_timeout_ms > agent_cfg.llm_timeout_ms)
+		config_warn("llm_connect_timeout_ms", "%d is longer than "
+		    "llm_timeout_ms (%d), which bounds it", agent_cfg.llm_connect_timeout_ms,
+		    agent_cfg.llm_timeout_ms);
+	if (agent_cfg.llm_idle_timeout_ms > agent_cfg.llm_timeout_ms)
+		config_warn("llm_idle_timeout_ms", "%d is longer than "
+		    "llm_timeout_ms (%d): it never fires", agent_cfg.llm_idle_timeout_ms,
+		    agent_cfg.llm_timeout_ms);
+	return rc;
+}
+
+/* Upwork's knobs, together: with a client id, what the OAuth flow needs. */
+static int
+check_upwork(void)
+{
+	int	rc = 0, on = *agent_cfg.upwork_client_id != '\0';
+
+	if (check_upwork_url("upwork_graphql_url", agent_cfg.upwork_graphql_url,
+	    NULL) == -1 || check_upwork_url("upwork_authorize_url",
+	    agent_cfg.upwork_authorize_url, NULL) == -1 ||
+	    check_upwork_url("upwork_token_url", agent_cfg.upwork_token_url,
+	    NULL) == -1)
+		rc = -1;
+	if (*agent_cfg.upwork_token_key_file != '\0' || on)
+		if (check_secret("upwork_token_key_file",
+		    agent_cfg.upwork_token_key_file, 32, "it seals the tenants' "
+		    "Upwork tokens and signs OAuth states") == -1)
+			rc = -1;
+	if (!on)
+		return rc;
+	if (check_secret("upwork_client_secret_file",
+	    agent_cfg.upwork_client_secret_file, 1, "upwork_client_id is set, "
+	    "and the OAuth code exchange sends its secret") == -1)
+		rc = -1;
+	if (*agent_cfg.upwork_redirect_uri == '\0') {
+		config_error("upwork_redirect_uri", "not set: upwork_client_id is "
+		    "set, and connecting an account needs the URL registered "
+		    "with it");
+		rc = -1;
+	} else if (check_upwork_url("upwork_redirect_uri",
+	    agent_cfg.upwork_redirect_uri, "/api/upwork/callback") == -1)
+		rc = -1;
+	if (agent_cfg.upwork_connect_timeout_ms > agent_cfg.upwork_timeout_ms)
+		config_warn("upwork_connect_timeout_ms", "%d is longer than "
+		    "upwork_timeout_ms (%d), which bounds it",
+		    agent_cfg.upwork_connect_timeout_ms, agent_cfg.upwork_timeout_ms);
+	if (agent_cfg.refresh_clients_reserve >= agent_cfg.upwork_rate_per_day)
+		config_warn("refresh_clients_reserve", "%d leaves nothing of "
+		    "upwork_rate_per_day (%d): refresh-clients never refreshes",
+		    agent_cfg.refresh_clients_reserve, agent_cfg.upwork_rate_per_day);
+	return rc;
+}
+
+/*
+ * The product's checks, after the platform's (config_check()): the
+ * knobs whose value has a syntax of the product's, then those that must
+ * agree with each other, each error said where the value was set.
+ * Every program of the product runs them at start, and check-config.
+ * Returns -1 if any value cannot work.
  */
 int
 agent_config_check(void)
@@ -205,6 +420,12 @@ agent_config_check(void)
 			config_invalid(checks[i].key);
 			rc = -1;
 		}
+	if (rc == -1)
+		return -1;	/* the checks below read these */
+	if (check_llm() == -1)
+		rc = -1;
+	if (check_upwork() == -1)
+		rc = -1;
 	return rc;
 }
 
@@ -247,7 +468,8 @@ int
 agent_config_load(void)
 {
 	platform_register(&agent_platform);
-	if (config_load() == -1 || agent_config_check() == -1)
+	if (config_load() == -1 || config_check() == -1 ||
+	    agent_config_check() == -1)
 		return -1;
 	return 0;
 }

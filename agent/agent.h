@@ -25,6 +25,22 @@ enum {
 	CACHE_CLIENTS,		/* client research, per tenant */
 	CACHE_USER		/* a user's objects (profile, templates), per user */
 };
+/*
+ * The product's counters (metrics_count()): LLM calls, tokens and cost
+ * by provider (+ 2 * enum llm_provider: builtin, then openai), and the
+ * requests sent to Upwork by outcome.
+ */
+enum {
+	AM_LLM_CALLS,		/* + 2 * provider + failed */
+	AM_LLM_TOKENS = AM_LLM_CALLS + 4,	/* + 2 * provider + completion */
+	AM_LLM_COST = AM_LLM_TOKENS + 4,	/* + provider: micro-dollars */
+	AM_UPWORK_OK = AM_LLM_COST + 2,		/* a 2xx */
+	AM_UPWORK_CLIENT_ERROR,	/* another 4xx */
+	AM_UPWORK_THROTTLED,	/* 429 */
+	AM_UPWORK_SERVER_ERROR,	/* 5xx */
+	AM_UPWORK_FAILED,	/* no answer, or one too large */
+	AM__MAX
+};
 /* The product's errors, after the platform's (error.c). */
 #define ERR_BUDGET_EXHAUSTED	 ((enum err)(ERR__PLATFORM + 0))	/* 402 */
 #define ERR_UPWORK_NOT_CONNECTED ((enum err)(ERR__PLATFORM + 1))	/* 409 */
@@ -291,6 +307,7 @@ struct llm_result {
 	char		 why[200];
 };
 int	 llm_url_valid(const char *);
+int	 llm_url_allowed(const char *);
 int	 llm_openai_complete(const struct llm_call *, struct llm_result *,
 	    struct req *);
 void	 llm_result_free(struct llm_result *);

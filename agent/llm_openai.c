@@ -423,6 +423,18 @@ url_protocols(const char *url, const char **protocols)
 	return rc;
 }
 
+/*
+ * Predicate: a call to url would be made (https, or plain http to a
+ * loopback host or with llm_allow_http), as the calls decide it.
+ */
+int
+llm_url_allowed(const char *url)
+{
+	const char	*protocols;
+
+	return url_protocols(url, &protocols) == 0;
+}
+
 /* The key, read once per worker; NULL when none is configured or readable. */
 static const char *
 key_get(void)

@@ -499,6 +499,22 @@ builtin_stream(struct proposal_gen *g)
 	}
 }
 
+/* A generation in the counters: the call, its tokens and cost, by provider. */
+static void
+count_generation(const struct proposal_gen *g, int failed)
+{
+	int	p = g->ctx.provider == LLM_OPENAI ? 1 : 0;
+
+	metrics_count(AM_LLM_CALLS + 2 * p + failed, 1);
+	if (failed)
+		return;
+	metrics_count(AM_LLM_TOKENS + 2 * p, (uint64_t)(g->out.res.prompt_tokens > 0 ?
+	    g->out.res.prompt_tokens : 0));
+	metrics_count(AM_LLM_TOKENS + 2 * p + 1, (uint64_t)(g->out.res.completion_tokens > 0 ?
+	    g->out.res.completion_tokens : 0));
+	metrics_count(AM_LLM_COST + p, (uint64_t)(g->out.cost * 1e6 + 0.5));
+}
+
 /*
  * Generate: the builtin writer or the provider, streamed through
  * on_delta when it is set.  Returns 0 with the proposal in g (and
@@ -541,8 +557,10 @@ proposal_run(struct req *r, struct proposal_gen *g, llm_delta_fn on_delta,
 	} else {
 		c = (struct llm_call){ g->ctx.model, g->ctx.msgs, 2, g->ctx.max_tokens,
 		    on_delta != NULL ? forward : NULL, tick, g };
-		if (llm_openai_complete(&c, &g->out.res, r) == -1 && !g->out.res.aborted)
+		if (llm_openai_complete(&c, &g->out.res, r) == -1 && !g->out.res.aborted) {
+			count_generation(g, 1);
 			return -1;
+		}
 		g->out.incomplete = g->out.res.aborted;
 		split_text(g);
 		if (g->out.incomplete)
@@ -560,6 +578,7 @@ proposal_run(struct req *r, struct proposal_gen *g, llm_delta_fn on_delta,
 	g->out.cost = llm_cost(g->ctx.price_in, g->ctx.price_out, g->out.res.prompt_tokens,
 	    g->out.res.completion_tokens);
 	g->out.latency_ms = now_ms() - g->t0;
+	count_generation(g, 0);
 	return 0;
 }
 

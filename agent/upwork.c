@@ -228,6 +228,9 @@ upwork_http(struct upwork *up, const char *url, const char *ctype,
 		*status = 0;
 		up->requests++;
 		rc = perform(up, url, ctype, body, auth, &s, status);
+		metrics_count(rc != CURLE_OK ? AM_UPWORK_FAILED : *status == 429 ?
+		    AM_UPWORK_THROTTLED : *status >= 500 ? AM_UPWORK_SERVER_ERROR :
+		    *status >= 400 ? AM_UPWORK_CLIENT_ERROR : AM_UPWORK_OK, 1);
 		if (rc == CURLE_WRITE_ERROR && s.over) {
 			upwork_fail(e, UPW_TOO_LARGE, (int)*status, "Upwork's "
 			    "response is larger than %d bytes", agent_cfg.upwork_response_max);

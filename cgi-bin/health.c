@@ -23,7 +23,9 @@ health(struct req *r)
 	jw_init(&w, &b);
 	jw_object(&w, NULL);
 	if (!pg_ok) {
-		jw_string(&w, "error", "PostgreSQL is unreachable");
+		/* Reachable but too old says so: the fix is a migration. */
+		jw_string(&w, "error", *db_schema_problem() != '\0' ?
+		    db_schema_problem() : "PostgreSQL is unreachable");
 		jw_string(&w, "code", err_code(ERR_UNAVAILABLE));
 	}
 	jw_bool(&w, "success", pg_ok);

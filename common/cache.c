@@ -296,6 +296,7 @@ finish(struct req *r, struct cache_lookup *lk, enum cache_result res)
 {
 	lk->result = res;
 	stats_count(res);
+	metrics_cache(lk->ns, res);
 	if (r != NULL) {
 		http_header(r, "X-Cache", "%s", result_names[res]);
 		r->cache = result_names[res];

@@ -119,6 +119,15 @@ void	 format_time(char *, size_t, long long);
  * "APP_KEY" or "default"), so that a library checking the syntax of
  * its own knobs after the load reports the place with config_invalid()
  * as the loader reports its own errors.
+ *
+ * config_check() is the platform's check of what a knob's range cannot
+ * say: the syntax of its values, knobs that must agree with each other,
+ * and the files the *_file knobs name (readable by whoever runs it).
+ * Every program runs it after config_load(), then its library's own
+ * checks, which report through config_error() and config_warn() (the
+ * place where the key was set, the key, the message); check-config runs
+ * the same and prints plain "where: error: what" lines
+ * (config_set_plain()).
  */
 enum auth_alg {
 	AUTH_HS256,
@@ -183,6 +192,11 @@ struct config {
 	int		 push_replay_max;
 	int		 push_shutdown_ms;
 	int		 push_redis_backoff_max_ms;
+	/* /metrics (metrics.c) */
+	int		 metrics_enabled;
+	char		*metrics_dir;
+	char		*metrics_token_file;
+	char		*metrics_allow;
 };
 extern struct config cfg;
 enum knob_type {
@@ -222,12 +236,17 @@ struct knob_default {
 	const char	*def;
 };
 int	 config_load(void);
+int	 config_reload(void);
 void	 config_free(void);
 void	 config_register(const struct knob *, size_t);
 void	 config_defaults(const struct knob_default *, size_t);
 const char *config_knob_doc(size_t, const char **, const char **);
 const char *config_origin(const char *);
 void	 config_invalid(const char *);
+void	 config_set_plain(int);
+void	 config_error(const char *, const char *, ...) PRINTF(2, 3);
+void	 config_warn(const char *, const char *, ...) PRINTF(2, 3);
+int	 config_check(void);
 
 /*
  * log.c -- one JSON object per line on stderr.
@@ -305,6 +324,7 @@ const char *http_reason(int);
  */
 struct rl_class;
 struct cache_ns;
+struct metric_def;
 struct platform_ext {
 	const char			*name;		/* PostgreSQL's application_name */
 	const struct knob_default	*defaults;	/* of the platform's knobs */
@@ -317,6 +337,9 @@ struct platform_ext {
 	size_t				 ncache_ns;
 	const struct err_info		*errors;	/* ids ERR__PLATFORM, ... */
 	size_t				 nerrors;
+	int				 schema_version;	/* the database's it needs (db.c) */
+	const struct metric_def		*metrics;	/* ids 0, 1, ... (metrics.c) */
+	size_t				 nmetrics;
 };
 void	 platform_register(const struct platform_ext *);
 
@@ -394,6 +417,13 @@ int	 jwks_cache_max_age(const char *, int, int);
  * noticed before use and reopened; while PostgreSQL is down every call
  * fails fast with ERR_UNAVAILABLE (503).  Sessions show the
  * installation's name (platform_register()) as their application_name.
+ * Each new connection first reads the schema version the database
+ * records (max(version) of schema_migrations, as the migrate command
+ * writes it); older than the version the program registered, it is
+ * closed and the request answered 503, the reason logged once a minute
+ * and kept for db_schema_problem(), until the migrations are applied.
+ * db_schema_check() connects at once, for programs that refuse to
+ * start instead.
  */
 struct db_query {
 	const char		*sql;
@@ -412,6 +442,10 @@ struct db {
 	char			 tx_user[129];
 };
 void	 db_set_name(const char *);
+void	 db_set_schema(int);
+int	 db_schema_need(void);
+const char *db_schema_problem(void);
+int	 db_schema_check(struct db *);
 int	 db_run(struct req *, const struct db_query *, size_t, PGresult **);
 int	 db_run_as(struct db *, const char *, const char *, const struct db_query *,
 	    size_t, PGresult **, struct req *);
@@ -795,6 +829,45 @@ const char *rl_class_name(int);
 const char *rl_script(void);
 
 /*
+ * metrics.c -- counters in Prometheus's text format, off unless
+ * metrics_enabled.
+ *
+ * Each program keeps its counters in one file of metrics_dir, mapped
+ * by all its processes (metrics_open() before the workers fork, or in
+ * a cron binary), which add to them atomically: counting costs no
+ * system call and no round trip.  The file names its series, so
+ * metrics_render() sums the files of every program without knowing
+ * them.  The platform counts requests (by program, route, method and
+ * status, and a latency histogram), cache lookups by layer and
+ * rate-limit refusals; a library adds its own series as data (struct
+ * metric_def, handed over by platform_register()) and counts them with
+ * metrics_count(id, n), id its index in that table.  Families follow
+ * Prometheus's conventions: _total for counters, _seconds, labels for
+ * the dimensions.  metrics_allowed() is the guard every /metrics
+ * applies: the address list metrics_allow, the bearer token of
+ * metrics_token_file.
+ */
+struct metric_def {
+	const char	*family;	/* "tokens_total" */
+	const char	*help;		/* the family's HELP text */
+	const char	*labels;	/* this series': kind="prompt" */
+	int		 micro;		/* counts millionths (a cost) */
+};
+struct route;
+void	 metrics_register(const struct cache_ns *, size_t,
+	    const struct metric_def *, size_t);
+void	 metrics_open(const char *, const struct route *, size_t);
+void	 metrics_close(void);
+void	 metrics_request(int, int, double);
+void	 metrics_cache(int, enum cache_result);
+void	 metrics_refused(int, int);
+void	 metrics_count(int, uint64_t);
+void	 metrics_family(struct buf *, const char *, const char *, const char *);
+void	 metrics_render(struct buf *);
+int	 metrics_allowed(const char *, const char *);
+void	 metrics_serve(struct req *);
+
+/*
  * pgarray.c -- PostgreSQL's text form of a one-dimensional array.
  *
  * pg_array_parse(s, items, max, &n) splits "{a,\"b c\",NULL}" in place
@@ -868,7 +941,9 @@ void	 cors_headers(struct req *, const char *);
  * It returns the exit status.  Between the two a program checks what
  * the platform cannot (the knobs of its libraries), so that a bad value
  * stops it before any worker starts.  app_main() is both, for a program
- * of the platform alone.
+ * of the platform alone.  SIGHUP executes the program again in place
+ * (same pid, same socket): the configuration is read and checked anew
+ * as at start, the old workers finish their requests and end.
  */
 int	 app_init(struct app *, const char *);
 int	 app_serve(struct app *, const struct route *, size_t,

@@ -1,10 +1,19 @@
 /* config.c: the knobs, read from one config file and overridden by APP_* environment variables. */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "common.h"
 
@@ -141,6 +150,18 @@ static const struct knob platform_knobs[] = {
 	    "longest pause between two reconnects to Redis"),
 	CONFIG_INT("cron_max_seconds", cfg.cron_max_seconds, "110", 1, 86400,
 	    "a cron run starts no work after this many seconds (--max-seconds)"),
+	/* /metrics (metrics.c). */
+	CONFIG_INT("metrics_enabled", cfg.metrics_enabled, "0", 0, 1,
+	    "1: count, and answer /metrics (the programs' sums, and the "
+	    "broadcaster's own); 0: /metrics is a 404"),
+	CONFIG_STR("metrics_dir", cfg.metrics_dir, "",
+	    "directory where each program keeps its counters (one file each, "
+	    "shared by its processes), writable by the programs"),
+	CONFIG_STR("metrics_token_file", cfg.metrics_token_file, "",
+	    "file holding the bearer token /metrics requires (empty: none)"),
+	CONFIG_STR("metrics_allow", cfg.metrics_allow, "127.0.0.1, ::1",
+	    "comma list of addresses or CIDR blocks that may read /metrics "
+	    "(empty: any, then a token is required)"),
 };
 
 #define CONFIG_TABLES_MAX	8
@@ -247,6 +268,38 @@ trim(char *s)
 	return s;
 }
 
+/* check-config prints "where: error: what" lines instead of JSON ones. */
+static int	plain;
+
+/*
+ * Say what is wrong with the configuration, where it was set: a JSON
+ * line as the programs log, or "where: error: what" for check-config.
+ */
+static void PRINTF(3, 4)
+report(int error, const char *where, const char *fmt, ...)
+{
+	struct buf	 msg = { 0 }, text = { 0 }, line = { 0 };
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (plain)
+		buf_printf(&line, "%s: %s: %s\n", where,
+		    error ? "error" : "warning", msg.data);
+	else {
+		buf_printf(&text, "config: %s: %s", where, msg.data);
+		buf_printf(&line, "{\"level\":\"%s\",\"msg\":",
+		    error ? "error" : "warn");
+		buf_json_string(&line, text.data, text.len);
+		buf_puts(&line, "}\n");
+	}
+	fputs(line.data, stderr);
+	buf_free(&msg);
+	buf_free(&text);
+	buf_free(&line);
+}
+
 /* Set knob i from val, read at where; -1 after saying what is wrong. */
 static int
 knob_set(size_t i, const char *val, const char *where)
@@ -267,18 +320,16 @@ knob_set(size_t i, const char *val, const char *where)
 		if (*val == '\0' || *end != '\0' || errno != 0 || !isfinite(d) ||
 		    strspn(val, "0123456789.") != strlen(val) ||
 		    d < (double)k->min || d > (double)k->max) {
-			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
-			    "%s: %s must be a decimal number in %lld..%lld\"}\n",
-			    where, k->key, k->min, k->max);
+			report(1, where, "%s must be a decimal number in "
+			    "%lld..%lld", k->key, k->min, k->max);
 			return -1;
 		}
 		*k->val.d = d;
 		break;
 	case KNOB_INT:
 		if (parse_int64(val, &v) == -1 || v < k->min || v > k->max) {
-			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
-			    "%s: %s must be an integer in %lld..%lld\"}\n",
-			    where, k->key, k->min, k->max);
+			report(1, where, "%s must be an integer in %lld..%lld",
+			    k->key, k->min, k->max);
 			return -1;
 		}
 		*k->val.i = (int)v;
@@ -289,8 +340,7 @@ knob_set(size_t i, const char *val, const char *where)
 		else if (strcmp(val, "RS256") == 0)
 			*k->val.alg = AUTH_RS256;
 		else {
-			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
-			    "%s: %s must be HS256 or RS256\"}\n", where, k->key);
+			report(1, where, "%s must be HS256 or RS256", k->key);
 			return -1;
 		}
 		break;
@@ -300,8 +350,7 @@ knob_set(size_t i, const char *val, const char *where)
 		else if (strcmp(val, "closed") == 0)
 			*k->val.i = 1;
 		else {
-			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
-			    "%s: %s must be open or closed\"}\n", where, k->key);
+			report(1, where, "%s must be open or closed", k->key);
 			return -1;
 		}
 		break;
@@ -310,17 +359,44 @@ knob_set(size_t i, const char *val, const char *where)
 	return 0;
 }
 
+/*
+ * The knob a mistyped key was probably meant to be: one edit away (a
+ * letter missing, extra, wrong, or two swapped), else NULL.
+ */
+static const char *
+knob_near(const char *key)
+{
+	const struct knob	*k;
+	size_t			 i, a, b, la = strlen(key), lb, d;
+
+	for (i = 0; (k = knob_at(i)) != NULL; i++) {
+		lb = strlen(k->key);
+		if (la > lb + 1 || lb > la + 1)
+			continue;
+		for (a = 0; a < la && a < lb && key[a] == k->key[a]; a++)
+			continue;
+		for (b = 0; b < la - a && b < lb - a &&
+		    key[la - 1 - b] == k->key[lb - 1 - b]; b++)
+			continue;
+		d = (la - a - b > lb - a - b ? la : lb) - a - b;
+		if (d <= 1 || (la == lb && d == 2 && key[a] == k->key[a + 1] &&
+		    key[a + 1] == k->key[a]))
+			return k->key;
+	}
+	return NULL;
+}
+
 static int
 config_file(const char *path)
 {
 	FILE	*f;
-	char	 line[4096], where[ORIGIN_MAX], *p, *eq;
-	size_t	 i;
-	int	 lineno = 0, rc = 0;
+	char		 line[4096], where[ORIGIN_MAX], *p, *eq;
+	const char	*near;
+	size_t		 i, plen = strlen(path);
+	int		 lineno = 0, rc = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: %s: %s\"}\n",
-		    path, strerror(errno));
+		report(1, path, "%s", strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -330,20 +406,27 @@ config_file(const char *path)
 		if (*p == '\0' || *p == '#')
 			continue;
 		if ((eq = strchr(p, '=')) == NULL) {
-			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
-			    "%s: expected key = value\"}\n", where);
+			report(1, where, "expected key = value");
 			rc = -1;
 			continue;
 		}
 		*eq = '\0';
-		if ((i = knob_find(trim(p))) == (size_t)-1) {
+		p = trim(p);
+		if ((i = knob_find(p)) == (size_t)-1) {
 			if (ntables == 1)
 				continue;	/* another program's knob */
-			fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: "
-			    "%s: unknown key\"}\n", where);
+			if ((near = knob_near(p)) != NULL)
+				report(1, where, "unknown key %s (did you mean "
+				    "%s?)", p, near);
+			else
+				report(1, where, "unknown key %s", p);
 			rc = -1;
 			continue;
 		}
+		/* The last line wins, as it always did: say so. */
+		if (strncmp(origins[i], path, plen) == 0 && origins[i][plen] == ':')
+			report(0, where, "%s set again: this line replaces "
+			    "line %s", p, origins[i] + plen + 1);
 		if (knob_set(i, trim(eq + 1), where) == -1)
 			rc = -1;
 	}
@@ -435,7 +518,571 @@ config_invalid(const char *key)
 {
 	size_t	i = knob_find(key);
 
-	fprintf(stderr, "{\"level\":\"error\",\"msg\":\"config: %s: %s: invalid "
-	    "value (%s)\"}\n", i < norigins ? origins[i] : "default", key,
+	config_error(key, "invalid value (%s)",
 	    i != (size_t)-1 ? knob_at(i)->doc : "");
+}
+
+/*
+ * Load and check the configuration again, for a daemon that applies it
+ * without restarting (the broadcaster on SIGHUP).  When the new one is
+ * not usable (said as at start), the values in use stay as they were
+ * and -1 is returned.
+ */
+int
+config_reload(void)
+{
+	const struct knob	*k;
+	struct old {
+		char		*s;
+		int		 i;
+		double		 d;
+		enum auth_alg	 alg;
+	}			*old;
+	char			(*old_origins)[ORIGIN_MAX];
+	size_t			 i, n = knob_count();
+
+	old = xcalloc(n, sizeof(*old));
+	old_origins = xcalloc(n, sizeof(*old_origins));
+	for (i = 0; (k = knob_at(i)) != NULL; i++) {
+		switch (k->type) {
+		case KNOB_STRING:
+			old[i].s = xstrdup(*k->val.s != NULL ? *k->val.s : "");
+			break;
+		case KNOB_INT:
+		case KNOB_FAILMODE:
+			old[i].i = *k->val.i;
+			break;
+		case KNOB_NUMBER:
+			old[i].d = *k->val.d;
+			break;
+		case KNOB_ALG:
+			old[i].alg = *k->val.alg;
+			break;
+		}
+		if (i < norigins)
+			memcpy(old_origins[i], origins[i], ORIGIN_MAX);
+	}
+	if (config_load() == 0 && config_check() == 0) {
+		for (i = 0; i < n; i++)
+			free(old[i].s);
+		free(old);
+		free(old_origins);
+		return 0;
+	}
+	config_free();
+	for (i = 0; (k = knob_at(i)) != NULL; i++)
+		switch (k->type) {
+		case KNOB_STRING:
+			*k->val.s = old[i].s;	/* the old string, back */
+			break;
+		case KNOB_INT:
+		case KNOB_FAILMODE:
+			*k->val.i = old[i].i;
+			break;
+		case KNOB_NUMBER:
+			*k->val.d = old[i].d;
+			break;
+		case KNOB_ALG:
+			*k->val.alg = old[i].alg;
+			break;
+		}
+	free(old);
+	origins = old_origins;
+	norigins = n;
+	return -1;
+}
+
+/* --- checks across knobs --------------------------------------------------- */
+
+/* check-config's output: "where: error: what" lines, not JSON. */
+void
+config_set_plain(int on)
+{
+	plain = on;
+}
+
+/*
+ * Where to point at for key: the line or variable that set it, or for
+ * a default the file (where it would be set), else "defaults".
+ */
+static const char *
+blame(const char *key)
+{
+	const char	*o = config_origin(key), *path;
+
+	if (o != NULL && strcmp(o, "default") != 0)
+		return o;
+	path = getenv("APP_CONFIG");
+	return path != NULL && *path != '\0' ? path : "defaults";
+}
+
+static void PRINTF(3, 0)
+vreport_key(int error, const char *key, const char *fmt, va_list ap)
+{
+	struct buf	msg = { 0 };
+
+	buf_vprintf(&msg, fmt, ap);
+	report(error, blame(key), "%s: %s", key, msg.data);
+	buf_free(&msg);
+}
+
+/*
+ * A value that cannot work, or one that works but surely not as meant:
+ * said where key was set, the message prefixed with the key.  The
+ * checks of a library above the platform report through these too, so
+ * that check-config and every program say the same thing.
+ */
+void
+config_error(const char *key, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vreport_key(1, key, fmt, ap);
+	va_end(ap);
+}
+
+void
+config_warn(const char *key, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vreport_key(0, key, fmt, ap);
+	va_end(ap);
+}
+
+/* Predicate: key's value came from the file or the environment. */
+static int
+config_given(const char *key)
+{
+	const char	*o = config_origin(key);
+
+	return o != NULL && strcmp(o, "default") != 0;
+}
+
+/*
+ * The next item of a comma list into item (spaces around it dropped);
+ * returns a pointer past it, or NULL at the end.  An item too long for
+ * item comes back empty-handed but flagged: *too_long set.
+ */
+static const char *
+list_next(const char *p, char *item, size_t size, int *too_long)
+{
+	const char	*end;
+	size_t		 n;
+
+	while (*p == ' ' || *p == ',')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	end = p + strcspn(p, ",");
+	n = (size_t)(end - p);
+	while (n > 0 && p[n - 1] == ' ')
+		n--;
+	*too_long = n >= size;
+	if (*too_long)
+		n = size - 1;
+	memcpy(item, p, n);
+	item[n] = '\0';
+	return end;
+}
+
+/* Predicate: an address or a CIDR block, as ip_in_list() reads them. */
+static int
+cidr_valid(char *item)
+{
+	unsigned char	 a[16];
+	char		*slash = strchr(item, '/');
+	long long	 bits;
+	int		 fam = strchr(item, ':') != NULL ? AF_INET6 : AF_INET, ok;
+
+	if (slash != NULL)
+		*slash = '\0';
+	ok = inet_pton(fam, item, a) == 1;
+	if (ok && slash != NULL)
+		ok = parse_int64(slash + 1, &bits) == 0 && bits >= 0 &&
+		    bits <= (fam == AF_INET ? 32 : 128);
+	if (slash != NULL)
+		*slash = '/';
+	return ok;
+}
+
+/* Every item of an address list parses: an unparsable one would never fit an address. */
+static int
+check_addresses(const char *key, const char *list)
+{
+	char		 item[128];
+	const char	*p = list;
+	int		 too_long, rc = 0;
+
+	while ((p = list_next(p, item, sizeof(item), &too_long)) != NULL)
+		if (too_long || !cidr_valid(item)) {
+			config_error(key, "\"%s\" is not an address or a CIDR "
+			    "block (10.0.0.0/8, ::1)", item);
+			rc = -1;
+		}
+	return rc;
+}
+
+/* An origin as browsers send it: http(s)://host[:port], nothing more. */
+static int
+check_origins(const char *key, const char *list)
+{
+	char		 item[300];
+	const char	*p = list, *host;
+	size_t		 i;
+	int		 too_long, rc = 0;
+
+	while ((p = list_next(p, item, sizeof(item), &too_long)) != NULL) {
+		host = strncmp(item, "http://", 7) == 0 ? item + 7 :
+		    strncmp(item, "https://", 8) == 0 ? item + 8 : NULL;
+		for (i = 0; host != NULL && host[i] != '\0'; i++)
+			if (!isalnum((unsigned char)host[i]) &&
+			    strchr(".-:[]", host[i]) == NULL)
+				host = NULL;
+		if (too_long || host == NULL || *host == '\0' || *host == ':') {
+			config_error(key, "\"%s\" is not an origin (scheme://"
+			    "host[:port]: no path, no trailing /, no *)", item);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* host:port, the host a name, an IPv4 address or [IPv6], or empty (all). */
+static int
+check_listen(const char *key, const char *spec)
+{
+	const char	*colon = strrchr(spec, ':');
+	unsigned char	 a[16];
+	char		 host[128];
+	long long	 port;
+	size_t		 i, n;
+
+	if (colon != NULL && parse_int64(colon + 1, &port) == 0 &&
+	    port >= 1 && port <= 65535 && (n = (size_t)(colon - spec)) <
+	    sizeof(host)) {
+		if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']')
+			memcpy(host, spec + 1, n -= 2);
+		else
+			memcpy(host, spec, n);
+		host[n] = '\0';
+		if (strchr(host, ':') != NULL && inet_pton(AF_INET6, host, a) == 1)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (!isalnum((unsigned char)host[i]) &&
+			    strchr(".-_", host[i]) == NULL)
+				break;
+		if (i == n)
+			return 0;
+	}
+	config_error(key, "\"%s\" is not host:port (127.0.0.1:8081, "
+	    "[::1]:8081, :8081 for every address)", spec);
+	return -1;
+}
+
+/*
+ * The *_file knobs of every table: a file the program can read, as the
+ * user it runs as.  Checked by name, so a library's own key files are
+ * checked too without the platform knowing them.
+ */
+static int
+check_files(void)
+{
+	const struct knob	*k;
+	struct stat		 st;
+	size_t			 i, n;
+	int			 fd, rc = 0;
+
+	for (i = 0; (k = knob_at(i)) != NULL; i++) {
+		n = strlen(k->key);
+		if (k->type != KNOB_STRING || n < 5 ||
+		    strcmp(k->key + n - 5, "_file") != 0 || **k->val.s == '\0')
+			continue;
+		if ((fd = open(*k->val.s, O_RDONLY | O_CLOEXEC)) == -1) {
+			config_error(k->key, "%s: %s", *k->val.s, strerror(errno));
+			rc = -1;
+			continue;
+		}
+		if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+			config_error(k->key, "%s: not a regular file", *k->val.s);
+			rc = -1;
+		}
+		close(fd);
+	}
+	return rc;
+}
+
+/* A key file's bytes, trailing white space dropped; NULL if unreadable (check_files() said it). */
+static char *
+key_bytes(const char *path, size_t *len)
+{
+	char	*data;
+
+	if (*path == '\0' || (data = read_file(path, 1 << 20, len)) == NULL)
+		return NULL;
+	while (*len > 0 && isspace((unsigned char)data[*len - 1]))
+		data[--*len] = '\0';
+	return data;
+}
+
+/* The JWT keys: the one the algorithm needs, and usable. */
+static int
+check_jwt(void)
+{
+	struct auth_keys	 keys = { 0 };
+	const char		*alg = cfg.jwt_alg == AUTH_HS256 ? "HS256" : "RS256";
+	EVP_PKEY		*pk;
+	BIO			*bio;
+	char			*data;
+	size_t			 len;
+	int			 rc = 0;
+
+	if (cfg.jwt_alg == AUTH_HS256) {
+		if (*cfg.jwt_secret_file == '\0') {
+			config_error("jwt_secret_file", "not set, and jwt_alg %s "
+			    "(%s) needs the shared secret", alg,
+			    config_origin("jwt_alg"));
+			return -1;
+		}
+		if ((data = key_bytes(cfg.jwt_secret_file, &len)) == NULL)
+			return -1;
+		if (len < 32) {
+			config_error("jwt_secret_file", "%s: an HS256 secret needs "
+			    "32 bytes or more, it has %zu", cfg.jwt_secret_file, len);
+			rc = -1;
+		}
+		explicit_bzero(data, len);
+		free(data);
+		return rc;
+	}
+	if (cfg.jwt_jwks_url != NULL && *cfg.jwt_jwks_url != '\0') {
+		/* Fetched at start and kept fresh (jwks.c): nothing to read here. */
+		if (strncmp(cfg.jwt_jwks_url, "https://", 8) != 0) {
+			config_error("jwt_jwks_url", "%s: must be an https:// URL",
+			    cfg.jwt_jwks_url);
+			return -1;
+		}
+		if (*cfg.jwt_jwks_file != '\0' || *cfg.jwt_public_key_file != '\0')
+			config_warn("jwt_jwks_url", "takes precedence over "
+			    "jwt_jwks_file and jwt_public_key_file, which are ignored");
+		return 0;
+	}
+	if (*cfg.jwt_jwks_file != '\0') {
+		if (*cfg.jwt_public_key_file != '\0')
+			config_warn("jwt_public_key_file", "ignored: jwt_jwks_file "
+			    "(%s) takes precedence", config_origin("jwt_jwks_file"));
+		if ((data = key_bytes(cfg.jwt_jwks_file, &len)) == NULL)
+			return -1;
+		if (auth_jwks_parse(&keys, data, len) <= 0) {
+			config_error("jwt_jwks_file", "%s: no usable RS256 key (a "
+			    "JWKS document: {\"keys\":[{\"kty\":\"RSA\",...}]})",
+			    cfg.jwt_jwks_file);
+			rc = -1;
+		}
+		auth_keys_free(&keys);
+		free(data);
+		return rc;
+	}
+	if (*cfg.jwt_public_key_file == '\0') {
+		config_error("jwt_alg", "RS256 needs jwt_jwks_url, jwt_jwks_file "
+		    "or jwt_public_key_file, and none is set");
+		return -1;
+	}
+	if ((data = key_bytes(cfg.jwt_public_key_file, &len)) == NULL)
+		return -1;
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
+		oom();
+	pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	if (pk == NULL || EVP_PKEY_base_id(pk) != EVP_PKEY_RSA) {
+		config_error("jwt_public_key_file", "%s: not a PEM RSA public key "
+		    "(-----BEGIN PUBLIC KEY-----)", cfg.jwt_public_key_file);
+		rc = -1;
+	}
+	EVP_PKEY_free(pk);
+	BIO_free(bio);
+	free(data);
+	return rc;
+}
+
+/*
+ * db_conninfo: a database name, key=value pairs or a URI, as libpq reads
+ * it; what the programs set themselves replaces the same keywords in
+ * it, and the files it names must be readable.
+ */
+static int
+check_db(void)
+{
+	static const struct {
+		const char	*keyword;
+		const char	*instead;
+	} replaced[] = {
+		{ "connect_timeout", "db_connect_timeout" },
+		{ "options", "db_statement_timeout_ms (and TimeZone=UTC)" },
+		{ "application_name", "the installation's name" },
+	};
+	static const char *const files[] = {
+		"passfile", "sslcert", "sslkey", "sslrootcert", "sslcrl",
+	};
+	PQconninfoOption	*opts, *o;
+	const char		*s = cfg.db_conninfo;
+	char			*err = NULL;
+	size_t			 i;
+	int			 rc = 0;
+
+	if (strchr(s, '=') == NULL && strncmp(s, "postgres://", 11) != 0 &&
+	    strncmp(s, "postgresql://", 13) != 0) {
+		if (*s == '\0') {
+			config_error("db_conninfo", "empty");
+			return -1;
+		}
+		return 0;	/* a database name */
+	}
+	if ((opts = PQconninfoParse(s, &err)) == NULL) {
+		config_error("db_conninfo", "%.*s", err != NULL ?
+		    (int)strcspn(err, "\n") : 20, err != NULL ? err :
+		    "out of memory");
+		PQfreemem(err);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		for (i = 0; i < nitems(replaced); i++)
+			if (strcmp(o->keyword, replaced[i].keyword) == 0)
+				config_warn("db_conninfo", "%s= is replaced by "
+				    "%s", o->keyword, replaced[i].instead);
+		for (i = 0; i < nitems(files); i++)
+			if (strcmp(o->keyword, files[i]) == 0 &&
+			    access(o->val, R_OK) == -1) {
+				config_error("db_conninfo", "%s=%s: %s",
+				    o->keyword, o->val, strerror(errno));
+				rc = -1;
+			}
+	}
+	PQconninfoFree(opts);
+	return rc;
+}
+
+/* Redis: a socket path, or a host and a port apart. */
+static int
+check_redis(void)
+{
+	unsigned char	a[16];
+	size_t		i;
+
+	if (*cfg.redis_socket != '\0') {
+		if (*cfg.redis_socket != '/') {
+			config_error("redis_socket", "%s: give the absolute path "
+			    "of the socket", cfg.redis_socket);
+			return -1;
+		}
+		if (config_given("redis_host") || config_given("redis_port"))
+			config_warn(config_given("redis_host") ? "redis_host" :
+			    "redis_port", "ignored: redis_socket (%s) is set",
+			    config_origin("redis_socket"));
+		return 0;
+	}
+	if (strchr(cfg.redis_host, ':') != NULL &&
+	    inet_pton(AF_INET6, cfg.redis_host, a) != 1) {
+		config_error("redis_host", "%s: the port goes in redis_port",
+		    cfg.redis_host);
+		return -1;
+	}
+	for (i = 0; cfg.redis_host[i] != '\0'; i++)
+		if (isspace((unsigned char)cfg.redis_host[i]) ||
+		    cfg.redis_host[i] == '/') {
+			config_error("redis_host", "%s: a host name or an "
+			    "address (a socket goes in redis_socket)",
+			    cfg.redis_host);
+			return -1;
+		}
+	return 0;
+}
+
+/* /metrics: where the counters go, and who may read them. */
+static int
+check_metrics(void)
+{
+	struct stat	 st;
+	char		*data;
+	size_t		 len;
+	int		 rc = 0;
+
+	if (check_addresses("metrics_allow", cfg.metrics_allow) == -1)
+		rc = -1;
+	if (!cfg.metrics_enabled)
+		return rc;
+	if (*cfg.metrics_dir == '\0') {
+		config_error("metrics_dir", "not set, and metrics_enabled (%s) "
+		    "needs a directory for the counters",
+		    config_origin("metrics_enabled"));
+		rc = -1;
+	} else if (stat(cfg.metrics_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		config_error("metrics_dir", "%s: not a directory", cfg.metrics_dir);
+		rc = -1;
+	} else if (access(cfg.metrics_dir, W_OK | X_OK) == -1) {
+		config_error("metrics_dir", "%s: %s (the programs write their "
+		    "counters there)", cfg.metrics_dir, strerror(errno));
+		rc = -1;
+	}
+	if (*cfg.metrics_allow == '\0' && *cfg.metrics_token_file == '\0') {
+		config_error("metrics_enabled", "/metrics would be open to anyone: "
+		    "set metrics_token_file, metrics_allow, or both");
+		rc = -1;
+	}
+	if (*cfg.metrics_token_file != '\0' &&
+	    (data = key_bytes(cfg.metrics_token_file, &len)) != NULL) {
+		if (len < 16) {
+			config_error("metrics_token_file", "%s: a token of 16 bytes "
+			    "or more, it has %zu", cfg.metrics_token_file, len);
+			rc = -1;
+		}
+		explicit_bzero(data, len);
+		free(data);
+	}
+	return rc;
+}
+
+/*
+ * The platform's checks of what one knob's range cannot say: values
+ * whose syntax is the platform's, knobs that must agree with each
+ * other, and the files they name.  Every program runs them at start
+ * after config_load(), and check-config too; a library above the
+ * platform runs its own after these.  Returns -1 when a value cannot
+ * work (each said where it was set); warnings do not fail.
+ */
+int
+config_check(void)
+{
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	size_t	i;
+	int	rc = 0;
+
+	for (i = 0; i < nitems(levels); i++)
+		if (strcmp(cfg.log_level, levels[i]) == 0)
+			break;
+	if (i == nitems(levels)) {
+		config_error("log_level", "%s: one of debug, info, warn, error",
+		    cfg.log_level);
+		rc = -1;
+	}
+	if (check_files() == -1)
+		rc = -1;
+	if (check_db() == -1)
+		rc = -1;
+	if (check_redis() == -1)
+		rc = -1;
+	if (check_jwt() == -1)
+		rc = -1;
+	if (check_addresses("trusted_proxies", cfg.trusted_proxies) == -1)
+		rc = -1;
+	if (check_listen("push_listen", cfg.push_listen) == -1)
+		rc = -1;
+	if (check_origins("cors_origins", cfg.cors_origins) == -1)
+		rc = -1;
+	if (check_metrics() == -1)
+		rc = -1;
+	return rc;
 }

@@ -91,7 +91,7 @@ cron_init(struct cron *c, const char *name, int argc, char **argv,
 	c->name = name;
 	c->t0 = now_ms();
 	log_init(name);
-	if (config_load() == -1) {
+	if (config_load() == -1 || config_check() == -1) {
 		c->status = CRON_FAILED;
 		return -1;
 	}
@@ -152,6 +152,12 @@ cron_init(struct cron *c, const char *name, int argc, char **argv,
 	}
 	if (c->verbose)
 		log_set_level("debug");
+	/* A database older than the program: refuse before any work. */
+	if (db_schema_need() > 0 && db_schema_check(&c->db) == -1) {
+		c->status = CRON_FAILED;
+		return -1;
+	}
+	metrics_open(name, NULL, 0);
 	c->deadline = c->t0 + c->max_seconds * 1000.0;
 	signals_init(on_term, on_alarm);
 	alarm((unsigned)(c->max_seconds + CRON_HARD_GRACE));
@@ -308,6 +314,7 @@ cron_done(struct cron *c, int rc)
 	db_close(&c->lock);
 	redis_close(&c->redis);
 	cache_free();
+	metrics_close();
 	config_free();
 	return rc;
 }

@@ -20,12 +20,66 @@ static const char ctx_sql[] =
 /* What pg_stat_activity shows of our sessions (db_set_name()). */
 static const char	*app_name = "app";
 
+/*
+ * The schema version the program needs (db_set_schema()), and what is
+ * wrong with the database's, if anything.  A database whose schema is
+ * older than the program is refused at each new connection, before any
+ * statement runs: requests get a 503, never a half-working answer.
+ * While it is, connections are tried again at most once a second, and
+ * the log line repeats once a minute.
+ */
+#define SCHEMA_RETRY_MS		1000
+#define SCHEMA_LOG_MS		60000
+static int	 schema_need;
+static char	 schema_problem[160];
+static double	 schema_retry_at, schema_logged_at;
+
+static PGconn	*db_connect(struct db *);
+
 /* The installation's name, for the sessions opened from now on. */
 void
 db_set_name(const char *name)
 {
 	if (name != NULL)
 		app_name = name;
+}
+
+/* The schema version the program needs; 0 (the default) checks nothing. */
+void
+db_set_schema(int version)
+{
+	schema_need = version;
+}
+
+int
+db_schema_need(void)
+{
+	return schema_need;
+}
+
+/* Why the database is refused ("the database schema is version 5, ..."), or "". */
+const char *
+db_schema_problem(void)
+{
+	return schema_problem;
+}
+
+/*
+ * Connect now and check the schema: for the programs that refuse to
+ * start against a database too old for them (cron binaries, tools).
+ * Returns 0, or -1 after logging why.
+ */
+int
+db_schema_check(struct db *db)
+{
+	schema_logged_at = -SCHEMA_LOG_MS;	/* said now, whatever before */
+	schema_retry_at = 0;
+	if (db_connect(db) != NULL)
+		return 0;
+	if (schema_problem[0] == '\0')
+		LOG_ERR(NULL, "db: cannot reach PostgreSQL to check the schema "
+		    "version");
+	return -1;
 }
 
 /* Close the connection; the next request opens a new one. */
@@ -63,6 +117,59 @@ db_notice(void *arg, const char *message)
 	LOG_DEBUG(NULL, "db: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/* The version the database records: max(version) of schema_migrations, 0 without one. */
+static int
+schema_version(PGconn *c, int *have)
+{
+	PGresult	*res;
+	const char	*state;
+	long long	 v = 0;
+	int		 rc = 0;
+
+	res = PQexec(c, "SELECT max(version)::text FROM schema_migrations");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		if (!PQgetisnull(res, 0, 0))
+			v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	} else if ((state = PQresultErrorField(res, PG_DIAG_SQLSTATE)) == NULL ||
+	    strcmp(state, "42P01") != 0) {	/* no such table: version 0 */
+		LOG_ERR(NULL, "db: cannot read the schema version: %s",
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL ?
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
+		    PQerrorMessage(c));
+		rc = -1;
+	}
+	PQclear(res);
+	*have = v < 0 ? 0 : v > 1000000 ? 1000000 : (int)v;
+	return rc;
+}
+
+/*
+ * Predicate: the database's schema is as new as the program needs.
+ * Says why not, once a minute, and keeps it for db_schema_problem().
+ */
+static int
+schema_ok(PGconn *c)
+{
+	int	have;
+
+	if (schema_need == 0)
+		return 1;
+	if (schema_version(c, &have) == -1)
+		return 0;
+	if (have >= schema_need) {
+		schema_problem[0] = '\0';
+		return 1;
+	}
+	snprintf(schema_problem, sizeof(schema_problem), "the database schema "
+	    "is version %d, this program needs %d: apply the migrations "
+	    "(%s-migrate)", have, schema_need, app_name);
+	if (now_ms() >= schema_logged_at + SCHEMA_LOG_MS) {
+		LOG_ERR(NULL, "db: %s", schema_problem);
+		schema_logged_at = now_ms();
+	}
+	return 0;
+}
+
 static PGconn *
 db_connect(struct db *db)
 {
@@ -72,6 +179,8 @@ db_connect(struct db *db)
 	if (db->conn != NULL && !db_stale(db->conn))
 		return db->conn;
 	db_close(db);
+	if (schema_problem[0] != '\0' && now_ms() < schema_retry_at)
+		return NULL;
 	snprintf(timeout, sizeof(timeout), "%d", cfg.db_connect_timeout);
 	snprintf(options, sizeof(options), "-c statement_timeout=%d "
 	    "-c TimeZone=UTC", cfg.db_statement_timeout_ms);
@@ -88,6 +197,11 @@ db_connect(struct db *db)
 		return NULL;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	if (!schema_ok(db->conn)) {
+		schema_retry_at = now_ms() + SCHEMA_RETRY_MS;
+		db_close(db);
+		return NULL;
+	}
 	if (PQenterPipelineMode(db->conn) != 1) {
 		LOG_ERR(NULL, "db: cannot enter pipeline mode");
 		db_close(db);
@@ -251,7 +365,10 @@ db_batch(struct db *db, const char *tenant, const char *user,
 static void
 db_fail(struct req *r, enum err e)
 {
-	if (e == ERR_UNAVAILABLE)
+	if (e == ERR_UNAVAILABLE && schema_problem[0] != '\0')
+		http_error(r, e, "the database schema is older than this server "
+		    "needs");
+	else if (e == ERR_UNAVAILABLE)
 		http_error(r, e, "the database is unavailable");
 	else if (e == ERR_CONFLICT)
 		http_error(r, e, "the request conflicts with existing data");

@@ -8,6 +8,9 @@
 #define TOKEN_BUF	8193
 #define ARG_MAX_LEN	200
 
+/* The index of the route the request took, for its counters; -1: none. */
+static int	route_taken;
+
 /*
  * Compare path with a pattern such as "/api/things/{id}"; each {name}
  * takes one non-empty segment, stored in args in order.
@@ -218,10 +221,13 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		return;
 	}
 	route_fits(rt->pattern, r->path, r, 1);
+	route_taken = (int)(rt - routes);
 	if (!(rt->flags & ROUTE_PUBLIC))
 		unauthorized = authenticate(r);
-	if (rl_check(r, rt->rl) == -1)
+	if (rl_check(r, rt->rl) == -1) {
+		metrics_refused(rt->rl, r->status == 503);
 		return;
+	}
 	if (unauthorized == auth_no_keys) {	/* not the token's fault */
 		http_error(r, ERR_UNAVAILABLE, "%s", unauthorized);
 		return;
@@ -263,6 +269,7 @@ http_dispatch(struct app *app, FCGX_Request *f, const struct route *routes,
 {
 	struct req	r;
 
+	route_taken = -1;
 	if (req_init(&r, app, f) == -1) {
 		cors_headers(&r, NULL);
 		http_error(&r, ERR_BAD_REQUEST, "the URL is not valid");
@@ -272,6 +279,7 @@ http_dispatch(struct app *app, FCGX_Request *f, const struct route *routes,
 		LOG_ERR(&r, "handler wrote no response");
 		http_error(&r, ERR_INTERNAL, NULL);
 	}
+	metrics_request(route_taken, r.status, now_ms() - r.t0);
 	log_request(&r);
 	req_free(&r);
 }

@@ -22,9 +22,11 @@ platform_register(const struct platform_ext *e)
 	}
 	done = e;
 	db_set_name(e->name);
+	db_set_schema(e->schema_version);
 	config_defaults(e->defaults, e->ndefaults);
 	config_register(e->knobs, e->nknobs);
 	rl_register(e->rl_classes, e->nrl_classes);
 	cache_register(e->cache_ns, e->ncache_ns);
 	err_register(e->errors, e->nerrors);
+	metrics_register(e->cache_ns, e->ncache_ns, e->metrics, e->nmetrics);
 }

@@ -10,7 +10,7 @@
 
 #include "common.h"
 
-static volatile sig_atomic_t	stopping;
+static volatile sig_atomic_t	stopping, reloading;
 
 static int	app_free(struct app *, FCGX_Request *);
 
@@ -20,6 +20,57 @@ on_term(int sig)
 	(void)sig;
 	stopping = 1;
 	FCGX_ShutdownPending();
+}
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reloading = 1;
+	FCGX_ShutdownPending();		/* a lone worker: out of accept */
+}
+
+/*
+ * SIGHUP: start again from the top, the configuration read anew and
+ * checked as at start, by executing this program again in place (the
+ * file at its path: a rebuilt or upgraded one runs): the same pid (for
+ * systemd and pid files), the listening socket (fd 0) and the
+ * environment kept, nothing to forget.  The old workers get
+ * SIGTERM and finish the requests they are serving; the new program's
+ * supervisor reaps them and starts its own.  If the exec fails the
+ * program goes on as it was, its workers replaced as they end.
+ */
+static void
+reexec(struct app *app, pid_t *kids, int n)
+{
+	char		 self[4096], *argv[2];
+	sigset_t	 hup;
+	ssize_t		 len;
+	int		 i;
+
+	reloading = 0;
+	for (i = 0; i < n; i++)
+		if (kids[i] != 0)
+			kill(kids[i], SIGTERM);
+	if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		len = 0;
+	self[len] = '\0';
+	if (len > 10 && strcmp(self + len - 10, " (deleted)") == 0)
+		self[len - 10] = '\0';
+	LOG_INFO(NULL, "%s: SIGHUP: reading the configuration again", app->name);
+	argv[0] = self;
+	argv[1] = NULL;
+	/* Another SIGHUP waits for the new program's handler (app_init()). */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
+	/* The program at its path: a rebuilt or upgraded one runs. */
+	if (*self != '\0')
+		execv(self, argv);
+	execv("/proc/self/exe", argv);
+	sigprocmask(SIG_UNBLOCK, &hup, NULL);
+	LOG_ERR(NULL, "%s: SIGHUP: cannot execute %s again: %s; going on "
+	    "with the configuration it has", app->name, self, strerror(errno));
 }
 
 static void
@@ -53,7 +104,9 @@ supervise(struct app *app, int n)
 	int	 i, status;
 
 	while (!stopping) {
-		for (i = 0; i < n && !stopping; i++) {
+		if (reloading)
+			reexec(app, kids, n);
+		for (i = 0; i < n && !stopping && !reloading; i++) {
 			if (kids[i] != 0)
 				continue;
 			if (born[i] != 0 && now_ms() - born[i] < 1000)
@@ -65,6 +118,8 @@ supervise(struct app *app, int n)
 				continue;
 			}
 			if (pid == 0) {
+				/* The supervisor reloads; a worker just serves. */
+				signal(SIGHUP, SIG_IGN);
 				free(kids);
 				free(born);
 				return;
@@ -72,7 +127,8 @@ supervise(struct app *app, int n)
 			kids[i] = pid;
 			born[i] = now_ms();
 		}
-		if (stopping || (pid = waitpid(-1, &status, 0)) == -1)
+		if (stopping || reloading ||
+		    (pid = waitpid(-1, &status, 0)) == -1)
 			continue;
 		for (i = 0; i < n; i++)
 			if (kids[i] == pid) {
@@ -100,6 +156,7 @@ app_free(struct app *app, FCGX_Request *r)
 	cache_free();
 	auth_keys_free(&app->keys);
 	cors_free();
+	metrics_close();
 	config_free();
 	return 0;
 }
@@ -113,6 +170,8 @@ app_free(struct app *app, FCGX_Request *r)
 int
 app_init(struct app *app, const char *name)
 {
+	struct sigaction	sa;
+
 	memset(app, 0, sizeof(*app));
 	app->name = name;
 	/*
@@ -124,13 +183,19 @@ app_init(struct app *app, const char *name)
 	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 	log_init(name);
-	if (config_load() == -1)
+	if (config_load() == -1 || config_check() == -1)
 		return -1;
 	log_set_level(cfg.log_level);
 	if (auth_keys_load(&app->keys, &cfg) == -1 ||
 	    cors_load(cfg.cors_origins) == -1)
 		return -1;
 	signals_init(on_term, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaddset(&sa.sa_mask, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 	if (FCGX_Init() != 0) {
 		LOG_ERR(NULL, "%s: FCGX_Init failed", name);
 		return -1;
@@ -138,11 +203,11 @@ app_init(struct app *app, const char *name)
 	return 0;
 }
 
-/* FCGX_Accept_r, except that it returns -1 once SIGTERM has arrived. */
+/* FCGX_Accept_r, except that it returns -1 once SIGTERM (or, alone, SIGHUP) has arrived. */
 static int
 app_accept(FCGX_Request *r)
 {
-	if (stopping)
+	if (stopping || reloading)
 		return -1;
 	return FCGX_Accept_r(r);
 }
@@ -159,6 +224,7 @@ app_serve(struct app *app, const struct route *routes, size_t n,
 {
 	FCGX_Request	fcgi;
 
+	metrics_open(app->name, routes, n);	/* shared by the workers */
 	if (cfg.workers > 1 && !FCGX_IsCGI())
 		supervise(app, cfg.workers);
 	FCGX_InitRequest(&fcgi, 0, 0);
@@ -169,6 +235,10 @@ app_serve(struct app *app, const struct route *routes, size_t n,
 	while (app_accept(&fcgi) >= 0) {
 		http_dispatch(app, &fcgi, routes, n);
 		FCGX_Finish_r(&fcgi);
+	}
+	if (reloading && !stopping) {		/* a lone worker (workers = 1) */
+		FCGX_Free(&fcgi, 0);		/* the socket stays open */
+		reexec(app, NULL, 0);
 	}
 	return app_free(app, &fcgi);
 }

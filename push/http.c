@@ -31,7 +31,8 @@ static const char *const hdr_names[H__MAX] = {
 enum endpoint {
 	EP_NONE,
 	EP_EIO,		/* /socket.io/ */
-	EP_EVENTS	/* /api/events */
+	EP_EVENTS,	/* /api/events */
+	EP_METRICS	/* /metrics (metrics.c) */
 };
 
 /* Engine.IO's error codes, as its reference server answers them (400 unless said). */
@@ -536,6 +537,8 @@ parse_head(struct http_req *r)
 		q->endpoint = EP_EIO;
 	else if (pathlen == 11 && memcmp(path, "/api/events", 11) == 0)
 		q->endpoint = EP_EVENTS;
+	else if (pathlen == 8 && memcmp(path, "/metrics", 8) == 0)
+		q->endpoint = EP_METRICS;
 	if (query_get(query, querylen, "EIO", q->eio, sizeof(q->eio)) == -1 ||
 	    query_get(query, querylen, "transport", q->transport,
 	    sizeof(q->transport)) == -1)
@@ -899,7 +902,9 @@ route(struct client *c, const char *rest, size_t restlen)
 		else
 			push_http_reply(c, 400, "bad_request",
 			    "Malformed query string", NULL);
-	} else if (method == HTTP_OPTIONS)
+	} else if (q->endpoint == EP_METRICS)
+		push_metrics(c, q->h[H_AUTHORIZATION], method);
+	else if (method == HTTP_OPTIONS)
 		options(c, q);
 	else if (q->endpoint == EP_EIO)
 		engine_io(c, r, rest, restlen);

@@ -32,6 +32,10 @@ listen_on(const char *spec)
 		return -1;
 	}
 	*colon = '\0';
+	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+		colon[-1] = '\0';		/* [::1]:8081 */
+		memmove(host, host + 1, strlen(host));
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -252,6 +256,128 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &srv.shutdown_timer);
 }
 
+/* Within the descriptors there are: lower push_max_clients if need be. */
+static void
+clamp_clients(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)cfg.push_max_clients + 64) {
+		LOG_WARN(NULL, "push: open files limited to %llu: "
+		    "push_max_clients lowered from %d",
+		    (unsigned long long)rl.rlim_cur, cfg.push_max_clients);
+		cfg.push_max_clients = rl.rlim_cur > 128 ?
+		    (int)rl.rlim_cur - 64 : 64;
+	}
+}
+
+/* The sweep runs often enough for the shortest timeout to be honoured within a quarter. */
+static double
+sweep_period(void)
+{
+	double	period = cfg.push_handshake_timeout_ms;
+
+	if (cfg.push_ping_timeout_ms < period)
+		period = cfg.push_ping_timeout_ms;
+	if (cfg.push_sse_keepalive_ms < period)
+		period = cfg.push_sse_keepalive_ms;
+	period = period / 4 / 1000.0;
+	return period < 0.05 ? 0.05 : period > 1.0 ? 1.0 : period;
+}
+
+/* What only a restart changes: the listening address and the Redis feed's connection. */
+static char *
+restart_only(void)
+{
+	struct buf	b = { 0 };
+
+	buf_printf(&b, "%s|%s|%s|%d|%d", cfg.push_listen, cfg.redis_socket,
+	    cfg.redis_host, cfg.redis_port, cfg.redis_timeout_ms);
+	return b.data;
+}
+
+/* A client's allowed Origin, from its index in the old list to the new. */
+static void
+remap_origin(struct client *c, void *arg)
+{
+	char	**old = arg;
+	size_t	  i;
+
+	if (c->origin == 0)
+		return;
+	for (i = 0; i < srv.norigins; i++)
+		if (strcmp(srv.origins[i], old[c->origin - 1]) == 0)
+			break;
+	c->origin = (uint8_t)(i < srv.norigins ? i + 1 : 0);
+}
+
+/*
+ * SIGHUP: the configuration read and checked again, and applied to
+ * what runs: keys (a rotated JWKS), cors_origins, limits, timeouts,
+ * the log level.  Clients stay connected.  push_listen and the Redis
+ * settings need a restart (said when they changed); a configuration
+ * that is not usable is refused and the one in use stays.
+ */
+static void
+reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct auth_keys	 keys;
+	struct client		*c;
+	char			**old = srv.origins, *before, *after;
+	size_t			 nold = srv.norigins, fd;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (srv.shutting_down)
+		return;
+	before = restart_only();
+	if (config_reload() == -1) {
+		LOG_ERR(NULL, "push: SIGHUP: the configuration is not usable "
+		    "(see above); keeping the one in use");
+		free(before);
+		return;
+	}
+	log_set_level(cfg.log_level);
+	if (auth_keys_load(&keys, &cfg) == 0) {
+		auth_keys_free(&srv.keys);
+		srv.keys = keys;
+	} else {
+		auth_keys_free(&keys);
+		LOG_ERR(NULL, "push: SIGHUP: keeping the keys in use");
+	}
+	srv.origins = NULL;
+	srv.norigins = 0;
+	if (push_http_cors_load() == -1) {
+		for (fd = 0; fd < srv.norigins; fd++)
+			free(srv.origins[fd]);
+		free(srv.origins);
+		srv.origins = old;
+		srv.norigins = nold;
+		LOG_ERR(NULL, "push: SIGHUP: keeping the origins in use");
+	} else {
+		for (fd = 0; fd < srv.clients_cap; fd++)
+			if ((c = srv.clients[fd]) != NULL && !(c->flags & CF_POLL))
+				remap_origin(c, old);
+		polling_foreach(remap_origin, old);
+		for (fd = 0; fd < nold; fd++)
+			free(old[fd]);
+		free(old);
+	}
+	clamp_clients();
+	ev_timer_set(&srv.cron, sweep_period(), sweep_period());
+	ev_timer_again(srv.loop, &srv.cron);
+	after = restart_only();
+	if (strcmp(before, after) != 0)
+		LOG_WARN(NULL, "push: SIGHUP: push_listen and the Redis settings "
+		    "apply at the next start: restart the broadcaster");
+	LOG_INFO(NULL, "push: SIGHUP: configuration read again (at most %d "
+	    "clients, %zu origins)", cfg.push_max_clients, srv.norigins);
+	free(before);
+	free(after);
+}
+
 static struct msg *
 pinned(struct msg *m)
 {
@@ -289,7 +415,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init("push");
-	if (config_load() == -1)
+	if (config_load() == -1 || config_check() == -1)
 		return 1;
 	log_set_level(cfg.log_level);
 	if (auth_keys_load(&srv.keys, &cfg) == -1 || push_http_cors_load() == -1)
@@ -300,15 +426,8 @@ main(int argc, char *argv[])
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur < (rlim_t)cfg.push_max_clients + 64) {
-			LOG_WARN(NULL, "push: open files limited to %llu: "
-			    "push_max_clients lowered from %d",
-			    (unsigned long long)rl.rlim_cur, cfg.push_max_clients);
-			cfg.push_max_clients = rl.rlim_cur > 128 ?
-			    (int)rl.rlim_cur - 64 : 64;
-		}
 	}
+	clamp_clients();
 	if ((srv.lfd = listen_on(cfg.push_listen)) == -1)
 		return 1;
 	if ((srv.loop = ev_default_loop(EVBACKEND_EPOLL)) == NULL) {
@@ -332,20 +451,15 @@ main(int argc, char *argv[])
 	ev_io_start(srv.loop, &srv.accept_io);
 	ev_prepare_init(&srv.prepare, prepare_cb);
 	ev_prepare_start(srv.loop, &srv.prepare);
-	/* The sweep runs often enough for the shortest timeout to be honoured within a quarter. */
-	period = cfg.push_handshake_timeout_ms;
-	if (cfg.push_ping_timeout_ms < period)
-		period = cfg.push_ping_timeout_ms;
-	if (cfg.push_sse_keepalive_ms < period)
-		period = cfg.push_sse_keepalive_ms;
-	period = period / 4 / 1000.0;
-	period = period < 0.05 ? 0.05 : period > 1.0 ? 1.0 : period;
+	period = sweep_period();
 	ev_timer_init(&srv.cron, cron_cb, period, period);
 	ev_timer_start(srv.loop, &srv.cron);
 	ev_signal_init(&srv.sigterm, signal_cb, SIGTERM);
 	ev_signal_start(srv.loop, &srv.sigterm);
 	ev_signal_init(&srv.sigint, signal_cb, SIGINT);
 	ev_signal_start(srv.loop, &srv.sigint);
+	ev_signal_init(&srv.sighup, reload_cb, SIGHUP);
+	ev_signal_start(srv.loop, &srv.sighup);
 	feed_start();
 	if (pidfile != NULL) {
 		if ((f = fopen(pidfile, "w")) == NULL) {

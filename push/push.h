@@ -199,7 +199,7 @@ struct push_server {
 	ev_prepare		 prepare;
 	ev_timer		 cron;
 	ev_timer		 shutdown_timer;
-	ev_signal		 sigterm, sigint;
+	ev_signal		 sigterm, sigint, sighup;
 	struct client		**clients;	/* indexed by fd */
 	size_t			 clients_cap;
 	size_t			 nclients;	/* every struct client, sessions too */
@@ -258,6 +258,9 @@ void		 push_http_reply(struct client *, int, const char *,
 		    const char *, const char *);
 void		 push_http_eio_error(struct client *, int, int);
 void		 push_http_req_free(struct client *, struct http_req *);
+
+/* metrics.c */
+void		 push_metrics(struct client *, const char *, int);
 
 /* ws.c */
 void		 ws_accept_key(const char *, size_t, char *);

@@ -129,6 +129,15 @@ apache_routes() {
 		!/^#/ && NF >= 2 && $3 != "bench" {
 			printf "ProxyPassMatch \"%s\" \"unix:%s/%s/fcgi.sock|fcgi://upwork-api-%s/\"%s mapping=encoded\n", \
 			    $1, run, $2, $2, (seen[$2]++ ? "" : " flushpackets=on")
+			if ($3 == "local")
+				local[++nlocal] = $1
+		}
+		END {
+			# From the loopback address only (mod_authz_host,
+			# on by default in Debian); the program checks
+			# metrics_allow too.  Add the address of a Prometheus host here.
+			for (i = 1; i <= nlocal; i++)
+				printf "<LocationMatch \"%s\">\n    <IfModule mod_authz_host.c>\n        Require ip 127.0.0.1 ::1\n    </IfModule>\n</LocationMatch>\n", local[i]
 		}' "$ROUTES"
 }
 
@@ -149,8 +158,14 @@ lighttpd_routes() {
 					print "    proxy.header = ( \"upgrade\" => \"enable\" )"
 				print "    server.max-read-idle = 3600\n    server.max-write-idle = 3600"
 			} else {
+				# "local": from the loopback address only (no
+				# handler otherwise: a 404); add a Prometheus host here.
+				if ($3 == "local")
+					print "    $HTTP[\"remoteip\"] =~ \"^(127\\.0\\.0\\.1|::1)$\" {"
 				printf "    fastcgi.server = ( \"/\" => ( ( \"socket\" => \"%s/%s/fcgi.sock\",\n", run, $2
 				print  "                                    \"check-local\" => \"disable\" ) ) )"
+				if ($3 == "local")
+					print "    }"
 			}
 			print "}"
 		}' "$ROUTES"

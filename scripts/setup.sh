@@ -30,6 +30,8 @@ getent group "$LOGGROUP" >/dev/null || LOGGROUP=$APPUSER
 # read them, as other logs).
 [ -d "$STATEDIR" ] || install -d -o "$APPUSER" -g "$APPUSER" -m 0750 "$STATEDIR"
 [ -d "$LOGDIR" ] || install -d -o "$APPUSER" -g "$LOGGROUP" -m 0750 "$LOGDIR"
+# The counters of /metrics (metrics_dir), written by every program.
+[ -d "$STATEDIR/metrics" ] || install -d -o "$APPUSER" -g "$APPUSER" -m 0750 "$STATEDIR/metrics"
 
 # app.conf is installed root's; the programs read it through the group.
 if [ -f "$CONFDIR/app.conf" ] && [ "$(stat -c %g "$CONFDIR/app.conf")" = 0 ]; then

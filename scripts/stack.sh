@@ -1,7 +1,8 @@
 #!/bin/bash
 # stack.sh: start, stop and inspect one private stack (PostgreSQL, Redis, FastCGI workers, lighttpd or Apache) under VAR.
 #
-# Usage: scripts/stack.sh start|stop|run|status|token SUB [ORG]|psql [args]
+# Usage: scripts/stack.sh start|stop|restart|run|status|check-config
+#                         |token SUB [ORG]|psql [args]
 #                         |publish TENANT SUB EVENT DATA
 #                         |pg-stop|pg-start|redis-stop|redis-start
 #                         |push-stop|push-start|restart-workers
@@ -26,6 +27,14 @@
 # socket paths would be too long, the runtime files live in
 # /tmp/upw-<hash of VAR> and VAR/rt points there.
 set -euo pipefail
+
+# The settings only a VAR's first start writes (app_conf()): which of
+# them the caller gave, to say so when they are ignored.
+FIRST_START_VARS="JWT_ALG JWT_ISSUER JWT_AUDIENCE TRUSTED_PROXIES UPWORK_CLIENT_ID UPWORK_CLIENT_SECRET UPWORK_URL"
+GIVEN=
+for v in $FIRST_START_VARS; do
+	[ -z "${!v+set}" ] || GIVEN="$GIVEN $v"
+done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-8080}
@@ -52,7 +61,30 @@ VAR=$(cd "$VAR" && pwd)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 say() { printf '%s\n' "$*" >&2 || true; }
-die() { say "stack: $*"; exit 1; }
+die() { say "stack: $*"; undo_start; exit 1; }
+
+# What this invocation started, in order (pg, redis, push, fcgi:<program>,
+# web, fake-llm): a start that fails stops these again, and only these:
+# what ran before it keeps running.
+STARTED=()
+undo_start() {
+	local i what
+	[ ${#STARTED[@]} -gt 0 ] || return 0
+	what=("${STARTED[@]}")
+	STARTED=()
+	say "stack: stopping what this start started: ${what[*]}"
+	for ((i = ${#what[@]} - 1; i >= 0; i--)); do
+		case ${what[$i]} in
+		pg) pg_stop || true ;;
+		redis) redis_stop ;;
+		push) push_stop ;;
+		fcgi:*) stop_pid "$RT/run/fcgi-${what[$i]#fcgi:}.pid"; rm -f "$RT/run/fcgi/${what[$i]#fcgi:}.sock" ;;
+		web) web_stop_one "$WEB" ;;
+		fake-llm) fake_llm_stop ;;
+		fake-jwks) fake_jwks_stop ;;
+		esac
+	done
+}
 
 if [ "$(id -u)" = 0 ]; then
 	IS_ROOT=1
@@ -141,13 +173,13 @@ load_ports() {
 # --- files: directories, secrets, config -----------------------------------
 
 layout() {
-	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/push" "$RT/run/apache" "$RT/log/asan" \
+	mkdir -p "$RT/run/fcgi" "$RT/run/pg" "$RT/run/redis" "$RT/run/push" "$RT/run/apache" "$RT/run/metrics" "$RT/log/asan" \
 	    "$RT/conf" "$RT/www" "$RT/redis" "$RT/secrets" "$RT/state"
 	chmod 0755 "$RT/run" "$RT/conf" "$RT/www"
 	chmod 0775 "$RT/log"
 	own "root:$APPGROUP" "$RT/log"
 	own "$PGOS" "$RT/run/pg"
-	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/run/push" "$RT/redis" "$RT/log/asan" "$RT/state"
+	own "$APPUSER:$APPGROUP" "$RT/run/fcgi" "$RT/run/redis" "$RT/run/push" "$RT/run/metrics" "$RT/redis" "$RT/log/asan" "$RT/state"
 	chmod 0750 "$RT/secrets"
 	own "root:$APPGROUP" "$RT/secrets"
 	touch "$RT/log/postgres.log" "$RT/log/redis.log"
@@ -163,6 +195,9 @@ secrets() {
 	[ -s "$s/db-app.password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/db-app.password"
 	[ -s "$s/upwork-token.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/upwork-token.key"
 	[ -e "$s/upwork-client.secret" ] || printf '%s' "$UPWORK_CLIENT_SECRET" >"$s/upwork-client.secret"
+	# app.conf names it: empty, no key is sent (FAKE_LLM=1 fills it).
+	[ -e "$s/llm-api.key" ] || : >"$s/llm-api.key"
+	[ -s "$s/metrics.token" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/metrics.token"
 	if [ ! -s "$s/jwt-rs256.key" ]; then
 		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$s/jwt-rs256.key" 2>/dev/null
 		openssl pkey -in "$s/jwt-rs256.key" -pubout -out "$s/jwt-rs256.pub.pem"
@@ -182,7 +217,10 @@ secrets() {
 # The workers' config file: written once, then the admin's to edit.
 app_conf() {
 	local f=$RT/app.conf
-	[ -s "$f" ] && return 0
+	if [ -s "$f" ]; then
+		first_start_notes
+		return 0
+	fi
 	{
 		echo "# app.conf: configuration of the FastCGI workers of this stack (see README.md, Configuration)."
 		echo "db_conninfo = host=$RT/run/pg port=$PG_PORT dbname=upwork user=upwork_app password=$(cat "$RT/secrets/db-app.password")"
@@ -204,6 +242,9 @@ app_conf() {
 		echo "upwork_client_secret_file = $RT/secrets/upwork-client.secret"
 		echo "upwork_token_key_file = $RT/secrets/upwork-token.key"
 		echo "upwork_redirect_uri = http://127.0.0.1:$PORT/api/upwork/callback"
+		echo "# /metrics: metrics_enabled = 1 turns it on; Prometheus sends the token of this file."
+		echo "metrics_dir = $RT/run/metrics"
+		echo "metrics_token_file = $RT/secrets/metrics.token"
 		if [ -n "$UPWORK_URL" ]; then
 			echo "upwork_graphql_url = $UPWORK_URL/graphql"
 			echo "upwork_authorize_url = $UPWORK_URL/oauth2/authorize"
@@ -212,6 +253,33 @@ app_conf() {
 	} >"$f"
 	own "root:$APPGROUP" "$f"
 	chmod 0640 "$f"
+}
+
+# The first-start settings given again (JWT_ALG=RS256 make start on a VAR
+# that has HS256, say): app.conf keeps what its first start wrote, so
+# say which are ignored, and how to change them.
+first_start_notes() {
+	local v key have want
+	for v in $GIVEN; do
+		case $v in
+		JWT_ALG) key=jwt_alg; want=$JWT_ALG ;;
+		JWT_ISSUER) key=jwt_issuer; want=$JWT_ISSUER ;;
+		JWT_AUDIENCE) key=jwt_audience; want=$JWT_AUDIENCE ;;
+		TRUSTED_PROXIES) key=trusted_proxies; want=$TRUSTED_PROXIES ;;
+		UPWORK_CLIENT_ID) key=upwork_client_id; want=$UPWORK_CLIENT_ID ;;
+		UPWORK_URL) key=upwork_graphql_url; want=${UPWORK_URL:+$UPWORK_URL/graphql} ;;
+		UPWORK_CLIENT_SECRET)
+			# Never printed: only whether it differs.
+			if [ "$(cat "$RT/secrets/upwork-client.secret" 2>/dev/null)" != "$UPWORK_CLIENT_SECRET" ]; then
+				say "stack: UPWORK_CLIENT_SECRET is ignored: $RT/secrets/upwork-client.secret keeps the one of this VAR's first start; write the new one there, then make restart"
+			fi
+			continue ;;
+		esac
+		have=$(conf_get "$key")
+		[ "$v" != UPWORK_URL ] || [ -n "$have" ] || [ -z "$want" ] || have="(the default)"
+		[ "$have" = "$want" ] && continue
+		say "stack: $v=$want is ignored: $RT/app.conf has $key = ${have:-(empty)} since this VAR's first start; edit app.conf, then make restart (or use a new VAR)"
+	done
 }
 
 # FAKE_LLM=1: the provider is the fake of tests/, with short timeouts and
@@ -271,6 +339,7 @@ fake_jwks_start() {
 	fi
 	node "$ROOT/tests/fake-jwks.js" --port "$FAKE_JWKS_PORT" --cert "$d/server.pem" --key "$d/server.key" \
 	    --keys-file "$RT/secrets/jwks.json" --pid-file "$d/fake-jwks.pid" >>"$RT/log/fake-jwks.log" 2>&1 &
+	STARTED+=(fake-jwks)
 	wait_for "the fake JWKS issuer" curl -sf --cacert "$d/ca.pem" -o /dev/null \
 	    "https://127.0.0.1:$FAKE_JWKS_PORT/__jwks/stats"
 }
@@ -378,6 +447,7 @@ host    all   all   127.0.0.1/32      scram-sha-256
 EOF
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1; then
+		STARTED+=(pg)
 		as_pg "$PGBIN/pg_ctl" -D "$RT/pg" -l "$RT/log/postgres.log" -w -t 60 start >/dev/null ||
 		    die "PostgreSQL did not start (see $RT/log/postgres.log)"
 	fi
@@ -420,6 +490,7 @@ maxmemory 256mb
 maxmemory-policy volatile-lru
 maxclients 10000
 EOF
+	STARTED+=(redis)
 	as_app redis-server "$RT/conf/redis.conf" || die "Redis did not start"
 	wait_for Redis redis-cli -s "$RT/run/redis/redis.sock" ping
 }
@@ -433,17 +504,47 @@ redis_stop() {
 # origin unless app.conf sets it.  APP_PUSH_* in the environment pass
 # through (the tests shorten timeouts that way).
 push_start() {
-	local pidf=$RT/run/push/push.pid origins=()
+	local pidf=$RT/run/push/push.pid
 	pid_alive "$pidf" && return 0
 	[ -x "$BIN/push/broadcaster" ] || die "$BIN/push/broadcaster is not built (make all)"
-	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
-	    origins=("APP_CORS_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-	as_app env APP_CONFIG="$RT/app.conf" APP_PUSH_LISTEN="127.0.0.1:$PUSH_PORT" "${origins[@]}" \
+	STARTED+=(push)
+	push_fingerprint >"$RT/run/push/push.started"
+	as_app env APP_CONFIG="$RT/app.conf" $(push_env) \
 	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 	    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
 	    "$BIN/push/broadcaster" -P "$pidf" </dev/null >>"$RT/log/push.log" 2>&1 &
-	wait_for "the broadcaster on port $PUSH_PORT" push_up "$pidf"
+	# Up, or ended at once (a port taken, a bad value): no need to wait then.
+	local bpid=$! i
+	for i in $(seq 1 300); do
+		push_up "$pidf" && return 0
+		alive "$bpid" || die "the broadcaster exited at start: $(tail -n 1 "$RT/log/push.log" | tr '\n' ' ')"
+		sleep 0.1
+	done
+	die "the broadcaster on port $PUSH_PORT did not come up (logs in $RT/log)"
+}
+
+# The environment the stack gives the broadcaster: its port, and this
+# stack's own origins unless app.conf sets cors_origins.
+push_env() {
+	echo "APP_PUSH_LISTEN=127.0.0.1:$PUSH_PORT"
+	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
+	    echo "APP_CORS_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT"
+}
+
+# What a SIGHUP cannot change in a running program: its environment
+# (APP_* variables, the stack's own among them) and, for the
+# broadcaster, where it listens and its Redis connection.  A digest,
+# written at start and compared by restart: the same, the program
+# reloads; different, it restarts.
+env_digest() {
+	{ env | grep '^APP_' | grep -v '^APP_CONFIG=' || true; printf '%s\n' "$@"; } | sort | sha1sum | cut -c1-40
+}
+push_fingerprint() {
+	env_digest $(push_env) "$(grep -E '^[[:space:]]*(push_listen|redis_[a-z_]+)[[:space:]]*=' "$RT/app.conf" || true)"
+}
+fcgi_fingerprint() {
+	env_digest "APP_WORKERS=$(workers_for "$1")"
 }
 
 push_up() {
@@ -481,6 +582,7 @@ fake_llm_start() {
 		own "root:$APPGROUP" "$k"
 		chmod 0640 "$k"
 	fi
+	STARTED+=(fake-llm)
 	node "$ROOT/tests/fake-openai.js" --port "$FAKE_LLM_PORT" --key-file "$k" \
 	    --pid-file "$RT/run/fake-llm.pid" >>"$RT/log/fake-llm.log" 2>&1 &
 	wait_for "the fake LLM server" curl -sf -o /dev/null "http://127.0.0.1:$FAKE_LLM_PORT/__fake/log"
@@ -491,17 +593,19 @@ fake_llm_stop() {
 }
 
 workers_start() {
-	local p sock pidf ids=() origins=()
+	local p sock pidf ids=() origins=() todo=${1:-$(programs)}
 	[ $IS_ROOT = 1 ] && ids=(-U "$APPUSER" -G "$APPGROUP" -u "$APPUSER" -g "$APPGROUP")
 	# The same CORS allow-list as the broadcaster's (push_start).
 	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
 	    origins=("APP_CORS_ORIGINS=http://127.0.0.1:$PORT,http://localhost:$PORT")
-	for p in $(programs); do
+	for p in $todo; do
 		sock=$RT/run/fcgi/$p.sock
 		pidf=$RT/run/fcgi-$p.pid
 		pid_alive "$pidf" && continue
 		[ -x "$BIN/cgi-bin/$p" ] || die "$BIN/cgi-bin/$p is not built (make all)"
 		rm -f "$sock"
+		STARTED+=("fcgi:$p")
+		fcgi_fingerprint "$p" >"$RT/run/fcgi-$p.started"
 		# -n: spawn-fcgi execs the program, whose stderr (its JSON log)
 		# must reach the log file; spawn-fcgi's own fork would send it
 		# to /dev/null.  setsid: Ctrl-C on a terminal reaches the stack
@@ -513,12 +617,12 @@ workers_start() {
 		    </dev/null >>"$RT/log/$p.log" 2>&1 &
 		echo $! >"$pidf"
 	done
-	for p in $(programs); do
+	for p in $todo; do
 		wait_for "FastCGI $p" test -S "$RT/run/fcgi/$p.sock"
 	done
 	# A program that cannot start (a bad config value) exits at once.
 	sleep 0.2
-	for p in $(programs); do
+	for p in $todo; do
 		pid_alive "$RT/run/fcgi-$p.pid" ||
 		    die "$p exited at start: $(tail -n 3 "$RT/log/$p.log" | tr '\n' ' ')"
 	done
@@ -616,22 +720,43 @@ web_start() {
 	cp "$ROOT"/httpd-conf/errors/api-error-*.html "$ROOT/httpd-conf/errors/request-id.lua" "$RT/conf/errors/"
 	chmod 0755 "$RT/conf/errors"
 	chmod 0644 "$RT"/conf/errors/*
+	web_conf >"$RT/conf/$WEB.conf"
+	STARTED+=(web)
 	case $WEB in
 	lighttpd)
-		render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes)" >"$RT/conf/lighttpd.conf"
 		lighttpd -f "$RT/conf/lighttpd.conf" || die "lighttpd did not start (see $RT/log/lighttpd-error.log)"
 		;;
 	apache)
-		render "$ROOT/httpd-conf/apache.conf.in" "$(apache_routes)" >"$RT/conf/apache.conf"
 		apache2 -f "$RT/conf/apache.conf" -k start || die "Apache did not start (see $RT/log/apache-error.log)"
 		;;
-	*) die "WEB must be lighttpd or apache" ;;
 	esac
 	wait_for "$WEB on port $PORT" curl -sf -o /dev/null "http://127.0.0.1:$PORT/api/health"
 }
 
+# The web server's configuration, as web_start writes it.
+web_conf() {
+	case $WEB in
+	lighttpd) render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes)" ;;
+	apache) render "$ROOT/httpd-conf/apache.conf.in" "$(apache_routes)" ;;
+	*) die "WEB must be lighttpd or apache" ;;
+	esac
+}
+
 web_stop_one() {
 	stop_pid "$RT/run/$1.pid"
+}
+
+# check-config as the programs' user, with the environment the stack
+# gives them: what they would refuse, refused before anything starts.
+# Its errors and warnings are printed; $1 says what did not happen.
+check_config() {
+	local out rc=0
+	[ -x "$BIN/tools/check-config" ] || die "$BIN/tools/check-config is not built (make all)"
+	out=$(as_app env APP_CONFIG="$RT/app.conf" APP_WORKERS="$WORKERS" $(push_env) \
+	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
+	    "$BIN/tools/check-config" 2>&1) || rc=$?
+	printf '%s\n' "$out" | grep -E ': (error|warning): ' | sed 's/^/stack: /' >&2 || true
+	[ $rc = 0 ] || die "$RT/app.conf: the programs would refuse it (above); $1"
 }
 
 start() {
@@ -640,14 +765,19 @@ start() {
 	load_ports
 	secrets
 	app_conf
-	if [ "$FAKE_LLM" = 1 ]; then
-		app_conf_fake
-		fake_llm_start
-	fi
+	[ "$FAKE_LLM" = 1 ] && app_conf_fake
+	# The fake issuer first: app.conf names its CA, which the check reads.
 	if [ "$FAKE_JWKS" = 1 ]; then
 		app_conf_jwks
 		fake_jwks_start
 	fi
+	check_config "nothing was started"
+	# The port before anything: a start that cannot end well does not begin.
+	if ! pid_alive "$RT/run/lighttpd.pid" && ! pid_alive "$RT/run/apache.pid" &&
+	    port_busy "$PORT"; then
+		die "port $PORT is already in use: nothing was started (another PORT: make start PORT=8090)"
+	fi
+	[ "$FAKE_LLM" = 1 ] && fake_llm_start
 	stack_env
 	pg_start
 	db_setup
@@ -656,7 +786,138 @@ start() {
 	workers_start
 	www_install
 	web_start
+	STARTED=()
 	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
+}
+
+# The children of a process, one pid a line.
+children() {
+	ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' || true
+}
+
+# SIGHUP to a FastCGI program, and wait until it runs again: it
+# executes itself anew and forks new workers (a lone worker has none:
+# it is given a moment).  The old workers finish their requests.
+reload_program() {
+	local p=$1 pidf=$RT/run/fcgi-$1.pid pid old i kid
+	pid=$(head -n 1 "$pidf")
+	old=" $(children "$pid" | tr '\n' ' ')"
+	kill -HUP "$pid"
+	for i in $(seq 1 100); do
+		sleep 0.1
+		alive "$pid" || die "$p ended on SIGHUP: $(tail -n 3 "$RT/log/$p.log" | tr '\n' ' ')"
+		[ "$(workers_for "$p")" -gt 1 ] || { [ "$i" -ge 3 ] && return 0; continue; }
+		for kid in $(children "$pid"); do
+			case $old in *" $kid "*) ;; *) return 0 ;; esac
+		done
+	done
+	die "$p did not come back after SIGHUP (see $RT/log/$p.log)"
+}
+
+# SIGHUP to the broadcaster, and wait for it to say it read the configuration.
+reload_push() {
+	local log=$RT/log/push.log before i
+	before=$(grep -c 'push: SIGHUP: configuration read again' "$log" || true)
+	kill -HUP "$(head -n 1 "$RT/run/push/push.pid")"
+	for i in $(seq 1 50); do
+		sleep 0.1
+		[ "$(grep -c 'push: SIGHUP: configuration read again' "$log" || true)" -gt "$before" ] && return 0
+	done
+	die "the broadcaster did not confirm the reload (see $log)"
+}
+
+# Apply changed settings to a running stack: check app.conf first
+# (nothing is touched if the programs would refuse it), then reload
+# (SIGHUP) each program whose environment is as it was, and restart
+# those whose is not (WORKERS, APP_* variables) and the broadcaster when
+# push_listen or the Redis settings changed; the web server restarts
+# when its rendered configuration differs (PORT, WEB, BENCH).  What is
+# down is started.
+restart() {
+	local p reloaded=() restarted=() todo=()
+	[ -f "$RT/ports.env" ] || die "no stack in $VAR: make start first"
+	layout
+	load_ports
+	secrets
+	app_conf
+	[ "$FAKE_LLM" = 1 ] && app_conf_fake
+	check_config "nothing was restarted"
+	[ "$FAKE_LLM" = 1 ] && fake_llm_start
+	stack_env
+	pg_start
+	db_setup
+	redis_start
+	if pid_alive "$RT/run/push/push.pid" &&
+	    [ "$(push_fingerprint)" = "$(cat "$RT/run/push/push.started" 2>/dev/null)" ]; then
+		reload_push
+		reloaded+=(push)
+	else
+		push_stop
+		push_start
+		restarted+=(push)
+	fi
+	for p in $(programs); do
+		if pid_alive "$RT/run/fcgi-$p.pid" &&
+		    [ "$(fcgi_fingerprint "$p")" = "$(cat "$RT/run/fcgi-$p.started" 2>/dev/null)" ]; then
+			reload_program "$p"
+			reloaded+=("$p")
+		else
+			stop_pid "$RT/run/fcgi-$p.pid"
+			todo+=("$p")
+		fi
+	done
+	if [ ${#todo[@]} -gt 0 ]; then
+		workers_start "${todo[*]}"
+		restarted+=("${todo[@]}")
+	fi
+	if ! pid_alive "$RT/run/$WEB.pid" || ! web_conf | cmp -s - "$RT/conf/$WEB.conf"; then
+		web_stop_one "$WEB"
+		web_start
+		restarted+=("$WEB")
+	fi
+	STARTED=()
+	[ ${#reloaded[@]} = 0 ] || say "stack: reloaded (SIGHUP): ${reloaded[*]}"
+	[ ${#restarted[@]} = 0 ] || say "stack: restarted: ${restarted[*]}"
+	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
+}
+
+# Each part of the stack, up or down; returns 3 (as LSB status does)
+# when any is down, or when there is no stack at all.
+status() {
+	local p f web=$WEB down=()
+	if [ ! -f "$RT/ports.env" ]; then
+		say "down  (no stack in $VAR)"
+		return 3
+	fi
+	load_ports
+	pid_alive "$RT/run/apache.pid" && web=apache
+	pid_alive "$RT/run/lighttpd.pid" && web=lighttpd
+	for p in $(programs); do
+		up_down "fcgi-$p" pid_alive "$RT/run/fcgi-$p.pid"
+	done
+	up_down "$web" pid_alive "$RT/run/$web.pid"
+	up_down push pid_alive "$RT/run/push/push.pid"
+	up_down redis pid_alive "$RT/run/redis/redis.pid"
+	[ ! -e "$RT/run/fake-llm.pid" ] || up_down fake-llm pid_alive "$RT/run/fake-llm.pid"
+	up_down postgres as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status
+	[ ${#down[@]} = 0 ] && return 0
+	if [ ${#down[@]} = $(($(programs | wc -l) + 4)) ]; then
+		say "stack: the stack is down (make start)"
+	else
+		say "stack: down: ${down[*]}"
+	fi
+	return 3
+}
+
+up_down() {
+	local name=$1
+	shift
+	if "$@" >/dev/null 2>&1; then
+		say "up    $name"
+	else
+		say "down  $name"
+		down+=("$name")
+	fi
 }
 
 stop() {
@@ -759,12 +1020,13 @@ run)
 	POLLER=$!
 	while :; do sleep 3600 & wait $! || true; done
 	;;
-status)
-	for f in "$RT"/run/*.pid "$RT"/run/*/*.pid; do
-		[ -e "$f" ] || continue
-		if pid_alive "$f"; then say "up    $(basename "$f" .pid)"; else say "down  $(basename "$f" .pid)"; fi
-	done
-	[ -f "$RT/ports.env" ] && { load_ports; as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1 && say "up    postgres" || say "down  postgres"; }
+status) status || exit $? ;;
+restart) restart ;;
+check-config)
+	[ -s "$RT/app.conf" ] || die "no stack in $VAR: run make start first"
+	load_ports
+	check_config "nothing would start"
+	say "stack: $RT/app.conf: ok"
 	;;
 token) shift; token "$@" ;;
 publish) shift; publish "$@" ;;
@@ -783,5 +1045,5 @@ fake-llm-start)
 	;;
 fake-llm-stop) fake_llm_stop ;;
 env) cat "$RT/stack.env" ;;
-*) die "usage: $0 start|stop|run|status|token SUB [ORG]|psql|pg-stop|pg-start|redis-stop|redis-start|restart-workers|fake-llm-start|fake-llm-stop|env" ;;
+*) die "usage: $0 start|stop|restart|run|status|check-config|token SUB [ORG]|psql|pg-stop|pg-start|redis-stop|redis-start|push-stop|push-start|restart-workers|fake-llm-start|fake-llm-stop|env" ;;
 esac

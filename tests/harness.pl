@@ -124,6 +124,8 @@ for my $p (@passes) {
     local $ENV{APP_PUSH_PING_TIMEOUT_MS} = 1500;
     local $ENV{APP_PUSH_SSE_KEEPALIVE_MS} = 1000;
     local $ENV{APP_PUSH_SHUTDOWN_MS} = 1000;
+    # /metrics on (08-metrics.t): off by default, like every installation's.
+    local $ENV{APP_METRICS_ENABLED} = 1;
     # The fake Upwork (tests/fake-upwork.js) for this pass; app.conf points at it.
     my $secret = join '', map { sprintf '%02x', int(rand(256)) } 1 .. 16;
     my ($fake_pid, $fake_port, $fake_out) = start_fake($secret);

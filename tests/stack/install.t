@@ -192,7 +192,7 @@ my @absent = grep { $appconf !~ /^#?\Q$_\E =/m } @knobs;
 is_deeply(\@absent, [], 'app.conf lists every knob');
 my @doc = grep { $appconf !~ /^# \S.*\n#?\Q$_\E =/m } @knobs;
 is_deeply(\@doc, [], 'each with its description above it');
-is((() = $appconf =~ /^[a-z]/mg), 5, 'five lines set (database, two generated keys, push_listen, openapi_file), the rest commented out');
+is((() = $appconf =~ /^[a-z]/mg), 6, 'six lines set (database, two generated keys, push_listen, openapi_file, metrics_dir), the rest commented out');
 like($appconf, qr/^push_listen = 127\.0\.0\.1:$push$/m, 'push_listen is the one the snippets name');
 
 my %secret = map { $_ => slurp("$dir{etc}/upwork-api/secrets/$_") } qw(pgpass jwt-hs256.key upwork-token.key);
@@ -239,7 +239,7 @@ $pids{redis} = (slurp("$base/redis/redis.pid") // '') =~ /(\d+)/ ? $1 : 0;
 (my $all = slurp($conf)) =~ s/^#([a-z0-9_]+ =)/$1/mg;
 spew($conf, $all . "# install.t: this test's services\n"
     . "db_conninfo = host=$base/pgrun port=$pg dbname=upwork user=upwork_app passfile=$dir{etc}/upwork-api/secrets/pgpass\n"
-    . "redis_port = $redis\ncors_origins = http://127.0.0.1:$web\n");
+    . "redis_port = $redis\ncors_origins = http://127.0.0.1:$web\nmetrics_enabled = 1\n");
 
 # --- upwork-api-migrate -----------------------------------------------------------
 
@@ -314,6 +314,13 @@ sub start_unit {
     my @argv = split ' ', $u->{ExecStart}[0];
     die "$name: ExecStart prefixes are not handled here" if $argv[0] =~ /^[-@+!:]/;
     my %env = (PATH => '/usr/sbin:/usr/bin:/sbin:/bin', map { /^([^=]+)=(.*)$/ } @{ $u->{Environment} // [] });
+    my @as = ('setpriv', "--reuid=$u->{User}[0]", "--regid=$u->{Group}[0]",
+        '--groups=' . join(',', @{ $u->{SupplementaryGroups} // [$u->{Group}[0]] }), '--no-new-privs', '--');
+    # ExecStartPre (the configuration check) first, as the same user: it must pass.
+    for my $pre (@{ $u->{ExecStartPre} // [] }) {
+        my $out = do { local %ENV = %env; `@as $pre 2>&1` };
+        is($?, 0, "$name: ExecStartPre $pre passes") or diag $out;
+    }
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         setsid();
@@ -321,9 +328,7 @@ sub start_unit {
         open(STDOUT, '>>', "$base/log/$name.log");
         open(STDERR, '>&', \*STDOUT);
         %ENV = %env;
-        exec('setpriv', "--reuid=$u->{User}[0]", "--regid=$u->{Group}[0]",
-            '--groups=' . join(',', @{ $u->{SupplementaryGroups} // [$u->{Group}[0]] }),
-            '--no-new-privs', '--', @argv) or die "exec: $!";
+        exec(@as, @argv) or die "exec: $!";
     }
     $pids{$name} = $pid;
 }
@@ -413,6 +418,17 @@ sub smoke {
     $r = api(GET => '/api/events?topics=jobs');
     is($r->{status}, 401, "$server: /api/events reaches the broadcaster (401 without a token)");
 
+    # /metrics (metrics_enabled = 1 here): from this host, the sums of
+    # every program; from another address the snippet stops it before
+    # the program (whose own answer would be JSON).
+    $r = api(GET => '/metrics');
+    is($r->{status}, 200, "$server: /metrics from 127.0.0.1") or diag $r->{content};
+    like($r->{content}, qr/^http_requests_total\{program="jobs",route="\/api\/jobs",method="GET",status="200"\} [1-9]/m,
+        "$server: with the requests of the other programs");
+    my $far = HTTP::Tiny->new(timeout => 10, local_address => '127.0.0.2')->get("http://127.0.0.1:$web/metrics");
+    ok($far->{status} == 403 || $far->{status} == 404, "$server: /metrics from 127.0.0.2: $far->{status}");
+    unlike($far->{content} // '', qr/^\{/, "$server: refused by the web server, not the program");
+
     # A socket.io event: the official client through the web server, the
     # event published with the installed upwork-api-publish.
     my $n = int(rand(1e9));
@@ -492,6 +508,7 @@ LoadModule mime_module $mods/mod_mime.so
 TypesConfig /etc/mime.types
 LoadModule headers_module $mods/mod_headers.so
 LoadModule unique_id_module $mods/mod_unique_id.so
+LoadModule authz_host_module $mods/mod_authz_host.so
 LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_fcgi_module $mods/mod_proxy_fcgi.so
 LoadModule proxy_http_module $mods/mod_proxy_http.so

@@ -1,6 +1,7 @@
 /* test_llm.c: unit tests for the LLM plumbing: the SSE parser at every read boundary, token counting, the price table, cost, and base URL rules. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../agent/llm.c"
 #include "../../agent/llm_openai.c"
@@ -279,6 +280,14 @@ test_config(void)
 	size_t	i;
 	int	refused = 1;
 
+	char	key[] = "/tmp/test_llm.key.XXXXXX";
+	int	fd = mkstemp(key);
+
+	/* The defaults and the one file every configuration names: a JWT key. */
+	if (fd == -1 || write(fd, "0123456789abcdef0123456789abcdef\n", 33) != 33)
+		return;
+	close(fd);
+	setenv("APP_JWT_SECRET_FILE", key, 1);
 	unsetenv("APP_CONFIG");
 	ok(agent_config_load() == 0 && strcmp(agent_cfg.llm_provider, "builtin") == 0 &&
 	    agent_cfg.ai_monthly_budget_usd == 50 && agent_cfg.llm_allow_http == 0,
@@ -295,6 +304,8 @@ test_config(void)
 		unsetenv(bad[i][0]);
 	}
 	ok(refused, "a bad provider, URL, price table, budget or timeout is refused");
+	unsetenv("APP_JWT_SECRET_FILE");
+	unlink(key);
 	config_free();
 }
 
