@@ -2,7 +2,7 @@
 #include "agent.h"
 
 static const struct route routes[] = {
-	{ "/metrics", METHOD_GET, metrics_serve, ROUTE_PUBLIC, RL_DEFAULT },
+	{ "/metrics", METHOD_GET, metrics_serve, ROUTE_PUBLIC, RL_DEFAULT, NULL },
 };
 
 int

@@ -21,11 +21,11 @@ nothing(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/a", METHOD_GET, nothing, 0, RL_DEFAULT },
-	{ "/a/{id}", METHOD_DELETE, nothing, 0, RL_DEFAULT },
+	{ "/a", METHOD_GET, nothing, 0, RL_DEFAULT, NULL },
+	{ "/a/{id}", METHOD_DELETE, nothing, 0, RL_DEFAULT, NULL },
 };
 static const struct route other_routes[] = {
-	{ "/b", METHOD_POST, nothing, 0, RL_AI },
+	{ "/b", METHOD_POST, nothing, 0, RL_AI, NULL },
 };
 
 static void
