@@ -706,20 +706,25 @@ www_install() {
 	chmod -R a+rX "$RT/www"
 }
 
+# Files the programs and the web server read from RT/conf, copied at every
+# start (app.conf names them, so check-config looks for them): the
+# contract served at /api/openapi.yaml (openapi_file), and the JSON bodies
+# of the web servers' own errors (httpd-conf/errors).
+conf_files() {
+	cp "$ROOT/docs/openapi.yaml" "$RT/conf/openapi.yaml"
+	chmod 0644 "$RT/conf/openapi.yaml"
+	mkdir -p "$RT/conf/errors"
+	cp "$ROOT"/httpd-conf/errors/api-error-*.html "$ROOT/httpd-conf/errors/request-id.lua" "$RT/conf/errors/"
+	chmod 0755 "$RT/conf/errors"
+	chmod 0644 "$RT"/conf/errors/*
+}
+
 web_start() {
 	local other
 	[ "$WEB" = lighttpd ] && other=apache || other=lighttpd
 	pid_alive "$RT/run/$other.pid" && web_stop_one "$other"
 	pid_alive "$RT/run/$WEB.pid" && return 0
 	port_busy "$PORT" && die "port $PORT is already in use"
-	# The contract, served at /api/openapi.yaml (openapi_file).
-	cp "$ROOT/docs/openapi.yaml" "$RT/conf/openapi.yaml"
-	chmod 0644 "$RT/conf/openapi.yaml"
-	# The JSON bodies of the web servers' own errors (httpd-conf/errors).
-	mkdir -p "$RT/conf/errors"
-	cp "$ROOT"/httpd-conf/errors/api-error-*.html "$ROOT/httpd-conf/errors/request-id.lua" "$RT/conf/errors/"
-	chmod 0755 "$RT/conf/errors"
-	chmod 0644 "$RT"/conf/errors/*
 	web_conf >"$RT/conf/$WEB.conf"
 	STARTED+=(web)
 	case $WEB in
@@ -771,6 +776,7 @@ start() {
 		app_conf_jwks
 		fake_jwks_start
 	fi
+	conf_files
 	check_config "nothing was started"
 	# The port before anything: a start that cannot end well does not begin.
 	if ! pid_alive "$RT/run/lighttpd.pid" && ! pid_alive "$RT/run/apache.pid" &&
@@ -841,6 +847,7 @@ restart() {
 	secrets
 	app_conf
 	[ "$FAKE_LLM" = 1 ] && app_conf_fake
+	conf_files
 	check_config "nothing was restarted"
 	[ "$FAKE_LLM" = 1 ] && fake_llm_start
 	stack_env

@@ -179,7 +179,13 @@ test_jwt(void)
 	    printed("%C:1: error: jwt_secret_file: %D/none.key: No such file or directory"),
 	    "a secret file that is not there: refused");
 	ok(run("jwt_alg = RS256\n") == -1 && printed("%C:1: error: jwt_alg: RS256 "
-	    "needs jwt_jwks_file or jwt_public_key_file"), "RS256 without a key source: refused");
+	    "needs jwt_jwks_url, jwt_jwks_file or jwt_public_key_file"),
+	    "RS256 without a key source: refused");
+	ok(run("jwt_alg = RS256\njwt_jwks_url = http://issuer.example/jwks\n") == -1 &&
+	    printed("%C:2: error: jwt_jwks_url: http://issuer.example/jwks: must be an "
+	    "https:// URL"), "a JWKS URL over plain http: refused");
+	ok(run("jwt_alg = RS256\njwt_jwks_url = https://issuer.example/jwks\n") == 0,
+	    "RS256 with a JWKS URL: fetched later, nothing to read now");
 	ok(run("jwt_alg = RS256\njwt_public_key_file = %D/rs.pem\n") == 0,
 	    "RS256 with a PEM public key");
 	ok(run("jwt_alg = RS256\njwt_public_key_file = %D/junk\n") == -1 &&
