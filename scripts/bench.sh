@@ -132,8 +132,10 @@ unset 'ROWS[${#ROWS[@]}-1]'
 
 # The rate-limit script alone, at the same concurrency, from redis-benchmark.
 REDIS_SOCK=$RT_DIR/run/redis/redis.sock
+export REDISCLI_AUTH
+REDISCLI_AUTH=$(cat "$RT_DIR/secrets/redis.password")
 sha=$(redis-cli -s "$REDIS_SOCK" SCRIPT LOAD "$("$BUILD_DIR"/tools/ratelimit --script)")
-rb=$(redis-benchmark -s "$REDIS_SOCK" -c "$CONNS" -n $((SECS * 40000)) -q \
+rb=$(redis-benchmark -s "$REDIS_SOCK" -a "$REDISCLI_AUTH" -c "$CONNS" -n $((SECS * 40000)) -q \
     EVALSHA "$sha" 1 "rl:{bench:x}" 1000000000 60000 2>/dev/null | tr '\r' '\n' | grep -a 'requests per second' | tail -n 1)
 rb_rps=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/ && $(i+1) == "requests") print $i }' <<<"$rb")
 rb_p50=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "p50=") print $(i+1) }' <<<"$rb" | tr -d 'msec')

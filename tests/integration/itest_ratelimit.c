@@ -49,7 +49,7 @@ test_keys(void)
 {
 	struct redis	 rd = { 0 };
 	struct rl_result res;
-	redisContext	*c = redisConnectUnix(cfg.redis_socket);
+	redisContext	*c = itest_redis();
 	redisReply	*v;
 	long long	 w;
 

@@ -181,7 +181,7 @@ test_shared_rate(const struct upwork_auth *a)
 	char		 key[64];
 	double		 t0;
 	int		 good;
-	redisContext	*c = redisConnectUnix(cfg.redis_socket);
+	redisContext	*c = itest_redis();
 	redisReply	*v;
 
 	snprintf(key, sizeof(key), "itest-rl-%ld-%ld", (long)getpid(), (long)time(NULL));
