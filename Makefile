@@ -159,14 +159,11 @@ $(BUILD)/fuzzers/fuzz_push: tests/fuzz/fuzz_push.c $(PUSH_OBJ) $(LIBCOMMON)
 	$(FUZZ_CC) -o $@ $< $(PUSH_OBJ) $(LIBCOMMON) $(LDFLAGS) $(LDLIBS) \
 	    $(PUSH_LIBS)
 
-# Run every fuzzer for FUZZ_SECONDS (default 60) on its corpus in build/fuzz.
-FUZZ_SECONDS ?= 60
+# Run every fuzzer (nice -n 19) for FUZZ_SECONDS (default 60) or FUZZ_RUNS
+# executions, report the executions of each, and merge what found new
+# coverage into tests/fuzz/seeds/ (scripts/fuzz-run.sh).
 fuzz-run: fuzz
-	$(Q)for f in $(FUZZERS); do \
-		mkdir -p build/fuzz/corpus/$$f; \
-		build/fuzz/fuzzers/$$f -max_total_time=$(FUZZ_SECONDS) \
-		    -max_len=4096 build/fuzz/corpus/$$f tests/fuzz/seeds/$$f || exit 1; \
-	done
+	$(Q)scripts/fuzz-run.sh
 
 clean:
 	rm -rf build

@@ -170,6 +170,7 @@ struct config {
 	char		*jwt_azp;
 	int		 jwt_leeway;
 	int		 body_max;
+	int		 body_timeout_ms;
 	int		 json_max_depth;
 	int		 workers;
 	char		*log_level;
@@ -302,6 +303,7 @@ enum err {
 	ERR_BAD_GATEWAY,
 	ERR_UNAVAILABLE,
 	ERR_GATEWAY_TIMEOUT,
+	ERR_REQUEST_TIMEOUT,
 	ERR__PLATFORM		/* a library's own errors start here */
 };
 struct err_info {

@@ -95,6 +95,9 @@ static const struct knob platform_knobs[] = {
 	    "seconds of clock skew allowed on exp, nbf and iat"),
 	CONFIG_INT("body_max", cfg.body_max, "65536", 256, 16 * 1024 * 1024,
 	    "largest request body in bytes (413 past it)"),
+	CONFIG_INT("body_timeout_ms", cfg.body_timeout_ms, "10000", 100,
+	    600000, "time a request's body may take to arrive, from the "
+	    "first byte the program asks for (408 past it)"),
 	CONFIG_INT("json_max_depth", cfg.json_max_depth, "16", 2, 64,
 	    "deepest JSON nesting accepted in a body"),
 	CONFIG_INT("workers", cfg.workers, "2", 1, 256,

@@ -20,6 +20,7 @@ static const struct err_info errors[ERR__PLATFORM] = {
 	[ERR_BAD_GATEWAY] = { 502, "bad_gateway", "Upstream service failed" },
 	[ERR_UNAVAILABLE] = { 503, "service_unavailable",
 	    "Service temporarily unavailable" },
+	[ERR_REQUEST_TIMEOUT] = { 408, "request_timeout", "Request timeout" },
 	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
 	    "Upstream service timed out" },
 };
