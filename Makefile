@@ -64,7 +64,7 @@ TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 .SECONDARY:
 
 .PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
-	restart check-config token test bench publish deps install uninstall \
+	restart check-config token test bench bench-faults soak publish deps install uninstall \
 	install-manifest deb FORCE
 
 all: $(BINS)
@@ -210,6 +210,14 @@ test: deps build-all
 
 bench: deps all
 	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/bench.sh
+
+# Faults under load alone (bench runs them too), and the soak (not in
+# make test): SOAK_SECONDS (600) of mixed traffic, RSS at start and end.
+bench-faults: deps all
+	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/bench-faults.sh
+
+soak: deps all
+	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/soak.sh
 
 # --- installing (FHS layout), uninstalling, the Debian package ---------------
 #

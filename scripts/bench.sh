@@ -8,7 +8,8 @@
 # BENCH_PUSH_EVENTS (20), BENCH_PUSH_POLLING (1000 long-polling
 # sessions), BENCH_SSE_RUNS (30 streams timed per web server),
 # BENCH_KEEP=1 leaves the stack running, BENCH_SEED=0 skips the seed
-# peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL).
+# peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL),
+# BENCH_FAULTS=0 skips the faults under load (scripts/bench-faults.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -224,3 +225,11 @@ printf '(n) target: p99 <= 25 ms at one connection (the window ranked and paged 
 printf '\n%s, %s cores, %s workers per endpoint, %s s per scenario, %s jobs in %s\n' \
     "$WEB" "$(nproc)" "$WORKERS" "$SECS" "$(scripts/stack.sh psql -d upwork -tA -c "SELECT count(*) FROM jobs WHERE tenant_id = '$TENANT'")" "$TENANT"
 seed_print
+
+# Faults under load (scripts/bench-faults.sh) on this stack: a worker
+# killed, PostgreSQL, Redis and the broadcaster restarted; BENCH_FAULTS=0
+# skips them.
+if [ "${BENCH_FAULTS:-1}" != 0 ]; then
+	echo "bench: faults under load" >&2
+	FAULTS_STACK_UP=1 scripts/bench-faults.sh
+fi
