@@ -97,8 +97,10 @@ else
 fi
 APPGROUP=$(id -gn "$APPUSER")
 
-as_pg() { if [ $IS_ROOT = 1 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-as_app() { if [ $IS_ROOT = 1 ]; then runuser -u "$APPUSER" -- "$@"; else "$@"; fi; }
+# From /: the service users may not enter the caller's directory (a
+# checkout under /root), and psql says so on every run.
+as_pg() { if [ $IS_ROOT = 1 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+as_app() { if [ $IS_ROOT = 1 ]; then (cd / && runuser -u "$APPUSER" -- "$@"); else "$@"; fi; }
 own() { if [ $IS_ROOT = 1 ]; then chown "$@"; fi; }
 
 # --- where the runtime files live ----------------------------------------
@@ -122,6 +124,38 @@ pick_rt() {
 	fi
 }
 pick_rt
+
+# The programs the app user executes (the endpoints, the broadcaster, the
+# cron binaries, check-config): from the build directory when that user
+# can reach it, else from copies in RT/bin (a checkout under /root, mode
+# 0700, say), refreshed at each start.  XBIN is where they run from.
+if [ $IS_ROOT = 0 ] || runuser -u "$APPUSER" -- test -x "$BIN/tools/check-config" 2>/dev/null ||
+    [ ! -x "$BIN/tools/check-config" ]; then
+	XBIN=$BIN
+else
+	XBIN=$RT/bin
+fi
+
+# Copy the build's programs into RT/bin when XBIN is there: each through a
+# temporary file renamed over the old one, so a running program keeps its
+# file (a copy in place would fail, "Text file busy") and a SIGHUP runs
+# the new one, as it does from the build directory.
+bin_install() {
+	local d f
+	[ "$XBIN" != "$BIN" ] || return 0
+	for d in cgi-bin cron tools push; do
+		mkdir -p "$XBIN/$d"
+		for f in "$BIN/$d"/*; do
+			[ -f "$f" ] && [ -x "$f" ] || continue
+			cmp -s "$f" "$XBIN/$d/${f##*/}" && continue
+			cp -p "$f" "$XBIN/$d/.${f##*/}.tmp" && mv -f "$XBIN/$d/.${f##*/}.tmp" "$XBIN/$d/${f##*/}" ||
+			    die "cannot copy $f into $XBIN/$d"
+		done
+	done
+	chmod -R a+rX,go-w "$XBIN"
+	runuser -u "$APPUSER" -- test -x "$XBIN/tools/check-config" ||
+	    die "$APPUSER cannot execute $XBIN/tools/check-config: /tmp is mounted noexec? (use a VAR the app user can reach)"
+}
 
 # --- ports -----------------------------------------------------------------
 
@@ -362,6 +396,7 @@ PORT=$PORT
 WEB=$WEB
 BUILD=$BUILD
 BIN=$BIN
+XBIN=$XBIN
 PG_HOST=$RT/run/pg
 PG_PORT=$PG_PORT
 PG_SUPERUSER=$PGOS
@@ -462,8 +497,8 @@ pg_stop() {
 db_setup() {
 	local as=()
 	[ $IS_ROOT = 1 ] && as=(--run-as "$PGOS")
-	APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" --bootstrap "${as[@]}" \
-	    --conninfo "host=$RT/run/pg port=$PG_PORT user=$PGOS dbname=upwork" >/dev/null || die "migrations failed"
+	(cd / && APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" --bootstrap "${as[@]}" \
+	    --conninfo "host=$RT/run/pg port=$PG_PORT user=$PGOS dbname=upwork" >/dev/null) || die "migrations failed"
 	if [ "$(psql_super -d upwork -tA -c "SELECT count(*) FROM tenants WHERE id = 'org_demo'")" = 0 ]; then
 		cat "$ROOT/sql/demo/generator.sql" "$ROOT/sql/demo/demo-data.sql" | psql_super -d upwork >/dev/null ||
 		    die "demo data failed to load"
@@ -513,7 +548,7 @@ push_start() {
 	as_app env APP_CONFIG="$RT/app.conf" $(push_env) \
 	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 	    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
-	    "$BIN/push/broadcaster" -P "$pidf" </dev/null >>"$RT/log/push.log" 2>&1 &
+	    "$XBIN/push/broadcaster" -P "$pidf" </dev/null >>"$RT/log/push.log" 2>&1 &
 	# Up, or ended at once (a port taken, a bad value): no need to wait then.
 	local bpid=$! i
 	for i in $(seq 1 300); do
@@ -613,7 +648,7 @@ workers_start() {
 		env APP_CONFIG="$RT/app.conf" APP_WORKERS="$(workers_for "$p")" "${origins[@]}" \
 		    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 		    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
-		    setsid spawn-fcgi -n -s "$sock" -M 0660 "${ids[@]}" -- "$BIN/cgi-bin/$p" \
+		    setsid spawn-fcgi -n -s "$sock" -M 0660 "${ids[@]}" -- "$XBIN/cgi-bin/$p" \
 		    </dev/null >>"$RT/log/$p.log" 2>&1 &
 		echo $! >"$pidf"
 	done
@@ -759,8 +794,11 @@ check_config() {
 	[ -x "$BIN/tools/check-config" ] || die "$BIN/tools/check-config is not built (make all)"
 	out=$(as_app env APP_CONFIG="$RT/app.conf" APP_WORKERS="$WORKERS" $(push_env) \
 	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
-	    "$BIN/tools/check-config" 2>&1) || rc=$?
+	    "$XBIN/tools/check-config" 2>&1) || rc=$?
 	printf '%s\n' "$out" | grep -E ': (error|warning): ' | sed 's/^/stack: /' >&2 || true
+	# Not the check's own words (it could not run: runuser, the loader): say them.
+	[ $rc = 0 ] || printf '%s\n' "$out" | grep -qE ': (error|warning): ' ||
+	    die "$XBIN/tools/check-config as $APPUSER failed (exit $rc): $(printf '%s' "$out" | tail -n 2 | tr '\n' ' ')"
 	[ $rc = 0 ] || die "$RT/app.conf: the programs would refuse it (above); $1"
 }
 
@@ -777,6 +815,7 @@ start() {
 		fake_jwks_start
 	fi
 	conf_files
+	bin_install
 	check_config "nothing was started"
 	# The port before anything: a start that cannot end well does not begin.
 	if ! pid_alive "$RT/run/lighttpd.pid" && ! pid_alive "$RT/run/apache.pid" &&
@@ -848,6 +887,7 @@ restart() {
 	app_conf
 	[ "$FAKE_LLM" = 1 ] && app_conf_fake
 	conf_files
+	bin_install
 	check_config "nothing was restarted"
 	[ "$FAKE_LLM" = 1 ] && fake_llm_start
 	stack_env
@@ -972,7 +1012,7 @@ poller() {
 	touch "$RT/log/cron.log"
 	own "$APPUSER:$APPGROUP" "$RT/log/cron.log"
 	while :; do
-		as_app env APP_CONFIG="$RT/app.conf" "$BIN/cron/poll-jobs" \
+		as_app env APP_CONFIG="$RT/app.conf" "$XBIN/cron/poll-jobs" \
 		    >>"$RT/log/cron.log" 2>&1 </dev/null || true
 		sleep "$POLL_INTERVAL" &
 		pid=$!
@@ -1032,6 +1072,7 @@ restart) restart ;;
 check-config)
 	[ -s "$RT/app.conf" ] || die "no stack in $VAR: run make start first"
 	load_ports
+	bin_install
 	check_config "nothing would start"
 	say "stack: $RT/app.conf: ok"
 	;;
