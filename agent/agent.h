@@ -832,8 +832,8 @@ int	 upwork_submit_proposal(struct upwork *, const struct upwork_proposal *,
  */
 #define UPWORK_STATE_MAX	1024
 struct upwork_state {
-	char		tenant[136];
-	char		user[129];
+	char		tenant[TENANT_ID_SIZE];
+	char		user[USER_ID_SIZE];
 	char		nonce[33];
 	long long	expires;
 };

@@ -163,6 +163,7 @@ struct config {
 	char		*jwt_issuer;
 	char		*jwt_audience;
 	char		*jwt_azp;
+	char		*jwt_admin_roles;
 	int		 jwt_leeway;
 	int		 body_max;
 	int		 json_max_depth;
@@ -351,10 +352,13 @@ void	 platform_register(const struct platform_ext *);
  * it.  exp is required; nbf and iat are checked with a leeway; iss, aud
  * and azp when configured.
  */
+#define USER_ID_SIZE	129	/* ident_valid: 128 characters and the NUL */
+#define TENANT_ID_SIZE	138	/* "personal:" and a user id, the schema's 137 */
 struct principal {
-	char	 user_id[129];
-	char	 tenant_id[136];
+	char	 user_id[USER_ID_SIZE];
+	char	 tenant_id[TENANT_ID_SIZE];
 	int	 personal;
+	int	 admin;		/* may change the whole tenant: jwt_admin_roles, or a personal tenant */
 	time_t	 exp;		/* the token's exp: a connection outlives it by jwt_leeway at most */
 };
 struct auth_key;
@@ -438,8 +442,8 @@ enum db_tx_state {
 struct db {
 	PGconn			*conn;
 	enum db_tx_state	 tx_state;
-	char			 tx_tenant[136];
-	char			 tx_user[129];
+	char			 tx_tenant[TENANT_ID_SIZE];
+	char			 tx_user[USER_ID_SIZE];
 };
 void	 db_set_name(const char *);
 void	 db_set_schema(int);
