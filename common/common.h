@@ -889,6 +889,7 @@ int	 pg_array_parse(char *, char **, size_t, size_t *);
 typedef void (*handler_fn)(struct req *);
 #define ROUTE_PUBLIC	0x01	/* no token required */
 #define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
+#define ROUTE_ADMIN	0x04	/* changes the whole tenant: principal.admin, else 403 */
 /*
  * query: the route's query parameters, parsed into r->qv (a struct of
  * query->size bytes in the arena, r->qset saying which were given)
@@ -931,6 +932,7 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 int	 cors_load(const char *);
 void	 cors_free(void);
 int	 cors_allowed(const char *);
+int	 cors_request_trusted(const char *, const char *, const char *, int);
 void	 cors_headers(struct req *, const char *);
 
 /*
