@@ -145,6 +145,15 @@ test_hs256(void)
 	    "token has no valid exp", "exp one second past year 9999");
 	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":253402300799}", secret,
 	    "ok:user_1:personal:user_1", "exp at the end of year 9999");
+	/* libjwt refuses these before claim_time() would. */
+	t = hs256(hdr, "{\"sub\":\"user_1\",\"exp\":NaN}", secret);
+	ok(strncmp(verify(&k, &c, t), "ok:", 3) != 0, "exp NaN refused");
+	free(t);
+	t = hs256(hdr, "{\"sub\":\"user_1\",\"exp\":Infinity}", secret);
+	ok(strncmp(verify(&k, &c, t), "ok:", 3) != 0, "exp Infinity refused");
+	free(t);
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":9999999999,\"sub\":\"admin\"}", secret,
+	    "malformed token", "a claim twice");
 	CHECK(hdr, claims("\"nbf\":1e300"), secret, "token not yet valid", "nbf 1e300");
 	CHECK(hdr, claims("\"nbf\":-1"), secret, "token not yet valid", "nbf negative");
 	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":9999999999,\"iat\":-1e300}", secret,
