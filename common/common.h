@@ -290,6 +290,8 @@ enum err {
 	ERR_NOT_FOUND,
 	ERR_METHOD_NOT_ALLOWED,
 	ERR_CONFLICT,
+	ERR_IDEM_IN_PROGRESS,	/* 409: the Idempotency-Key's request runs */
+	ERR_IDEM_MISMATCH,	/* 422: the key was used with another request */
 	ERR_TOO_LARGE,
 	ERR_UNSUPPORTED_MEDIA,
 	ERR_LENGTH_REQUIRED,
@@ -556,6 +558,7 @@ struct req {
 	char		 id[65];
 	struct principal auth;
 	int		 authed;
+	struct idem	*idem;		/* a claimed Idempotency-Key (idempotency.c) */
 	char		*body;
 	size_t		 body_len;
 	struct buf	 headers;
@@ -910,6 +913,25 @@ struct route {
 void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 
 /*
+ * idempotency.c -- Idempotency-Key on POST and PATCH (Stripe's
+ * semantics), kept in PostgreSQL (idempotency_keys, under RLS) so that
+ * it holds across workers and Redis restarts.
+ *
+ * The dispatcher calls idem_begin() after authentication and the body
+ * (-1: answered: a replay with Idempotent-Replayed: true, 409 while the
+ * first request runs, 422 for a key used with another query or body,
+ * 400 for a bad key) and idem_end() after the handler; response.c
+ * hands a claimed request's response to idem_head() and idem_body().
+ */
+struct idem;
+int	 idem_key_valid(const char *);
+void	 idem_fingerprint(const char *, const char *, size_t, char *);
+int	 idem_begin(struct req *);
+void	 idem_head(struct req *, int, const char *);
+void	 idem_body(struct req *, const char *, size_t);
+void	 idem_end(struct req *);
+
+/*
  * cors.c -- CORS for the API, as the Fetch standard specifies it, from
  * the allow-list cors_origins (the broadcaster reads the same knob).
  *
@@ -928,7 +950,7 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 	"X-Request-Id, Idempotency-Key, If-Match, If-None-Match, Last-Event-ID"
 #define CORS_EXPOSE_HEADERS	"X-Request-Id, X-Cache, ETag, Retry-After, " \
 	"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, " \
-	"RateLimit, RateLimit-Policy"
+	"RateLimit, RateLimit-Policy, Idempotent-Replayed"
 int	 cors_load(const char *);
 void	 cors_free(void);
 int	 cors_allowed(const char *);

@@ -290,7 +290,10 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	} else if ((r->method & (METHOD_POST | METHOD_PUT | METHOD_PATCH)) &&
 	    no_body(r) == -1)
 		return;
+	if (idem_begin(r) == -1)
+		return;
 	rt->handler(r);
+	idem_end(r);
 }
 
 /*
