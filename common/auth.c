@@ -349,11 +349,14 @@ claims_org(json_object *claims, const char **org, const char **role)
 
 	v2 = json_object_object_get_ex(claims, "v", &v) &&
 	    json_object_is_type(v, json_type_int) && json_object_get_int(v) >= 2;
-	if (json_object_object_get_ex(claims, "o", &o))
+	if (json_object_object_get_ex(claims, "o", &o) &&
+	    json_object_is_type(o, json_type_object))
 		v2 = 1;
+	else
+		o = NULL;
 	*org = *role = NULL;
 	if (v2) {
-		if (o != NULL && json_object_is_type(o, json_type_object)) {
+		if (o != NULL) {
 			*org = jstr(o, "id");
 			*role = jstr(o, "rol");
 		}

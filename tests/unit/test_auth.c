@@ -130,6 +130,8 @@ test_hs256(void)
 	    "ok:user_1:personal:user_1", "v2 with o but no o.id: org_id is not read");
 	CHECK(hdr, claims("\"o\":{},\"org_id\":\"org_b\""), secret,
 	    "ok:user_1:personal:user_1", "o without v is v2 too");
+	CHECK(hdr, claims("\"o\":null,\"org_id\":\"org_b\""), secret,
+	    "ok:user_1:org_b", "o null, no v: a v1 token");
 	CHECK(hdr, claims("\"v\":2,\"o\":{\"id\":\"org_a\"}"), secret,
 	    "ok:user_1:org_a", "v2 o.id");
 	/* NumericDate outside time_t: refused, never converted. */
