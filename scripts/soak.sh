@@ -48,19 +48,21 @@ rss() {
 cat >"$TMP/mix.lua" <<'LUA'
 local paths = { "/api/jobs?limit=20", "/api/jobs?sort=match&limit=10", "/api/jobs?skills=c,postgresql&minBudget=30",
   "/api/jobs?q=api&page=2", "/api/job-searches", "/api/me", "/api/health", "/api/proposals?limit=5" }
-local i = 0
-function init(args) wrk.headers["Authorization"] = "Bearer " .. args[1] end
+local i, auth = 0, nil
+function init(args) auth = "Bearer " .. args[1] end
 function request()
   i = i + 1
-  local h = nil
-  if i % 3 == 0 then h = { ["Cache-Control"] = "no-cache" } end
+  local h = { ["Authorization"] = auth }
+  if i % 3 == 0 then h["Cache-Control"] = "no-cache" end
   return wrk.format("GET", paths[(i % #paths) + 1], h)
 end
 LUA
 warm() {
-	# One pass of everything, so that the start figures are warm (L1
-	# filled, statements prepared, libraries loaded).
+	# A pass of everything, so that the start figures are warm (L1
+	# filled, statements prepared, libraries loaded, each worker of the
+	# AI programs having served).
 	wrk -t 1 -c "$CONNS" -d 10s -s "$TMP/mix.lua" "$URL" -- "$TOKEN" >/dev/null 2>&1
+	writer 20
 }
 writer() {
 	local end=$((SECONDS + $1)) n=0 id job
@@ -71,10 +73,10 @@ writer() {
 		    -d "{\"name\":\"soak $n\",\"skills\":[\"c\"],\"notify\":false}" "$URL/api/jobs" |
 		    sed -nE 's/^.*"data":\{"id":"([^"]+)".*$/\1/p')
 		[ -z "$id" ] || curl -sS -o /dev/null -X DELETE -H "Authorization: Bearer $TOKEN" "$URL/api/job-searches/$id"
-		if [ $((n % 10)) = 0 ]; then
+		if [ $((n % 10)) = 1 ]; then
 			curl -sS -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 			    -d "{\"jobId\":\"$job\",\"maxWords\":80,\"alternatives\":0}" "$URL/api/ai/proposals/generate"
-			curl -sS -o /dev/null -N --max-time 5 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+			curl -s -o /dev/null -N --max-time 5 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 			    -d "{\"jobId\":\"$job\",\"maxWords\":60,\"alternatives\":0}" "$URL/api/ai/proposals/stream"
 			scripts/stack.sh publish "$TENANT" "" job:new "{\"soak\":$n}" >/dev/null 2>&1 || true
 		fi
@@ -85,14 +87,18 @@ streams() {
 	# Event streams that come and go: each held 5 s.
 	local end=$((SECONDS + $1))
 	while [ $SECONDS -lt $end ]; do
-		curl -sS -N -o /dev/null --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/events" || true
+		curl -s -N -o /dev/null --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/events" || true
 	done
 }
 
+# The subscribers first: the start figure includes them.
+coproc PUSHC { node scripts/bench/faults-push.js "http://127.0.0.1:$PUSH_PORT" "$TOKEN" "$NPUSH" 2>&1; }
+echo 'ready?' >&"${PUSHC[1]}"
+read -r -t 90 line <&"${PUSHC[0]}" || line='READY connected=0'
+echo "soak: $line" >&2
 warm
 rss >"$TMP/start"
 echo "soak: $SECS s of mixed traffic ($CONNS wrk connections, $NPUSH Socket.IO clients)" >&2
-coproc PUSHC { node scripts/bench/faults-push.js "http://127.0.0.1:$PUSH_PORT" "$TOKEN" "$NPUSH" 2>&1; }
 wrk -t 2 -c "$CONNS" -d "${SECS}s" -s "$TMP/mix.lua" "$URL" -- "$TOKEN" >"$TMP/wrk" 2>&1 &
 writer "$SECS" &
 streams "$SECS" &
