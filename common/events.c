@@ -28,7 +28,7 @@ static struct redis_script publish_lua = { .lua =
     "local reset = 0\n"
     "local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
     "if top[1] then\n"
-    "  local ms = tonumber(string.match(top[1][1], '^(%d+)'))\n"
+    "  local ms = tonumber((string.gsub(top[1][1], '%-.*$', '')))\n"
     "  if ms and ms > now + tonumber(ARGV[6]) then\n"
     "    redis.call('DEL', KEYS[1])\n"
     "    reset = 1\n"

@@ -93,8 +93,14 @@ for my $name (map { $_->[0] } @probes) {
 kill 'TERM', $pid;
 waitpid $pid, 0;
 my $log = `cat '$s->{RT}'/log/jobs.log`;
-like($log, qr/request: body not received within body_timeout_ms/, 'the program logs the slow bodies it gave up on');
-like($log, qr/"status":408/, 'and answered them 408');
+if ($s->{WEB} eq 'apache') {
+    # mod_proxy_fcgi passes the body on as it comes: the program waited.
+    like($log, qr/request: body not received within body_timeout_ms/, 'the program logs the slow bodies it gave up on');
+    like($log, qr/"status":408/, 'and answered them 408');
+} else {
+    # lighttpd reads the whole body before a program sees the request.
+    unlike($log, qr/request: body not received within body_timeout_ms/, 'lighttpd held the slow bodies: no program waited for one');
+}
 
 # --- slowloris: a few hundred heads that never end ----------------------------
 $tok = token(sub => "user_slow2_$$", org => $T);    # a rate-limit window of its own
