@@ -971,7 +971,11 @@ void	 cors_headers(struct req *, const char *);
  * stops it before any worker starts.  app_main() is both, for a program
  * of the platform alone.  SIGHUP executes the program again in place
  * (same pid, same socket): the configuration is read and checked anew
- * as at start, the old workers finish their requests and end.
+ * as at start, the old workers finish their requests and end.  Run as a
+ * plain CGI (fd 0 not a listening socket, FCGX_IsCGI()), app_serve()
+ * serves the one request of the environment instead: stdin (at most
+ * CONTENT_LENGTH bytes) and stdout as the request's FCGX_Streams, the
+ * environment as its parameters, the same http_dispatch().
  */
 int	 app_init(struct app *, const char *);
 int	 app_serve(struct app *, const struct route *, size_t,
