@@ -1,4 +1,4 @@
-/* cache.c: two-layer cache: a bounded LRU in each worker (L1) over Redis (L2), invalidated by generation counters, never by KEYS. */
+/* cache.c: two-layer cache: a bounded LRU in each worker (L1) over Redis (L2, off without Redis), invalidated by generation counters, never by KEYS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,13 +358,20 @@ cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
 	}
 	lk->l1 = ns_def[ns].l1 && !(flags & CACHE_NO_L1);
 	if (!cfg.cache_enabled || client_no_cache(r) ||
-	    redis_get(&r->app->redis) == NULL)
+	    (!lk->l1 && !redis_enabled()) ||
+	    (redis_enabled() && redis_get(&r->app->redis) == NULL))
 		return finish(r, lk, CACHE_BYPASS);
 	lookup_keys(lk, ns, cache_scope(r, ns), key, &gkey);
 	if (lk->l1 && (e = l1_get(lk->l1key)) != NULL) {
 		buf_free(&gkey);
 		buf_append(out, e->val, e->vlen);
 		return finish(r, lk, CACHE_HIT_L1);
+	}
+	if (!redis_enabled()) {
+		/* No L2: L1 alone, filled by this worker (cache_put()). */
+		buf_free(&gkey);
+		lk->fill = 1;
+		return finish(r, lk, CACHE_MISS);
 	}
 
 	snprintf(lockms, sizeof(lockms), "%d", cfg.cache_wait_ms * 5 + 1000);
@@ -429,6 +436,10 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
 	char			 ttl[16];
 	int			 i;
 
+	if (lk->fill && lk->l1 && !redis_enabled()) {
+		l1_put(lk->l1key, val, len);
+		return;
+	}
 	if (!lk->fill || (c = redis_get(&r->app->redis)) == NULL)
 		return;
 	buf_printf(&vkey, "%s%s%s", lk->prefix, lk->gen, lk->suffix);
@@ -469,6 +480,8 @@ cache_invalidate(struct redis *rd, int ns, const char *scope)
 	}
 	snprintf(prefix, sizeof(prefix), "%s|%s|", ns_def[ns].name, scope);
 	l1_drop_scope(prefix);
+	if (!redis_enabled())
+		return 0;	/* L1 only: the others' entries live out cache_l1_ttl_ms */
 	rd->down_until = 0;
 	if (redis_get(rd) != NULL &&
 	    (reply = redisCommand(rd->ctx, "INCR c:{%s:%s}:g",

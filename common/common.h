@@ -473,6 +473,13 @@ struct redisReply;
 struct redis {
 	struct redisContext	*ctx;
 	double			 down_until;
+	/*
+	 * With no Redis configured (redis_enabled() 0), the connection
+	 * that holds what Redis would: rate limits, events, limiters.  The
+	 * program's own (app_init(), cron_init()); NULL: none, and those
+	 * calls fail as they would with Redis down.
+	 */
+	struct db		*pg;
 };
 struct redis_script {
 	const char	*lua;
@@ -484,6 +491,7 @@ struct redisReply *redis_script(struct redis *, struct redis_script *, int, int,
 void	 redis_fail(struct redis *);
 int	 redis_ping(struct redis *, double *);
 void	 redis_close(struct redis *);
+int	 redis_enabled(void);
 
 /*
  * events.c -- realtime events: one envelope, published through Redis.
@@ -505,6 +513,25 @@ void	 redis_close(struct redis *);
 #define EVENTS_DATA_MAX		(64 * 1024)
 int	 events_publish(struct redis *, const char *, const char *, const char *,
 	    const char *, char *, size_t);
+/*
+ * Reading back (GET /api/events/recent): the events after an id, as
+ * the broadcaster would have sent them to one user, from the Redis
+ * stream or, without Redis, the events table.
+ */
+#define EVENTS_TOPIC_JOBS	1u
+#define EVENTS_TOPIC_PROPOSALS	2u
+struct events_after {
+	unsigned long long	ms, seq;	/* 0-0: from the first */
+};
+struct events_page {
+	struct buf	json;		/* envelopes, comma-separated */
+	char		last[48];	/* the last id in json, "" if none */
+	int		count;
+	int		more;		/* more events follow */
+};
+int	 events_parse_id(const char *, struct events_after *);
+int	 events_recent(struct redis *, const char *, const char *,
+	    const struct events_after *, unsigned, int, struct events_page *);
 
 /*
  * The application: what a worker sets up once and every request shares.
