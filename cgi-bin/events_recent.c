@@ -31,27 +31,34 @@ static const struct field_obj recent_query = {
 	.size = sizeof(struct recent_q)
 };
 
-/* The topics mask of the list; 0 after answering 400 for an unknown one. */
-static unsigned
-topics_of(struct req *r, const struct strlist *l)
+/*
+ * The topics' events: job:* is jobs, proposal:* proposals, as the
+ * broadcaster's rooms; the types of a topic not asked for are left out
+ * (other types always come).  0, or -1 after answering 400.
+ */
+static int
+topics_filter(struct req *r, const struct strlist *l, struct events_filter *f)
 {
-	unsigned	m = 0;
-	size_t		i;
+	int	jobs = l->n == 0, proposals = l->n == 0;
+	size_t	i;
 
-	if (l->n == 0)
-		return EVENTS_TOPIC_JOBS | EVENTS_TOPIC_PROPOSALS;
 	for (i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i], "jobs") == 0)
-			m |= EVENTS_TOPIC_JOBS;
+			jobs = 1;
 		else if (strcmp(l->v[i], "proposals") == 0)
-			m |= EVENTS_TOPIC_PROPOSALS;
+			proposals = 1;
 		else {
 			valid_fail_field(r, "topics", "must be a comma list of "
 			    "jobs and proposals");
-			return 0;
+			return -1;
 		}
 	}
-	return m;
+	f->nskip = 0;
+	if (!jobs)
+		f->skip[f->nskip++] = "job:";
+	if (!proposals)
+		f->skip[f->nskip++] = "proposal:";
+	return 0;
 }
 
 static void
@@ -61,17 +68,17 @@ recent(struct req *r)
 	struct events_after	 after;
 	struct events_page	 pg = { 0 };
 	struct reply		 rp;
-	unsigned		 topics;
+	struct events_filter	 f;
 
 	if (events_parse_id(q->after != NULL ? q->after : "", &after) == -1) {
 		valid_fail_field(r, "after", "must be an event id, "
 		    "<milliseconds>-<sequence>, or 0");
 		return;
 	}
-	if ((topics = topics_of(r, &q->topics)) == 0)
+	if (topics_filter(r, &q->topics, &f) == -1)
 		return;
 	if (events_recent(&r->app->redis, r->auth.tenant_id, r->auth.user_id,
-	    &after, topics, (int)q->limit, &pg) == -1) {
+	    &after, &f, (int)q->limit, &pg) == -1) {
 		buf_free(&pg.json);
 		http_error(r, ERR_UNAVAILABLE, "the events are unavailable");
 		return;

@@ -520,3 +520,67 @@ cache_free(void)
 	while (l1.head != NULL)
 		l1_unlink(l1.head);
 }
+
+/* --- conditional requests -------------------------------------------------- */
+
+/*
+ * A 200's ETag is the SHA-256 of its body, its first 18 bytes in
+ * base64url, quoted: a strong tag that is the same for the same body on
+ * every worker, with Redis or without, cached or not, so a client that
+ * asks again for a list with If-None-Match gets 304 until it changes.  out
+ * gets at least CACHE_ETAG_MAX bytes.
+ */
+void
+cache_etag(const char *body, size_t len, char *out)
+{
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char		 d[SHA256_DIGEST_LENGTH];
+	size_t			 i, o = 0;
+	unsigned int		 v;
+
+	SHA256((const unsigned char *)body, len, d);
+	out[o++] = '"';
+	for (i = 0; i < 18; i += 3) {
+		v = (unsigned int)d[i] << 16 | (unsigned int)d[i + 1] << 8 | d[i + 2];
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = b64[v >> 6 & 63];
+		out[o++] = b64[v & 63];
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/*
+ * Predicate: the If-None-Match or If-Match value list names tag: "*",
+ * or one of its comma-separated entity tags.  weak: compare as
+ * If-None-Match does (RFC 9110, 13.1.2), ignoring a W/ prefix; else
+ * strongly (If-Match: a weak tag is never equal).
+ */
+int
+cache_etag_listed(const char *list, const char *tag, int weak)
+{
+	const char	*p = list, *q;
+	size_t		 n = strlen(tag);
+
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0) {
+			p += 2;
+			if (!weak) {
+				p += strcspn(p, ",");
+				continue;
+			}
+		}
+		if (*p != '"')
+			return 0;	/* not an entity tag: none is named */
+		if ((q = strchr(p + 1, '"')) == NULL)
+			return 0;
+		if ((size_t)(q + 1 - p) == n && strncmp(p, tag, n) == 0)
+			return 1;
+		p = q + 1;
+	}
+	return 0;
+}

@@ -22,6 +22,8 @@ static const struct err_info errors[ERR__PLATFORM] = {
 	    "Service temporarily unavailable" },
 	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
 	    "Upstream service timed out" },
+	[ERR_PRECONDITION_FAILED] = { 412, "precondition_failed",
+	    "Precondition failed" },
 };
 
 /* A program's own errors, ERR__PLATFORM and up (platform_register()). */

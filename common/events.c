@@ -143,20 +143,21 @@ static const char recent_pg_sql[] =
     " WHERE tenant_id = app_tenant() AND (ms, seq) > ($1::bigint, $2::int)"
     " AND ms >= (extract(epoch FROM now()) * 1000)::bigint - $3::bigint * 1000"
     " AND (user_id IS NULL OR user_id = app_user())"
-    " AND ($4::bool OR type NOT LIKE 'job:%')"
-    " AND ($5::bool OR type NOT LIKE 'proposal:%')"
-    " ORDER BY ms, seq LIMIT $6::int";
+    " AND NOT type LIKE ANY ($4::text[])"
+    " ORDER BY ms, seq LIMIT $5::int";
 
 static int
 recent_pg(struct db *db, const char *tenant, const char *user,
-    const struct events_after *after, unsigned topics, int limit,
-    struct events_page *pg)
+    const struct events_after *after, const struct events_filter *f,
+    int limit, struct events_page *pg)
 {
-	const char	*params[6];
+	const char	*params[5];
 	char		 ms[24], seq[24], ttl[16], n[16];
-	struct db_query	 q = { recent_pg_sql, 6, params };
+	struct db_query	 q = { recent_pg_sql, 5, params };
+	struct buf	 skip = { 0 };
 	PGresult	*res;
 	enum err	 e;
+	size_t		 k;
 	int		 i;
 
 	if (db == NULL)
@@ -165,13 +166,19 @@ recent_pg(struct db *db, const char *tenant, const char *user,
 	snprintf(seq, sizeof(seq), "%llu", after->seq);
 	snprintf(ttl, sizeof(ttl), "%d", EVENTS_STREAM_TTL);
 	snprintf(n, sizeof(n), "%d", limit + 1);
+	/* The prefixes are the program's constants of [a-z:_]: no quoting. */
+	buf_putc(&skip, '{');
+	for (k = 0; k < f->nskip; k++)
+		buf_printf(&skip, "%s\"%s%%\"", k > 0 ? "," : "", f->skip[k]);
+	buf_putc(&skip, '}');
 	params[0] = ms;
 	params[1] = seq;
 	params[2] = ttl;
-	params[3] = topics & EVENTS_TOPIC_JOBS ? "true" : "false";
-	params[4] = topics & EVENTS_TOPIC_PROPOSALS ? "true" : "false";
-	params[5] = n;
-	if (db_batch(db, tenant, user, &q, 1, &res, &e, NULL) == -1)
+	params[3] = skip.data;
+	params[4] = n;
+	i = db_batch(db, tenant, user, &q, 1, &res, &e, NULL);
+	buf_free(&skip);
+	if (i == -1)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++)
 		if (events_page_add(pg, limit, PQgetvalue(res, i, 0),
@@ -235,12 +242,13 @@ events_page_add(struct events_page *pg, int limit, const char *id,
 	return 1;
 }
 
-/* Predicate: the broadcaster would send this envelope to user with topics. */
+/* Predicate: user may see this envelope, and the filter keeps its type. */
 static int
-visible(json_object *ev, const char *user, unsigned topics)
+visible(json_object *ev, const char *user, const struct events_filter *f)
 {
 	json_object	*v;
 	const char	*type;
+	size_t		 k;
 
 	if (json_object_object_get_ex(ev, "user", &v) && v != NULL &&
 	    (!json_object_is_type(v, json_type_string) || user == NULL ||
@@ -250,18 +258,17 @@ visible(json_object *ev, const char *user, unsigned topics)
 	    !json_object_is_type(v, json_type_string))
 		return 0;
 	type = json_object_get_string(v);
-	if (strncmp(type, "job:", 4) == 0)
-		return (topics & EVENTS_TOPIC_JOBS) != 0;
-	if (strncmp(type, "proposal:", 9) == 0)
-		return (topics & EVENTS_TOPIC_PROPOSALS) != 0;
+	for (k = 0; k < f->nskip; k++)
+		if (strncmp(type, f->skip[k], strlen(f->skip[k])) == 0)
+			return 0;
 	return 1;
 }
 
 /* The tenant's stream in Redis, read with XRANGE in chunks, filtered here. */
 static int
 recent_redis(struct redis *rd, const char *tenant, const char *user,
-    const struct events_after *after, unsigned topics, int limit,
-    struct events_page *pg)
+    const struct events_after *after, const struct events_filter *f,
+    int limit, struct events_page *pg)
 {
 	struct redisReply	*reply, *ent, *fields;
 	struct buf		 env = { 0 };
@@ -307,7 +314,7 @@ recent_redis(struct redis *rd, const char *tenant, const char *user,
 			    fields->element[k + 1]->str);
 			if ((ev = json_tokener_parse(env.data)) == NULL)
 				continue;
-			if (visible(ev, user, topics) &&
+			if (visible(ev, user, f) &&
 			    events_page_add(pg, limit, ent->element[0]->str,
 			    fields->element[k + 1]->str) == 0)
 				rc = 1;
@@ -323,19 +330,18 @@ recent_redis(struct redis *rd, const char *tenant, const char *user,
 
 /*
  * The events of tenant after *after that user may see (those for the
- * whole tenant and those for user), of the topics given (events of
- * other types always), oldest first, at most limit: what the
- * broadcaster would have sent that user's stream.  From the Redis
- * stream, or from PostgreSQL without Redis.  pg->json gets the
- * envelopes, comma-separated; pg->last the last id; pg->more says more
- * follow.  Returns 0, or -1 when the store failed.
+ * whole tenant and those for user), but for the types f leaves out,
+ * oldest first, at most limit: what the broadcaster sends that user's
+ * stream.  From the Redis stream, or from PostgreSQL without Redis.
+ * pg->json gets the envelopes, comma-separated; pg->last the last id;
+ * pg->more says more follow.  Returns 0, or -1 when the store failed.
  */
 int
 events_recent(struct redis *rd, const char *tenant, const char *user,
-    const struct events_after *after, unsigned topics, int limit,
-    struct events_page *pg)
+    const struct events_after *after, const struct events_filter *f,
+    int limit, struct events_page *pg)
 {
 	if (!redis_enabled())
-		return recent_pg(rd->pg, tenant, user, after, topics, limit, pg);
-	return recent_redis(rd, tenant, user, after, topics, limit, pg);
+		return recent_pg(rd->pg, tenant, user, after, f, limit, pg);
+	return recent_redis(rd, tenant, user, after, f, limit, pg);
 }
