@@ -93,6 +93,7 @@ http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
