@@ -121,6 +121,12 @@ ok(read_until($rs, qr/"n":"real3"/), 'reconnected with Last-Event-ID: the signed
 is_deeply(seen($rs->{buf}), ['real2', 'real3'], 'the forged stream entry is not');
 close $rs->{sock};
 
+# GET /api/events/recent reads the same stream: the forged entry is not served there either.
+my $rec = api(GET => "/api/events/recent?after=$id1", token => $tok);
+is($rec->{status}, 200, 'GET /api/events/recent: 200');
+is_deeply([map { $_->{data}{n} } @{ $rec->{json}{data}{events} // [] }], ['real2', 'real3'],
+    'it lists the signed events, not the forged entry') or diag $rec->{body};
+
 sub envelope_tail {
     my ($n) = @_;
     my $e = envelope('0-0', $n);

@@ -44,6 +44,11 @@ for my $k (1 .. 4) {
     push @kids, $pid;
 }
 sleep 1.5;
+# Said before the kill, so that tests/post/sanitizers.t expects its end.
+if (open my $fh, '>>', "$rt/run/killed-on-purpose") {
+    print $fh "$before[0]\n";
+    close $fh;
+}
 ok(@before >= 1 && kill('KILL', $before[0]), "a jobs worker ($before[0]) killed -9 under load");
 waitpid $_, 0 for @kids;
 my ($total, $failed) = (0, 0);
