@@ -212,7 +212,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else
 col() { cut -d'|' -f3 <<<"${ROWS[$1]}"; }
 printf '\ncache HIT-L1 / trivial: %s (target >= 0.6)    cache HIT-L2 / trivial: %s\n' \
     "$(ratio "$(col 4)" "$(col 0)")" "$(ratio "$(col 5)" "$(col 0)")"
-printf 'rate limit cost on L1 hits: %s of req/s; on L2 hits: %s (target <= 0.15); one EVALSHA per request\n' \
+printf 'rate limit cost on L1 hits: %s of req/s; on L2 hits: %s (target <= 0.15); one EVALSHA per lease (rl_lease_max)\n' \
     "$(awk -v on="$(col 4)" -v off="$(col 7)" 'BEGIN { printf "%.3f", 1 - on / off }')" \
     "$(awk -v on="$(col 5)" -v off="$(col 6)" 'BEGIN { printf "%.3f", 1 - on / off }')"
 printf '(i) req/s: deliveries per second over the slowest event, non-2xx: deliveries lost;\n'
