@@ -185,6 +185,7 @@ struct config {
 	char		*push_listen;
 	char		*cors_origins;
 	int		 push_max_clients;
+	int		 push_send_threads;
 	int		 push_output_max;
 	int		 push_message_max;
 	int		 push_handshake_timeout_ms;

@@ -124,6 +124,9 @@ static const struct knob platform_knobs[] = {
 	    "with credentials, so no *; empty: none"),
 	CONFIG_INT("push_max_clients", cfg.push_max_clients, "10000", 1, 1000000,
 	    "connections the broadcaster accepts at once (503 past it)"),
+	CONFIG_INT("push_send_threads", cfg.push_send_threads, "0", 0, 64,
+	    "threads that write a large fan-out (the loop's included); 0: one "
+	    "per core, at most 8; 1: the loop's alone"),
 	CONFIG_INT("push_output_max", cfg.push_output_max, "262144", 4096,
 	    64 * 1024 * 1024,
 	    "bytes queued for one client before it is closed as a slow "
