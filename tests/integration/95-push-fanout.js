@@ -1,4 +1,4 @@
-// 39-push-fanout.js: a fan-out large enough for the send threads (push_send_threads): 400 Socket.IO clients and a polling session in one room, on a broadcaster of the test's own; every one gets every event once and in order, and the broadcaster stops its threads cleanly.
+// 95-push-fanout.js: a fan-out large enough for the send threads (push_send_threads), numbered 9x to run alone (its 400 clients would starve the timing of tests run beside it): 400 Socket.IO clients and a polling session in one room, on a broadcaster of the test's own; every one gets every event once and in order, and the broadcaster stops its threads cleanly.
 'use strict';
 
 const fs = require('node:fs');
