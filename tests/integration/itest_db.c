@@ -119,10 +119,14 @@ raw_setting(struct db *db)
 	static char	 out[256];
 	PGresult	*res;
 
+	/* db.c keeps the connection in pipeline mode; it is idle between requests. */
+	if (PQexitPipelineMode(db->conn) != 1)
+		return "busy";
 	res = PQexec(db->conn, "SELECT coalesce(current_setting('app.tenant_id', true), '')");
 	snprintf(out, sizeof(out), "%s", PQresultStatus(res) == PGRES_TUPLES_OK ?
-	    PQgetvalue(res, 0, 0) : "failed");
+	    PQgetvalue(res, 0, 0) : PQerrorMessage(db->conn));
 	PQclear(res);
+	PQenterPipelineMode(db->conn);
 	return out;
 }
 
