@@ -71,9 +71,13 @@ sub sse_opens {
 my @probes = (
     ['GET /api/health', sub { my $r = api(GET => '/api/health'); ($r->{status} == 200, $r->{ms}) }],
     ['GET /api/jobs', sub { my $r = api(GET => '/api/jobs?limit=1', token => $tok); ($r->{status} == 200, $r->{ms}) }],
-    ['the Engine.IO handshake', sub { my $r = api(GET => '/socket.io/?EIO=4&transport=polling'); ($r->{status} == 200, $r->{ms}) }],
-    ['an event stream', \&sse_opens],
 );
+# The broadcaster's doors, where the stack runs one (not without Redis).
+if (api(GET => '/socket.io/?EIO=4&transport=polling')->{status} == 200) {
+    push @probes,
+        ['the Engine.IO handshake', sub { my $r = api(GET => '/socket.io/?EIO=4&transport=polling'); ($r->{status} == 200, $r->{ms}) }],
+        ['an event stream', \&sse_opens];
+}
 
 # --- slow bodies, two at a time, on the program's own workers -----------------
 # R-U-Dead-Yet: a POST whose 8 KiB body comes a few bytes every 2 s.  Two
