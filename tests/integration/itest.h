@@ -63,10 +63,9 @@ itest_redis(void)
 {
 	struct redisContext	*c = redisConnectUnix(cfg.redis_socket);
 
-	if (c == NULL || c->err != 0 || redis_auth(c) == -1) {
-		printf("Bail out! cannot reach Redis at %s\n", cfg.redis_socket);
-		exit(1);
-	}
+	/* As redisConnectUnix() would: a failed context, and the test's checks fail. */
+	if (c == NULL || c->err != 0 || redis_auth(c) == -1)
+		printf("# cannot reach Redis at \"%s\"\n", cfg.redis_socket);
 	return c;
 }
 
