@@ -898,7 +898,9 @@ restart() {
 	pg_start
 	db_setup
 	redis_start
-	if pid_alive "$RT/run/push/push.pid" &&
+	if ! redis_configured; then
+		push_stop	# REDIS=0: no broadcaster
+	elif pid_alive "$RT/run/push/push.pid" &&
 	    [ "$(push_fingerprint)" = "$(cat "$RT/run/push/push.started" 2>/dev/null)" ]; then
 		reload_push
 		reloaded+=(push)
@@ -947,8 +949,10 @@ status() {
 		up_down "fcgi-$p" pid_alive "$RT/run/fcgi-$p.pid"
 	done
 	up_down "$web" pid_alive "$RT/run/$web.pid"
-	up_down push pid_alive "$RT/run/push/push.pid"
-	up_down redis pid_alive "$RT/run/redis/redis.pid"
+	if redis_configured; then	# REDIS=0: neither runs
+		up_down push pid_alive "$RT/run/push/push.pid"
+		up_down redis pid_alive "$RT/run/redis/redis.pid"
+	fi
 	[ ! -e "$RT/run/fake-llm.pid" ] || up_down fake-llm pid_alive "$RT/run/fake-llm.pid"
 	up_down postgres as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status
 	[ ${#down[@]} = 0 ] && return 0
