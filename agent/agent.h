@@ -92,6 +92,8 @@ struct agent_config {
 extern struct agent_config agent_cfg;
 extern const struct platform_ext agent_platform;
 int	 agent_config_check(void);
+int	 agent_host_loopback(const char *);
+int	 agent_url_loopback(const char *);
 int	 agent_main(const char *, const struct route *, size_t,
 	    int (*)(struct app *));
 int	 agent_cron_init(struct cron *, const char *, int, char **,
@@ -835,8 +837,8 @@ int	 upwork_submit_proposal(struct upwork *, const struct upwork_proposal *,
  */
 #define UPWORK_STATE_MAX	1024
 struct upwork_state {
-	char		tenant[136];
-	char		user[129];
+	char		tenant[TENANT_ID_SIZE];
+	char		user[USER_ID_SIZE];
 	char		nonce[33];
 	long long	expires;
 };

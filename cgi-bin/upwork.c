@@ -324,12 +324,14 @@ upwork_poll(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/upwork/connect", METHOD_GET, upwork_connect, 0, RL_DEFAULT,
-	    &connect_query },
-	{ "/api/upwork/callback", METHOD_GET, upwork_callback, 0, RL_UPWORK,
-	    &callback_query },
+	/* Connecting and disconnecting change the whole tenant: admins only. */
+	{ "/api/upwork/connect", METHOD_GET, upwork_connect, ROUTE_ADMIN,
+	    RL_DEFAULT, &connect_query },
+	{ "/api/upwork/callback", METHOD_GET, upwork_callback, ROUTE_ADMIN,
+	    RL_UPWORK, &callback_query },
 	{ "/api/upwork/status", METHOD_GET, upwork_status, 0, RL_DEFAULT, NULL },
-	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect, 0, RL_DEFAULT, NULL },
+	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect,
+	    ROUTE_ADMIN, RL_DEFAULT, NULL },
 	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK, NULL },
 };
 

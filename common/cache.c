@@ -15,7 +15,10 @@
  * "c:{<ns>:<scope>}:<gen>:<sha1 of the canonical key>".  Invalidating
  * the pair is one INCR: the old entries are never read again and expire
  * on their own.  The braces keep a pair's keys on one Redis Cluster
- * slot.
+ * slot.  A scope longer than SCOPE_KEY_MAX (a user scope of long ids
+ * reaches 266 characters) is named by "#" and its SHA-256 in hex
+ * instead: a key is never cut, so two scopes never share one ('#' is
+ * not a character of ids).
  *
  * L1 holds recent values in the worker's memory for cache_l1_ttl_ms,
  * without asking Redis: its staleness after a write elsewhere is bounded
@@ -222,6 +225,26 @@ l1_drop_scope(const char *prefix)
 	}
 }
 
+#define SCOPE_KEY_MAX	100
+
+/* The scope as the keys name it (see the top of this file). */
+static void
+scope_key(const char *scope, char out[SCOPE_KEY_MAX + 1])
+{
+	unsigned char	d[SHA256_DIGEST_LENGTH];
+	size_t		n = strlen(scope);
+	int		i;
+
+	if (n <= SCOPE_KEY_MAX) {
+		memcpy(out, scope, n + 1);
+		return;
+	}
+	SHA256((const unsigned char *)scope, n, d);
+	out[0] = '#';
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02x", d[i]);
+}
+
 /* SHA-1 of the canonical form of a key, in hex: keys of bounded length. */
 static void
 key_digest(const char *key, char out[41])
@@ -240,11 +263,12 @@ key_digest(const char *key, char out[41])
  * generation's own key into gkey.
  */
 static void
-lookup_keys(struct cache_lookup *lk, int ns, const char *scope,
+lookup_keys(struct cache_lookup *lk, int ns, const char *full_scope,
     const char *key, struct buf *gkey)
 {
-	char	digest[41];
+	char	digest[41], scope[SCOPE_KEY_MAX + 1];
 
+	scope_key(full_scope, scope);
 	key_digest(key, digest);
 	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
 	    digest);
@@ -469,15 +493,16 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
  * redis_timeout_ms.
  */
 int
-cache_invalidate(struct redis *rd, int ns, const char *scope)
+cache_invalidate(struct redis *rd, int ns, const char *full_scope)
 {
 	redisReply	*reply = NULL;
-	char		 prefix[200];
+	char		 prefix[200], scope[SCOPE_KEY_MAX + 1];
 
 	if (ns < 0 || (size_t)ns >= nns) {
 		LOG_ERR(NULL, "cache: no namespace %d", ns);
 		return -1;
 	}
+	scope_key(full_scope, scope);
 	snprintf(prefix, sizeof(prefix), "%s|%s|", ns_def[ns].name, scope);
 	l1_drop_scope(prefix);
 	if (!redis_enabled())

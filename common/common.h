@@ -163,6 +163,7 @@ struct config {
 	char		*jwt_issuer;
 	char		*jwt_audience;
 	char		*jwt_azp;
+	char		*jwt_admin_roles;
 	int		 jwt_leeway;
 	int		 body_max;
 	int		 json_max_depth;
@@ -289,6 +290,8 @@ enum err {
 	ERR_NOT_FOUND,
 	ERR_METHOD_NOT_ALLOWED,
 	ERR_CONFLICT,
+	ERR_IDEM_IN_PROGRESS,	/* 409: the Idempotency-Key's request runs */
+	ERR_IDEM_MISMATCH,	/* 422: the key was used with another request */
 	ERR_TOO_LARGE,
 	ERR_UNSUPPORTED_MEDIA,
 	ERR_LENGTH_REQUIRED,
@@ -352,10 +355,13 @@ void	 platform_register(const struct platform_ext *);
  * it.  exp is required; nbf and iat are checked with a leeway; iss, aud
  * and azp when configured.
  */
+#define USER_ID_SIZE	129	/* ident_valid: 128 characters and the NUL */
+#define TENANT_ID_SIZE	138	/* "personal:" and a user id, the schema's 137 */
 struct principal {
-	char	 user_id[129];
-	char	 tenant_id[136];
+	char	 user_id[USER_ID_SIZE];
+	char	 tenant_id[TENANT_ID_SIZE];
 	int	 personal;
+	int	 admin;		/* may change the whole tenant: jwt_admin_roles, or a personal tenant */
 	time_t	 exp;		/* the token's exp: a connection outlives it by jwt_leeway at most */
 };
 struct auth_key;
@@ -439,8 +445,8 @@ enum db_tx_state {
 struct db {
 	PGconn			*conn;
 	enum db_tx_state	 tx_state;
-	char			 tx_tenant[136];
-	char			 tx_user[129];
+	char			 tx_tenant[TENANT_ID_SIZE];
+	char			 tx_user[USER_ID_SIZE];
 };
 void	 db_set_name(const char *);
 void	 db_set_schema(int);
@@ -584,6 +590,7 @@ struct req {
 	char		 id[65];
 	struct principal auth;
 	int		 authed;
+	struct idem	*idem;		/* a claimed Idempotency-Key (idempotency.c) */
 	char		*body;
 	size_t		 body_len;
 	struct buf	 headers;
@@ -931,6 +938,7 @@ int	 pg_array_parse(char *, char **, size_t, size_t *);
 typedef void (*handler_fn)(struct req *);
 #define ROUTE_PUBLIC	0x01	/* no token required */
 #define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
+#define ROUTE_ADMIN	0x04	/* changes the whole tenant: principal.admin, else 403 */
 /*
  * query: the route's query parameters, parsed into r->qv (a struct of
  * query->size bytes in the arena, r->qset saying which were given)
@@ -951,6 +959,25 @@ struct route {
 void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 
 /*
+ * idempotency.c -- Idempotency-Key on POST and PATCH (Stripe's
+ * semantics), kept in PostgreSQL (idempotency_keys, under RLS) so that
+ * it holds across workers and Redis restarts.
+ *
+ * The dispatcher calls idem_begin() after authentication and the body
+ * (-1: answered: a replay with Idempotent-Replayed: true, 409 while the
+ * first request runs, 422 for a key used with another query or body,
+ * 400 for a bad key) and idem_end() after the handler; response.c
+ * hands a claimed request's response to idem_head() and idem_body().
+ */
+struct idem;
+int	 idem_key_valid(const char *);
+void	 idem_fingerprint(const char *, const char *, size_t, char *);
+int	 idem_begin(struct req *);
+void	 idem_head(struct req *, int, const char *);
+void	 idem_body(struct req *, const char *, size_t);
+void	 idem_end(struct req *);
+
+/*
  * cors.c -- CORS for the API, as the Fetch standard specifies it, from
  * the allow-list cors_origins (the broadcaster reads the same knob).
  *
@@ -969,10 +996,11 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 	"X-Request-Id, Idempotency-Key, If-Match, If-None-Match, Last-Event-ID"
 #define CORS_EXPOSE_HEADERS	"X-Request-Id, X-Cache, ETag, Retry-After, " \
 	"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, " \
-	"RateLimit, RateLimit-Policy"
+	"RateLimit, RateLimit-Policy, Idempotent-Replayed"
 int	 cors_load(const char *);
 void	 cors_free(void);
 int	 cors_allowed(const char *);
+int	 cors_request_trusted(const char *, const char *, const char *, int);
 void	 cors_headers(struct req *, const char *);
 
 /*
@@ -989,7 +1017,11 @@ void	 cors_headers(struct req *, const char *);
  * stops it before any worker starts.  app_main() is both, for a program
  * of the platform alone.  SIGHUP executes the program again in place
  * (same pid, same socket): the configuration is read and checked anew
- * as at start, the old workers finish their requests and end.
+ * as at start, the old workers finish their requests and end.  Run as a
+ * plain CGI (fd 0 not a listening socket, FCGX_IsCGI()), app_serve()
+ * serves the one request of the environment instead: stdin (at most
+ * CONTENT_LENGTH bytes) and stdout as the request's FCGX_Streams, the
+ * environment as its parameters, the same http_dispatch().
  */
 int	 app_init(struct app *, const char *);
 int	 app_serve(struct app *, const struct route *, size_t,

@@ -77,6 +77,8 @@ static const struct knob platform_knobs[] = {
 	    "required aud claim (empty: not checked)"),
 	CONFIG_STR("jwt_azp", cfg.jwt_azp, "",
 	    "comma list of accepted azp claims (empty: not checked)"),
+	CONFIG_STR("jwt_admin_roles", cfg.jwt_admin_roles, "org:admin,admin",
+	    "comma list of organisation roles that may change the whole tenant"),
 	CONFIG_INT("jwt_leeway", cfg.jwt_leeway, "30", 0, 3600,
 	    "seconds of clock skew allowed on exp, nbf and iat"),
 	CONFIG_INT("body_max", cfg.body_max, "65536", 256, 16 * 1024 * 1024,

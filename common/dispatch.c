@@ -96,15 +96,19 @@ options(struct req *r, unsigned int mask)
  * Verify the request's token.  Returns NULL (r->authed set) or the
  * reason it is not acceptable; the 401 is written by the caller, after
  * the rate limit has counted the attempt against the client's address.
+ * *cookie says whether the token came from the cookie, which a browser
+ * sends whoever made the page (csrf_refused()).
  */
 static const char *
-authenticate(struct req *r)
+authenticate(struct req *r, int *cookie)
 {
 	char		 buf[TOKEN_BUF];
-	const char	*tok, *why;
+	const char	*tok, *why, *authz;
 
-	tok = auth_token_from(req_header(r, "HTTP_AUTHORIZATION"),
-	    req_header(r, "HTTP_COOKIE"), buf, sizeof(buf));
+	authz = req_header(r, "HTTP_AUTHORIZATION");
+	*cookie = authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0;
+	tok = auth_token_from(authz, req_header(r, "HTTP_COOKIE"), buf,
+	    sizeof(buf));
 	if (tok == NULL)
 		return "a bearer token is required";
 	if (auth_verify_cached(&r->app->keys, &cfg, tok, time(NULL), &r->auth,
@@ -112,6 +116,25 @@ authenticate(struct req *r)
 		return why;
 	r->authed = 1;
 	return NULL;
+}
+
+/*
+ * Predicate: r changes something, its token came from the cookie, and
+ * its Origin (or Referer) is neither the API's own nor an allowed one:
+ * a page of another site made the browser send it (a body-less POST
+ * needs no preflight).  Refused with 403 by the caller.
+ */
+static int
+csrf_refused(const struct req *r, int cookie)
+{
+	const char	*tls = req_header(r, "HTTPS");
+
+	if (!cookie || r->method == METHOD_GET || r->method == METHOD_HEAD ||
+	    r->method == METHOD_OPTIONS)
+		return 0;
+	return !cors_request_trusted(req_header(r, "HTTP_ORIGIN"),
+	    req_header(r, "HTTP_REFERER"), req_header(r, "HTTP_HOST"),
+	    tls != NULL && strcasecmp(tls, "on") == 0);
 }
 
 /* Predicate: the Content-Type is application/json, any charset utf-8. */
@@ -242,6 +265,7 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	const char		*unauthorized = NULL, *condition;
 	unsigned int		 allowed = 0, want;
 	size_t			 i;
+	int			 cookie = 0;
 	char			 none;
 
 	want = r->method == METHOD_HEAD ? METHOD_GET : r->method;
@@ -287,7 +311,7 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	route_fits(rt->pattern, r->path, r, 1);
 	route_taken = (int)(rt - routes);
 	if (!(rt->flags & ROUTE_PUBLIC))
-		unauthorized = authenticate(r);
+		unauthorized = authenticate(r, &cookie);
 	if (rl_check(r, rt->rl) == -1) {
 		metrics_refused(rt->rl, r->status == 503);
 		return;
@@ -298,6 +322,17 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	}
 	if (unauthorized != NULL) {
 		http_error(r, ERR_UNAUTHORIZED, "%s", unauthorized);
+		return;
+	}
+	if (r->authed && csrf_refused(r, cookie)) {
+		http_error(r, ERR_FORBIDDEN, "a request authenticated by the "
+		    "cookie must come from this site or an allowed origin "
+		    "(Origin)");
+		return;
+	}
+	if ((rt->flags & ROUTE_ADMIN) && !r->auth.admin) {
+		http_error(r, ERR_FORBIDDEN, "this changes the whole organisation: "
+		    "it needs an admin role");
 		return;
 	}
 	/* One rule for the query of every route: only what its table names. */
@@ -319,11 +354,16 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	} else if ((r->method & (METHOD_POST | METHOD_PUT | METHOD_PATCH)) &&
 	    no_body(r) == -1)
 		return;
+	if (idem_begin(r) == -1)
+		return;
 	if ((r->method & (METHOD_PUT | METHOD_PATCH | METHOD_DELETE)) &&
 	    (condition = req_header(r, "HTTP_IF_MATCH")) != NULL &&
-	    precondition(r, routes, n, rt, condition) == -1)
+	    precondition(r, routes, n, rt, condition) == -1) {
+		idem_end(r);	/* the 412 is the key's first answer */
 		return;
+	}
 	rt->handler(r);
+	idem_end(r);
 }
 
 /*

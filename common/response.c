@@ -35,6 +35,8 @@ http_head(struct req *r, int status, const char *ctype, long long len)
 	}
 	r->responded = 1;
 	r->status = status;
+	if (r->idem != NULL)
+		idem_head(r, status, ctype);
 	FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_reason(status));
 	if (ctype != NULL)
 		FCGX_FPrintF(out, "Content-Type: %s\r\n", ctype);
@@ -72,6 +74,8 @@ http_send(struct req *r, int status, const char *ctype, const char *body,
 		return;
 	if (!bodiless)
 		FCGX_PutStr(body, (int)len, r->fcgi->out);
+	if (!bodiless && r->idem != NULL)
+		idem_body(r, body, len);
 }
 
 void
@@ -159,6 +163,8 @@ http_stream_begin(struct req *r, int status, const char *ctype)
 int
 http_stream_write(struct req *r, const char *p, size_t len)
 {
+	if (r->idem != NULL)
+		idem_body(r, p, len);
 	if (FCGX_PutStr(p, (int)len, r->fcgi->out) != (int)len ||
 	    FCGX_FFlush(r->fcgi->out) == -1)
 		return -1;

@@ -1,4 +1,4 @@
-/* worker.c: process setup, the worker supervisor, and an accept that stops on SIGTERM. */
+/* worker.c: process setup, the worker supervisor, an accept that stops on SIGTERM, and the plain CGI transport. */
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include "common.h"
+
+#define CGI_BUF	8192
+
+extern char	**environ;
 
 static volatile sig_atomic_t	stopping, reloading;
 
@@ -214,10 +218,136 @@ app_accept(FCGX_Request *r)
 }
 
 /*
- * Serve until SIGTERM: the workers (cfg.workers > 1 and not run as a
- * CGI), init(app) in each before its first request, then the accept
- * loop around http_dispatch() of the route table.  Returns main's exit
- * status.
+ * The CGI transport.  A program run as a CGI (fd 0 not a listening
+ * socket: FCGX_IsCGI(), as libfcgi tells) serves the one request its
+ * environment describes: stdin and stdout become the FCGX_Streams of an
+ * FCGX_Request whose parameters are the environment, so that everything
+ * above (http_dispatch(), the request, the response) is the same code
+ * for both transports.  The streams follow libfcgi's contract: a reader
+ * fills [rdNext, stop) or closes at the end; a writer empties [buf,
+ * wrNext) and closes on error, keeping the errno.
+ */
+struct cgi_stream {
+	FCGX_Stream	 s;
+	int		 fd;
+	long long	 left;		/* reader: bytes still to read; writer: -1 */
+	unsigned char	 buf[CGI_BUF];
+};
+
+static void
+cgi_fill(FCGX_Stream *s)
+{
+	struct cgi_stream	*c = s->data;
+	size_t			 want = sizeof(c->buf);
+	ssize_t			 got;
+
+	if ((long long)want > c->left)
+		want = (size_t)c->left;
+	got = 0;
+	while (want > 0 && (got = read(c->fd, c->buf, want)) == -1 &&
+	    errno == EINTR)
+		;
+	if (want == 0 || got <= 0) {
+		if (got == -1)
+			s->FCGI_errno = errno;
+		s->isClosed = 1;
+		s->rdNext = s->stop = c->buf;
+		return;
+	}
+	c->left -= got;
+	s->rdNext = s->stopUnget = c->buf;
+	s->stop = c->buf + got;
+}
+
+static void
+cgi_empty(FCGX_Stream *s, int closing)
+{
+	struct cgi_stream	*c = s->data;
+	unsigned char		*p = c->buf;
+	ssize_t			 put;
+
+	(void)closing;
+	while (p < s->wrNext && !s->isClosed) {
+		if ((put = write(c->fd, p, (size_t)(s->wrNext - p))) > 0)
+			p += put;
+		else if (put == -1 && errno != EINTR) {
+			s->FCGI_errno = errno;	/* the client went away: EPIPE */
+			s->isClosed = 1;
+		}
+	}
+	s->wrNext = c->buf;
+	s->stop = c->buf + sizeof(c->buf);
+}
+
+/* A stream on fd; a reader ends after left bytes. */
+static void
+cgi_stream_init(struct cgi_stream *c, int fd, int reader, long long left)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->left = left;
+	c->s.data = c;
+	c->s.isReader = reader;
+	c->s.fillBuffProc = cgi_fill;
+	c->s.emptyBuffProc = cgi_empty;
+	if (reader)
+		c->s.rdNext = c->s.stop = c->s.stopUnget = c->s.wrNext = c->buf;
+	else {
+		c->s.wrNext = c->buf;
+		c->s.stop = c->s.rdNext = c->buf + sizeof(c->buf);
+	}
+}
+
+/*
+ * The body a CGI may read: CONTENT_LENGTH bytes (RFC 3875, 4.2: never
+ * more, and none without it; dispatch answers 411 to a body without a
+ * length anyway); none when it is not a number (req_read_body()
+ * refuses it).  So stdin, a terminal or a pipe nobody closes, never blocks.
+ */
+static long long
+cgi_body_length(void)
+{
+	const char	*cl = getenv("CONTENT_LENGTH");
+	long long	 v;
+
+	if (cl == NULL || parse_int64(cl, &v) == -1 || v < 0)
+		return 0;
+	return v;
+}
+
+/* Serve the one request of a CGI run; returns main's exit status. */
+static int
+cgi_serve(struct app *app, const struct route *routes, size_t n,
+    int (*init)(struct app *))
+{
+	static struct cgi_stream	in, out, err;
+	FCGX_Request			req;
+	int				rc = 1;
+
+	cgi_stream_init(&in, STDIN_FILENO, 1, cgi_body_length());
+	cgi_stream_init(&out, STDOUT_FILENO, 0, -1);
+	cgi_stream_init(&err, STDERR_FILENO, 0, -1);
+	memset(&req, 0, sizeof(req));
+	req.in = &in.s;
+	req.out = &out.s;
+	req.err = &err.s;
+	req.envp = environ;
+	req.ipcFd = -1;
+	if (init == NULL || init(app) == 0) {
+		http_dispatch(app, &req, routes, n);
+		FCGX_FFlush(&out.s);
+		FCGX_FFlush(&err.s);
+		rc = 0;
+	}
+	app_free(app, NULL);
+	return rc;
+}
+
+/*
+ * Serve until SIGTERM: the workers (cfg.workers > 1), init(app) in each
+ * before its first request, then the accept loop around
+ * http_dispatch() of the route table; run as a CGI, the one request of
+ * the environment.  Returns main's exit status.
  */
 int
 app_serve(struct app *app, const struct route *routes, size_t n,
@@ -226,7 +356,9 @@ app_serve(struct app *app, const struct route *routes, size_t n,
 	FCGX_Request	fcgi;
 
 	metrics_open(app->name, routes, n);	/* shared by the workers */
-	if (cfg.workers > 1 && !FCGX_IsCGI())
+	if (FCGX_IsCGI())
+		return cgi_serve(app, routes, n, init);
+	if (cfg.workers > 1)
 		supervise(app, cfg.workers);
 	FCGX_InitRequest(&fcgi, 0, 0);
 	if (init != NULL && init(app) == -1) {

@@ -8,6 +8,10 @@
 #                         |push-stop|push-start|restart-workers
 #                         |fake-llm-start|fake-llm-stop|env
 # Environment: PORT (8080), VAR (./var), WEB (lighttpd|apache),
+# MODE (fcgi: spawn-fcgi's workers behind the web server; cgi: plain CGI,
+# lighttpd's mod_cgi or Apache's mod_cgid with an .htaccess; fcgid:
+# Apache's mod_fcgid with an .htaccess; bin-path: lighttpd spawns the
+# FastCGI workers itself; see docs/shared-hosting.md),
 # BUILD (build/release), WORKERS (2), AI_WORKERS (8: the AI endpoints,
 # busy for a whole generation), WORKERS_<program> (one program's count),
 # BENCH (1 adds the benchmark-only routes), FAKE_LLM (1 starts the fake
@@ -44,6 +48,7 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-8080}
 VAR=${VAR:-./var}
+WEB_GIVEN=${WEB:+1}
 WEB=${WEB:-lighttpd}
 BUILD=${BUILD:-build/release}
 WORKERS=${WORKERS:-2}
@@ -65,6 +70,17 @@ DB_ROLES=${DB_ROLES:-two}
 case $BUILD in /*) BIN=$BUILD ;; *) BIN=$ROOT/$BUILD ;; esac
 mkdir -p "$VAR"
 VAR=$(cd "$VAR" && pwd)
+# The MODE (and, but for fcgi, its WEB) of the running stack, unless
+# MODE is given: restart and status keep them; stop forgets them.
+if [ -z "${MODE:-}" ]; then
+	read -r MODE saved_web 2>/dev/null <"$VAR/rt/run/mode" || read -r MODE saved_web 2>/dev/null <"$VAR/run/mode" || true
+	MODE=${MODE:-fcgi}
+	[ -n "$WEB_GIVEN" ] || [ "$MODE" = fcgi ] || WEB=${saved_web:-$WEB}
+fi
+case $MODE/$WEB in
+fcgi/*|cgi/*|fcgid/apache|bin-path/lighttpd) ;;
+*) printf 'stack: MODE=%s WEB=%s: MODE is fcgi, cgi (lighttpd or apache), fcgid (apache) or bin-path (lighttpd)\n' "$MODE" "$WEB" >&2; exit 1 ;;
+esac
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 say() { printf '%s\n' "$*" >&2 || true; }
@@ -104,8 +120,10 @@ else
 fi
 APPGROUP=$(id -gn "$APPUSER")
 
-as_pg() { if [ $IS_ROOT = 1 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-as_app() { if [ $IS_ROOT = 1 ]; then runuser -u "$APPUSER" -- "$@"; else "$@"; fi; }
+# From /: the service users may not enter the caller's directory (a
+# checkout under /root), and psql says so on every run.
+as_pg() { if [ $IS_ROOT = 1 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+as_app() { if [ $IS_ROOT = 1 ]; then (cd / && runuser -u "$APPUSER" -- "$@"); else "$@"; fi; }
 own() { if [ $IS_ROOT = 1 ]; then chown "$@"; fi; }
 
 # --- where the runtime files live ----------------------------------------
@@ -129,6 +147,38 @@ pick_rt() {
 	fi
 }
 pick_rt
+
+# The programs the app user executes (the endpoints, the broadcaster, the
+# cron binaries, check-config): from the build directory when that user
+# can reach it, else from copies in RT/bin (a checkout under /root, mode
+# 0700, say), refreshed at each start.  XBIN is where they run from.
+if [ $IS_ROOT = 0 ] || runuser -u "$APPUSER" -- test -x "$BIN/tools/check-config" 2>/dev/null ||
+    [ ! -x "$BIN/tools/check-config" ]; then
+	XBIN=$BIN
+else
+	XBIN=$RT/bin
+fi
+
+# Copy the build's programs into RT/bin when XBIN is there: each through a
+# temporary file renamed over the old one, so a running program keeps its
+# file (a copy in place would fail, "Text file busy") and a SIGHUP runs
+# the new one, as it does from the build directory.
+bin_install() {
+	local d f
+	[ "$XBIN" != "$BIN" ] || return 0
+	for d in cgi-bin cron tools push; do
+		mkdir -p "$XBIN/$d"
+		for f in "$BIN/$d"/*; do
+			[ -f "$f" ] && [ -x "$f" ] || continue
+			cmp -s "$f" "$XBIN/$d/${f##*/}" && continue
+			cp -p "$f" "$XBIN/$d/.${f##*/}.tmp" && mv -f "$XBIN/$d/.${f##*/}.tmp" "$XBIN/$d/${f##*/}" ||
+			    die "cannot copy $f into $XBIN/$d"
+		done
+	done
+	chmod -R a+rX,go-w "$XBIN"
+	runuser -u "$APPUSER" -- test -x "$XBIN/tools/check-config" ||
+	    die "$APPUSER cannot execute $XBIN/tools/check-config: /tmp is mounted noexec? (use a VAR the app user can reach)"
+}
 
 # --- ports -----------------------------------------------------------------
 
@@ -380,6 +430,8 @@ PORT=$PORT
 WEB=$WEB
 BUILD=$BUILD
 BIN=$BIN
+XBIN=$XBIN
+MODE=$MODE
 PG_HOST=$RT/run/pg
 PG_PORT=$PG_PORT
 PG_SUPERUSER=$PGOS
@@ -495,10 +547,10 @@ CREATE DATABASE upwork OWNER upwork_site ENCODING 'UTF8' TEMPLATE template0;
 \endif
 EOF
 		ci="host=$RT/run/pg port=$PG_PORT user=upwork_site dbname=upwork password=$(cat "$RT/secrets/db-app.password")"
-		"$ROOT/scripts/migrate.sh" --single-role --conninfo "$ci" >/dev/null || die "migrations failed"
+		(cd / && "$ROOT/scripts/migrate.sh" --single-role --conninfo "$ci" >/dev/null) || die "migrations failed"
 	else
-		APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" --bootstrap "${as[@]}" \
-		    --conninfo "host=$RT/run/pg port=$PG_PORT user=$PGOS dbname=upwork" >/dev/null || die "migrations failed"
+		(cd / && APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" --bootstrap "${as[@]}" \
+		    --conninfo "host=$RT/run/pg port=$PG_PORT user=$PGOS dbname=upwork" >/dev/null) || die "migrations failed"
 	fi
 	if [ "$(psql_super -d upwork -tA -c "SELECT count(*) FROM tenants WHERE id = 'org_demo'")" = 0 ]; then
 		cat "$ROOT/sql/demo/generator.sql" "$ROOT/sql/demo/demo-data.sql" | psql_super -d upwork >/dev/null ||
@@ -557,7 +609,7 @@ push_start() {
 	as_app env APP_CONFIG="$RT/app.conf" $(push_env) \
 	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 	    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
-	    "$BIN/push/broadcaster" -P "$pidf" </dev/null >>"$RT/log/push.log" 2>&1 &
+	    "$XBIN/push/broadcaster" -P "$pidf" </dev/null >>"$RT/log/push.log" 2>&1 &
 	# Up, or ended at once (a port taken, a bad value): no need to wait then.
 	local bpid=$! i
 	for i in $(seq 1 300); do
@@ -657,7 +709,7 @@ workers_start() {
 		env APP_CONFIG="$RT/app.conf" APP_WORKERS="$(workers_for "$p")" "${origins[@]}" \
 		    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
 		    UBSAN_OPTIONS="log_path=$RT/log/asan/ubsan:print_stacktrace=1:halt_on_error=1" \
-		    setsid spawn-fcgi -n -s "$sock" -M 0660 "${ids[@]}" -- "$BIN/cgi-bin/$p" \
+		    setsid spawn-fcgi -n -s "$sock" -M 0660 "${ids[@]}" -- "$XBIN/cgi-bin/$p" \
 		    </dev/null >>"$RT/log/$p.log" 2>&1 &
 		echo $! >"$pidf"
 	done
@@ -689,8 +741,9 @@ server.groupname = \"$APPGROUP\""
 		au="User $APPUSER
 Group $APPGROUP"
 	fi
-	awk -v port="$PORT" -v rt="$RT" -v lu="$lu" -v au="$au" -v routes="$routes" '
+	awk -v port="$PORT" -v rt="$RT" -v lu="$lu" -v au="$au" -v routes="$routes" -v passenv="$(apache_passenv)" '
 		/^@ROUTES@$/ { print routes; next }
+		/^@PASSENV@$/ { print passenv; next }
 		/^@LIGHTTPD_USER@$/ { print lu; next }
 		/^@APACHE_USER@$/ { print au; next }
 		{ gsub(/@PORT@/, port); gsub(/@RT@/, rt); print }' "$tpl"
@@ -731,6 +784,128 @@ apache_routes() {
 			# Worker parameters count once per worker: on its first route.
 			printf "ProxyPassMatch \"%s\" \"unix:%s/run/fcgi/%s.sock|fcgi://%s/\"%s\n", $1, rt, $2, $2, (seen[$2]++ ? "" : " flushpackets=on") " mapping=encoded"
 		}' "$ROOT/httpd-conf/routes"
+}
+
+# The routes of the modes without spawn-fcgi's workers.  The programs
+# that serve them (httpd-conf/routes, the broadcaster's routes left out
+# where no daemon runs), one a line, and each line as "regex program".
+mode_routes() {
+	awk -v bench="$BENCH" -v mode="$MODE" '
+		!/^#/ && NF >= 2 && ($3 != "bench" || bench == 1) && ($2 != "push" || mode == "bin-path") { print $1, $2 }' \
+	    "$ROOT/httpd-conf/routes"
+}
+
+# The environment the programs get from the web server in these modes:
+# the stack's APP_* settings and the sanitizers' options (mod_cgi and
+# bin-path programs inherit nothing of lighttpd's own environment).
+mode_env_names() {
+	{ env | grep -E '^(APP_[A-Z0-9_]+|ASAN_OPTIONS|UBSAN_OPTIONS)=' | grep -v '^APP_CONFIG=' | cut -d= -f1 || true; } | sort -u
+}
+
+# lighttpd with mod_cgi: each route rewritten to its program in
+# RT/www/cgi-bin/ (copied there by shared_install), which mod_cgi runs; the
+# program reads the original path from REQUEST_URI.
+lighttpd_routes_cgi() {
+	local n
+	echo 'server.modules += ( "mod_rewrite", "mod_cgi" )'
+	printf 'setenv.add-environment = ( "APP_CONFIG" => "%s"' "$RT/app.conf"
+	for n in $(mode_env_names); do
+		printf ', "%s" => "%s"' "$n" "${!n}"
+	done
+	echo ' )'
+	echo '$HTTP["url"] =~ "^/cgi-bin/[a-z_]+\.cgi$" {'
+	echo '    cgi.assign = ( ".cgi" => "" )'
+	echo '}'
+	mode_routes | awk '{
+		printf "%s$HTTP[\"url\"] =~ \"%s\" {\n", (n++ ? "else " : ""), $1
+		printf "    url.rewrite-once = ( \"^\" => \"/cgi-bin/%s.cgi\" )\n}\n", $2
+	}'
+}
+
+# lighttpd's mod_fastcgi with bin-path: lighttpd starts WORKERS processes
+# of each program (one request each: APP_WORKERS=1) on a socket of each
+# route's own, and restarts them; the broadcaster stays a proxied daemon.
+lighttpd_routes_binpath() {
+	local copy n
+	copy=$(for n in $(mode_env_names); do printf '"%s", ' "$n"; done)
+	mode_routes | awk -v rt="$RT" -v xbin="$XBIN" -v push="$PUSH_PORT" -v conf="$RT/app.conf" \
+	    -v copy="$copy" -v workers="$WORKERS" -v ai="$AI_WORKERS" '
+		$2 == "push" {
+			printf "%s$HTTP[\"url\"] =~ \"%s\" {\n", (n++ ? "else " : ""), $1
+			printf "    proxy.server = ( \"\" => ( ( \"host\" => \"127.0.0.1\", \"port\" => %s ) ) )\n", push
+			printf "    proxy.header = ( \"upgrade\" => \"enable\" )\n"
+			printf "    server.max-read-idle = 3600\n    server.max-write-idle = 3600\n}\n"
+			next
+		}
+		{
+			procs = ($2 ~ /^proposals_(generate|stream)$/) ? ai : workers
+			printf "%s$HTTP[\"url\"] =~ \"%s\" {\n", (n++ ? "else " : ""), $1
+			printf "    fastcgi.server = ( \"/\" => ( ( \"socket\" => \"%s/run/fcgi/%s-%d.sock\",\n", rt, $2, NR
+			printf "        \"bin-path\" => \"%s/cgi-bin/%s\", \"max-procs\" => %d, \"min-procs\" => %d,\n", xbin, $2, procs, procs
+			printf "        \"bin-environment\" => ( \"APP_CONFIG\" => \"%s\", \"APP_WORKERS\" => \"1\" ),\n", conf
+			printf "        \"bin-copy-environment\" => ( %s\"PATH\" ),\n", copy
+			printf "        \"check-local\" => \"disable\" ) ) )\n}\n"
+		}'
+}
+
+# Apache's mod_rewrite lines of the .htaccess: each route (a path
+# relative to the directory there) to its program in cgi-bin/.
+htaccess_rules() {
+	mode_routes | awk -v ext="$1" '{
+		re = $1
+		sub(/^\^\//, "^", re)
+		printf "RewriteRule %s cgi-bin/%s%s [L]\n", re, $2, ext
+	}'
+}
+
+# mod_fcgid gives SetEnv's variables to a program as FastCGI parameters
+# of each request, not in the environment it starts with, where the
+# programs read APP_CONFIG: so each .fcgi is a wrapper that sets it (and
+# the stack's settings) and executes the program, one request at a time.
+fcgid_wrapper() {
+	local n
+	echo '#!/bin/sh'
+	echo "# $1 under mod_fcgid: the environment it reads at start, then the program."
+	printf "export APP_CONFIG='%s' APP_WORKERS=1\n" "$RT/app.conf"
+	for n in $(mode_env_names); do printf "export %s='%s'\n" "$n" "${!n}"; done
+	printf "exec '%s'\n" "$1"
+}
+
+# PassEnv lines of the host's Apache configuration: the stack's settings.
+apache_passenv() {
+	local n
+	for n in $(mode_env_names); do echo "PassEnv $n"; done
+}
+
+# What a shared-hosting customer uploads, into RT/www (the document root):
+# the programs as cgi-bin/<program>.cgi, or for mod_fcgid a wrapper
+# cgi-bin/<program>.fcgi (fcgid_wrapper), the .htaccess, and the JSON
+# error bodies under errors/.  Each program through a temporary file
+# renamed over the old one, as in bin_install.
+shared_install() {
+	local ext=.cgi p tpl=htaccess-cgi.in
+	case $MODE in cgi) ;; fcgid) ext=.fcgi; tpl=htaccess-fcgid.in ;; *) return 0 ;; esac
+	mkdir -p "$RT/www/cgi-bin" "$RT/www/errors"
+	for p in $(mode_routes | awk '{ print $2 }' | sort -u); do
+		[ -x "$XBIN/cgi-bin/$p" ] || die "$XBIN/cgi-bin/$p is not built (make all)"
+		if [ "$MODE" = fcgid ]; then
+			fcgid_wrapper "$XBIN/cgi-bin/$p" >"$RT/www/cgi-bin/.$p.tmp"
+			chmod 0755 "$RT/www/cgi-bin/.$p.tmp"
+		else
+			cmp -s "$XBIN/cgi-bin/$p" "$RT/www/cgi-bin/$p$ext" && continue
+			cp -p "$XBIN/cgi-bin/$p" "$RT/www/cgi-bin/.$p.tmp"
+		fi
+		mv -f "$RT/www/cgi-bin/.$p.tmp" "$RT/www/cgi-bin/$p$ext"
+	done
+	cp "$ROOT"/httpd-conf/errors/api-error-*.html "$RT/www/errors/"
+	if [ "$WEB" = apache ]; then
+		awk -v conf="$RT/app.conf" -v rules="$(htaccess_rules "$ext")" '
+			/^@RULES@$/ { print rules; next }
+			{ gsub(/@APP_CONFIG@/, conf); print }' "$ROOT/httpd-conf/shared-hosting/$tpl" >"$RT/www/.htaccess"
+	fi
+	chmod -R a+rX,go-w "$RT/www"
+	mkdir -p "$RT/run/apache/fcgid"
+	own "$APPUSER:$APPGROUP" "$RT/run/apache/fcgid"
 }
 
 # The page (www/) into RT/www, the web server's document root, at every
@@ -784,9 +959,12 @@ web_start() {
 
 # The web server's configuration, as web_start writes it.
 web_conf() {
-	case $WEB in
-	lighttpd) render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes)" ;;
-	apache) render "$ROOT/httpd-conf/apache.conf.in" "$(apache_routes)" ;;
+	case $MODE/$WEB in
+	fcgi/lighttpd) render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes)" ;;
+	fcgi/apache) render "$ROOT/httpd-conf/apache.conf.in" "$(apache_routes)" ;;
+	cgi/lighttpd) render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes_cgi)" ;;
+	bin-path/lighttpd) render "$ROOT/httpd-conf/lighttpd.conf.in" "$(lighttpd_routes_binpath)" ;;
+	*/apache) render "$ROOT/httpd-conf/shared-hosting/apache-host.conf.in" "" ;;
 	*) die "WEB must be lighttpd or apache" ;;
 	esac
 }
@@ -803,8 +981,11 @@ check_config() {
 	[ -x "$BIN/tools/check-config" ] || die "$BIN/tools/check-config is not built (make all)"
 	out=$(as_app env APP_CONFIG="$RT/app.conf" APP_WORKERS="$WORKERS" $(push_env) \
 	    ASAN_OPTIONS="log_path=$RT/log/asan/asan:detect_leaks=1:halt_on_error=1" \
-	    "$BIN/tools/check-config" 2>&1) || rc=$?
+	    "$XBIN/tools/check-config" 2>&1) || rc=$?
 	printf '%s\n' "$out" | grep -E ': (error|warning): ' | sed 's/^/stack: /' >&2 || true
+	# Not the check's own words (it could not run: runuser, the loader): say them.
+	[ $rc = 0 ] || printf '%s\n' "$out" | grep -qE ': (error|warning): ' ||
+	    die "$XBIN/tools/check-config as $APPUSER failed (exit $rc): $(printf '%s' "$out" | tail -n 2 | tr '\n' ' ')"
 	[ $rc = 0 ] || die "$RT/app.conf: the programs would refuse it (above); $1"
 }
 
@@ -821,6 +1002,7 @@ start() {
 		fake_jwks_start
 	fi
 	conf_files
+	bin_install
 	check_config "nothing was started"
 	# The port before anything: a start that cannot end well does not begin.
 	if ! pid_alive "$RT/run/lighttpd.pid" && ! pid_alive "$RT/run/apache.pid" &&
@@ -832,12 +1014,20 @@ start() {
 	pg_start
 	db_setup
 	redis_start
-	push_start
-	workers_start
+	has_push && push_start
+	[ "$MODE" = fcgi ] && workers_start
 	www_install
+	shared_install
+	echo "$MODE $WEB" >"$RT/run/mode"
 	web_start
 	STARTED=()
-	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
+	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR$(mode_note))"
+}
+
+# The broadcaster runs where the web server can proxy to a daemon: not
+# in the modes of a host that runs no daemon of yours (cgi, fcgid).
+has_push() {
+	{ [ "$MODE" = fcgi ] || [ "$MODE" = bin-path ]; } && redis_configured	# REDIS=0: no broadcaster
 }
 
 # The children of a process, one pid a line.
@@ -892,14 +1082,15 @@ restart() {
 	app_conf
 	[ "$FAKE_LLM" = 1 ] && app_conf_fake
 	conf_files
+	bin_install
 	check_config "nothing was restarted"
 	[ "$FAKE_LLM" = 1 ] && fake_llm_start
 	stack_env
 	pg_start
 	db_setup
 	redis_start
-	if ! redis_configured; then
-		push_stop	# REDIS=0: no broadcaster
+	if ! has_push; then
+		push_stop
 	elif pid_alive "$RT/run/push/push.pid" &&
 	    [ "$(push_fingerprint)" = "$(cat "$RT/run/push/push.started" 2>/dev/null)" ]; then
 		reload_push
@@ -909,7 +1100,8 @@ restart() {
 		push_start
 		restarted+=(push)
 	fi
-	for p in $(programs); do
+	[ "$MODE" = fcgi ] || workers_stop
+	for p in $([ "$MODE" != fcgi ] || programs); do
 		if pid_alive "$RT/run/fcgi-$p.pid" &&
 		    [ "$(fcgi_fingerprint "$p")" = "$(cat "$RT/run/fcgi-$p.started" 2>/dev/null)" ]; then
 			reload_program "$p"
@@ -923,7 +1115,12 @@ restart() {
 		workers_start "${todo[*]}"
 		restarted+=("${todo[@]}")
 	fi
-	if ! pid_alive "$RT/run/$WEB.pid" || ! web_conf | cmp -s - "$RT/conf/$WEB.conf"; then
+	www_install
+	shared_install
+	echo "$MODE $WEB" >"$RT/run/mode"
+	# bin-path: lighttpd starts the programs, so it restarts them.
+	if ! pid_alive "$RT/run/$WEB.pid" || ! web_conf | cmp -s - "$RT/conf/$WEB.conf" ||
+	    [ "$MODE" = bin-path ]; then
 		web_stop_one "$WEB"
 		web_start
 		restarted+=("$WEB")
@@ -931,13 +1128,18 @@ restart() {
 	STARTED=()
 	[ ${#reloaded[@]} = 0 ] || say "stack: reloaded (SIGHUP): ${reloaded[*]}"
 	[ ${#restarted[@]} = 0 ] || say "stack: restarted: ${restarted[*]}"
-	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR)"
+	say "stack: $WEB on http://127.0.0.1:$PORT/ (VAR=$VAR$(mode_note))"
+}
+
+# ", MODE=cgi" after the stack's address, but for the default fcgi.
+mode_note() {
+	[ "$MODE" = fcgi ] || printf ', MODE=%s' "$MODE"
 }
 
 # Each part of the stack, up or down; returns 3 (as LSB status does)
 # when any is down, or when there is no stack at all.
 status() {
-	local p f web=$WEB down=()
+	local p f web=$WEB down=() parts=3
 	if [ ! -f "$RT/ports.env" ]; then
 		say "down  (no stack in $VAR)"
 		return 3
@@ -945,18 +1147,24 @@ status() {
 	load_ports
 	pid_alive "$RT/run/apache.pid" && web=apache
 	pid_alive "$RT/run/lighttpd.pid" && web=lighttpd
-	for p in $(programs); do
+	for p in $([ "$MODE" != fcgi ] || programs); do
 		up_down "fcgi-$p" pid_alive "$RT/run/fcgi-$p.pid"
+		parts=$((parts + 1))
 	done
 	up_down "$web" pid_alive "$RT/run/$web.pid"
-	if redis_configured; then	# REDIS=0: neither runs
+	if has_push; then
 		up_down push pid_alive "$RT/run/push/push.pid"
+		parts=$((parts + 1))
+	fi
+	if redis_configured; then
 		up_down redis pid_alive "$RT/run/redis/redis.pid"
+	else
+		parts=$((parts - 1))	# REDIS=0: no Redis
 	fi
 	[ ! -e "$RT/run/fake-llm.pid" ] || up_down fake-llm pid_alive "$RT/run/fake-llm.pid"
 	up_down postgres as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status
 	[ ${#down[@]} = 0 ] && return 0
-	if [ ${#down[@]} = $(($(programs | wc -l) + 4)) ]; then
+	if [ ${#down[@]} = $parts ]; then
 		say "stack: the stack is down (make start)"
 	else
 		say "stack: down: ${down[*]}"
@@ -986,6 +1194,7 @@ stop() {
 	push_stop
 	redis_stop
 	pg_stop
+	rm -f "$RT/run/mode"
 }
 
 token() {
@@ -1020,7 +1229,7 @@ poller() {
 	touch "$RT/log/cron.log"
 	own "$APPUSER:$APPGROUP" "$RT/log/cron.log"
 	while :; do
-		as_app env APP_CONFIG="$RT/app.conf" "$BIN/cron/poll-jobs" \
+		as_app env APP_CONFIG="$RT/app.conf" "$XBIN/cron/poll-jobs" \
 		    >>"$RT/log/cron.log" 2>&1 </dev/null || true
 		sleep "$POLL_INTERVAL" &
 		pid=$!
@@ -1080,6 +1289,7 @@ restart) restart ;;
 check-config)
 	[ -s "$RT/app.conf" ] || die "no stack in $VAR: run make start first"
 	load_ports
+	bin_install
 	check_config "nothing would start"
 	say "stack: $RT/app.conf: ok"
 	;;

@@ -78,6 +78,28 @@ sub harness {
     });
 }
 
+# The stacks (VAR => its environment) and fakes this run started and has
+# not stopped: TERM, INT or HUP stops them, then the test programs
+# still running, before the harness exits.
+my (%stacks, %fakes);
+sub stop_stack {
+    my ($var) = @_;
+    my $env = delete $stacks{$var} or return;
+    system('env', map({ "$_=$env->{$_}" } sort keys %$env), 'scripts/stack.sh', 'stop');
+}
+for my $sig (qw(TERM INT HUP)) {
+    $SIG{$sig} = sub {
+        $SIG{$sig} = 'IGNORE';
+        print STDERR "# harness: SIG$sig: stopping the stacks it started\n";
+        stop_stack($_) for keys %stacks;
+        kill 'TERM', keys %fakes;
+        # The test programs it runs (its children; their own END blocks stop their stacks).
+        kill 'TERM', grep { (eval { local (@ARGV, $/) = ("/proc/$_/stat"); <> } // '') =~ /^\d+ \(.*\) \S (\d+)/ && $1 == $$ }
+            map { m{/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
+        exit 1;
+    };
+}
+
 my $agg = TAP::Parser::Aggregator->new;
 $agg->start;
 my $h = harness();
@@ -149,12 +171,14 @@ for my $p (@passes) {
     local $ENV{UPWORK_URL} = "http://127.0.0.1:$fake_port";
     local $ENV{UPWORK_CLIENT_ID} = 'upw-test-client';
     local $ENV{UPWORK_CLIENT_SECRET} = $secret;
+    $fakes{$fake_pid} = 1;
+    $stacks{$var} = { VAR => $var, PORT => $port, WEB => $p->{web} };
     print "# $p->{web}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
         print "# $p->{web}: the stack did not start; its logs:\n";
         system("tail -n 30 $var/log/*.log $var/rt/log/*.log 2>/dev/null | sed 's/^/#   /'");
         $agg->add("$p->{web}: stack start", fake_failure("the $p->{web} stack did not start"));
-        system("scripts/stack.sh", "stop");
+        stop_stack($var);
         stop_fake($fake_pid, $fake_out);
         next;
     }
@@ -165,7 +189,7 @@ for my $p (@passes) {
     local $ENV{CONTRACT_LOG} = "$var/contract";
     my $ih = harness(jobs => 4, rules => $rules);
     $ih->aggregate_tests($agg, map { [$_, "$label/" . (split m{/}, $_)[-1]] } @integration);
-    system("scripts/stack.sh", "stop");
+    stop_stack($var);
     stop_fake($fake_pid, $fake_out);
 
     # Workers exit cleanly on SIGTERM, so LeakSanitizer has run by now.
@@ -194,6 +218,7 @@ sub start_fake {
 
 sub stop_fake {
     my ($pid, $out) = @_;
+    delete $fakes{$pid};
     kill 'TERM', $pid;
     close $out;
 }

@@ -50,12 +50,47 @@ my @tables = split /\n/, psql(qq{
      WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname NOT IN $shared
      ORDER BY 1});
 ok(@tables >= 7, 'tenant tables found: ' . join(', ', @tables));
+# Issue 15: "sees 0 rows" proves nothing of an empty table.  So each
+# table's policies are checked themselves: every one compares the
+# table's tenant column with app_tenant() (NULL without a tenant, so no
+# row matches), for reading and writing, and none is permissive
+# otherwise; then rows of two tenants are made in every table that has
+# none, and the app role sees none of them.
+my %col = (tenants => 'id');
 for my $t (@tables) {
+    my $c = $col{$t} // 'tenant_id';
+    my $pol = psql("SELECT count(*) || '|' || count(*) FILTER (WHERE permissive = 'PERMISSIVE' AND cmd = 'ALL'"
+        . " AND roles = '{public}' AND qual = '($c = app_tenant())' AND with_check = '($c = app_tenant())')"
+        . " FROM pg_policies WHERE schemaname = 'public' AND tablename = '$t'");
+    my ($n, $good) = split /\|/, $pol;
+    ok($n >= 1 && $n == $good, "$t: every policy is $c = app_tenant(), for reading and writing ($pol)");
     my $total = psql("SELECT count(*) FROM $t");
     my $seen = psql_app("SELECT count(*) FROM $t");
-    # Tables other test files fill (or not) meanwhile; 50-upwork-oauth.t checks its own.
-    ok($total > 0 || $t =~ /^(proposals|proposal_history|ai_usage|ai_spend|ai_reservations|upwork_accounts|upwork_oauth_states|events|event_heads|poll_cooldowns)$/, "$t has rows ($total)");
-    is($seen, 0, "$t: the app role without a tenant sees 0 rows");
+    ok($total > 0 || $t =~ /^(proposals|proposal_history|ai_usage|ai_spend|ai_reservations|upwork_accounts|upwork_oauth_states|idempotency_keys|events|event_heads|poll_cooldowns)$/,
+        "$t has rows ($total)");
+    is($seen, 0, "$t: the app role without a tenant sees 0 of its $total rows");
+}
+# Rows of both tenants in the tables other files may leave empty
+# (reset_tenant() deletes them with the tenants).
+psql(<<"SQL");
+INSERT INTO users (tenant_id, id) VALUES ('$A', 'user_iso_a'), ('$B', 'user_iso_b') ON CONFLICT DO NOTHING;
+INSERT INTO proposals (tenant_id, user_id, job_id)
+  SELECT tenant_id, CASE tenant_id WHEN '$A' THEN 'user_iso_a' ELSE 'user_iso_b' END, min(id::text)::uuid
+  FROM jobs WHERE tenant_id IN ('$A', '$B') GROUP BY tenant_id;
+INSERT INTO upwork_oauth_states (tenant_id, nonce, user_id, expires_at)
+  VALUES ('$A', repeat('c', 32), 'user_iso_a', now() + interval '1 hour'), ('$B', repeat('d', 32), 'user_iso_b', now() + interval '1 hour');
+INSERT INTO ai_reservations (tenant_id, user_id, amount, expires_at)
+  VALUES ('$A', 'user_iso_a', 1, now() + interval '1 hour'), ('$B', 'user_iso_b', 1, now() + interval '1 hour');
+INSERT INTO idempotency_keys (tenant_id, user_id, method, path, key, fingerprint, locked_until, expires_at)
+  VALUES ('$A', 'user_iso_a', 'POST', '/api/x', 'k', 'f', now(), now() + interval '1 hour'),
+         ('$B', 'user_iso_b', 'POST', '/api/x', 'k', 'f', now(), now() + interval '1 hour');
+SQL
+for my $t (qw(proposals upwork_oauth_states ai_reservations idempotency_keys events event_heads poll_cooldowns)) {
+    my $both = psql("SELECT count(DISTINCT tenant_id) FROM $t WHERE tenant_id IN ('$A', '$B')");
+    is($both, 2, "$t: rows of both tenants seeded");
+    is(psql_app("SELECT count(*) FROM $t"), 0, "$t: the app role without a tenant sees none of them");
+    is(psql_app("BEGIN; SELECT set_config('app.tenant_id', '$A', true); SELECT count(DISTINCT tenant_id) || ':' || min(tenant_id)"
+        . " FROM $t; COMMIT;"), "$A\n1:$A", "$t: with tenant A, only A's");
 }
 is(psql_app("BEGIN; SELECT set_config('app.tenant_id', '$A', true); SELECT count(*) FROM jobs; COMMIT;"),
     "$A\n5", 'with the tenant set for the transaction it sees its 5 jobs');

@@ -71,6 +71,32 @@ test_keys(void)
 	    "a user namespace's: the user within the tenant");
 	req_free(&r);
 	mem_fcgi_free(&m);
+
+	/* Issue 15: a long scope is hashed, never cut into another's. */
+	{
+		char		 a[300], b[300];
+		struct cache_lookup lb;
+		struct buf	 gb = { 0 };
+
+		memset(a, 'o', 137);
+		a[137] = '/';
+		memset(a + 138, 'u', 128);
+		a[266] = '\0';
+		memcpy(b, a, sizeof(b));
+		b[265] = 'v';		/* another user, the same first 265 characters */
+		memset(&lk, 0, sizeof(lk));
+		memset(&lb, 0, sizeof(lb));
+		lookup_keys(&lk, NS_MINE, a, "k", &g);
+		lookup_keys(&lb, NS_MINE, b, "k", &gb);
+		ok(strcmp(lk.prefix, lb.prefix) != 0 && strcmp(lk.l1key, lb.l1key) != 0 &&
+		    strcmp(g.data, gb.data) != 0,
+		    "two 266-character user scopes differing in the last character: other keys");
+		ok(strncmp(lk.prefix, "c:{mine:#", 9) == 0 && strlen(lk.prefix) == 9 + 64 + 2 &&
+		    lk.prefix[strlen(lk.prefix) - 2] == '}',
+		    "named by # and the scope's SHA-256, the braces kept");
+		buf_free(&g);
+		buf_free(&gb);
+	}
 }
 
 static void
