@@ -212,6 +212,7 @@ precondition(struct req *r, const struct route *routes, size_t n,
 	struct buf		 body = { 0 };
 	char			 tag[CACHE_ETAG_MAX];
 	void			*qv = r->qv;
+	struct idem		*idem = r->idem;	/* the probe is not the answer */
 	uint64_t		 qset = r->qset;
 	size_t			 i, hlen = r->headers.len;
 	enum method		 m = r->method;
@@ -226,6 +227,7 @@ precondition(struct req *r, const struct route *routes, size_t n,
 	route_fits(get->pattern, r->path, r, 1);
 	r->method = METHOD_GET;
 	r->capture = &body;
+	r->idem = NULL;
 	r->qv = NULL;
 	if (get->query != NULL) {
 		r->qv = arena_alloc(&r->arena, get->query->size);
@@ -235,6 +237,7 @@ precondition(struct req *r, const struct route *routes, size_t n,
 	    get->query->nfields, r->qv, &r->qset) == 0)
 		get->handler(r);
 	r->capture = NULL;
+	r->idem = idem;
 	r->method = m;
 	r->qv = qv;
 	r->qset = qset;
@@ -356,10 +359,11 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 		return;
 	if (idem_begin(r) == -1)
 		return;
+	/* A replayed key answered above; a changed resource answers 412 (kept too). */
 	if ((r->method & (METHOD_PUT | METHOD_PATCH | METHOD_DELETE)) &&
 	    (condition = req_header(r, "HTTP_IF_MATCH")) != NULL &&
 	    precondition(r, routes, n, rt, condition) == -1) {
-		idem_end(r);	/* the 412 is the key's first answer */
+		idem_end(r);
 		return;
 	}
 	rt->handler(r);
