@@ -770,11 +770,14 @@ void	 upwork_details_free(struct upwork_details *);
  * upwork_rate_per_day per UTC day.  One Lua script reserves the next
  * slot atomically, on Redis's clock; the caller then sleeps until its
  * slot, so processes queue fairly without polling.  State lives in
- * Redis: a restarted process starts where the others are.
+ * Redis: a restarted process starts where the others are.  Without
+ * Redis (redis_enabled() 0) the same scheduler is a PostgreSQL function,
+ * upwork_rl_hit(), and the hand poll's cooldown a table.
  */
 int	 upwork_rl_take(struct redis *, const char *, int, double,
 	    struct upwork_err *);
 int	 upwork_rl_pause(struct redis *, const char *, long long);
+long long upwork_poll_cooldown(struct redis *, const char *, int);
 const char *upwork_rl_script(void);
 
 /*

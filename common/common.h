@@ -300,6 +300,7 @@ enum err {
 	ERR_BAD_GATEWAY,
 	ERR_UNAVAILABLE,
 	ERR_GATEWAY_TIMEOUT,
+	ERR_PRECONDITION_FAILED,
 	ERR__PLATFORM		/* a library's own errors start here */
 };
 struct err_info {
@@ -479,6 +480,13 @@ struct redisReply;
 struct redis {
 	struct redisContext	*ctx;
 	double			 down_until;
+	/*
+	 * With no Redis configured (redis_enabled() 0), the connection
+	 * that holds what Redis would: rate limits, events, limiters.  The
+	 * program's own (app_init(), cron_init()); NULL: none, and those
+	 * calls fail as they would with Redis down.
+	 */
+	struct db		*pg;
 };
 struct redis_script {
 	const char	*lua;
@@ -490,6 +498,7 @@ struct redisReply *redis_script(struct redis *, struct redis_script *, int, int,
 void	 redis_fail(struct redis *);
 int	 redis_ping(struct redis *, double *);
 void	 redis_close(struct redis *);
+int	 redis_enabled(void);
 
 /*
  * events.c -- realtime events: one envelope, published through Redis.
@@ -511,6 +520,29 @@ void	 redis_close(struct redis *);
 #define EVENTS_DATA_MAX		(64 * 1024)
 int	 events_publish(struct redis *, const char *, const char *, const char *,
 	    const char *, char *, size_t);
+/*
+ * Reading back: the events after an id that one user may see, from the
+ * Redis stream or, without Redis, the events table; the types that
+ * start with one of skip[] are left out (a program's topics).
+ */
+#define EVENTS_SKIP_MAX		4
+struct events_filter {
+	const char	*skip[EVENTS_SKIP_MAX];	/* type prefixes, [a-z:_] */
+	size_t		 nskip;
+};
+struct events_after {
+	unsigned long long	ms, seq;	/* 0-0: from the first */
+};
+struct events_page {
+	struct buf	json;		/* envelopes, comma-separated */
+	char		last[48];	/* the last id in json, "" if none */
+	int		count;
+	int		more;		/* more events follow */
+};
+int	 events_parse_id(const char *, struct events_after *);
+int	 events_recent(struct redis *, const char *, const char *,
+	    const struct events_after *, const struct events_filter *, int,
+	    struct events_page *);
 
 /*
  * The application: what a worker sets up once and every request shares.
@@ -567,6 +599,12 @@ struct req {
 	const char	*code;
 	const char	*cache;		/* X-Cache of the response, for the log */
 	double		 t0;
+	/*
+	 * Set while the dispatcher runs the GET of a resource to evaluate
+	 * an If-Match (dispatch.c): the response's body goes here and its
+	 * status to status, nothing to the client.
+	 */
+	struct buf	*capture;
 };
 int	 req_init(struct req *, struct app *, FCGX_Request *);
 void	 req_free(struct req *);
@@ -767,6 +805,14 @@ enum cache_result cache_get_ex(struct req *, int, const char *, unsigned int,
 	    struct buf *, struct cache_lookup *);
 void	 cache_put(struct req *, struct cache_lookup *, const char *, size_t);
 const char *cache_scope(struct req *, int);
+/*
+ * Conditional requests: a success body's strong ETag (the SHA-256 of
+ * the body, whatever the mode), and whether an If-None-Match or
+ * If-Match list names it (reply.c answers 304; dispatch.c 412).
+ */
+#define CACHE_ETAG_MAX	32
+void	 cache_etag(const char *, size_t, char *);
+int	 cache_etag_listed(const char *, const char *, int);
 int	 cache_invalidate(struct redis *, int, const char *);
 const struct cache_stats *cache_get_stats(void);
 void	 cache_log_stats(void);

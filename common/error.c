@@ -26,6 +26,8 @@ static const struct err_info errors[ERR__PLATFORM] = {
 	    "Service temporarily unavailable" },
 	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
 	    "Upstream service timed out" },
+	[ERR_PRECONDITION_FAILED] = { 412, "precondition_failed",
+	    "Precondition failed" },
 };
 
 /* A program's own errors, ERR__PLATFORM and up (platform_register()). */
@@ -95,6 +97,7 @@ http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
