@@ -758,6 +758,13 @@ mode_env_names() {
 	{ env | grep -E '^(APP_[A-Z0-9_]+|ASAN_OPTIONS|UBSAN_OPTIONS)=' | grep -v '^APP_CONFIG=' | cut -d= -f1 || true; } | sort -u
 }
 
+# The same CORS allow-list as the workers' (workers_start), in the
+# environment mode_env_names lists.
+mode_env_init() {
+	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
+	    export APP_CORS_ORIGINS="http://127.0.0.1:$PORT,http://localhost:$PORT"
+}
+
 # lighttpd with mod_cgi: each route rewritten to its program in
 # RT/www/cgi-bin/ (copied there by shared_install), which mod_cgi runs; the
 # program reads the original path from REQUEST_URI.
@@ -959,6 +966,7 @@ start() {
 	fi
 	conf_files
 	bin_install
+	[ "$MODE" = fcgi ] || mode_env_init
 	check_config "nothing was started"
 	# The port before anything: a start that cannot end well does not begin.
 	if ! pid_alive "$RT/run/lighttpd.pid" && ! pid_alive "$RT/run/apache.pid" &&
@@ -1039,6 +1047,7 @@ restart() {
 	[ "$FAKE_LLM" = 1 ] && app_conf_fake
 	conf_files
 	bin_install
+	[ "$MODE" = fcgi ] || mode_env_init
 	check_config "nothing was restarted"
 	[ "$FAKE_LLM" = 1 ] && fake_llm_start
 	stack_env
