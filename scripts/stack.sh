@@ -491,12 +491,23 @@ random_page_cost = 1.1
 synchronous_commit = off
 log_min_duration_statement = 1000
 EOF
+		# The programs' role by OS identity too, over the socket: the app
+		# user (and root, for the tests and tools) is upwork_app without
+		# a password exchange, the cheapest connection a CGI request
+		# can open (scripts/bench-cgi.sh measures it); the password in
+		# db_conninfo is only asked for over TCP.
 		cat >"$RT/pg/pg_hba.conf" <<EOF
-# Written by scripts/stack.sh: the superuser by OS identity, everyone else by password.
+# Written by scripts/stack.sh: the superuser and the programs' role by OS identity, everyone else by password.
 local   all   $PGOS                   peer
+local   all   upwork_app              peer map=app
 local   all   all                     scram-sha-256
 host    all   all   127.0.0.1/32      scram-sha-256
 EOF
+		{
+			echo "# Written by scripts/stack.sh: who may be upwork_app by OS identity."
+			echo "app   $APPUSER   upwork_app"
+			[ $IS_ROOT = 0 ] || echo "app   root   upwork_app"
+		} >"$RT/pg/pg_ident.conf"
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1; then
 		STARTED+=(pg)
