@@ -1,4 +1,7 @@
 /* agent.c: the product's registration with the platform, as data (its knobs, rate-limit classes, cache namespaces, errors), the checks of its own knobs, and the start of its programs. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,17 +235,56 @@ const struct platform_ext agent_platform = {
 };
 
 /* Predicate: host is this machine. */
-static int
-loopback(const char *host)
+/*
+ * Predicate: host, as a URL names it ("[::1]" in brackets), is this
+ * machine: localhost, an IPv4 literal in 127.0.0.0/8 (four decimal
+ * parts, as inet_pton(3) reads them) or ::1.  A name that merely
+ * begins with "127." (127.attacker.example) is not.
+ */
+int
+agent_host_loopback(const char *host)
 {
-	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-	    strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	char		 v6[INET6_ADDRSTRLEN + 2];
+	size_t		 n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n < sizeof(v6) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(v6, host + 1, n - 2);
+		v6[n - 2] = '\0';
+		host = v6;
+	}
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* Predicate: url parses and its host is this machine (agent_host_loopback()). */
+int
+agent_url_loopback(const char *url)
+{
+	CURLU	*u = curl_url();
+	char	*host = NULL;
+	int	 yes;
+
+	if (u == NULL)
+		oom();
+	yes = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    agent_host_loopback(host);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return yes;
 }
 
 /*
- * An Upwork URL: absolute http or https, with a host.  Plain http goes
- * only to this machine (a fake, a tunnel) without a warning: OAuth
- * codes and tokens travel in these requests.
+ * An Upwork URL: absolute https, with a host.  Plain http goes only to
+ * this machine (a fake, a tunnel): OAuth codes and tokens travel in
+ * these requests, and the client refuses anything else at call time
+ * too.  The redirect URI (path_end set) is the API's own, where Upwork
+ * sends the browser: plain http there is only warned about.
  */
 static int
 check_upwork_url(const char *key, const char *url, const char *path_end)
@@ -261,7 +303,12 @@ check_upwork_url(const char *key, const char *url, const char *path_end)
 	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
 		config_error(key, "\"%s\" is not an http or https URL", url);
 		rc = -1;
-	} else if (strcmp(scheme, "http") == 0 && !loopback(host))
+	} else if (strcmp(scheme, "http") == 0 && !agent_host_loopback(host) &&
+	    path_end == NULL) {
+		config_error(key, "\"%s\": plain http to another host than this "
+		    "machine (the tokens would travel in clear): use https", url);
+		rc = -1;
+	} else if (strcmp(scheme, "http") == 0 && !agent_host_loopback(host))
 		config_warn(key, "%s: plain http to another host: the tokens "
 		    "travel in clear", url);
 	else if (path_end != NULL && ((n = strlen(path)) < (m = strlen(path_end)) ||

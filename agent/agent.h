@@ -92,6 +92,8 @@ struct agent_config {
 extern struct agent_config agent_cfg;
 extern const struct platform_ext agent_platform;
 int	 agent_config_check(void);
+int	 agent_host_loopback(const char *);
+int	 agent_url_loopback(const char *);
 int	 agent_main(const char *, const struct route *, size_t,
 	    int (*)(struct app *));
 int	 agent_cron_init(struct cron *, const char *, int, char **,
@@ -768,11 +770,14 @@ void	 upwork_details_free(struct upwork_details *);
  * upwork_rate_per_day per UTC day.  One Lua script reserves the next
  * slot atomically, on Redis's clock; the caller then sleeps until its
  * slot, so processes queue fairly without polling.  State lives in
- * Redis: a restarted process starts where the others are.
+ * Redis: a restarted process starts where the others are.  Without
+ * Redis (redis_enabled() 0) the same scheduler is a PostgreSQL function,
+ * upwork_rl_hit(), and the hand poll's cooldown a table.
  */
 int	 upwork_rl_take(struct redis *, const char *, int, double,
 	    struct upwork_err *);
 int	 upwork_rl_pause(struct redis *, const char *, long long);
+long long upwork_poll_cooldown(struct redis *, const char *, int);
 const char *upwork_rl_script(void);
 
 /*
@@ -832,8 +837,8 @@ int	 upwork_submit_proposal(struct upwork *, const struct upwork_proposal *,
  */
 #define UPWORK_STATE_MAX	1024
 struct upwork_state {
-	char		tenant[136];
-	char		user[129];
+	char		tenant[TENANT_ID_SIZE];
+	char		user[USER_ID_SIZE];
 	char		nonce[33];
 	long long	expires;
 };

@@ -357,14 +357,6 @@ parse_body(struct xfer *x)
 	json_object_put(obj);
 }
 
-/* Predicate: host is this machine (plain http to it is allowed). */
-static int
-host_loopback(const char *h)
-{
-	return strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 ||
-	    strcmp(h, "[::1]") == 0 || strcmp(h, "::1") == 0;
-}
-
 /*
  * Predicate for llm_base_url: an absolute http or https URL with a
  * host, no credentials, no query or fragment.  Whether plain http is
@@ -413,7 +405,7 @@ url_protocols(const char *url, const char **protocols)
 		rc = -1;
 	else if (strcmp(scheme, "https") == 0)
 		*protocols = "https";
-	else if (agent_cfg.llm_allow_http || host_loopback(host))
+	else if (agent_cfg.llm_allow_http || agent_host_loopback(host))
 		*protocols = "http,https";
 	else
 		rc = -1;

@@ -161,7 +161,9 @@ perform(struct upwork *up, const char *url, const char *ctype, const char *body,
 	    (long)agent_cfg.upwork_connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)agent_cfg.upwork_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Plain http only to this machine (the tests' fake): tokens travel here. */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
+	    agent_url_loopback(url) ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

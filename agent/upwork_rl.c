@@ -1,6 +1,7 @@
-/* upwork_rl.c: the Upwork rate limit shared by every process through Redis: evenly spaced slots per second, a cap per UTC day, and pauses after Upwork's 429. */
+/* upwork_rl.c: the Upwork rate limit shared by every process through Redis (or PostgreSQL without it): evenly spaced slots per second, a cap per UTC day, pauses after Upwork's 429, the hand poll's cooldown. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -53,54 +54,132 @@ upwork_rl_script(void)
 	return rl_lua.lua;
 }
 
+/* --- without Redis: PostgreSQL ------------------------------------------ */
+
+/*
+ * The same scheduler in PostgreSQL (sql/0008, upwork_rl_hit()): the
+ * key's row locked, then the clock read.  A caller may hold a
+ * transaction open across its Upwork call (a row lock while a proposal
+ * is submitted), and the limiter's row must not wait for its commit:
+ * then the limiter goes through a connection of its own, opened on
+ * first need.
+ */
+static const char take_pg_sql[] =
+    "SELECT ok, wait_ms, used FROM upwork_rl_hit($1, $2::bigint, $3::int,"
+    " $4::int, $5::bigint, $6::bigint)";
+
+static struct db	own_db;
+
+/* One call of upwork_rl_hit(): 0 with ok, wait and used, or -1. */
+static int
+take_pg(struct redis *rd, const char *const params[6], int *ok,
+    long long *ms, long long *used)
+{
+	struct db	*db = rd->pg;
+	struct db_query	 q = { take_pg_sql, 6, params };
+	PGresult	*res;
+	enum err	 e;
+
+	if (db == NULL || db->tx_state != DB_TX_NONE)
+		db = &own_db;
+	if (db_batch(db, NULL, NULL, &q, 1, &res, &e, NULL) == -1)
+		return -1;
+	*ok = *PQgetvalue(res, 0, 0) == 't';
+	*ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	*used = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* --- with Redis ------------------------------------------------------------ */
+
+/* One run of the script (args as rl_lua says): 0 with ok, wait and used, or -1. */
+static int
+take_redis(struct redis *rd, const char *key, const char *const argv[5],
+    int nargs, int *ok, long long *ms, long long *used, struct buf *why)
+{
+	struct redisReply	*reply;
+	struct buf		 k1 = { 0 }, k2 = { 0 };
+	const char		*args[7];
+	int			 i, rc = -1;
+
+	buf_printf(&k1, "upw:upwork:{%s}:next", key);
+	buf_printf(&k2, "upw:upwork:{%s}:day", key);
+	args[0] = k1.data;
+	args[1] = k2.data;
+	for (i = 0; i < nargs; i++)
+		args[2 + i] = argv[i];
+	reply = redis_script(rd, &rl_lua, 2, 2 + nargs, args, NULL);
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 3) {
+		buf_puts(why, reply != NULL && reply->type == REDIS_REPLY_ERROR ?
+		    reply->str : "is unreachable");
+		goto out;
+	}
+	*ok = reply->element[0]->integer == 1;
+	*ms = reply->element[1]->integer;
+	*used = reply->element[2]->integer;
+	rc = 0;
+out:
+	freeReplyObject(reply);
+	buf_free(&k1);
+	buf_free(&k2);
+	return rc;
+}
+
 /*
  * Take one request slot for key (the API key), sleeping until it comes.
  * deadline is a now_ms() time past which the caller will not wait (0:
  * upwork_rate_wait_ms from now, which also bounds any deadline).
  * Returns 0 once the caller may send, or -1 with e saying why not: the
- * day's cap, no slot in time, or Redis unreachable (the limit cannot be
- * kept, so nothing is sent).
+ * day's cap, no slot in time, or the store (Redis, or PostgreSQL
+ * without it) unreachable (the limit cannot be kept, so nothing is
+ * sent).
  */
 int
 upwork_rl_take(struct redis *rd, const char *key, int reserve, double deadline,
     struct upwork_err *e)
 {
-	struct redisReply	*reply;
-	struct buf		 k1 = { 0 }, k2 = { 0 };
-	const char		*args[7];
-	char			 interval[24], cap[24], res[24], wait[24];
-	double			 now = now_ms(), max_wait = agent_cfg.upwork_rate_wait_ms;
-	long long		 ms, used;
-	int			 rc = -1;
+	struct buf	 why = { 0 };
+	const char	*args[6];
+	char		 interval[24], cap[24], res[24], wait[24];
+	double		 now = now_ms(), max_wait = agent_cfg.upwork_rate_wait_ms;
+	long long	 ms, used;
+	int		 ok, rc = -1;
 
 	if (deadline > 0 && deadline - now < max_wait)
 		max_wait = deadline - now;
 	if (max_wait < 0)
 		max_wait = 0;
-	buf_printf(&k1, "upw:upwork:{%s}:next", key);
-	buf_printf(&k2, "upw:upwork:{%s}:day", key);
 	snprintf(interval, sizeof(interval), "%d", 1000 / agent_cfg.upwork_rate_per_sec);
 	snprintf(cap, sizeof(cap), "%d", agent_cfg.upwork_rate_per_day);
 	snprintf(res, sizeof(res), "%d", reserve);
 	snprintf(wait, sizeof(wait), "%.0f", max_wait);
-	args[0] = k1.data;
-	args[1] = k2.data;
-	args[2] = "take";
-	args[3] = interval;
-	args[4] = cap;
-	args[5] = res;
-	args[6] = wait;
-	reply = redis_script(rd, &rl_lua, 2, 7, args, NULL);
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 3) {
-		upwork_fail(e, UPW_BUDGET, 0, "the Upwork rate limit cannot be "
-		    "kept: Redis %s", reply != NULL && reply->type ==
-		    REDIS_REPLY_ERROR ? reply->str : "is unreachable");
-		goto out;
+	if (!redis_enabled()) {
+		args[0] = key;
+		args[1] = interval;
+		args[2] = cap;
+		args[3] = res;
+		args[4] = wait;
+		args[5] = NULL;		/* take, not pause */
+		if (take_pg(rd, args, &ok, &ms, &used) == -1) {
+			upwork_fail(e, UPW_BUDGET, 0, "the Upwork rate limit cannot "
+			    "be kept: the database is unreachable");
+			goto out;
+		}
+	} else {
+		args[0] = "take";
+		args[1] = interval;
+		args[2] = cap;
+		args[3] = res;
+		args[4] = wait;
+		if (take_redis(rd, key, args, 5, &ok, &ms, &used, &why) == -1) {
+			upwork_fail(e, UPW_BUDGET, 0, "the Upwork rate limit cannot "
+			    "be kept: Redis %s", why.data);
+			goto out;
+		}
 	}
-	ms = reply->element[1]->integer;
-	used = reply->element[2]->integer;
-	if (reply->element[0]->integer == 1) {
+	if (ok) {
 		sleep_ms(ms);
 		rc = 0;
 	} else if (ms < 0)
@@ -113,9 +192,7 @@ upwork_rl_take(struct redis *rd, const char *key, int reserve, double deadline,
 		e->retry_after_ms = ms;
 	}
 out:
-	freeReplyObject(reply);
-	buf_free(&k1);
-	buf_free(&k2);
+	buf_free(&why);
 	return rc;
 }
 
@@ -126,23 +203,81 @@ out:
 int
 upwork_rl_pause(struct redis *rd, const char *key, long long ms)
 {
-	struct redisReply	*reply;
-	struct buf		 k1 = { 0 }, k2 = { 0 };
-	const char		*args[4];
-	char			 pause[24];
-	int			 rc;
+	struct buf	 why = { 0 };
+	const char	*args[6];
+	char		 pause[24];
+	long long	 wait, used;
+	int		 ok, rc;
 
-	buf_printf(&k1, "upw:upwork:{%s}:next", key);
-	buf_printf(&k2, "upw:upwork:{%s}:day", key);
 	snprintf(pause, sizeof(pause), "%lld", ms);
-	args[0] = k1.data;
-	args[1] = k2.data;
-	args[2] = "pause";
-	args[3] = pause;
-	reply = redis_script(rd, &rl_lua, 2, 4, args, NULL);
-	rc = reply != NULL && reply->type == REDIS_REPLY_ARRAY ? 0 : -1;
-	freeReplyObject(reply);
-	buf_free(&k1);
-	buf_free(&k2);
+	if (!redis_enabled()) {
+		args[0] = key;
+		args[1] = args[2] = args[3] = args[4] = "0";
+		args[5] = pause;
+		return take_pg(rd, args, &ok, &wait, &used);
+	}
+	args[0] = "pause";
+	args[1] = pause;
+	rc = take_redis(rd, key, args, 2, &ok, &wait, &used, &why);
+	buf_free(&why);
 	return rc;
+}
+
+/*
+ * The cooldown of a tenant's poll by hand (POST /api/upwork/poll):
+ * returns the seconds before tenant may poll again, or 0, and then the
+ * cooldown of seconds starts now.  When the store fails, 0: the shared
+ * rate limit still bounds what reaches Upwork.
+ */
+static const char cooldown_pg_sql[] =
+    "WITH took AS (INSERT INTO poll_cooldowns AS p (tenant_id, until)"
+    " VALUES (app_tenant(), now() + $1::int * interval '1 second')"
+    " ON CONFLICT (tenant_id) DO UPDATE SET until = EXCLUDED.until"
+    " WHERE p.until <= now() RETURNING 1)"
+    " SELECT CASE WHEN EXISTS (SELECT FROM took) THEN 0 ELSE greatest(1,"
+    " ceil(extract(epoch FROM (SELECT until FROM poll_cooldowns) - now())))"
+    " END::bigint";
+
+long long
+upwork_poll_cooldown(struct redis *rd, const char *tenant, int seconds)
+{
+	struct redisContext	*c;
+	redisReply		*reply;
+	long long		 wait = 0;
+
+	if (seconds <= 0)
+		return 0;
+	if (!redis_enabled()) {
+		char		 s[16];
+		const char	*params[1] = { s };
+		struct db_query	 q = { cooldown_pg_sql, 1, params };
+		PGresult	*res;
+		enum err	 e;
+
+		snprintf(s, sizeof(s), "%d", seconds);
+		if (rd->pg == NULL || db_batch(rd->pg, tenant, NULL, &q, 1, &res,
+		    &e, NULL) == -1)
+			return 0;
+		wait = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		return wait;
+	}
+	if ((c = redis_get(rd)) == NULL)
+		return 0;
+	reply = redisCommand(c, "SET upw:pollcd:{%s} 1 NX EX %d", tenant, seconds);
+	if (reply == NULL) {
+		redis_fail(rd);
+		return 0;
+	}
+	if (reply->type == REDIS_REPLY_NIL) {
+		freeReplyObject(reply);
+		if ((reply = redisCommand(c, "TTL upw:pollcd:{%s}", tenant)) == NULL) {
+			redis_fail(rd);
+			return 0;
+		}
+		wait = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 ?
+		    reply->integer : 1;
+	}
+	freeReplyObject(reply);
+	return wait;
 }

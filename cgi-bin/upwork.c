@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <hiredis/hiredis.h>
-
 #include "agent.h"
 
 struct connect_q {
@@ -287,41 +285,6 @@ upwork_disconnect(struct req *r)
 	PQclear(res);
 }
 
-/*
- * Seconds before this tenant may poll by hand again, or 0 (and the
- * cooldown starts now).  Without Redis there is no waiting here: the
- * shared Upwork rate limit then refuses every call anyway.
- */
-static long long
-poll_cooldown(struct req *r)
-{
-	struct redisContext	*c;
-	redisReply		*reply;
-	long long		 wait = 0;
-
-	if (agent_cfg.upwork_poll_cooldown_s <= 0 ||
-	    (c = redis_get(&r->app->redis)) == NULL)
-		return 0;
-	reply = redisCommand(c, "SET upw:pollcd:{%s} 1 NX EX %d",
-	    r->auth.tenant_id, agent_cfg.upwork_poll_cooldown_s);
-	if (reply == NULL) {
-		redis_fail(&r->app->redis);
-		return 0;
-	}
-	if (reply->type == REDIS_REPLY_NIL) {
-		freeReplyObject(reply);
-		if ((reply = redisCommand(c, "TTL upw:pollcd:{%s}",
-		    r->auth.tenant_id)) == NULL) {
-			redis_fail(&r->app->redis);
-			return 0;
-		}
-		wait = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 ?
-		    reply->integer : 1;
-	}
-	freeReplyObject(reply);
-	return wait;
-}
-
 /* Run the tenant's saved searches now, as poll-jobs does, within upwork_request_budget_ms. */
 static void
 upwork_poll(struct req *r)
@@ -332,7 +295,8 @@ upwork_poll(struct req *r)
 	long long		 wait;
 
 	/* The shared Upwork key is every tenant's: one poll a tenant a while. */
-	if ((wait = poll_cooldown(r)) > 0) {
+	if ((wait = upwork_poll_cooldown(&r->app->redis, r->auth.tenant_id,
+	    agent_cfg.upwork_poll_cooldown_s)) > 0) {
 		http_header(r, "Retry-After", "%lld", wait);
 		http_error(r, ERR_RATE_LIMITED, "this tenant was polled less than "
 		    "%d seconds ago; the poller runs on its own every few minutes",
@@ -360,12 +324,14 @@ upwork_poll(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ "/api/upwork/connect", METHOD_GET, upwork_connect, 0, RL_DEFAULT,
-	    &connect_query },
-	{ "/api/upwork/callback", METHOD_GET, upwork_callback, 0, RL_UPWORK,
-	    &callback_query },
+	/* Connecting and disconnecting change the whole tenant: admins only. */
+	{ "/api/upwork/connect", METHOD_GET, upwork_connect, ROUTE_ADMIN,
+	    RL_DEFAULT, &connect_query },
+	{ "/api/upwork/callback", METHOD_GET, upwork_callback, ROUTE_ADMIN,
+	    RL_UPWORK, &callback_query },
 	{ "/api/upwork/status", METHOD_GET, upwork_status, 0, RL_DEFAULT, NULL },
-	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect, 0, RL_DEFAULT, NULL },
+	{ "/api/upwork/connection", METHOD_DELETE, upwork_disconnect,
+	    ROUTE_ADMIN, RL_DEFAULT, NULL },
 	{ "/api/upwork/poll", METHOD_POST, upwork_poll, 0, RL_UPWORK, NULL },
 };
 

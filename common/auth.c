@@ -264,18 +264,33 @@ segment_json(const char *seg, size_t len)
 	return obj;
 }
 
-/* A NumericDate claim: absent (0), a number (1), or anything else (-1). */
+/*
+ * The largest NumericDate taken, 9999-12-31T23:59:59Z: beyond it (and
+ * below 0) a claim cannot be a time_t everywhere, and converting such a
+ * double is undefined behaviour.
+ */
+#define NUMERICDATE_MAX	253402300799.0
+
+/*
+ * A NumericDate claim: absent (0), a number of seconds from 0 to
+ * NUMERICDATE_MAX (1), or anything else (-1): a string, a negative
+ * number, 1e300.
+ */
 static int
 claim_time(json_object *claims, const char *key, double *out)
 {
 	json_object	*v;
+	double		 t;
 
 	if (!json_object_object_get_ex(claims, key, &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_int) &&
 	    !json_object_is_type(v, json_type_double))
 		return -1;
-	*out = json_object_get_double(v);
+	t = json_object_get_double(v);
+	if (!(t >= 0 && t <= NUMERICDATE_MAX))	/* NaN too */
+		return -1;
+	*out = t;
 	return 1;
 }
 
@@ -321,6 +336,37 @@ in_list(const char *list, const char *s)
 }
 
 /*
+ * The organisation and its role of a Clerk session token.  Version 2
+ * ("v":2, or any token carrying "o") has them in o.id and o.rol and
+ * nowhere else: a v2 token without o.id is personal, whatever org_id
+ * says.  Version 1 has org_id and org_role.  Either may be NULL.
+ */
+static void
+claims_org(json_object *claims, const char **org, const char **role)
+{
+	json_object	*v, *o = NULL;
+	int		 v2;
+
+	v2 = json_object_object_get_ex(claims, "v", &v) &&
+	    json_object_is_type(v, json_type_int) && json_object_get_int(v) >= 2;
+	if (json_object_object_get_ex(claims, "o", &o) &&
+	    json_object_is_type(o, json_type_object))
+		v2 = 1;
+	else
+		o = NULL;
+	*org = *role = NULL;
+	if (v2) {
+		if (o != NULL) {
+			*org = jstr(o, "id");
+			*role = jstr(o, "rol");
+		}
+		return;
+	}
+	*org = jstr(claims, "org_id");
+	*role = jstr(claims, "org_role");
+}
+
+/*
  * The tenant of a principal: the organisation when there is one, else
  * a personal tenant derived from the user id.  Returns -1 if the ids
  * are not acceptable identifiers, or if the organisation claims a name
@@ -354,10 +400,10 @@ int
 auth_verify(struct auth_keys *k, const struct config *c, const char *token,
     time_t now, struct principal *p, const char **why)
 {
-	const char		*dot1, *dot2, *alg, *sub, *org = NULL, *s;
+	const char		*dot1, *dot2, *alg, *sub, *org, *role, *s;
 	const char		*want = k->alg == AUTH_HS256 ? "HS256" : "RS256";
 	const struct auth_key	*key;
-	json_object		*hdr = NULL, *claims = NULL, *o;
+	json_object		*hdr = NULL, *claims = NULL;
 	jwt_t			*jwt = NULL;
 	double			 t, leeway = c->jwt_leeway;
 	size_t			 len = strlen(token);
@@ -374,6 +420,10 @@ auth_verify(struct auth_keys *k, const struct config *c, const char *token,
 		goto out;
 	*why = "token algorithm not accepted";
 	if ((alg = jstr(hdr, "alg")) == NULL || strcmp(alg, want) != 0)
+		goto out;
+	/* RFC 7515 4.1.11: no extension is understood, so none may be critical. */
+	*why = "token has a critical header";
+	if (json_object_object_get_ex(hdr, "crit", NULL))
 		goto out;
 	*why = "missing signature";
 	if (dot2[1] == '\0')
@@ -422,17 +472,13 @@ auth_verify(struct auth_keys *k, const struct config *c, const char *token,
 	*why = "token has no valid sub";
 	if ((sub = jstr(claims, "sub")) == NULL || !ident_valid(sub, strlen(sub)))
 		goto out;
-	/* Clerk session tokens v2 carry the organisation in o.id, v1 in org_id. */
-	if (json_object_object_get_ex(claims, "o", &o) &&
-	    json_object_is_type(o, json_type_object))
-		org = jstr(o, "id");
-	if (org == NULL)
-		org = jstr(claims, "org_id");
+	claims_org(claims, &org, &role);
 	*why = "token has an invalid organisation";
 	if (auth_tenant_for(sub, org, p->tenant_id, sizeof(p->tenant_id)) == -1)
 		goto out;
 	snprintf(p->user_id, sizeof(p->user_id), "%s", sub);
 	p->personal = org == NULL || *org == '\0';
+	p->admin = p->personal || (role != NULL && in_list(c->jwt_admin_roles, role));
 	*why = NULL;
 	rc = 0;
 out:

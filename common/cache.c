@@ -1,4 +1,4 @@
-/* cache.c: two-layer cache: a bounded LRU in each worker (L1) over Redis (L2), invalidated by generation counters, never by KEYS. */
+/* cache.c: two-layer cache: a bounded LRU in each worker (L1) over Redis (L2, off without Redis), invalidated by generation counters, never by KEYS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,10 @@
  * "c:{<ns>:<scope>}:<gen>:<sha1 of the canonical key>".  Invalidating
  * the pair is one INCR: the old entries are never read again and expire
  * on their own.  The braces keep a pair's keys on one Redis Cluster
- * slot.
+ * slot.  A scope longer than SCOPE_KEY_MAX (a user scope of long ids
+ * reaches 266 characters) is named by "#" and its SHA-256 in hex
+ * instead: a key is never cut, so two scopes never share one ('#' is
+ * not a character of ids).
  *
  * L1 holds recent values in the worker's memory for cache_l1_ttl_ms,
  * without asking Redis: its staleness after a write elsewhere is bounded
@@ -222,6 +225,26 @@ l1_drop_scope(const char *prefix)
 	}
 }
 
+#define SCOPE_KEY_MAX	100
+
+/* The scope as the keys name it (see the top of this file). */
+static void
+scope_key(const char *scope, char out[SCOPE_KEY_MAX + 1])
+{
+	unsigned char	d[SHA256_DIGEST_LENGTH];
+	size_t		n = strlen(scope);
+	int		i;
+
+	if (n <= SCOPE_KEY_MAX) {
+		memcpy(out, scope, n + 1);
+		return;
+	}
+	SHA256((const unsigned char *)scope, n, d);
+	out[0] = '#';
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02x", d[i]);
+}
+
 /* SHA-1 of the canonical form of a key, in hex: keys of bounded length. */
 static void
 key_digest(const char *key, char out[41])
@@ -240,11 +263,12 @@ key_digest(const char *key, char out[41])
  * generation's own key into gkey.
  */
 static void
-lookup_keys(struct cache_lookup *lk, int ns, const char *scope,
+lookup_keys(struct cache_lookup *lk, int ns, const char *full_scope,
     const char *key, struct buf *gkey)
 {
-	char	digest[41];
+	char	digest[41], scope[SCOPE_KEY_MAX + 1];
 
+	scope_key(full_scope, scope);
 	key_digest(key, digest);
 	snprintf(lk->l1key, sizeof(lk->l1key), "%s|%s|%s", ns_def[ns].name, scope,
 	    digest);
@@ -358,13 +382,20 @@ cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
 	}
 	lk->l1 = ns_def[ns].l1 && !(flags & CACHE_NO_L1);
 	if (!cfg.cache_enabled || client_no_cache(r) ||
-	    redis_get(&r->app->redis) == NULL)
+	    (!lk->l1 && !redis_enabled()) ||
+	    (redis_enabled() && redis_get(&r->app->redis) == NULL))
 		return finish(r, lk, CACHE_BYPASS);
 	lookup_keys(lk, ns, cache_scope(r, ns), key, &gkey);
 	if (lk->l1 && (e = l1_get(lk->l1key)) != NULL) {
 		buf_free(&gkey);
 		buf_append(out, e->val, e->vlen);
 		return finish(r, lk, CACHE_HIT_L1);
+	}
+	if (!redis_enabled()) {
+		/* No L2: L1 alone, filled by this worker (cache_put()). */
+		buf_free(&gkey);
+		lk->fill = 1;
+		return finish(r, lk, CACHE_MISS);
 	}
 
 	snprintf(lockms, sizeof(lockms), "%d", cfg.cache_wait_ms * 5 + 1000);
@@ -429,6 +460,10 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
 	char			 ttl[16];
 	int			 i;
 
+	if (lk->fill && lk->l1 && !redis_enabled()) {
+		l1_put(lk->l1key, val, len);
+		return;
+	}
 	if (!lk->fill || (c = redis_get(&r->app->redis)) == NULL)
 		return;
 	buf_printf(&vkey, "%s%s%s", lk->prefix, lk->gen, lk->suffix);
@@ -458,17 +493,20 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
  * redis_timeout_ms.
  */
 int
-cache_invalidate(struct redis *rd, int ns, const char *scope)
+cache_invalidate(struct redis *rd, int ns, const char *full_scope)
 {
 	redisReply	*reply = NULL;
-	char		 prefix[200];
+	char		 prefix[200], scope[SCOPE_KEY_MAX + 1];
 
 	if (ns < 0 || (size_t)ns >= nns) {
 		LOG_ERR(NULL, "cache: no namespace %d", ns);
 		return -1;
 	}
+	scope_key(full_scope, scope);
 	snprintf(prefix, sizeof(prefix), "%s|%s|", ns_def[ns].name, scope);
 	l1_drop_scope(prefix);
+	if (!redis_enabled())
+		return 0;	/* L1 only: the others' entries live out cache_l1_ttl_ms */
 	rd->down_until = 0;
 	if (redis_get(rd) != NULL &&
 	    (reply = redisCommand(rd->ctx, "INCR c:{%s:%s}:g",
@@ -506,4 +544,68 @@ cache_free(void)
 	cache_log_stats();
 	while (l1.head != NULL)
 		l1_unlink(l1.head);
+}
+
+/* --- conditional requests -------------------------------------------------- */
+
+/*
+ * A 200's ETag is the SHA-256 of its body, its first 18 bytes in
+ * base64url, quoted: a strong tag that is the same for the same body on
+ * every worker, with Redis or without, cached or not, so a client that
+ * asks again for a list with If-None-Match gets 304 until it changes.  out
+ * gets at least CACHE_ETAG_MAX bytes.
+ */
+void
+cache_etag(const char *body, size_t len, char *out)
+{
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char		 d[SHA256_DIGEST_LENGTH];
+	size_t			 i, o = 0;
+	unsigned int		 v;
+
+	SHA256((const unsigned char *)body, len, d);
+	out[o++] = '"';
+	for (i = 0; i < 18; i += 3) {
+		v = (unsigned int)d[i] << 16 | (unsigned int)d[i + 1] << 8 | d[i + 2];
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = b64[v >> 6 & 63];
+		out[o++] = b64[v & 63];
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/*
+ * Predicate: the If-None-Match or If-Match value list names tag: "*",
+ * or one of its comma-separated entity tags.  weak: compare as
+ * If-None-Match does (RFC 9110, 13.1.2), ignoring a W/ prefix; else
+ * strongly (If-Match: a weak tag is never equal).
+ */
+int
+cache_etag_listed(const char *list, const char *tag, int weak)
+{
+	const char	*p = list, *q;
+	size_t		 n = strlen(tag);
+
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0) {
+			p += 2;
+			if (!weak) {
+				p += strcspn(p, ",");
+				continue;
+			}
+		}
+		if (*p != '"')
+			return 0;	/* not an entity tag: none is named */
+		if ((q = strchr(p + 1, '"')) == NULL)
+			return 0;
+		if ((size_t)(q + 1 - p) == n && strncmp(p, tag, n) == 0)
+			return 1;
+		p = q + 1;
+	}
+	return 0;
 }

@@ -163,6 +163,7 @@ struct config {
 	char		*jwt_issuer;
 	char		*jwt_audience;
 	char		*jwt_azp;
+	char		*jwt_admin_roles;
 	int		 jwt_leeway;
 	int		 body_max;
 	int		 json_max_depth;
@@ -289,6 +290,8 @@ enum err {
 	ERR_NOT_FOUND,
 	ERR_METHOD_NOT_ALLOWED,
 	ERR_CONFLICT,
+	ERR_IDEM_IN_PROGRESS,	/* 409: the Idempotency-Key's request runs */
+	ERR_IDEM_MISMATCH,	/* 422: the key was used with another request */
 	ERR_TOO_LARGE,
 	ERR_UNSUPPORTED_MEDIA,
 	ERR_LENGTH_REQUIRED,
@@ -297,6 +300,7 @@ enum err {
 	ERR_BAD_GATEWAY,
 	ERR_UNAVAILABLE,
 	ERR_GATEWAY_TIMEOUT,
+	ERR_PRECONDITION_FAILED,
 	ERR__PLATFORM		/* a library's own errors start here */
 };
 struct err_info {
@@ -351,10 +355,13 @@ void	 platform_register(const struct platform_ext *);
  * it.  exp is required; nbf and iat are checked with a leeway; iss, aud
  * and azp when configured.
  */
+#define USER_ID_SIZE	129	/* ident_valid: 128 characters and the NUL */
+#define TENANT_ID_SIZE	138	/* "personal:" and a user id, the schema's 137 */
 struct principal {
-	char	 user_id[129];
-	char	 tenant_id[136];
+	char	 user_id[USER_ID_SIZE];
+	char	 tenant_id[TENANT_ID_SIZE];
 	int	 personal;
+	int	 admin;		/* may change the whole tenant: jwt_admin_roles, or a personal tenant */
 	time_t	 exp;		/* the token's exp: a connection outlives it by jwt_leeway at most */
 };
 struct auth_key;
@@ -438,8 +445,8 @@ enum db_tx_state {
 struct db {
 	PGconn			*conn;
 	enum db_tx_state	 tx_state;
-	char			 tx_tenant[136];
-	char			 tx_user[129];
+	char			 tx_tenant[TENANT_ID_SIZE];
+	char			 tx_user[USER_ID_SIZE];
 };
 void	 db_set_name(const char *);
 void	 db_set_schema(int);
@@ -473,6 +480,13 @@ struct redisReply;
 struct redis {
 	struct redisContext	*ctx;
 	double			 down_until;
+	/*
+	 * With no Redis configured (redis_enabled() 0), the connection
+	 * that holds what Redis would: rate limits, events, limiters.  The
+	 * program's own (app_init(), cron_init()); NULL: none, and those
+	 * calls fail as they would with Redis down.
+	 */
+	struct db		*pg;
 };
 struct redis_script {
 	const char	*lua;
@@ -484,6 +498,7 @@ struct redisReply *redis_script(struct redis *, struct redis_script *, int, int,
 void	 redis_fail(struct redis *);
 int	 redis_ping(struct redis *, double *);
 void	 redis_close(struct redis *);
+int	 redis_enabled(void);
 
 /*
  * events.c -- realtime events: one envelope, published through Redis.
@@ -505,6 +520,29 @@ void	 redis_close(struct redis *);
 #define EVENTS_DATA_MAX		(64 * 1024)
 int	 events_publish(struct redis *, const char *, const char *, const char *,
 	    const char *, char *, size_t);
+/*
+ * Reading back: the events after an id that one user may see, from the
+ * Redis stream or, without Redis, the events table; the types that
+ * start with one of skip[] are left out (a program's topics).
+ */
+#define EVENTS_SKIP_MAX		4
+struct events_filter {
+	const char	*skip[EVENTS_SKIP_MAX];	/* type prefixes, [a-z:_] */
+	size_t		 nskip;
+};
+struct events_after {
+	unsigned long long	ms, seq;	/* 0-0: from the first */
+};
+struct events_page {
+	struct buf	json;		/* envelopes, comma-separated */
+	char		last[48];	/* the last id in json, "" if none */
+	int		count;
+	int		more;		/* more events follow */
+};
+int	 events_parse_id(const char *, struct events_after *);
+int	 events_recent(struct redis *, const char *, const char *,
+	    const struct events_after *, const struct events_filter *, int,
+	    struct events_page *);
 
 /*
  * The application: what a worker sets up once and every request shares.
@@ -552,6 +590,7 @@ struct req {
 	char		 id[65];
 	struct principal auth;
 	int		 authed;
+	struct idem	*idem;		/* a claimed Idempotency-Key (idempotency.c) */
 	char		*body;
 	size_t		 body_len;
 	struct buf	 headers;
@@ -560,6 +599,12 @@ struct req {
 	const char	*code;
 	const char	*cache;		/* X-Cache of the response, for the log */
 	double		 t0;
+	/*
+	 * Set while the dispatcher runs the GET of a resource to evaluate
+	 * an If-Match (dispatch.c): the response's body goes here and its
+	 * status to status, nothing to the client.
+	 */
+	struct buf	*capture;
 };
 int	 req_init(struct req *, struct app *, FCGX_Request *);
 void	 req_free(struct req *);
@@ -760,6 +805,14 @@ enum cache_result cache_get_ex(struct req *, int, const char *, unsigned int,
 	    struct buf *, struct cache_lookup *);
 void	 cache_put(struct req *, struct cache_lookup *, const char *, size_t);
 const char *cache_scope(struct req *, int);
+/*
+ * Conditional requests: a success body's strong ETag (the SHA-256 of
+ * the body, whatever the mode), and whether an If-None-Match or
+ * If-Match list names it (reply.c answers 304; dispatch.c 412).
+ */
+#define CACHE_ETAG_MAX	32
+void	 cache_etag(const char *, size_t, char *);
+int	 cache_etag_listed(const char *, const char *, int);
 int	 cache_invalidate(struct redis *, int, const char *);
 const struct cache_stats *cache_get_stats(void);
 void	 cache_log_stats(void);
@@ -885,6 +938,7 @@ int	 pg_array_parse(char *, char **, size_t, size_t *);
 typedef void (*handler_fn)(struct req *);
 #define ROUTE_PUBLIC	0x01	/* no token required */
 #define ROUTE_JSON	0x02	/* request body is JSON: 415/413/400 checks */
+#define ROUTE_ADMIN	0x04	/* changes the whole tenant: principal.admin, else 403 */
 /*
  * query: the route's query parameters, parsed into r->qv (a struct of
  * query->size bytes in the arena, r->qset saying which were given)
@@ -905,6 +959,25 @@ struct route {
 void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 
 /*
+ * idempotency.c -- Idempotency-Key on POST and PATCH (Stripe's
+ * semantics), kept in PostgreSQL (idempotency_keys, under RLS) so that
+ * it holds across workers and Redis restarts.
+ *
+ * The dispatcher calls idem_begin() after authentication and the body
+ * (-1: answered: a replay with Idempotent-Replayed: true, 409 while the
+ * first request runs, 422 for a key used with another query or body,
+ * 400 for a bad key) and idem_end() after the handler; response.c
+ * hands a claimed request's response to idem_head() and idem_body().
+ */
+struct idem;
+int	 idem_key_valid(const char *);
+void	 idem_fingerprint(const char *, const char *, size_t, char *);
+int	 idem_begin(struct req *);
+void	 idem_head(struct req *, int, const char *);
+void	 idem_body(struct req *, const char *, size_t);
+void	 idem_end(struct req *);
+
+/*
  * cors.c -- CORS for the API, as the Fetch standard specifies it, from
  * the allow-list cors_origins (the broadcaster reads the same knob).
  *
@@ -923,10 +996,11 @@ void	 http_dispatch(struct app *, FCGX_Request *, const struct route *, size_t);
 	"X-Request-Id, Idempotency-Key, If-Match, If-None-Match, Last-Event-ID"
 #define CORS_EXPOSE_HEADERS	"X-Request-Id, X-Cache, ETag, Retry-After, " \
 	"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, " \
-	"RateLimit, RateLimit-Policy"
+	"RateLimit, RateLimit-Policy, Idempotent-Replayed"
 int	 cors_load(const char *);
 void	 cors_free(void);
 int	 cors_allowed(const char *);
+int	 cors_request_trusted(const char *, const char *, const char *, int);
 void	 cors_headers(struct req *, const char *);
 
 /*

@@ -35,7 +35,8 @@ static const struct knob platform_knobs[] = {
 	CONFIG_STR("redis_socket", cfg.redis_socket, "",
 	    "Redis unix socket path; when empty, redis_host and redis_port"),
 	CONFIG_STR("redis_host", cfg.redis_host, "127.0.0.1",
-	    "Redis host when redis_socket is empty"),
+	    "Redis host when redis_socket is empty; both empty: no Redis "
+	    "(PostgreSQL holds rate limits and events)"),
 	CONFIG_INT("redis_port", cfg.redis_port, "6379", 1, 65535,
 	    "Redis TCP port"),
 	CONFIG_INT("redis_timeout_ms", cfg.redis_timeout_ms, "50", 1, 10000,
@@ -76,6 +77,8 @@ static const struct knob platform_knobs[] = {
 	    "required aud claim (empty: not checked)"),
 	CONFIG_STR("jwt_azp", cfg.jwt_azp, "",
 	    "comma list of accepted azp claims (empty: not checked)"),
+	CONFIG_STR("jwt_admin_roles", cfg.jwt_admin_roles, "org:admin,admin",
+	    "comma list of organisation roles that may change the whole tenant"),
 	CONFIG_INT("jwt_leeway", cfg.jwt_leeway, "30", 0, 3600,
 	    "seconds of clock skew allowed on exp, nbf and iat"),
 	CONFIG_INT("body_max", cfg.body_max, "65536", 256, 16 * 1024 * 1024,

@@ -100,6 +100,69 @@ cors_allowed(const char *origin)
 }
 
 /*
+ * The origin (scheme://host[:port]) of a Referer URL, into out.
+ * Returns 0, or -1 when ref is not an absolute http(s) URL or its
+ * origin does not fit.
+ */
+static int
+referer_origin(const char *ref, char *out, size_t outlen)
+{
+	const char	*host;
+	size_t		 len;
+
+	if (strncmp(ref, "http://", 7) == 0)
+		host = ref + 7;
+	else if (strncmp(ref, "https://", 8) == 0)
+		host = ref + 8;
+	else
+		return -1;
+	len = (size_t)(host - ref) + strcspn(host, "/?#");
+	if (len >= outlen)
+		return -1;
+	memcpy(out, ref, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/*
+ * Predicate: an unsafe request authenticated by a cookie may be
+ * trusted not to be a cross-site forgery, because its Origin (or, when
+ * a browser sends none, its Referer's origin) is the API's own (host,
+ * the Host header; https, the request came over TLS: then only https
+ * is the same origin, else either scheme is, as a TLS proxy in front
+ * makes the browser's https the API's http) or in cors_origins.  A
+ * request with neither header, or Origin "null", is not trusted: every
+ * browser sends Origin on a cross-origin POST.
+ */
+int
+cors_request_trusted(const char *origin, const char *referer,
+    const char *host, int https)
+{
+	char		 buf[512];
+	const char	*o = origin, *h;
+
+	if (o == NULL) {
+		if (referer == NULL ||
+		    referer_origin(referer, buf, sizeof(buf)) == -1)
+			return 0;
+		o = buf;
+	}
+	if (!origin_valid(o))
+		return 0;
+	if (cors_allowed(o))
+		return 1;
+	if (host == NULL || *host == '\0')
+		return 0;
+	if (strncasecmp(o, "https://", 8) == 0)
+		h = o + 8;
+	else if (!https && strncasecmp(o, "http://", 7) == 0)
+		h = o + 7;
+	else
+		return 0;
+	return strcasecmp(h, host) == 0;
+}
+
+/*
  * Queue the CORS headers of r's response.  methods is the route's
  * method list ("GET, HEAD, OPTIONS") when r is a preflight (OPTIONS
  * with Origin and Access-Control-Request-Method), else NULL.  The

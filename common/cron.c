@@ -89,6 +89,7 @@ cron_init(struct cron *c, const char *name, int argc, char **argv,
 
 	memset(c, 0, sizeof(*c));
 	c->name = name;
+	c->redis.pg = &c->db;	/* the shared state without Redis */
 	c->t0 = now_ms();
 	log_init(name);
 	if (config_load() == -1 || config_check() == -1) {

@@ -96,15 +96,19 @@ options(struct req *r, unsigned int mask)
  * Verify the request's token.  Returns NULL (r->authed set) or the
  * reason it is not acceptable; the 401 is written by the caller, after
  * the rate limit has counted the attempt against the client's address.
+ * *cookie says whether the token came from the cookie, which a browser
+ * sends whoever made the page (csrf_refused()).
  */
 static const char *
-authenticate(struct req *r)
+authenticate(struct req *r, int *cookie)
 {
 	char		 buf[TOKEN_BUF];
-	const char	*tok, *why;
+	const char	*tok, *why, *authz;
 
-	tok = auth_token_from(req_header(r, "HTTP_AUTHORIZATION"),
-	    req_header(r, "HTTP_COOKIE"), buf, sizeof(buf));
+	authz = req_header(r, "HTTP_AUTHORIZATION");
+	*cookie = authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0;
+	tok = auth_token_from(authz, req_header(r, "HTTP_COOKIE"), buf,
+	    sizeof(buf));
 	if (tok == NULL)
 		return "a bearer token is required";
 	if (auth_verify_cached(&r->app->keys, &cfg, tok, time(NULL), &r->auth,
@@ -112,6 +116,25 @@ authenticate(struct req *r)
 		return why;
 	r->authed = 1;
 	return NULL;
+}
+
+/*
+ * Predicate: r changes something, its token came from the cookie, and
+ * its Origin (or Referer) is neither the API's own nor an allowed one:
+ * a page of another site made the browser send it (a body-less POST
+ * needs no preflight).  Refused with 403 by the caller.
+ */
+static int
+csrf_refused(const struct req *r, int cookie)
+{
+	const char	*tls = req_header(r, "HTTPS");
+
+	if (!cookie || r->method == METHOD_GET || r->method == METHOD_HEAD ||
+	    r->method == METHOD_OPTIONS)
+		return 0;
+	return !cors_request_trusted(req_header(r, "HTTP_ORIGIN"),
+	    req_header(r, "HTTP_REFERER"), req_header(r, "HTTP_HOST"),
+	    tls != NULL && strcasecmp(tls, "on") == 0);
 }
 
 /* Predicate: the Content-Type is application/json, any charset utf-8. */
@@ -171,13 +194,81 @@ no_body(struct req *r)
 	return valid_json(r, NULL, 0, &none, &set);
 }
 
+/*
+ * If-Match on a PUT, PATCH or DELETE: the resource's current ETag is
+ * that of what its GET answers now, so the GET route of the same path
+ * runs first with its response captured (r->capture), as the caller.
+ * The list names the tag: 0, go on.  It does not: 412 and -1.  A path
+ * without a GET, or whose GET is not a 200 (a 404: the write will say
+ * so), ignores the condition (RFC 9110, 13.2.1).  The check and the
+ * write are two transactions: a write between them is not seen (a
+ * handler's own check inside its transaction is the atomic one).
+ */
+static int
+precondition(struct req *r, const struct route *routes, size_t n,
+    const struct route *write, const char *condition)
+{
+	const struct route	*get = NULL;
+	struct buf		 body = { 0 };
+	char			 tag[CACHE_ETAG_MAX];
+	void			*qv = r->qv;
+	struct idem		*idem = r->idem;	/* the probe is not the answer */
+	uint64_t		 qset = r->qset;
+	size_t			 i, hlen = r->headers.len;
+	enum method		 m = r->method;
+	int			 rc = 0;
+
+	for (i = 0; i < n && get == NULL; i++)
+		if (routes[i].method == METHOD_GET &&
+		    route_fits(routes[i].pattern, r->path, r, 0))
+			get = &routes[i];
+	if (get == NULL)
+		return 0;
+	route_fits(get->pattern, r->path, r, 1);
+	r->method = METHOD_GET;
+	r->capture = &body;
+	r->idem = NULL;
+	r->qv = NULL;
+	if (get->query != NULL) {
+		r->qv = arena_alloc(&r->arena, get->query->size);
+		memset(r->qv, 0, get->query->size);
+	}
+	if (get->query == NULL || valid_query(r, get->query->fields,
+	    get->query->nfields, r->qv, &r->qset) == 0)
+		get->handler(r);
+	r->capture = NULL;
+	r->idem = idem;
+	r->method = m;
+	r->qv = qv;
+	r->qset = qset;
+	r->headers.len = hlen;	/* what the GET added goes */
+	if (r->headers.data != NULL)
+		r->headers.data[hlen] = '\0';
+	r->code = NULL;
+	r->cache = NULL;
+	route_fits(write->pattern, r->path, r, 1);
+	if (r->status == 200) {
+		cache_etag(body.data != NULL ? body.data : "", body.len, tag);
+		if (!cache_etag_listed(condition, tag, 0)) {
+			http_header(r, "ETag", "%s", tag);
+			http_error(r, ERR_PRECONDITION_FAILED, "the resource has "
+			    "changed: its ETag is now %s", tag);
+			rc = -1;
+		}
+	}
+	r->status = 0;
+	buf_free(&body);
+	return rc;
+}
+
 static void
 dispatch(struct req *r, const struct route *routes, size_t n)
 {
 	const struct route	*rt = NULL;
-	const char		*unauthorized = NULL;
+	const char		*unauthorized = NULL, *condition;
 	unsigned int		 allowed = 0, want;
 	size_t			 i;
+	int			 cookie = 0;
 	char			 none;
 
 	want = r->method == METHOD_HEAD ? METHOD_GET : r->method;
@@ -223,7 +314,7 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	route_fits(rt->pattern, r->path, r, 1);
 	route_taken = (int)(rt - routes);
 	if (!(rt->flags & ROUTE_PUBLIC))
-		unauthorized = authenticate(r);
+		unauthorized = authenticate(r, &cookie);
 	if (rl_check(r, rt->rl) == -1) {
 		metrics_refused(rt->rl, r->status == 503);
 		return;
@@ -234,6 +325,17 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	}
 	if (unauthorized != NULL) {
 		http_error(r, ERR_UNAUTHORIZED, "%s", unauthorized);
+		return;
+	}
+	if (r->authed && csrf_refused(r, cookie)) {
+		http_error(r, ERR_FORBIDDEN, "a request authenticated by the "
+		    "cookie must come from this site or an allowed origin "
+		    "(Origin)");
+		return;
+	}
+	if ((rt->flags & ROUTE_ADMIN) && !r->auth.admin) {
+		http_error(r, ERR_FORBIDDEN, "this changes the whole organisation: "
+		    "it needs an admin role");
 		return;
 	}
 	/* One rule for the query of every route: only what its table names. */
@@ -255,7 +357,17 @@ dispatch(struct req *r, const struct route *routes, size_t n)
 	} else if ((r->method & (METHOD_POST | METHOD_PUT | METHOD_PATCH)) &&
 	    no_body(r) == -1)
 		return;
+	if (idem_begin(r) == -1)
+		return;
+	/* A replayed key answered above; a changed resource answers 412 (kept too). */
+	if ((r->method & (METHOD_PUT | METHOD_PATCH | METHOD_DELETE)) &&
+	    (condition = req_header(r, "HTTP_IF_MATCH")) != NULL &&
+	    precondition(r, routes, n, rt, condition) == -1) {
+		idem_end(r);
+		return;
+	}
 	rt->handler(r);
+	idem_end(r);
 }
 
 /*

@@ -11,6 +11,10 @@ static const struct err_info errors[ERR__PLATFORM] = {
 	[ERR_METHOD_NOT_ALLOWED] = { 405, "method_not_allowed",
 	    "Method not allowed" },
 	[ERR_CONFLICT] = { 409, "conflict", "Conflict" },
+	[ERR_IDEM_IN_PROGRESS] = { 409, "idempotency_key_in_use",
+	    "A request with this Idempotency-Key is in progress" },
+	[ERR_IDEM_MISMATCH] = { 422, "idempotency_key_reused",
+	    "This Idempotency-Key was used with another request" },
 	[ERR_TOO_LARGE] = { 413, "payload_too_large", "Request body too large" },
 	[ERR_UNSUPPORTED_MEDIA] = { 415, "unsupported_media_type",
 	    "Content-Type must be application/json" },
@@ -22,6 +26,8 @@ static const struct err_info errors[ERR__PLATFORM] = {
 	    "Service temporarily unavailable" },
 	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
 	    "Upstream service timed out" },
+	[ERR_PRECONDITION_FAILED] = { 412, "precondition_failed",
+	    "Precondition failed" },
 };
 
 /* A program's own errors, ERR__PLATFORM and up (platform_register()). */
@@ -91,9 +97,11 @@ http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";

@@ -161,10 +161,58 @@ script_args(int c, const char *id, struct buf *key, char limit[16],
 	snprintf(window, 24, "%lld", (long long)cfg.rl[c].window * 1000);
 }
 
+/* --- without Redis: PostgreSQL ------------------------------------------ */
+
 /*
- * Decide for one identifier of one class, in Redis.  Returns 0 with
- * res filled, or -1 when Redis failed (the caller applies the class's
- * policy).  For tools and tests as well as for requests.
+ * The same window in PostgreSQL (sql/0008-no-redis.sql, rl_hit()): one
+ * statement, which locks the identifier's row before it reads the
+ * clock, so concurrent requests are counted one after the other,
+ * exactly.  Not tenant data: no context is set.
+ */
+static const char rl_pg_sql[] =
+    "SELECT allowed, remaining, reset_ms, now_ms FROM rl_hit($1, $2::int, $3::bigint)";
+
+static int
+rl_decide_pg(struct db *db, int c, const char *id, struct rl_result *res)
+{
+	struct buf	 key = { 0 };
+	const char	*params[3];
+	char		 limit[16], window[24];
+	struct db_query	 q = { rl_pg_sql, 3, params };
+	PGresult	*pr;
+	enum err	 e;
+	int		 rc = -1;
+
+	if (db == NULL)
+		return -1;
+	buf_printf(&key, "%s:%s", rl_names[c], id);
+	snprintf(limit, sizeof(limit), "%d", cfg.rl[c].limit);
+	snprintf(window, sizeof(window), "%lld", (long long)cfg.rl[c].window * 1000);
+	params[0] = key.data;
+	params[1] = limit;
+	params[2] = window;
+	if (db_batch(db, NULL, NULL, &q, 1, &pr, &e, NULL) == 0) {
+		if (PQntuples(pr) == 1) {
+			res->allowed = *PQgetvalue(pr, 0, 0) == 't';
+			res->remaining = atoi(PQgetvalue(pr, 0, 1));
+			res->reset_ms = strtoll(PQgetvalue(pr, 0, 2), NULL, 10);
+			res->now_ms = strtoll(PQgetvalue(pr, 0, 3), NULL, 10);
+			res->limit = cfg.rl[c].limit;
+			rc = 0;
+		}
+		PQclear(pr);
+	}
+	buf_free(&key);
+	return rc;
+}
+
+/* --- with Redis ------------------------------------------------------------ */
+
+/*
+ * Decide for one identifier of one class, in Redis, or in PostgreSQL
+ * (rd->pg) when no Redis is configured.  Returns 0 with res filled, or
+ * -1 when the store failed (the caller applies the class's policy).
+ * For tools and tests as well as for requests.
  */
 int
 rl_decide(struct redis *rd, int c, const char *id,
@@ -181,6 +229,8 @@ rl_decide(struct redis *rd, int c, const char *id,
 		LOG_ERR(NULL, "ratelimit: no class %d", c);
 		return -1;
 	}
+	if (!redis_enabled())
+		return rl_decide_pg(rd->pg, c, id, res);
 	p = &cfg.rl[c];
 	script_args(c, id, &key, limit, window);
 	args[0] = key.data;

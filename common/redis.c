@@ -27,6 +27,8 @@ redis_get(struct redis *rd)
 	 * the server closed it (a restart): reconnect now rather than lose
 	 * this request's command to a broken pipe.
 	 */
+	if (!redis_enabled())
+		return NULL;
 	if (rd->ctx != NULL) {
 		struct pollfd pfd = { .fd = rd->ctx->fd, .events = POLLIN };
 
@@ -145,4 +147,15 @@ redis_script(struct redis *rd, struct redis_script *sc, int nkeys, int nargs,
 		redis_fail(rd);
 	}
 	return reply;
+}
+
+/*
+ * Predicate: a Redis is configured.  With redis_host and redis_socket
+ * both empty there is none, and what Redis holds lives in PostgreSQL
+ * (struct redis's pg; docs/no-redis.md).
+ */
+int
+redis_enabled(void)
+{
+	return *cfg.redis_socket != '\0' || *cfg.redis_host != '\0';
 }

@@ -15,6 +15,31 @@ reply_begin(struct reply *rp, struct req *r)
 	jw_key(&rp->w, "data");
 }
 
+/*
+ * Send a 200: a GET's (and HEAD's) carries its ETag, and is a 304
+ * without a body when the request's If-None-Match names that tag, so a
+ * client asking again for a list or a resource pays for it only when
+ * it changed.
+ * Other statuses and methods are sent as they are.
+ */
+static void
+reply_body(struct req *r, int status, const char *body, size_t len)
+{
+	char		 tag[CACHE_ETAG_MAX];
+	const char	*inm;
+
+	if (status == 200 && (r->method & (METHOD_GET | METHOD_HEAD))) {
+		cache_etag(body, len, tag);
+		http_header(r, "ETag", "%s", tag);
+		if ((inm = req_header(r, "HTTP_IF_NONE_MATCH")) != NULL &&
+		    cache_etag_listed(inm, tag, 1)) {
+			http_send(r, 304, NULL, "", 0);
+			return;
+		}
+	}
+	http_json(r, status, body, len);
+}
+
 /* Open a reply that is not cached. */
 void
 reply_open(struct reply *rp, struct req *r)
@@ -35,7 +60,7 @@ reply_cached(struct reply *rp, struct req *r, int ns, const char *key,
 
 	reply_begin(rp, r);
 	if (cache_get_ex(r, ns, key, flags, &hit, &rp->lk) > CACHE_MISS) {
-		http_json(r, 200, hit.data, hit.len);
+		reply_body(r, 200, hit.data, hit.len);
 		buf_free(&hit);
 		reply_free(rp);
 		return 1;
@@ -77,7 +102,7 @@ reply_send(struct reply *rp, int status)
 	jw_close(&rp->w);
 	if (rp->cached)
 		cache_put(rp->r, &rp->lk, rp->body.data, rp->body.len);
-	http_json(rp->r, status, rp->body.data, rp->body.len);
+	reply_body(rp->r, status, rp->body.data, rp->body.len);
 	reply_free(rp);
 }
 

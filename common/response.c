@@ -35,6 +35,8 @@ http_head(struct req *r, int status, const char *ctype, long long len)
 	}
 	r->responded = 1;
 	r->status = status;
+	if (r->idem != NULL)
+		idem_head(r, status, ctype);
 	FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_reason(status));
 	if (ctype != NULL)
 		FCGX_FPrintF(out, "Content-Type: %s\r\n", ctype);
@@ -51,8 +53,8 @@ http_head(struct req *r, int status, const char *ctype, long long len)
 }
 
 /*
- * A whole response.  A 204 has neither body nor Content-Length (RFC
- * 9110, 8.6).  A HEAD gets what a GET would, body included: the web
+ * A whole response.  A 204 or a 304 has neither body nor Content-Length
+ * (RFC 9110, 8.6, 15.4.5).  A HEAD gets what a GET would, body included: the web
  * server drops the body (CGI/1.1 and FastCGI leave HEAD to it), and
  * Apache sends the Content-Length only of a body it has seen.  ctype
  * NULL: no Content-Type.
@@ -61,10 +63,19 @@ void
 http_send(struct req *r, int status, const char *ctype, const char *body,
     size_t len)
 {
-	if (http_head(r, status, ctype, status == 204 ? -1 : (long long)len) == -1)
+	int	bodiless = status == 204 || status == 304;
+
+	if (r->capture != NULL) {	/* dispatch.c's If-Match probe */
+		r->status = status;
+		buf_append(r->capture, body, bodiless ? 0 : len);
 		return;
-	if (status != 204)
+	}
+	if (http_head(r, status, ctype, bodiless ? -1 : (long long)len) == -1)
+		return;
+	if (!bodiless)
 		FCGX_PutStr(body, (int)len, r->fcgi->out);
+	if (status != 204 && r->idem != NULL)
+		idem_body(r, body, len);
 }
 
 void
@@ -152,6 +163,8 @@ http_stream_begin(struct req *r, int status, const char *ctype)
 int
 http_stream_write(struct req *r, const char *p, size_t len)
 {
+	if (r->idem != NULL)
+		idem_body(r, p, len);
 	if (FCGX_PutStr(p, (int)len, r->fcgi->out) != (int)len ||
 	    FCGX_FFlush(r->fcgi->out) == -1)
 		return -1;

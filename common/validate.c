@@ -587,9 +587,52 @@ valid_query(struct req *r, const struct field *fields, size_t n, void *out,
 	return 0;
 }
 
+/* The members of a JSON text: its colons outside strings (it is valid JSON). */
+static size_t
+json_text_members(const char *s, size_t len)
+{
+	size_t	i, n = 0;
+	int	in_string = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in_string) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_string = 0;
+		} else if (s[i] == '"')
+			in_string = 1;
+		else if (s[i] == ':')
+			n++;
+	}
+	return n;
+}
+
+/* The members of every object of a parsed value, nested ones included. */
+static size_t
+json_tree_members(json_object *v)
+{
+	size_t	i, n = 0;
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, key, child) {
+			(void)key;
+			n += 1 + json_tree_members(child);
+		}
+	} else if (json_object_is_type(v, json_type_array))
+		for (i = 0; i < json_object_array_length(v); i++)
+			n += json_tree_members(json_object_array_get_idx(v, i));
+	return n;
+}
+
 /*
  * Parse a JSON text strictly: RFC 8259 only, UTF-8 checked, nesting
- * capped at depth, nothing after the value.  Returns a new object (the
+ * capped at depth, nothing after the value, no key twice in an object
+ * (json-c keeps the last, another parser the first: a body or a token
+ * must mean one thing).  A duplicate is found by counting: the text's
+ * members (its colons outside strings) outnumber those of the parsed
+ * tree exactly when a member replaced another, whatever the escapes
+ * spelling the key.  Returns a new object (the
  * caller puts it) or NULL with *why set.
  */
 json_object *
@@ -620,6 +663,11 @@ json_parse_strict(const char *s, size_t len, int depth, const char **why)
 		jerr = json_tokener_error_parse_unexpected;
 	}
 	json_tokener_free(tok);
+	if (jerr == json_tokener_success &&
+	    json_text_members(s, len) != json_tree_members(obj)) {
+		*why = "a key appears twice in an object";
+		jerr = json_tokener_error_parse_unexpected;
+	}
 	if (jerr != json_tokener_success) {
 		json_object_put(obj);
 		return NULL;

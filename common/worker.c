@@ -178,6 +178,7 @@ app_init(struct app *app, const char *name)
 
 	memset(app, 0, sizeof(*app));
 	app->name = name;
+	app->redis.pg = &app->db;	/* the shared state without Redis */
 	/*
 	 * Keep freed memory for the next request instead of handing it back
 	 * to the kernel: a request that sorts many rows allocates and frees

@@ -1,4 +1,4 @@
-/* prune.c: cron binary: delete what has expired, in batches: old jobs nobody wrote a proposal for, clients left without jobs, spent OAuth states, dead AI budget reservations. */
+/* prune.c: cron binary: delete what has expired, in batches: old jobs nobody wrote a proposal for, clients left without jobs, spent OAuth states, dead AI budget reservations, expired Idempotency-Keys. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@ enum kind {
 	K_CLIENTS,
 	K_STATES,
 	K_RESERVATIONS,
+	K_IDEMPOTENCY,
 	K__MAX
 };
 
@@ -57,6 +58,12 @@ static const struct {
 	    "DELETE FROM ai_reservations WHERE id IN (SELECT id FROM ai_reservations"
 	    " WHERE expires_at < now() AND $1::int IS NOT NULL LIMIT $2::int)",
 	    "SELECT count(*) FROM ai_reservations"
+	    " WHERE expires_at < now() AND $1::int IS NOT NULL", CACHE_JOBS, 0 },
+	/* Idempotency-Keys past their 24 hours (common/idempotency.c). */
+	[K_IDEMPOTENCY] = { "idempotency keys",
+	    "DELETE FROM idempotency_keys WHERE id IN (SELECT id FROM idempotency_keys"
+	    " WHERE expires_at < now() AND $1::int IS NOT NULL LIMIT $2::int)",
+	    "SELECT count(*) FROM idempotency_keys"
 	    " WHERE expires_at < now() AND $1::int IS NOT NULL", CACHE_JOBS, 0 },
 };
 
@@ -151,10 +158,10 @@ main(int argc, char *argv[])
 		if (prune_tenant(&c, ids[i], removed) == -1)
 			failed++;
 	LOG_INFO(NULL, "prune: %zu tenants, %lld jobs, %lld clients, %lld oauth "
-	    "states, %lld ai reservations %s (older than %lld days, batches of "
-	    "%lld), %d failed, %.0f ms",
+	    "states, %lld ai reservations, %lld idempotency keys %s (older than "
+	    "%lld days, batches of %lld), %d failed, %.0f ms",
 	    n, removed[K_JOBS], removed[K_CLIENTS], removed[K_STATES],
-	    removed[K_RESERVATIONS],
+	    removed[K_RESERVATIONS], removed[K_IDEMPOTENCY],
 	    c.dry_run ? "would be deleted" : "deleted", days, batch, failed,
 	    now_ms() - c.t0);
 	cron_tenants_free(ids, n);

@@ -115,6 +115,14 @@ workers_with APP_CACHE_L1_TTL_MS=0 APP_RL_ENABLED=0
 run "(f) same, cache HIT-L2, rate limit off" "$CONNS" "${JOB_PATHS[@]}"
 workers_with APP_RL_ENABLED=0
 run "(g) same, cache HIT-L1, rate limit off" "$CONNS" "${JOB_PATHS[@]}"
+# Without Redis (docs/no-redis.md): the same L1 hits, the rate limit
+# decided in PostgreSQL instead (rl_hit(), one statement a request, the
+# one bench user's row locked by each: the worst case, every request on
+# one row).
+workers_with APP_REDIS_HOST= APP_REDIS_SOCKET=
+run "(o) same, HIT-L1, no Redis: rate limit in PG" "$CONNS" "${JOB_PATHS[@]}"
+workers_with APP_REDIS_HOST= APP_REDIS_SOCKET= APP_RL_ENABLED=0
+run "(o) same, HIT-L1, no Redis, rate limit off" "$CONNS" "${JOB_PATHS[@]}"
 workers_with
 
 # GET /api/jobs?sort=match: the 30-day window (about 6,000 of the 100,000
@@ -215,6 +223,10 @@ printf '\ncache HIT-L1 / trivial: %s (target >= 0.6)    cache HIT-L2 / trivial: 
 printf 'rate limit cost on L1 hits: %s of req/s; on L2 hits: %s (target <= 0.15); one EVALSHA per request\n' \
     "$(awk -v on="$(col 4)" -v off="$(col 7)" 'BEGIN { printf "%.3f", 1 - on / off }')" \
     "$(awk -v on="$(col 5)" -v off="$(col 6)" 'BEGIN { printf "%.3f", 1 - on / off }')"
+printf 'rate limit in PostgreSQL (no Redis) on L1 hits: %s req/s against %s in Redis; its cost: %s of req/s (Redis: %s)\n' \
+    "$(col 8 | cut -d. -f1)" "$(col 4 | cut -d. -f1)" \
+    "$(awk -v on="$(col 8)" -v off="$(col 9)" 'BEGIN { printf "%.3f", 1 - on / off }')" \
+    "$(awk -v on="$(col 4)" -v off="$(col 7)" 'BEGIN { printf "%.3f", 1 - on / off }')"
 printf '(i) req/s: deliveries per second over the slowest event, non-2xx: deliveries lost;\n'
 printf '(j) req/s: the broadcaster'"'"'s RSS growth per idle subscribed client, all in (and from half to all:\n'
 printf '    one more client'"'"'s cost); target 4 KiB; a polling session should cost what a WebSocket does\n'

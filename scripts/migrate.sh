@@ -20,6 +20,16 @@
 # version the programs can check.  Its older form (version text
 # '0001-schema', from the old scripts/migrate.sh) is converted in place,
 # adopting the current files' checksums.
+#
+# One role (--single-role, or detected: neither upwork_owner nor
+# upwork_app exists and the connecting role is no superuser): a hosting
+# panel's database, owned by the one role the programs log in as, which
+# cannot create roles.  That role owns everything and runs the
+# migrations; their GRANT, REVOKE and OWNER TO statements naming the
+# roles of the two-role setup are left out (blank lines, so that errors
+# keep their line numbers).  Row-level security still holds: every
+# table has FORCE ROW LEVEL SECURITY, which binds the owner too, so the
+# role must be no superuser and have no BYPASSRLS (checked).
 set -euo pipefail
 
 PROG=upwork-api-migrate
@@ -33,7 +43,7 @@ LOCK=727073690
 usage() {
 	cat >&2 <<EOF
 usage: $PROG [--bootstrap] [--status] [--conninfo CONNINFO] [--config FILE]
-           [--sql-dir DIR] [--owner ROLE] [--run-as USER]
+           [--sql-dir DIR] [--owner ROLE] [--run-as USER] [--single-role]
   Applies the migrations of the SQL directory that the database has not
   recorded in schema_migrations, in order, each in its own transaction.
   Running it again applies nothing; a recorded migration whose file has
@@ -52,6 +62,10 @@ usage: $PROG [--bootstrap] [--status] [--conninfo CONNINFO] [--config FILE]
   --sql-dir DIR    the migrations (default: $SQLDIR)
   --owner ROLE     the role that owns the schema (default: upwork_owner)
   --run-as USER    run psql as this system user (root only)
+  --single-role    one role owns the database and is what the programs log
+                   in as (a hosting panel's); detected when the roles of the
+                   two-role setup do not exist and the connection is no
+                   superuser's (docs/no-redis.md)
 EOF
 	exit 2
 }
@@ -64,6 +78,8 @@ STATUS=0
 CONNINFO=
 RUN_AS=
 OWNER=upwork_owner
+OWNER_GIVEN=0
+SINGLE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bootstrap) BOOTSTRAP=1 ;;
@@ -71,7 +87,8 @@ while [ $# -gt 0 ]; do
 	--conninfo) [ $# -ge 2 ] || usage; CONNINFO=$2; shift ;;
 	--config) [ $# -ge 2 ] || usage; CONFIG=$2; shift ;;
 	--sql-dir) [ $# -ge 2 ] || usage; SQLDIR=$2; shift ;;
-	--owner) [ $# -ge 2 ] || usage; OWNER=$2; shift ;;
+	--owner) [ $# -ge 2 ] || usage; OWNER=$2; OWNER_GIVEN=1; shift ;;
+	--single-role) SINGLE=1 ;;
 	--run-as) [ $# -ge 2 ] || usage; RUN_AS=$2; shift ;;
 	-h|--help) usage ;;
 	*) printf '%s: unknown argument %s\n' "$PROG" "$1" >&2; usage ;;
@@ -79,6 +96,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [[ $OWNER =~ ^[a-z_][a-z0-9_]*$ ]] || die "--owner must be a plain role name, not $OWNER"
+[ $SINGLE = 0 ] || [ $BOOTSTRAP = 0 ] || die "--single-role and --bootstrap: one role cannot create roles; create the database in the hosting panel"
 [ -d "$SQLDIR" ] || die "$SQLDIR: no such directory"
 
 # --- the connection -----------------------------------------------------------
@@ -233,6 +251,9 @@ done
 
 state=$(psql_on "$CONNINFO" -tA -F'|' 2>&1 <<EOF
 SELECT 'owner', EXISTS (SELECT FROM pg_roles WHERE rolname = '$OWNER');
+SELECT 'me', current_user, rolsuper OR rolbypassrls,
+       NOT EXISTS (SELECT FROM pg_roles WHERE rolname IN ('upwork_owner', 'upwork_app'))
+  FROM pg_roles WHERE rolname = current_user;
 SELECT to_regclass('public.schema_migrations') IS NOT NULL AS has_table,
        EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('public.schema_migrations')
                AND attname = 'checksum' AND NOT attisdropped) AS has_sum \gset
@@ -250,10 +271,15 @@ EOF
 
 HAS_TABLE=0
 LEGACY=0
+OWNER_EXISTS=f
+ME=
+ME_BYPASS=f
+NO_ROLES=f
 declare -A APPLIED APPLIED_SUM APPLIED_AT
 while IFS='|' read -r kind a b c d; do
 	case $kind in
-	owner) [ "$a" = t ] || { say "role $OWNER does not exist" >&2; hint "role \"$OWNER\" does not exist"; exit 1; } ;;
+	owner) OWNER_EXISTS=$a ;;
+	me) ME=$a; ME_BYPASS=$b; NO_ROLES=$c ;;
 	table) [ "$a" = t ] && HAS_TABLE=1 ;;
 	m|legacy)
 		[ "$kind" = legacy ] && LEGACY=1
@@ -263,6 +289,19 @@ while IFS='|' read -r kind a b c d; do
 		;;
 	esac
 done <<<"$state"
+
+if [ $SINGLE = 0 ] && [ $OWNER_GIVEN = 0 ] && [ "$NO_ROLES" = t ] && [ "$ME_BYPASS" = f ]; then
+	SINGLE=1
+	say "one role ($ME): neither upwork_owner nor upwork_app exists; migrating in single-role mode"
+fi
+if [ $SINGLE = 1 ]; then
+	[ "$ME_BYPASS" = f ] || die "--single-role: $ME is a superuser or has BYPASSRLS, so row-level security would not apply to the programs: connect as the database's own role"
+	OWNER=$ME
+elif [ "$OWNER_EXISTS" != t ]; then
+	say "role $OWNER does not exist" >&2
+	hint "role \"$OWNER\" does not exist"
+	exit 1
+fi
 
 file_name() { printf '%04d-%s.sql' "$1" "${NAME_OF[$1]:-${APPLIED[$1]}}"; }
 
@@ -324,9 +363,34 @@ emit() {
 		LINES=$((LINES + 1))
 	done
 }
+# Single-role: the statements that name the two-role setup's roles
+# (GRANT ... TO upwork_app, ALTER ... OWNER TO upwork_scheduler, ...)
+# become blank lines; the rest is the file as it is.
+single_role_filter() {
+	awk '
+	function flush(   i) {
+		for (i = 1; i <= nb; i++)
+			print (drop ? "" : buf[i])
+		nb = 0; drop = 0; open = 0
+	}
+	{
+		if (!open && $0 ~ /^[[:space:]]*(GRANT|REVOKE|ALTER[[:space:]]+(FUNCTION|TABLE|SCHEMA|ROLE))[[:space:]]/)
+			open = 1
+		if (!open) { print; next }
+		buf[++nb] = $0
+		if ($0 ~ /upwork_(app|owner|scheduler)/ && ($0 ~ /(TO|FROM)[[:space:]]+upwork_/ || $0 ~ /OWNER[[:space:]]+TO/ || $0 ~ /ROLE[[:space:]]+upwork_/))
+			drop = 1
+		if ($0 ~ /;[[:space:]]*(--.*)?$/) flush()
+	}
+	END { if (nb) flush() }'
+}
 emit_file() {
 	local f=$1 body n
-	body=$(cat "$f"; printf x)
+	if [ $SINGLE = 1 ]; then
+		body=$(single_role_filter <"$f"; printf x)
+	else
+		body=$(cat "$f"; printf x)
+	fi
 	body=${body%x}
 	[ -z "$body" ] || [ "${body: -1}" = $'\n' ] || body+=$'\n'
 	n=$(printf '%s' "$body" | tr -dc '\n' | wc -c)

@@ -22,7 +22,12 @@
 # and UPWORK_URL (another Upwork, such as the tests' fake) are written
 # into VAR's app.conf, and UPWORK_CLIENT_SECRET into VAR/secrets, on the
 # first start only.  POLL_INTERVAL: seconds between poll-jobs runs under
-# `run` (120).
+# `run` (120).  The shared-hosting profile, first start only too:
+# REDIS=0 runs no Redis and no broadcaster (app.conf names no Redis:
+# PostgreSQL holds rate limits and events, docs/no-redis.md);
+# DB_ROLES=single has one database role own everything and the programs
+# log in as it, as a hosting panel gives (no upwork_owner, no
+# upwork_scheduler; migrate.sh --single-role).
 #
 # Everything lives under VAR: several stacks with different PORT and VAR
 # run side by side.  As root, PostgreSQL runs as the postgres user and
@@ -59,6 +64,8 @@ UPWORK_URL=${UPWORK_URL:-}
 UPWORK_CLIENT_ID=${UPWORK_CLIENT_ID:-}
 UPWORK_CLIENT_SECRET=${UPWORK_CLIENT_SECRET:-}
 POLL_INTERVAL=${POLL_INTERVAL:-120}
+REDIS=${REDIS:-1}
+DB_ROLES=${DB_ROLES:-two}
 
 case $BUILD in /*) BIN=$BUILD ;; *) BIN=$ROOT/$BUILD ;; esac
 mkdir -p "$VAR"
@@ -264,6 +271,12 @@ secrets() {
 	chmod 0640 "$s"/*
 }
 
+# The role the programs log in as: upwork_app, or with DB_ROLES=single
+# the one role that owns the database.
+db_app_role() {
+	if [ "$DB_ROLES" = single ]; then echo upwork_site; else echo upwork_app; fi
+}
+
 # The workers' config file: written once, then the admin's to edit.
 app_conf() {
 	local f=$RT/app.conf
@@ -273,8 +286,13 @@ app_conf() {
 	fi
 	{
 		echo "# app.conf: configuration of the FastCGI workers of this stack (see README.md, Configuration)."
-		echo "db_conninfo = host=$RT/run/pg port=$PG_PORT dbname=upwork user=upwork_app password=$(cat "$RT/secrets/db-app.password")"
-		echo "redis_socket = $RT/run/redis/redis.sock"
+		echo "db_conninfo = host=$RT/run/pg port=$PG_PORT dbname=upwork user=$(db_app_role) password=$(cat "$RT/secrets/db-app.password")"
+		if [ "$REDIS" = 0 ]; then
+			echo "# No Redis: rate limits and events live in PostgreSQL (docs/no-redis.md)."
+			echo "redis_host ="
+		else
+			echo "redis_socket = $RT/run/redis/redis.sock"
+		fi
 		echo "jwt_alg = $JWT_ALG"
 		echo "jwt_secret_file = $RT/secrets/jwt-hs256.key"
 		echo "jwt_jwks_file = $RT/secrets/jwks.json"
@@ -523,10 +541,28 @@ pg_stop() {
 }
 
 db_setup() {
-	local as=()
+	local as=() ci
 	[ $IS_ROOT = 1 ] && as=(--run-as "$PGOS")
-	(cd / && APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" --bootstrap "${as[@]}" \
-	    --conninfo "host=$RT/run/pg port=$PG_PORT user=$PGOS dbname=upwork" >/dev/null) || die "migrations failed"
+	if grep -Eq '^db_conninfo = .* user=upwork_site ' "$RT/app.conf"; then
+		# What a hosting panel hands out: one database and its owner,
+		# no superuser, no BYPASSRLS, no CREATE ROLE.
+		psql_super -d postgres -v pw="$(cat "$RT/secrets/db-app.password")" >/dev/null <<'EOF' || die "the single role failed"
+SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upwork_site') AS mk \gset
+\if :mk
+CREATE ROLE upwork_site LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+\endif
+ALTER ROLE upwork_site PASSWORD :'pw';
+SELECT NOT EXISTS (SELECT FROM pg_database WHERE datname = 'upwork') AS mk \gset
+\if :mk
+CREATE DATABASE upwork OWNER upwork_site ENCODING 'UTF8' TEMPLATE template0;
+\endif
+EOF
+		ci="host=$RT/run/pg port=$PG_PORT user=upwork_site dbname=upwork password=$(cat "$RT/secrets/db-app.password")"
+		(cd / && "$ROOT/scripts/migrate.sh" --single-role --conninfo "$ci" >/dev/null) || die "migrations failed"
+	else
+		(cd / && APP_PASSWORD=$(cat "$RT/secrets/db-app.password") "$ROOT/scripts/migrate.sh" --bootstrap "${as[@]}" \
+		    --conninfo "host=$RT/run/pg port=$PG_PORT user=$PGOS dbname=upwork" >/dev/null) || die "migrations failed"
+	fi
 	if [ "$(psql_super -d upwork -tA -c "SELECT count(*) FROM tenants WHERE id = 'org_demo'")" = 0 ]; then
 		cat "$ROOT/sql/demo/generator.sql" "$ROOT/sql/demo/demo-data.sql" | psql_super -d upwork >/dev/null ||
 		    die "demo data failed to load"
@@ -536,6 +572,7 @@ db_setup() {
 
 redis_start() {
 	pid_alive "$RT/run/redis/redis.pid" && return 0
+	redis_configured || return 0
 	cat >"$RT/conf/redis.conf" <<EOF
 # Written by scripts/stack.sh.
 bind 127.0.0.1
@@ -558,6 +595,12 @@ EOF
 	wait_for Redis redis-cli -s "$RT/run/redis/redis.sock" ping
 }
 
+# Predicate: app.conf names a Redis (REDIS=0 wrote an empty redis_host).
+redis_configured() {
+	! grep -Eq '^[[:space:]]*redis_host[[:space:]]*=[[:space:]]*$' "$RT/app.conf" ||
+	    grep -Eq '^[[:space:]]*redis_socket[[:space:]]*=[[:space:]]*[^[:space:]]' "$RT/app.conf"
+}
+
 redis_stop() {
 	stop_pid "$RT/run/redis/redis.pid"
 }
@@ -569,6 +612,7 @@ redis_stop() {
 push_start() {
 	local pidf=$RT/run/push/push.pid
 	pid_alive "$pidf" && return 0
+	redis_configured || return 0	# no Redis, no broadcaster: /api/events/recent
 	[ -x "$BIN/push/broadcaster" ] || die "$BIN/push/broadcaster is not built (make all)"
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 	STARTED+=(push)

@@ -42,6 +42,17 @@ my $representative = qr{/(03-auth|05-hostile|06-ratelimit|10-jobs-filters|12-job
 my @passes = (
     { name => 'lighttpd', web => 'lighttpd', build => 'build/asan', alg => 'RS256', mode => 'fcgi' },
     { name => 'apache', web => 'apache', build => 'build/release', alg => 'HS256', mode => 'fcgi' },
+    # Shared hosting: no Redis, no broadcaster, one database role
+    # (docs/no-redis.md).  The files that need Redis or the broadcaster
+    # are left out: the push and Socket.IO tests (no daemon), 07-cache
+    # (L2), 92-redis and 90-outage (they stop Redis), and those that read
+    # events from Redis (40, 42, 45, 49, 51, 53, 55, 56; 15-events-recent
+    # reads them through the API instead).  The cache is off: the tests
+    # write the database behind the API's back and bump Redis's
+    # generations, which L1 alone cannot see (test_cache covers L1 alone).
+    { web => 'lighttpd', name => 'noredis', build => 'build/asan', alg => 'HS256', mode => 'fcgi',
+      env => { REDIS => 0, DB_ROLES => 'single', APP_CACHE_ENABLED => 0 },
+      skip => qr{/(07-|3\d-|9[012]-|4[0259]-|5[13569]-|94-jwks)} },
     { name => 'apache-cgi', web => 'apache', build => 'build/release', alg => 'HS256', mode => 'cgi',
       skip => \%no_daemon, host_html => 1 },
     { name => 'apache-fcgid', web => 'apache', build => 'build/release', alg => 'HS256', mode => 'fcgid',
@@ -88,6 +99,28 @@ sub harness {
     });
 }
 
+# The stacks (VAR => its environment) and fakes this run started and has
+# not stopped: TERM, INT or HUP stops them, then the test programs
+# still running, before the harness exits.
+my (%stacks, %fakes);
+sub stop_stack {
+    my ($var) = @_;
+    my $env = delete $stacks{$var} or return;
+    system('env', map({ "$_=$env->{$_}" } sort keys %$env), 'scripts/stack.sh', 'stop');
+}
+for my $sig (qw(TERM INT HUP)) {
+    $SIG{$sig} = sub {
+        $SIG{$sig} = 'IGNORE';
+        print STDERR "# harness: SIG$sig: stopping the stacks it started\n";
+        stop_stack($_) for keys %stacks;
+        kill 'TERM', keys %fakes;
+        # The test programs it runs (its children; their own END blocks stop their stacks).
+        kill 'TERM', grep { (eval { local (@ARGV, $/) = ("/proc/$_/stat"); <> } // '') =~ /^\d+ \(.*\) \S (\d+)/ && $1 == $$ }
+            map { m{/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
+        exit 1;
+    };
+}
+
 my $agg = TAP::Parser::Aggregator->new;
 $agg->start;
 my $h = harness();
@@ -115,18 +148,25 @@ for my $p (@passes) {
     my @integration = pick(sort(glob("tests/integration/*.t"), glob("tests/integration/*.js"),
                                 glob("$p->{build}/itests/*")));
     @integration = grep { /$p->{only}/ } @integration if $p->{only};
-    # What the mode cannot serve: a skip with its reason, in the summary.
+    # What the pass cannot serve: a regular expression drops files; a
+    # hash of them gives each skip its reason, in the summary.
     my @skipped;
-    for my $re (keys %{ $p->{skip} // {} }) {
-        push @skipped, map { [$_, $p->{skip}{$re}] } grep { /$re/ } @integration;
-        @integration = grep { !/$re/ } @integration;
+    if (ref $p->{skip} eq 'HASH') {
+        for my $re (keys %{ $p->{skip} }) {
+            push @skipped, map { [$_, $p->{skip}{$re}] } grep { /$re/ } @integration;
+            @integration = grep { !/$re/ } @integration;
+        }
+    } elsif ($p->{skip}) {
+        @integration = grep { $_ !~ $p->{skip} } @integration;
     }
-    $agg->add("$p->{name}/" . (split m{/}, $_->[0])[-1], skip_all($_->[1])) for @skipped;
+    my $label = $p->{name};
+    $agg->add("$label/" . (split m{/}, $_->[0])[-1], skip_all($_->[1])) for @skipped;
+    local @ENV{ keys %{ $p->{env} // {} } } = values %{ $p->{env} // {} };
     my $rules = { seq => [ { par => [ grep { !m{/9[^/]*$} } @integration ] },
                            { seq => [ grep { m{/9[^/]*$} } @integration ] } ] };
     last unless @integration;
     # The checkout's own prefix: runs from other checkouts never touch it.
-    my $var = tempdir("upw-test-$tag-$p->{name}-XXXXXX", TMPDIR => 1, CLEANUP => 0);
+    my $var = tempdir("upw-test-$tag-$label-XXXXXX", TMPDIR => 1, CLEANUP => 0);
     my $port = free_port();
     local $ENV{VAR} = $var;
     local $ENV{PORT} = $port;
@@ -165,12 +205,14 @@ for my $p (@passes) {
     local $ENV{UPWORK_URL} = "http://127.0.0.1:$fake_port";
     local $ENV{UPWORK_CLIENT_ID} = 'upw-test-client';
     local $ENV{UPWORK_CLIENT_SECRET} = $secret;
-    print "# $p->{name}: starting a stack on port $port ($p->{build}, $p->{alg}) in $var\n";
+    $fakes{$fake_pid} = 1;
+    $stacks{$var} = { VAR => $var, PORT => $port, WEB => $p->{web}, MODE => $p->{mode} };
+    print "# $label: starting a stack on port $port ($p->{build}, $p->{alg}, MODE=$p->{mode}) in $var\n";
     if (system("scripts/stack.sh", "start") != 0) {
         print "# $p->{name}: the stack did not start; its logs:\n";
         system("tail -n 30 $var/log/*.log $var/rt/log/*.log 2>/dev/null | sed 's/^/#   /'");
-        $agg->add("$p->{name}: stack start", fake_failure("the $p->{web} stack did not start"));
-        system("scripts/stack.sh", "stop");
+        $agg->add("$label: stack start", fake_failure("the $label stack did not start"));
+        stop_stack($var);
         stop_fake($fake_pid, $fake_out);
         next;
     }
@@ -180,13 +222,13 @@ for my $p (@passes) {
     mkdir "$var/contract";
     local $ENV{CONTRACT_LOG} = "$var/contract";
     my $ih = harness(jobs => 4, rules => $rules);
-    $ih->aggregate_tests($agg, map { [$_, "$p->{name}/" . (split m{/}, $_)[-1]] } @integration);
-    system("scripts/stack.sh", "stop");
+    $ih->aggregate_tests($agg, map { [$_, "$label/" . (split m{/}, $_)[-1]] } @integration);
+    stop_stack($var);
     stop_fake($fake_pid, $fake_out);
 
     # Workers exit cleanly on SIGTERM, so LeakSanitizer has run by now.
     local $ENV{SANITIZER_LOGS} = "$rt/log/asan";
-    $h->aggregate_tests($agg, ["tests/post/sanitizers.t", "$p->{name}/sanitizers.t"]);
+    $h->aggregate_tests($agg, ["tests/post/sanitizers.t", "$label/sanitizers.t"]);
     # Every response the tests received, against docs/openapi.yaml.  On
     # a shared host, Apache answers some requests before it reads the
     # .htaccess (a %00 or %2F in the path, a header it refuses) with its
@@ -194,9 +236,9 @@ for my $p (@passes) {
     # are left out, counted in the summary.
     if ($p->{host_html}) {
         my $n = host_html_out("$var/contract");
-        print "# $p->{name}: $n answers of Apache's own (HTML, before the .htaccess) left out of the contract check\n";
+        print "# $label: $n answers of Apache's own (HTML, before the .htaccess) left out of the contract check\n";
     }
-    $h->aggregate_tests($agg, ["tests/post/contract.js", "$p->{name}/contract.js"]);
+    $h->aggregate_tests($agg, ["tests/post/contract.js", "$label/contract.js"]);
     system("rm", "-rf", $var, $rt) if $agg->all_passed && !$ENV{TEST_KEEP};
 }
 
@@ -218,6 +260,7 @@ sub start_fake {
 
 sub stop_fake {
     my ($pid, $out) = @_;
+    delete $fakes{$pid};
     kill 'TERM', $pid;
     close $out;
 }

@@ -32,7 +32,8 @@ main(int argc, char *argv[])
 	const char	*tenant = NULL, *user = NULL, *type = NULL, *data = "{}";
 	const char	*why;
 	char		 id[64];
-	struct redis	 rd = { 0 };
+	struct db	 db = { 0 };
+	struct redis	 rd = { .pg = &db };	/* without Redis: the events table */
 	json_object	*obj;
 	size_t		 len;
 	int		 c, rc;
@@ -77,10 +78,11 @@ main(int argc, char *argv[])
 		return 1;
 	rc = events_publish(&rd, type, tenant, user, data, id, sizeof(id));
 	redis_close(&rd);
+	db_close(&db);
 	config_free();
 	if (rc == -1) {
-		fprintf(stderr, "publish: not published (is Redis up? see the "
-		    "log line above)\n");
+		fprintf(stderr, "publish: not published (is %s up? see the "
+		    "log line above)\n", redis_enabled() ? "Redis" : "PostgreSQL");
 		return 1;
 	}
 	printf("%s\n", id);

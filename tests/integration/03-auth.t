@@ -6,6 +6,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use ApiTest;
+use UpworkTest;
 
 my $s = stack();
 reset_tenant('org_t_auth_v1', 'personal:user_solo');
@@ -116,6 +117,41 @@ my $v1 = sign_token(\%hdr, { %std, sub => 'user_v1', o => undef, org_id => 'org_
 $r = api(POST => '/api/jobs', token => $v1, json => { name => 'v1 search' });
 is($r->{status}, 201, 'a Clerk v1 token (org_id) works');
 is(psql("SELECT count(*) FROM job_searches WHERE tenant_id = 'org_t_auth_v1'"), 1, 'in the org_id tenant');
+# Issue 15: a v2 token takes its tenant from o.id only, never from org_id.
+my $v2 = sign_token(\%hdr, { %std, sub => 'user_v2', v => 2, o => undef, org_id => 'org_t_auth_v1' });
+$r = api(POST => '/api/jobs', token => $v2, json => { name => 'v2 search' });
+is($r->{status}, 201, 'a v2 token without o, with org_id: served');
+is(psql("SELECT count(*) FROM job_searches WHERE tenant_id = 'org_t_auth_v1' AND user_id = 'user_v2'"), 0,
+    'not in the org_id tenant');
+is(psql("SELECT count(*) FROM job_searches WHERE tenant_id = 'personal:user_v2'"), 1, 'in its personal tenant');
+denied('exp 1e300 (outside time_t)', token => sign_token(\%hdr, '{"sub":"user_x","exp":1e300}'));
+denied('a claim twice', token => sign_token(\%hdr, '{"sub":"user_x","exp":9999999999,"sub":"user_y"}'));
+denied('a crit header', token => sign_token({ %hdr, crit => ['exp'] }, { %std, sub => 'user_x' }));
+
+# Issue 15: a cookie-authenticated POST from another site (a text/plain
+# body-less form needs no preflight) is refused; from an allowed origin,
+# this site, or with a bearer token it is served.
+my $cors = conf_value('cors_origins') // '';
+my ($allowed) = split /\s*,\s*/, $cors;
+my $host = "127.0.0.1:$s->{PORT}";
+my $csrf = sub { api(POST => '/api/jobs', headers => { Cookie => "__session=$good", %{ $_[0] } },
+    json => { name => 'csrf ' . int(rand(1e9)) }) };
+$r = $csrf->({ Origin => 'https://evil.example' });
+is($r->{status}, 403, 'a cookie POST with a foreign Origin: 403');
+is($r->{json}{code}, 'forbidden', 'code forbidden');
+$r = $csrf->({});
+is($r->{status}, 403, 'a cookie POST with neither Origin nor Referer: 403');
+$r = $csrf->({ Referer => 'https://evil.example/x' });
+is($r->{status}, 403, 'a cookie POST with a foreign Referer: 403');
+$r = $csrf->({ Origin => "http://$host" });
+is($r->{status}, 201, 'a cookie POST from the API\'s own origin: 201') or diag $r->{body};
+SKIP: {
+    skip 'no cors_origins in this pass', 1 unless $allowed;
+    is($csrf->({ Origin => $allowed })->{status}, 201, "a cookie POST from an allowed origin ($allowed): 201");
+}
+$r = api(POST => '/api/jobs', token => $good, headers => { Origin => 'https://evil.example' },
+    json => { name => 'bearer ' . int(rand(1e9)) });
+is($r->{status}, 201, 'a bearer POST from any Origin: 201 (no cookie, no forgery)');
 
 # The token never reaches the logs.
 my $logs = `cat '$s->{RT}'/log/*.log 2>/dev/null`;

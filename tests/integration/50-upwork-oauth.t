@@ -37,6 +37,18 @@ is($r->{json}{data}{state}, $state, 'the state is also given alone');
 is(psql("SELECT count(*) FROM upwork_oauth_states WHERE tenant_id = '$T' AND expires_at > now() + interval '590 seconds'"),
     '1', 'its nonce is stored for the tenant, valid for upwork_state_ttl');
 
+# Issue 15: connecting changes the whole organisation: its admin role only.
+my $member = token(sub => 'user_member', org => $T, claims => { o => { id => $T, rol => 'member' } });
+$r = api(GET => '/api/upwork/connect', token => $member);
+is($r->{status}, 403, 'connect by a member without the admin role: 403');
+like($r->{json}{details} // '', qr/admin role/, 'saying why');
+$r = api(GET => "/api/upwork/callback?code=x&state=$state", token => $member);
+is($r->{status}, 403, 'the callback by a member: 403');
+is(api(DELETE => '/api/upwork/connection', token => $member)->{status}, 403, 'disconnect by a member: 403');
+is(api(GET => '/api/upwork/status', token => $member)->{status}, 200, 'the status is for every member');
+my $v1admin = token(sub => 'user_oa_v1', claims => { o => undef, org_id => $T, org_role => 'org:admin' });
+is(api(GET => '/api/upwork/connect', token => $v1admin)->{status}, 200, 'a v1 token with org_role org:admin: 200');
+
 # --- the flow ------------------------------------------------------------------------
 $r = connect_upwork(tenant => $T, user => 'user_oa', account => $T);
 is($r->{status}, 200, 'callback: 200') or diag $r->{body};

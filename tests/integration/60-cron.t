@@ -138,7 +138,7 @@ like($r->{msgs}, qr/tenant $TP: 5 jobs would be deleted/, 'counts what it would 
 is(psql("SELECT count(*) FROM jobs WHERE tenant_id = '$TP'"), '8', 'deletes nothing');
 $r = run_cron('prune', args => ['--tenant', $TP, '--batch', '2']);
 is($r->{exit}, 0, 'prune --batch 2: exit 0');
-like($r->{msgs}, qr/1 tenants, 5 jobs, 1 clients, 1 oauth states, 0 ai reservations deleted \(older than 90 days, batches of 2\)/,
+like($r->{msgs}, qr/1 tenants, 5 jobs, 1 clients, 1 oauth states, 0 ai reservations, 0 idempotency keys deleted \(older than 90 days, batches of 2\)/,
     'five old jobs (in batches of two), the orphaned client, the spent state');
 is(psql("SELECT string_agg(upwork_id, ',' ORDER BY upwork_id) FROM jobs WHERE tenant_id = '$TP'"), 'new-1,new-2,old-kept',
     'recent jobs and the job with a proposal are kept');

@@ -1,4 +1,4 @@
-/* itest_db.c: libcommon's database and event calls against the real stack: batches, interactive transactions, row locks, publish. */
+/* itest_db.c: libcommon's database and event calls against the real stack: batches, interactive transactions, row locks, no tenant context inherited by the connection's next request, publish. */
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -95,6 +95,93 @@ test_tx(struct db *db, struct db *other)
 	ok(db_tx_commit(db, &e, NULL) == 0, "committing an empty transaction sends nothing and succeeds");
 }
 
+/* What a statement run with (tenant, user) sees: "<app.tenant_id>|<app.user_id>|<A's searches>". */
+static const char *
+seen_as(struct db *db, const char *tenant, const char *user)
+{
+	static char	 out[256];
+	struct db_query	 q = { "SELECT coalesce(current_setting('app.tenant_id', true), '')"
+	    " || '|' || coalesce(current_setting('app.user_id', true), '') || '|' ||"
+	    " (SELECT count(*) FROM job_searches WHERE name LIKE 'inherit-%')", 0, NULL };
+	PGresult	*res;
+
+	if (db_run_as(db, tenant, user, &q, 1, &res, NULL) == -1)
+		return "failed";
+	snprintf(out, sizeof(out), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return out;
+}
+
+/* The connection's app.tenant_id outside any request's transaction. */
+static const char *
+raw_setting(struct db *db)
+{
+	static char	 out[256];
+	PGresult	*res;
+
+	/* db.c keeps the connection in pipeline mode; it is idle between requests. */
+	if (PQexitPipelineMode(db->conn) != 1)
+		return "busy";
+	res = PQexec(db->conn, "SELECT coalesce(current_setting('app.tenant_id', true), '')");
+	snprintf(out, sizeof(out), "%s", PQresultStatus(res) == PGRES_TUPLES_OK ?
+	    PQgetvalue(res, 0, 0) : PQerrorMessage(db->conn));
+	PQclear(res);
+	PQenterPipelineMode(db->conn);
+	return out;
+}
+
+/*
+ * Issue 15 (d): a worker keeps one connection for all its requests; the
+ * tenant context of one request (set_config(..., true)) must end with
+ * its transaction, whichever way it ended, so that the next request on
+ * the connection, without a tenant or with another, sees nothing of the
+ * first's.
+ */
+static void
+test_no_inherit(struct db *db)
+{
+	struct db_query	 ins = { "INSERT INTO job_searches (name) VALUES ('inherit-1')", 0, NULL };
+	struct db_query	 boom = { "SELECT 1/0", 0, NULL };
+	struct db_query	 q[2] = {
+		{ "INSERT INTO tenants (kind) VALUES ('org') ON CONFLICT DO NOTHING", 0, NULL },
+		{ "INSERT INTO users DEFAULT VALUES ON CONFLICT DO NOTHING", 0, NULL },
+	};
+	PGresult	*res[2];
+	PGconn		*conn;
+	enum err	 e;
+
+	ok(db_run_as(db, T, "user_it", q, 2, res, NULL) == 0, "the tenant and user exist");
+	db_clear(res, 2);
+	ok(db_run_as(db, T, "user_it", &ins, 1, res, NULL) == 0, "request 1: tenant A writes a row");
+	db_clear(res, 1);
+	conn = db->conn;
+	is_str(seen_as(db, T, "user_it"), T "|user_it|1", "request 1 sees it");
+	is_str(raw_setting(db), "", "after it, the connection holds no tenant (set_config(..., true))");
+	is_str(seen_as(db, NULL, NULL), "||0", "request 2 on the same connection, no tenant: no context, no row");
+	ok(db->conn == conn, "(the same connection)");
+	is_str(seen_as(db, "org_t_itest_db_other", "user_x"), "org_t_itest_db_other|user_x|0",
+	    "request 2 as another tenant: its own context, none of A's rows");
+
+	/* A request that failed part-way: its context goes with its rollback. */
+	db_tx_begin(db, T, "user_it");
+	res[0] = db_tx_exec(db, &ins, &e, NULL);
+	PQclear(res[0]);
+	ok(db_tx_exec(db, &boom, &e, NULL) == NULL, "request 3 (tenant A) fails inside its transaction");
+	is_str(raw_setting(db), "", "after it, the connection holds no tenant");
+	is_str(seen_as(db, NULL, NULL), "||0", "request 4, no tenant: nothing of request 3");
+	ok(db->conn == conn, "(still the same connection)");
+
+	/* An interactive transaction committed: its context ends too. */
+	db_tx_begin(db, T, "user_it");
+	res[0] = db_tx_exec(db, &ins, &e, NULL);
+	PQclear(res[0]);
+	ok(db_tx_commit(db, &e, NULL) == 0, "request 5 (tenant A) commits an interactive transaction");
+	is_str(raw_setting(db), "", "after it, the connection holds no tenant");
+	is_str(seen_as(db, "org_t_itest_db_other", "user_x"), "org_t_itest_db_other|user_x|0",
+	    "request 6 as another tenant: nothing of A");
+	is_str(seen_as(db, T, "user_it"), T "|user_it|2", "(A has its two rows)");
+}
+
 static void
 test_events(void)
 {
@@ -153,6 +240,7 @@ main(void)
 	itest_setup("itest_db");
 	test_batch(&db);
 	test_tx(&db, &other);
+	test_no_inherit(&db);
 	test_events();
 	db_close(&db);
 	db_close(&other);

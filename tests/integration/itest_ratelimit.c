@@ -1,4 +1,4 @@
-/* itest_ratelimit.c: the sliding-window script against the real Redis: exactness under concurrency, weighting, TTLs, classes. */
+/* itest_ratelimit.c: the sliding window against the real Redis, or PostgreSQL without it: exactness under concurrency, weighting, TTLs, classes. */
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +18,8 @@ burst(int c, int n, int k)
 
 	for (i = 0; i < n; i++) {
 		if ((pid = fork()) == 0) {
-			struct redis	rd = { 0 };
+			struct db	db = { 0 };
+			struct redis	rd = { .pg = &db };
 			struct rl_result res;
 			int		allowed = 0;
 
@@ -26,6 +27,7 @@ burst(int c, int n, int k)
 				if (rl_decide(&rd, c, id, &res) == 0 && res.allowed)
 					allowed++;
 			redis_close(&rd);
+			db_close(&db);
 			_exit(allowed);
 		}
 	}
@@ -74,10 +76,47 @@ test_keys(void)
  * next one the previous window still counts half: about limit/2 more
  * requests pass.  Redis's clock says exactly how far in we are.
  */
+/* Without Redis: the identifier's one row, and refusals that do not count. */
+static void
+test_rows(void)
+{
+	struct db	 db = { 0 };
+	struct redis	 rd = { .pg = &db };
+	struct rl_result res;
+	struct buf	 key = { 0 };
+	struct db_query	 q = { "SELECT cur + prev, expires_ms - $2::bigint FROM rate_limits"
+			    " WHERE key = $1", 2, NULL };
+	const char	*p2[2];
+	char		 now[24];
+	PGresult	*pr;
+
+	rl_decide(&rd, RL_UPWORK, id, &res);
+	buf_printf(&key, "upwork:%s", id);
+	snprintf(now, sizeof(now), "%lld", res.now_ms);
+	p2[0] = key.data;
+	p2[1] = now;
+	q.params = p2;
+	ok(db_run_as(&db, NULL, NULL, &q, 1, &pr, NULL) == 0 && PQntuples(pr) == 1,
+	    "one row for the identifier in rate_limits");
+	if (PQntuples(pr) == 1) {
+		ok(atoi(PQgetvalue(pr, 0, 0)) == 50,
+		    "refused decisions did not count (%s)", PQgetvalue(pr, 0, 0));
+		ok(atoll(PQgetvalue(pr, 0, 1)) > 60000 && atoll(PQgetvalue(pr, 0, 1)) <= 120000,
+		    "the row expires after the next window (%s ms)", PQgetvalue(pr, 0, 1));
+	}
+	PQclear(pr);
+	ok(rl_decide(&rd, RL_DEFAULT, id, &res) == 0 && res.allowed &&
+	    res.remaining == cfg.rl[RL_DEFAULT].limit - 1,
+	    "the same identifier in another class has a budget of its own");
+	buf_free(&key);
+	db_close(&db);
+}
+
 static void
 test_sliding(void)
 {
-	struct redis	 rd = { 0 };
+	struct db	 db = { 0 };
+	struct redis	 rd = { .pg = &db };
 	struct rl_result res;
 	long long	 window = 2000, into, lo, hi, last_ok;
 	int		 limit = 100, i, allowed = 0;
@@ -114,6 +153,7 @@ test_sliding(void)
 	    "%lld ms into the next window %d pass (the algorithm says %lld..%lld)", into, allowed, lo, hi);
 	ok(allowed > 0 && allowed < limit, "neither none (a fixed window would not slide) nor all");
 	redis_close(&rd);
+	db_close(&db);
 }
 
 static void
@@ -134,9 +174,14 @@ main(void)
 {
 	itest_setup("itest_ratelimit");
 	test_exact();
-	test_keys();
-	test_sliding();
-	test_down();
+	if (redis_enabled()) {
+		test_keys();
+		test_sliding();
+		test_down();
+	} else {
+		test_rows();
+		test_sliding();
+	}
 	config_free();
 	return done_testing();
 }

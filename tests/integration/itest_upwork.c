@@ -1,4 +1,4 @@
-/* itest_upwork.c: the Upwork client against the real Redis, PostgreSQL and the fake Upwork: the shared rate limit across processes, the daily cap, concurrent token refreshes, revocation. */
+/* itest_upwork.c: the Upwork client against the real Redis (or PostgreSQL without it), PostgreSQL and the fake Upwork: the shared rate limit across processes, the daily cap, concurrent token refreshes, revocation. */
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,7 +158,8 @@ searches_in(int n, int k, const struct upwork_auth *a)
 
 	for (i = 0; i < n; i++)
 		if ((pid = fork()) == 0) {
-			struct redis		rd = { 0 };
+			struct db		rd_db = { 0 };
+			struct redis		rd = { .pg = &rd_db };
 			struct upwork		up;
 			struct upwork_err	e;
 			int			j, good = 0;
@@ -168,6 +169,7 @@ searches_in(int n, int k, const struct upwork_auth *a)
 				good += one_search(&up, a, &e) == 0;
 			upwork_free(&up);
 			redis_close(&rd);
+			db_close(&rd_db);
 			_exit(good);
 		}
 	while (wait(&status) > 0)
@@ -181,7 +183,7 @@ test_shared_rate(const struct upwork_auth *a)
 	char		 key[64];
 	double		 t0;
 	int		 good;
-	redisContext	*c = redisConnectUnix(cfg.redis_socket);
+	redisContext	*c = redis_enabled() ? redisConnectUnix(cfg.redis_socket) : NULL;
 	redisReply	*v;
 
 	snprintf(key, sizeof(key), "itest-rl-%ld-%ld", (long)getpid(), (long)time(NULL));
@@ -191,6 +193,20 @@ test_shared_rate(const struct upwork_auth *a)
 	good = searches_in(3, 10, a);
 	is_int(good, 30, "three processes make 30 calls together, all answered");
 	ok(now_ms() - t0 >= 2900, "and take %.0f ms: at 10/s, no less than 2.9 s", now_ms() - t0);
+	if (!redis_enabled()) {
+		struct db	 db = { 0 };
+		const char	*params[1] = { key };
+		struct db_query	 q = { "SELECT used FROM upwork_limits WHERE key = $1", 1, params };
+		PGresult	*res = NULL;
+
+		ok(db_run_as(&db, NULL, NULL, &q, 1, &res, NULL) == 0 &&
+		    PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) == 30,
+		    "the day's count in upwork_limits is 30: one counter for every process");
+		if (res != NULL)
+			PQclear(res);
+		db_close(&db);
+		return;
+	}
 	v = redisCommand(c, "GET upw:upwork:{%s}:day:%ld", key, (long)(time(NULL) / 86400));
 	ok(v != NULL && v->type == REDIS_REPLY_STRING && atoi(v->str) == 30,
 	    "the day's count in Redis is 30: one counter for every process (%s)",
@@ -202,7 +218,8 @@ test_shared_rate(const struct upwork_auth *a)
 static void
 test_daily_cap(const struct upwork_auth *a)
 {
-	struct redis		 rd = { 0 };
+	struct db		 rd_db = { 0 };
+	struct redis		 rd = { .pg = &rd_db };
 	struct upwork		 up;
 	struct upwork_err	 e;
 	char			 key[64];
@@ -225,7 +242,8 @@ test_daily_cap(const struct upwork_auth *a)
 	    "clearly: %s", e.msg);
 	ok(now_ms() - t0 < 1000, "at once, without waiting");
 	if ((pid = fork()) == 0) {
-		struct redis	r2 = { 0 };
+		struct db	r2_db = { 0 };
+		struct redis	r2 = { .pg = &r2_db };
 		struct upwork	u2;
 
 		upwork_init(&u2, &r2);
@@ -247,12 +265,14 @@ test_daily_cap(const struct upwork_auth *a)
 	agent_cfg.upwork_rate_per_day = 40000;
 	upwork_free(&up);
 	redis_close(&rd);
+	db_close(&rd_db);
 }
 
 static void
 test_wait(const struct upwork_auth *a)
 {
-	struct redis		 rd = { 0 };
+	struct db		 rd_db = { 0 };
+	struct redis		 rd = { .pg = &rd_db };
 	struct upwork		 up;
 	struct upwork_err	 e;
 	char			 key[64];
@@ -282,7 +302,8 @@ test_wait(const struct upwork_auth *a)
 	ok(upwork_rl_pause(&rd, key, 1000) == 0, "a 429's Retry-After pauses the key for 1 s");
 	t0 = now_ms();
 	if ((pid = fork()) == 0) {
-		struct redis		r2 = { 0 };
+		struct db		r2_db = { 0 };
+		struct redis		r2 = { .pg = &r2_db };
 		struct upwork_err	e2;
 
 		_exit(upwork_rl_take(&r2, key, 0, 0, &e2) == 0 ? 0 : 1);
@@ -292,13 +313,15 @@ test_wait(const struct upwork_auth *a)
 	    "another process's next request waits it out (%.0f ms)", now_ms() - t0);
 	upwork_free(&up);
 	redis_close(&rd);
+	db_close(&rd_db);
 }
 
 /* Two processes find the token due and refresh at once. */
 static void
 test_refresh(struct db *db)
 {
-	struct redis		 rd = { 0 };
+	struct db		 rd_db = { 0 };
+	struct redis		 rd = { .pg = &rd_db };
 	struct upwork		 up;
 	struct upwork_auth	 a;
 	struct upwork_err	 e;
@@ -316,7 +339,8 @@ test_refresh(struct db *db)
 	gen = atoi(account_sql(db, "SELECT token_generation FROM upwork_accounts"));
 	for (i = 0; i < 2; i++)
 		if ((pid = fork()) == 0) {
-			struct redis	r2 = { 0 };
+			struct db	r2_db = { 0 };
+			struct redis	r2 = { .pg = &r2_db };
 			struct upwork	u2;
 			struct db	d2 = { 0 };
 			int		rc;
@@ -350,12 +374,14 @@ test_refresh(struct db *db)
 	    strstr(e.msg, "connect again") != NULL, "and stays so, saying what to do");
 	upwork_free(&up);
 	redis_close(&rd);
+	db_close(&rd_db);
 }
 
 int
 main(void)
 {
-	struct redis		 rd = { 0 };
+	struct db		 rd_db = { 0 };
+	struct redis		 rd = { .pg = &rd_db };
 	struct db		 db = { 0 };
 	struct upwork		 up;
 	struct upwork_auth	 a;
@@ -392,6 +418,7 @@ main(void)
 	upwork_free(&up);
 	db_close(&db);
 	redis_close(&rd);
+	db_close(&rd_db);
 	config_free();
 	return done_testing();
 }

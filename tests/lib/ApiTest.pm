@@ -19,7 +19,7 @@ use Encode ();
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(time);
 
-our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app
+our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app app_role single_role no_redis
     json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address
     sse_request fake_log sql_quote mode_lacks);
 
@@ -254,13 +254,30 @@ sub run_psql {
         $out = `VAR='$s->{VAR}' '$s->{ROOT}/scripts/stack.sh' psql -d upwork -tA -F '|' < '$tmp' 2>&1`;
     } else {
         my $pw = slurp("$s->{RT}/secrets/db-app.password");
-        $out = `PGPASSWORD='$pw' psql -X -q -v ON_ERROR_STOP=1 -h '$s->{PG_HOST}' -p $s->{PG_PORT} -U upwork_app -d upwork -tA -F '|' < '$tmp' 2>&1`;
+        my $role = app_role();
+        $out = `PGPASSWORD='$pw' psql -X -q -v ON_ERROR_STOP=1 -h '$s->{PG_HOST}' -p $s->{PG_PORT} -U $role -d upwork -tA -F '|' < '$tmp' 2>&1`;
     }
     my $rc = $?;
     unlink $tmp;
     die "psql failed: $out" if $rc != 0 && !wantarray;
     chomp $out;
     return wantarray ? ($out, $rc) : $out;
+}
+
+# The role the programs log in as (db_conninfo's user): upwork_app, or
+# the one role of a single-role stack (DB_ROLES=single).
+sub app_role {
+    my $s = stack();
+    my $conf = slurp("$s->{RT}/app.conf");
+    return $conf =~ /^db_conninfo\s*=.*\buser=(\w+)/m ? $1 : 'upwork_app';
+}
+sub single_role { app_role() ne 'upwork_app' }
+
+# Predicate: the stack runs without Redis (REDIS=0: an empty redis_host).
+sub no_redis {
+    my $s = stack();
+    my $conf = slurp("$s->{RT}/app.conf");
+    return $conf =~ /^redis_host\s*=\s*$/m && $conf !~ /^redis_socket\s*=\s*\S/m;
 }
 
 # SQL as the superuser (fixtures, checks), or as the API's role.

@@ -46,6 +46,8 @@ mkdir $home or die "mkdir $home: $!";
 chmod 0700, $home;
 mkdir $clone or die "mkdir $clone: $!";
 my $rt;
+# Killed (the harness passes TERM on), the END block still stops the stack.
+$SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
 END {
     if ($base) {
         system("cd $clone && make -s stop PORT=0 >/dev/null 2>&1") if -d $clone;

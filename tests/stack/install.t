@@ -37,6 +37,8 @@ my @layout = ("PREFIX=$dir{prefix}", "SYSCONFDIR=$dir{etc}", "LOCALSTATEDIR=$dir
 my (%pids, $pg_started);
 my $pgbin = (sort { ver($a) <=> ver($b) } glob('/usr/lib/postgresql/*/bin'))[-1];
 
+# Killed (the harness passes TERM on), the END block still stops the stacks.
+$SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
 END {
     my $rc = $?;
     cleanup();

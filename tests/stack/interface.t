@@ -81,7 +81,14 @@ my $base = tempdir('upw-iface-XXXXXX', TMPDIR => 1, CLEANUP => 0);
 my ($var, $port) = ("$base/a", free_port());
 my ($var2, $port2) = ("$base/b", free_port());
 my @all_vars = ($var, $var2);
-END { system("make -s stop VAR=$_ PORT=0 >/dev/null 2>&1") for @all_vars; system('rm', '-rf', $base) if $base }
+# Killed (the harness passes TERM on), the END block still stops the stacks.
+$SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
+END {
+    # A stack's runtime files may live in /tmp/upw-<hash> (VAR/rt points there): those go too.
+    my @rt = map { -l "$_/rt" ? readlink("$_/rt") : () } @all_vars;
+    system("make -s stop VAR=$_ PORT=0 >/dev/null 2>&1") for @all_vars;
+    system('rm', '-rf', $base, @rt) if $base;
+}
 
 # --- make start / make stop -------------------------------------------
 my ($rc, $out) = make($var, $port, 'start');

@@ -22,6 +22,8 @@ sub free_port {
 
 my $base = tempdir('upw-ops-XXXXXX', TMPDIR => 1, CLEANUP => 0);
 my ($var, $port) = ("$base/v", free_port());
+# Killed (the harness passes TERM on), the END block still stops the stacks.
+$SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
 END {
     my $rt = $var && -l "$var/rt" ? readlink("$var/rt") : undef;
     system("make -s stop VAR=$var PORT=$port >/dev/null 2>&1") if $var;

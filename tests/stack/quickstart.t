@@ -93,13 +93,16 @@ delete @ENV{qw(WEB BUILD SUB ORG TENANT EVENT DATA JWT_ALG JWT_ISSUER JWT_AUDIEN
     grep { /^(APP_|WORKERS_)/ } keys %ENV};
 $ENV{PORT} = $port;
 $ENV{VAR} = $var;
+# Killed (the harness passes TERM on), the END block still stops the stacks.
+$SIG{$_} = sub { exit 1 } for qw(TERM INT HUP);
 END {
     for my $b (values %bg) {
         kill 'TERM', -$b->{pid};
         waitpid($b->{pid}, 0);
     }
+    my $rt = $var && -l "$var/rt" ? readlink("$var/rt") : undef;
     system("make -s stop VAR=$var PORT=$port >/dev/null 2>&1") if $var;
-    system('rm', '-rf', $base) if $base;
+    system('rm', '-rf', grep { defined } $base, $rt) if $base;
 }
 
 # A block as bash runs it: the shell variables the blocks before it set

@@ -28,7 +28,9 @@ for my $f (@platform) {
     my (%bad_words, %bad_ids);
     unlike($src, qr/#\s*include\s*[<"](?:[^">]*\/)?agent(?:\/|\.h)/, "$f includes nothing of agent/");
     (my $text = $src) =~ s/<poll\.h>//g;
-    $text =~ s/\bIf-(?:None-)?Match\b//g;	# HTTP's conditional headers (CORS lists them)
+    # HTTP's conditional headers (CORS lists them; reply.c and dispatch.c
+    # read them, by their CGI names too).
+    $text =~ s/\b(?:If-(?:None-)?Match|HTTP_IF_(?:NONE_)?MATCH)\b//g;
     while ($text =~ /\b([A-Za-z_][A-Za-z0-9_]*)\b/g) {
         my $id = $1;
         next if $libc{$id};

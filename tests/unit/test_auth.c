@@ -80,6 +80,7 @@ base_config(void)
 	c.jwt_issuer = "";
 	c.jwt_audience = "";
 	c.jwt_azp = "";
+	c.jwt_admin_roles = "org:admin,admin";
 	c.jwt_leeway = 30;
 	return c;
 }
@@ -122,6 +123,61 @@ test_hs256(void)
 	CHECK(hdr, claims("\"org_id\":\"org_b\""), secret, "ok:user_1:org_b", "Clerk v1 org_id");
 	CHECK(hdr, claims("\"o\":{\"id\":\"org_a\"},\"org_id\":\"org_b\""), secret,
 	    "ok:user_1:org_a", "v2 wins over v1");
+	/* Issue 15: a v2 token takes its tenant from o.id only. */
+	CHECK(hdr, claims("\"v\":2,\"org_id\":\"org_b\""), secret,
+	    "ok:user_1:personal:user_1", "v2 without o: org_id is not read");
+	CHECK(hdr, claims("\"v\":2,\"o\":{\"rol\":\"admin\"},\"org_id\":\"org_b\""), secret,
+	    "ok:user_1:personal:user_1", "v2 with o but no o.id: org_id is not read");
+	CHECK(hdr, claims("\"o\":{},\"org_id\":\"org_b\""), secret,
+	    "ok:user_1:personal:user_1", "o without v is v2 too");
+	CHECK(hdr, claims("\"o\":null,\"org_id\":\"org_b\""), secret,
+	    "ok:user_1:org_b", "o null, no v: a v1 token");
+	CHECK(hdr, claims("\"v\":2,\"o\":{\"id\":\"org_a\"}"), secret,
+	    "ok:user_1:org_a", "v2 o.id");
+	/* NumericDate outside time_t: refused, never converted. */
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":1e300}", secret,
+	    "token has no valid exp", "exp 1e300");
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":-1e300}", secret,
+	    "token has no valid exp", "exp -1e300");
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":-5}", secret,
+	    "token has no valid exp", "exp negative");
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":9223372036854775807}", secret,
+	    "token has no valid exp", "exp INT64_MAX");
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":253402300800}", secret,
+	    "token has no valid exp", "exp one second past year 9999");
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":253402300799}", secret,
+	    "ok:user_1:personal:user_1", "exp at the end of year 9999");
+	/* libjwt refuses these before claim_time() would. */
+	t = hs256(hdr, "{\"sub\":\"user_1\",\"exp\":NaN}", secret);
+	ok(strncmp(verify(&k, &c, t), "ok:", 3) != 0, "exp NaN refused");
+	free(t);
+	t = hs256(hdr, "{\"sub\":\"user_1\",\"exp\":Infinity}", secret);
+	ok(strncmp(verify(&k, &c, t), "ok:", 3) != 0, "exp Infinity refused");
+	free(t);
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":9999999999,\"sub\":\"admin\"}", secret,
+	    "malformed token", "a claim twice");
+	CHECK(hdr, claims("\"nbf\":1e300"), secret, "token not yet valid", "nbf 1e300");
+	CHECK(hdr, claims("\"nbf\":-1"), secret, "token not yet valid", "nbf negative");
+	CHECK(hdr, "{\"sub\":\"user_1\",\"exp\":9999999999,\"iat\":-1e300}", secret,
+	    "token issued in the future", "iat -1e300");
+	/* RFC 7515 4.1.11: crit names extensions we do not understand. */
+	CHECK("{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", claims(""), secret,
+	    "token has a critical header", "crit with a name");
+	CHECK("{\"alg\":\"HS256\",\"crit\":[]}", claims(""), secret,
+	    "token has a critical header", "crit empty (itself invalid)");
+	{
+		char cl[512], sub[129], want[300];
+
+		memset(sub, 'u', 128);
+		sub[128] = '\0';
+		snprintf(cl, sizeof(cl), "{\"sub\":\"%s\",\"exp\":9999999999}", sub);
+		snprintf(want, sizeof(want), "ok:%s:personal:%s", sub, sub);
+		CHECK(hdr, cl, secret, want, "a personal tenant for a 128-character user id");
+		sub[127] = '\0';
+		snprintf(cl, sizeof(cl), "{\"sub\":\"%s\",\"exp\":9999999999}", sub);
+		snprintf(want, sizeof(want), "ok:%s:personal:%s", sub, sub);
+		CHECK(hdr, cl, secret, want, "and for a 127-character one");
+	}
 	CHECK(hdr, claims(""), "another-secret-another-secret-xx", "invalid signature", "wrong key");
 	CHECK("{\"alg\":\"none\",\"typ\":\"JWT\"}", claims(""), secret,
 	    "token algorithm not accepted", "alg none");
@@ -190,6 +246,53 @@ test_hs256(void)
 	is_str(verify(&k, &c, big), "malformed token", "9000 bytes");
 	auth_keys_free(&k);
 #undef CHECK
+}
+
+/* Whether tok's principal may change its whole tenant; -1: refused. */
+static int
+admin_of(struct auth_keys *k, const struct config *c, const char *claims_json)
+{
+	struct principal	 p;
+	const char		*why;
+	char			*t;
+	int			 rc;
+
+	t = hs256("{\"alg\":\"HS256\"}", claims_json, secret);
+	rc = auth_verify(k, c, t, now, &p, &why) == 0 ? p.admin : -1;
+	free(t);
+	return rc;
+}
+
+static void
+test_roles(void)
+{
+	struct config	 c = base_config();
+	struct auth_keys k;
+
+	c.jwt_admin_roles = "org:admin,admin";
+	write_file(c.jwt_secret_file, secret, strlen(secret));
+	ok(auth_keys_load(&k, &c) == 0, "roles: key loads");
+	is_int(admin_of(&k, &c, claims("")), 1, "a personal tenant is its own admin");
+	is_int(admin_of(&k, &c, claims("\"v\":2,\"o\":{\"id\":\"org_a\",\"rol\":\"admin\"}")), 1,
+	    "v2 o.rol admin");
+	is_int(admin_of(&k, &c, claims("\"v\":2,\"o\":{\"id\":\"org_a\",\"rol\":\"member\"}")), 0,
+	    "v2 o.rol member");
+	is_int(admin_of(&k, &c, claims("\"v\":2,\"o\":{\"id\":\"org_a\"}")), 0,
+	    "v2 without o.rol");
+	is_int(admin_of(&k, &c, claims("\"v\":2,\"o\":{\"id\":\"org_a\",\"rol\":\"member\"},"
+	    "\"org_role\":\"org:admin\"")), 0, "v2: org_role is not read");
+	is_int(admin_of(&k, &c, claims("\"org_id\":\"org_b\",\"org_role\":\"org:admin\"")), 1,
+	    "v1 org_role org:admin");
+	is_int(admin_of(&k, &c, claims("\"org_id\":\"org_b\",\"org_role\":\"org:member\"")), 0,
+	    "v1 org_role org:member");
+	is_int(admin_of(&k, &c, claims("\"org_id\":\"org_b\",\"org_role\":\"org:adminx\"")), 0,
+	    "a role is compared whole, not as a prefix");
+	c.jwt_admin_roles = "org:owner";
+	is_int(admin_of(&k, &c, claims("\"v\":2,\"o\":{\"id\":\"org_a\",\"rol\":\"admin\"}")), 0,
+	    "jwt_admin_roles is what decides");
+	is_int(admin_of(&k, &c, claims("\"org_id\":\"org_b\",\"org_role\":\"org:owner\"")), 1,
+	    "a configured role");
+	auth_keys_free(&k);
 }
 
 static char *
@@ -384,6 +487,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	test_hs256();
+	test_roles();
 	test_rs256();
 	test_cached();
 	test_token_from();

@@ -1,4 +1,4 @@
-/* test_cache.c: unit tests for the cache without Redis: namespaces registered as data, their scopes, the keys an entry is stored under, the bypasses, and the L1 table's bounds and LRU order. */
+/* test_cache.c: unit tests for the cache without Redis: namespaces registered as data, their scopes, the keys an entry is stored under, the bypasses, the L1 table's bounds and LRU order, L1 alone when no Redis is configured, and the ETags of conditional requests. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +71,32 @@ test_keys(void)
 	    "a user namespace's: the user within the tenant");
 	req_free(&r);
 	mem_fcgi_free(&m);
+
+	/* Issue 15: a long scope is hashed, never cut into another's. */
+	{
+		char		 a[300], b[300];
+		struct cache_lookup lb;
+		struct buf	 gb = { 0 };
+
+		memset(a, 'o', 137);
+		a[137] = '/';
+		memset(a + 138, 'u', 128);
+		a[266] = '\0';
+		memcpy(b, a, sizeof(b));
+		b[265] = 'v';		/* another user, the same first 265 characters */
+		memset(&lk, 0, sizeof(lk));
+		memset(&lb, 0, sizeof(lb));
+		lookup_keys(&lk, NS_MINE, a, "k", &g);
+		lookup_keys(&lb, NS_MINE, b, "k", &gb);
+		ok(strcmp(lk.prefix, lb.prefix) != 0 && strcmp(lk.l1key, lb.l1key) != 0 &&
+		    strcmp(g.data, gb.data) != 0,
+		    "two 266-character user scopes differing in the last character: other keys");
+		ok(strncmp(lk.prefix, "c:{mine:#", 9) == 0 && strlen(lk.prefix) == 9 + 64 + 2 &&
+		    lk.prefix[strlen(lk.prefix) - 2] == '}',
+		    "named by # and the scope's SHA-256, the braces kept");
+		buf_free(&g);
+		buf_free(&gb);
+	}
 }
 
 static void
@@ -155,6 +181,68 @@ test_l1(void)
 	ok(l1_get("u") == NULL, "cache_l1_ttl_ms 0: no L1");
 }
 
+/* No Redis configured (redis_host and redis_socket empty): L1 alone. */
+static void
+test_no_redis(void)
+{
+	struct cache_lookup	 lk;
+	struct buf		 out = { 0 };
+	struct mem_fcgi		 m;
+	struct req		 r;
+	char			*sock = cfg.redis_socket, *host = cfg.redis_host;
+
+	cfg.redis_socket = "";
+	cfg.redis_host = "";
+	cfg.cache_l1_ttl_ms = 1000;
+	ok(!redis_enabled(), "both empty: no Redis");
+	ok(redis_get(&app.redis) == NULL, "and no connection is tried");
+	start(&m, &r, NULL);
+	is_int(cache_get(&r, NS_LISTS, "nr", &out, &lk), CACHE_MISS,
+	    "an L1 namespace: MISS, not BYPASS");
+	ok(lk.fill, "the caller fills it");
+	cache_put(&r, &lk, "filled", 6);
+	buf_reset(&out);
+	is_int(cache_get(&r, NS_LISTS, "nr", &out, &lk), CACHE_HIT_L1,
+	    "then HIT-L1");
+	ok(out.len == 6 && memcmp(out.data, "filled", 6) == 0, "with the value");
+	is_int(cache_get(&r, NS_MINE, "nr", &out, &lk), CACHE_BYPASS,
+	    "a namespace without L1: BYPASS (no L2 to ask)");
+	ok(cache_invalidate(&app.redis, NS_LISTS, "org_x") == 0,
+	    "invalidating is no failure without Redis");
+	buf_reset(&out);
+	is_int(cache_get(&r, NS_LISTS, "nr", &out, &lk), CACHE_MISS,
+	    "and drops this worker's entries of the scope");
+	req_free(&r);
+	mem_fcgi_free(&m);
+	buf_free(&out);
+	cfg.redis_socket = sock;
+	cfg.redis_host = host;
+}
+
+static void
+test_etag(void)
+{
+	char	a[CACHE_ETAG_MAX], b[CACHE_ETAG_MAX], c[CACHE_ETAG_MAX], l[80];
+
+	cache_etag("{\"x\":1}", 7, a);
+	cache_etag("{\"x\":1}", 7, b);
+	cache_etag("{\"x\":2}", 7, c);
+	ok(strlen(a) == 26 && a[0] == '"' && a[25] == '"' &&
+	    strspn(a + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_") == 24, "an ETag is 24 base64url characters, quoted: %s", a);
+	ok(strcmp(a, b) == 0 && strcmp(a, c) != 0, "the same body the same tag, another another");
+	ok(cache_etag_listed(a, a, 0), "the tag itself");
+	snprintf(l, sizeof(l), "\"zz\", %s", a);
+	ok(cache_etag_listed(l, a, 0), "in a list");
+	ok(cache_etag_listed("*", a, 0), "*");
+	snprintf(l, sizeof(l), "W/%s", a);
+	ok(cache_etag_listed(l, a, 1) && !cache_etag_listed(l, a, 0),
+	    "W/: equal weakly (If-None-Match), not strongly (If-Match)");
+	ok(!cache_etag_listed(c, a, 1) && !cache_etag_listed("", a, 1) &&
+	    !cache_etag_listed("garbage", a, 1) && !cache_etag_listed("\"open", a, 1),
+	    "another tag, nothing, garbage: not named");
+}
+
 int
 main(void)
 {
@@ -168,6 +256,8 @@ main(void)
 	test_keys();
 	test_bypass();
 	test_l1();
+	test_no_redis();
+	test_etag();
 	cache_free();
 	redis_close(&app.redis);
 	config_free();

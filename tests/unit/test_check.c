@@ -317,6 +317,15 @@ test_product(void)
 	ok(run(HS "upwork_graphql_url = ftp://x/graphql\n") == -1 &&
 	    printed("upwork_graphql_url: \"ftp://x/graphql\" is not an http or https URL"),
 	    "an Upwork URL that is not http(s)");
+	/* Issue 15: Upwork over plain http only to this machine. */
+	ok(run(HS "upwork_token_url = http://upwork.example/oauth2/token\n") == -1 &&
+	    printed("upwork_token_url: \"http://upwork.example/oauth2/token\": plain "
+	    "http to another host than this machine"),
+	    "an Upwork URL over plain http to another host: refused");
+	ok(run(HS "upwork_graphql_url = http://127.attacker.example/graphql\n") == -1,
+	    "127.attacker.example is another host");
+	ok(run(HS "upwork_graphql_url = http://127.0.0.1:9/graphql\n") == 0,
+	    "plain http to a loopback fake: fine");
 	ok(run(HS "upwork_client_id = key\nupwork_client_secret_file = "
 	    "%D/secret\nupwork_token_key_file = %D/up.key\nupwork_redirect_uri = "
 	    "https://api.example/api/upwork/callback\nupwork_rate_per_day = 100\n"

@@ -101,6 +101,7 @@ static const struct route routes[] = {
 	{ "/api/silent", METHOD_GET, h_silent, 0, RL_DEFAULT, NULL },
 	{ "/api/paged", METHOD_GET, h_query, 0, RL_DEFAULT, &page_query },
 	{ "/api/things/{id}/go", METHOD_POST, h_one, 0, RL_DEFAULT, NULL },
+	{ "/api/tenant", METHOD_DELETE, h_list, ROUTE_ADMIN, RL_DEFAULT, NULL },
 };
 
 /* Dispatch method uri (with a token when auth, a body when body is set); the output in m. */
@@ -349,6 +350,95 @@ test_cors(void)
 	mem_fcgi_free(&m);
 }
 
+/*
+ * Issue 15: a cookie-authenticated request that changes something
+ * must come from this site or an allowed origin; a bearer token is
+ * not sent by a browser on its own, so it needs no such check.
+ */
+static void
+test_csrf(void)
+{
+	struct mem_fcgi	 m;
+	char		 cookie[2200];
+	const char	*len0 = "CONTENT_LENGTH=0", *noauth = "HTTP_AUTHORIZATION=";
+	const char	*host = "HTTP_HOST=api.example.com";
+
+	snprintf(cookie, sizeof(cookie), "HTTP_COOKIE=theme=dark; __session=%s", token);
+	ok(cors_load("https://app.example.com") == 0, "csrf: an allowed origin");
+#define CSRF(want, what, ...) do {					\
+	run_env(&m, "POST", "/api/things/1/go", NULL, len0, noauth, cookie, host, \
+	    __VA_ARGS__, NULL);						\
+	ok(mem_fcgi_has(&m, want) && seen.calls == (want[8] == '2'), what); \
+	mem_fcgi_free(&m);						\
+} while (0)
+	CSRF("Status: 403 Forbidden", "cookie, Origin of another site: 403",
+	    "HTTP_ORIGIN=https://evil.example");
+	CSRF("Status: 403 Forbidden", "cookie, a text/plain body-less POST of another site: 403",
+	    "HTTP_ORIGIN=https://evil.example", "CONTENT_TYPE=text/plain");
+	CSRF("Status: 403 Forbidden", "cookie, no Origin and no Referer: 403", "HTTP_X=1");
+	CSRF("Status: 403 Forbidden", "cookie, Origin null: 403", "HTTP_ORIGIN=null");
+	CSRF("Status: 403 Forbidden", "cookie, Referer of another site: 403",
+	    "HTTP_REFERER=https://evil.example/page");
+	CSRF("Status: 403 Forbidden", "cookie, a look-alike host: 403",
+	    "HTTP_ORIGIN=https://api.example.com.evil.example");
+	CSRF("Status: 403 Forbidden", "cookie, http Origin on a TLS request: 403",
+	    "HTTP_ORIGIN=http://api.example.com", "HTTPS=on");
+	CSRF("Status: 200 OK", "cookie, Origin in cors_origins: served",
+	    "HTTP_ORIGIN=https://app.example.com");
+	CSRF("Status: 200 OK", "cookie, the API's own origin: served",
+	    "HTTP_ORIGIN=https://api.example.com");
+	CSRF("Status: 200 OK", "cookie, no Origin, a Referer of this site: served",
+	    "HTTP_REFERER=https://api.example.com/app?x=1");
+	CSRF("Status: 200 OK", "cookie, http Origin without TLS (a TLS proxy in front): served",
+	    "HTTP_ORIGIN=http://api.example.com");
+#undef CSRF
+	run_env(&m, "POST", "/api/things/1/go", NULL, len0, host,
+	    "HTTP_ORIGIN=https://evil.example", NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK"), "a bearer token from any Origin: served");
+	mem_fcgi_free(&m);
+	run_env(&m, "GET", "/api/things", NULL, noauth, cookie, host,
+	    "HTTP_ORIGIN=https://evil.example", NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK"), "a cookie GET from another site: served (it changes nothing)");
+	mem_fcgi_free(&m);
+	run_env(&m, "DELETE", "/api/things/1", NULL, noauth, cookie, host,
+	    "HTTP_ORIGIN=https://evil.example", NULL);
+	ok(mem_fcgi_has(&m, "Status: 403 Forbidden") && seen.calls == 0, "a cookie DELETE from another site: 403");
+	mem_fcgi_free(&m);
+	cors_free();
+}
+
+/* ROUTE_ADMIN: the organisation's admin role, or a personal tenant. */
+static void
+test_admin(void)
+{
+	static const char secret[] = "a-test-secret-of-some-length-0123456789";
+	struct mem_fcgi	 m;
+	char		 claims[256], *member = token, *admin, *personal;
+	time_t		 exp = time(NULL) + 600;
+
+	snprintf(claims, sizeof(claims), "{\"sub\":\"user_1\",\"exp\":%lld,"
+	    "\"v\":2,\"o\":{\"id\":\"org_t\",\"rol\":\"admin\"}}", (long long)exp);
+	admin = auth_sign(AUTH_HS256, (const unsigned char *)secret, sizeof(secret) - 1, NULL, claims);
+	snprintf(claims, sizeof(claims), "{\"sub\":\"user_2\",\"exp\":%lld}", (long long)exp);
+	personal = auth_sign(AUTH_HS256, (const unsigned char *)secret, sizeof(secret) - 1, NULL, claims);
+	run_env(&m, "DELETE", "/api/tenant", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 403 Forbidden") && seen.calls == 0 &&
+	    strstr(mem_fcgi_body(&m), "admin role") != NULL,
+	    "an organisation member without a role: 403");
+	mem_fcgi_free(&m);
+	token = admin;
+	run_env(&m, "DELETE", "/api/tenant", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK") && seen.calls == 1, "its admin: served");
+	mem_fcgi_free(&m);
+	token = personal;
+	run_env(&m, "DELETE", "/api/tenant", NULL, NULL);
+	ok(mem_fcgi_has(&m, "Status: 200 OK") && seen.calls == 1, "a personal tenant's user: served");
+	mem_fcgi_free(&m);
+	token = member;
+	free(admin);
+	free(personal);
+}
+
 static void
 test_one_rule(void)
 {
@@ -440,6 +530,8 @@ main(void)
 	test_json();
 	test_head_options();
 	test_cors();
+	test_csrf();
+	test_admin();
 	test_one_rule();
 	free(token);
 	auth_keys_free(&app.keys);

@@ -258,6 +258,22 @@ test_urls(void)
 	ok(url_protocols("http://localhost/v1", &proto) == 0, "http to localhost allowed");
 	ok(url_protocols("http://llm.internal/v1", &proto) == -1,
 	    "http to another host refused");
+	/* Issue 15: the host must be a loopback address, not begin like one. */
+	ok(url_protocols("http://127.attacker.example/v1", &proto) == -1,
+	    "http to 127.attacker.example refused");
+	ok(url_protocols("http://127.0.0.1.attacker.example/v1", &proto) == -1,
+	    "http to 127.0.0.1.attacker.example refused");
+	ok(url_protocols("http://localhost.attacker.example/v1", &proto) == -1,
+	    "http to localhost.attacker.example refused");
+	ok(url_protocols("http://127.9.8.7:1/v1", &proto) == 0,
+	    "http to another address of 127.0.0.0/8 allowed");
+	ok(url_protocols("http://[::1]:11434/v1", &proto) == 0 &&
+	    strcmp(proto, "http,https") == 0, "http to [::1] allowed");
+	ok(url_protocols("http://[::2]/v1", &proto) == -1, "http to [::2] refused");
+	ok(agent_host_loopback("LOCALHOST") && agent_host_loopback("::1") &&
+	    agent_host_loopback("127.255.255.255") && !agent_host_loopback("128.0.0.1") &&
+	    !agent_host_loopback("127.") && !agent_host_loopback("[::1") &&
+	    !agent_host_loopback(""), "agent_host_loopback: the edges");
 	agent_cfg.llm_allow_http = 1;
 	ok(url_protocols("http://llm.internal/v1", &proto) == 0,
 	    "unless llm_allow_http = 1");

@@ -199,6 +199,19 @@ test_parse(void)
 	deep[80] = '\0';
 	is_str(json_check(deep, &s, &set), "parse: JSON nested too deeply", "depth capped");
 	is_str(json_check("{\"name\":\"Ann\"}  \n", &s, &set), "ok", "trailing whitespace is fine");
+	/* Issue 15: json-c keeps the last of two equal keys; refuse them. */
+	is_str(json_check("{\"name\":\"a\",\"name\":\"b\"}", &s, &set),
+	    "parse: a key appears twice in an object", "a duplicate key");
+	is_str(json_check("{\"name\":\"a\",\"n\\u0061me\":\"b\"}", &s, &set),
+	    "parse: a key appears twice in an object", "a duplicate key spelt with an escape");
+	is_str(json_check("{\"name\":\"a\",\"rate\":{\"x\":1,\"x\":{}}}", &s, &set),
+	    "parse: a key appears twice in an object", "a duplicate key in a nested object");
+	is_str(json_check("{\"name\":\"a\",\"tags\":[{\"k\":1},{\"k\":2,\"k\":3}]}", &s, &set),
+	    "parse: a key appears twice in an object", "in an object in an array");
+	is_str(json_check("{\"name\":{\"a\":1,\"b\":2},\"name\":\"x\"}", &s, &set),
+	    "parse: a key appears twice in an object", "the first value an object");
+	is_str(json_check("{\"name\":\"a:\\\":\"}", &s, &set), "ok",
+	    "colons and escaped quotes inside strings are not members");
 }
 
 static void
