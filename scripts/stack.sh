@@ -826,6 +826,8 @@ mode_env_init() {
 lighttpd_routes_cgi() {
 	local n
 	echo 'server.modules += ( "mod_rewrite", "mod_cgi" )'
+	# The programs' stderr, their JSON log lines (lighttpd's own is /dev/null).
+	echo "server.breakagelog = \"$RT/log/programs.log\""
 	printf 'setenv.add-environment = ( "APP_CONFIG" => "%s"' "$RT/app.conf"
 	for n in $(mode_env_names); do
 		printf ', "%s" => "%s"' "$n" "${!n}"
@@ -846,6 +848,7 @@ lighttpd_routes_cgi() {
 lighttpd_routes_binpath() {
 	local copy n
 	copy=$(for n in $(mode_env_names); do printf '"%s", ' "$n"; done)
+	echo "server.breakagelog = \"$RT/log/programs.log\""
 	mode_routes | awk -v rt="$RT" -v xbin="$XBIN" -v push="$PUSH_PORT" -v conf="$RT/app.conf" \
 	    -v copy="$copy" -v workers="$WORKERS" -v ai="$AI_WORKERS" '
 		$2 == "push" {
