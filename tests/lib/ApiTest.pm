@@ -44,7 +44,8 @@ sub stack {
 # as a reason to skip tests, or undef: 'push', the broadcaster (no
 # daemon on a shared host: cgi, fcgid); 'logs', each program's log file
 # in RT/log (elsewhere the web server's error log takes its lines);
-# 'process', a program process that outlives a request (not under cgi).
+# 'process', a program process that outlives a request (not under cgi);
+# 'partial-body', a 400 or a close (not a 500) for a body cut short.
 sub mode_lacks {
     my ($what) = @_;
     my $m = stack()->{MODE} || 'fcgi';
@@ -52,6 +53,8 @@ sub mode_lacks {
         if $what eq 'push' && ($m eq 'cgi' || $m eq 'fcgid');
     return "MODE=$m: the programs log to the web server's error log" if $what eq 'logs' && $m ne 'fcgi';
     return "MODE=$m: one process a request, nothing kept between requests" if $what eq 'process' && $m eq 'cgi';
+    return "MODE=$m: mod_fcgid reads a body whole before the program runs and answers 500 to one cut short"
+        if $what eq 'partial-body' && $m eq 'fcgid';
     return undef;
 }
 
