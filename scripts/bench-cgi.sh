@@ -35,10 +35,11 @@ to_ms() {
 		printf "%.2f", n }'
 }
 
-# row NAME PATH: one wrk run of SECS at CONNS; prints "req/s p50 non-2xx".
+# row PATH [CONNECTIONS]: one wrk run of SECS at CONNS (or the
+# connections given); prints "req/s p50 non-2xx".
 row() {
-	local out rps p50 bad
-	out=$(wrk -t 2 -c "$CONNS" -d "${SECS}s" --latency -H "Authorization: Bearer $TOKEN" "$URL$1")
+	local out rps p50 bad c=${2:-$CONNS}
+	out=$(wrk -t "$((c < 2 ? 1 : 2))" -c "$c" -d "${SECS}s" --latency -H "Authorization: Bearer $TOKEN" "$URL$1")
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
 	bad=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
@@ -54,6 +55,7 @@ echo "bench-cgi: plain CGI (MODE=cgi, one process a request)" >&2
 MODE=cgi scripts/stack.sh restart >/dev/null
 read -r c_health c_health_p50 c_health_bad < <(row /api/health)
 read -r c_jobs c_jobs_p50 c_jobs_bad < <(row "$JOBS")
+read -r c1_health c1_health_p50 c1_health_bad < <(row /api/health 1)
 
 # A CGI request connects to PostgreSQL afresh: connect, SELECT 1, close,
 # as upwork_app with the stack's db_conninfo: over the unix socket by
@@ -68,6 +70,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
 printf '\n%-44s %10s %9s %12s %7s\n' "CGI against FastCGI, $WEB" "req/s" "p50 ms" "FastCGI/CGI" "non-2xx"
 printf '%-44s %10.0f %9s %12s %7s\n' "(o) GET /api/health, FastCGI" "$f_health" "$f_health_p50" - "$f_health_bad"
 printf '%-44s %10.0f %9s %12s %7s\n' "(o) GET /api/health, plain CGI" "$c_health" "$c_health_p50" "$(ratio "$f_health" "$c_health")" "$c_health_bad"
+printf '%-44s %10.0f %9s %12s %7s\n' "(o) same, plain CGI, one connection (latency)" "$c1_health" "$c1_health_p50" - "$c1_health_bad"
 printf '%-44s %10.0f %9s %12s %7s\n' "(o) GET /api/jobs, cached, FastCGI" "$f_jobs" "$f_jobs_p50" - "$f_jobs_bad"
 printf '%-44s %10.0f %9s %12s %7s\n' "(o) GET /api/jobs, cached (L2), plain CGI" "$c_jobs" "$c_jobs_p50" "$(ratio "$f_jobs" "$c_jobs")" "$c_jobs_bad"
 printf '\n%-44s %9s %9s\n' "(p) PostgreSQL connect + SELECT 1 + close" "p50 ms" "p99 ms"
