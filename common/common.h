@@ -172,6 +172,8 @@ struct config {
 	char		*trusted_proxies;
 	char		*openapi_file;
 	int		 rl_enabled;
+	int		 rl_lease_max;
+	int		 rl_lease_share;
 	struct rl_policy rl[RL_CLASSES_MAX];	/* by class (ratelimit.c) */
 	int		 cache_enabled;
 	int		 cache_l1_ttl_ms;
@@ -184,6 +186,7 @@ struct config {
 	char		*push_listen;
 	char		*cors_origins;
 	int		 push_max_clients;
+	int		 push_send_threads;
 	int		 push_output_max;
 	int		 push_message_max;
 	int		 push_handshake_timeout_ms;
@@ -852,7 +855,11 @@ void	 reply_free(struct reply *);
 /*
  * ratelimit.c -- sliding-window limits per route class and identifier.
  *
- * One EVALSHA per request; Redis's clock decides.  When Redis fails or
+ * One EVALSHA per request, or per lease: where the headroom is large
+ * (1/rl_lease_share of it is at least two), a worker takes up to
+ * rl_lease_max permits at once and uses them before asking again,
+ * within the window they were counted in; near the limit every request
+ * asks.  Never more than the limit pass.  Redis's clock decides.  When Redis fails or
  * is slower than redis_timeout_ms, each class follows its policy: open
  * (allow, logged) or closed (503, logged).  The platform's class is
  * "default"; a program adds its own (platform_register()), each with
@@ -878,6 +885,7 @@ struct rl_result {
 void	 rl_register(const struct rl_class *, size_t);
 int	 rl_check(struct req *, int);
 int	 rl_decide(struct redis *, int, const char *, struct rl_result *);
+int	 rl_take(struct redis *, int, const char *, struct rl_result *);
 const char *rl_class_name(int);
 const char *rl_script(void);
 

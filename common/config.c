@@ -96,6 +96,10 @@ static const struct knob platform_knobs[] = {
 	    "the OpenAPI document served at /api/openapi.yaml (empty: 404)"),
 	CONFIG_INT("rl_enabled", cfg.rl_enabled, "1", 0, 1,
 	    "1: rate limits on; 0: off (for benchmarks)"),
+	CONFIG_INT("rl_lease_max", cfg.rl_lease_max, "32", 1, 1000,
+	    "most permits a worker leases from Redis at once (1: no leases)"),
+	CONFIG_INT("rl_lease_share", cfg.rl_lease_share, "64", 1, 1000000,
+	    "a lease takes at most 1/this of the headroom left"),
 	CONFIG_INT("rl_default_limit", cfg.rl[RL_DEFAULT].limit, "100", 1,
 	    1000000000, "requests per window, class default"),
 	CONFIG_INT("rl_default_window", cfg.rl[RL_DEFAULT].window, "60", 1,
@@ -123,6 +127,9 @@ static const struct knob platform_knobs[] = {
 	    "with credentials, so no *; empty: none"),
 	CONFIG_INT("push_max_clients", cfg.push_max_clients, "10000", 1, 1000000,
 	    "connections the broadcaster accepts at once (503 past it)"),
+	CONFIG_INT("push_send_threads", cfg.push_send_threads, "0", 0, 64,
+	    "threads that write a large fan-out (the loop's included); 0: one "
+	    "per core, at most 8; 1: the loop's alone"),
 	CONFIG_INT("push_output_max", cfg.push_output_max, "262144", 4096,
 	    64 * 1024 * 1024,
 	    "bytes queued for one client before it is closed as a slow "

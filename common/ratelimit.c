@@ -17,8 +17,16 @@
  * agree whatever their own clocks say.  Both counters of an identifier
  * share the hash tag in KEYS[1], so they live on one Redis Cluster slot.
  *
- * KEYS[1] "rl:{class:id}", ARGV[1] limit, ARGV[2] window in ms.
- * Returns {allowed, remaining, reset (ms epoch), now (ms epoch)}.
+ * An allowed call may take a lease of several permits (ARGV[3], the
+ * most, 1 when absent): at most 1/ARGV[4] of the headroom left, and one
+ * permit alone once the headroom is below twice that, so the leases
+ * shrink to single permits near the limit.  The permits are counted at
+ * once, so what a worker uses of its lease was counted no later than it
+ * is used: never more than the limit pass.
+ *
+ * KEYS[1] "rl:{class:id}", ARGV[1] limit, ARGV[2] window in ms, ARGV[3]
+ * the most permits to lease, ARGV[4] the headroom share.  Returns
+ * {allowed, remaining, reset (ms epoch), now (ms epoch), permits}.
  */
 static struct redis_script rl_lua = { .lua =
     "local t = redis.call('TIME')\n"
@@ -31,11 +39,13 @@ static struct redis_script rl_lua = { .lua =
     "local count = math.floor(tonumber(v[2] or '0') * (window - now % window) / window)\n"
     "    + tonumber(v[1] or '0')\n"
     "local reset = (cur + 1) * window\n"
-    "if count >= limit then return {0, 0, reset, now} end\n"
-    "if redis.call('INCR', ckey) == 1 then\n"
+    "if count >= limit then return {0, 0, reset, now, 0} end\n"
+    "local k = math.floor((limit - count) / tonumber(ARGV[4] or '1'))\n"
+    "k = math.max(1, math.min(k, tonumber(ARGV[3] or '1')))\n"
+    "if redis.call('INCRBY', ckey, k) == k then\n"
     "  redis.call('PEXPIRE', ckey, 2 * window + 1000)\n"
     "end\n"
-    "return {1, limit - count - 1, reset, now}\n" };
+    "return {1, limit - count - k, reset, now, k}\n" };
 
 /*
  * The classes: the platform's two, then a program's own.  Each of
@@ -209,41 +219,49 @@ rl_decide_pg(struct db *db, int c, const char *id, struct rl_result *res)
 /* --- with Redis ------------------------------------------------------------ */
 
 /*
- * Decide for one identifier of one class, in Redis, or in PostgreSQL
- * (rd->pg) when no Redis is configured.  Returns 0 with res filled, or
- * -1 when the store failed (the caller applies the class's policy).
- * For tools and tests as well as for requests.
+ * Ask Redis for up to max permits for one identifier of one class (see
+ * rl_lua), or PostgreSQL for one when no Redis is configured (no
+ * leases there).  Returns 0 with res filled and *permits the permits
+ * counted (0 when refused), or -1 when the store failed.
  */
-int
-rl_decide(struct redis *rd, int c, const char *id,
-    struct rl_result *res)
+static int
+rl_store_take(struct redis *rd, int c, const char *id, int max,
+    struct rl_result *res, int *permits)
 {
-	const struct rl_policy	*p;
 	struct redisReply	*reply;
 	struct buf		 key = { 0 };
-	const char		*args[3];
-	char			 limit[16], window[24];
+	const char		*args[5];
+	char			 limit[16], window[24], lmax[16], share[16];
 	int			 rc = -1;
 
 	if (c < 0 || c >= nclasses || c == RL_NONE) {
 		LOG_ERR(NULL, "ratelimit: no class %d", c);
 		return -1;
 	}
-	if (!redis_enabled())
-		return rl_decide_pg(rd->pg, c, id, res);
-	p = &cfg.rl[c];
+	if (!redis_enabled()) {
+		*permits = 0;
+		if (rl_decide_pg(rd->pg, c, id, res) == -1)
+			return -1;
+		*permits = res->allowed;
+		return 0;
+	}
 	script_args(c, id, &key, limit, window);
+	snprintf(lmax, sizeof(lmax), "%d", max);
+	snprintf(share, sizeof(share), "%d", cfg.rl_lease_share);
 	args[0] = key.data;
 	args[1] = limit;
 	args[2] = window;
-	reply = redis_script(rd, &rl_lua, 1, 3, args, NULL);
+	args[3] = lmax;
+	args[4] = share;
+	reply = redis_script(rd, &rl_lua, 1, 5, args, NULL);
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 4) {
+	    reply->elements == 5) {
 		res->allowed = (int)reply->element[0]->integer;
 		res->remaining = (int)reply->element[1]->integer;
 		res->reset_ms = reply->element[2]->integer;
 		res->now_ms = reply->element[3]->integer;
-		res->limit = p->limit;
+		res->limit = cfg.rl[c].limit;
+		*permits = (int)reply->element[4]->integer;
 		rc = 0;
 	} else if (reply != NULL)
 		LOG_ERR(NULL, "ratelimit: unexpected reply: %s",
@@ -251,6 +269,81 @@ rl_decide(struct redis *rd, int c, const char *id,
 	freeReplyObject(reply);
 	buf_free(&key);
 	return rc;
+}
+
+/*
+ * Decide for one identifier of one class, one permit, in Redis, or in
+ * PostgreSQL (rd->pg) when no Redis is configured.  Returns 0 with res
+ * filled, or -1 when the store failed (the caller applies the class's
+ * policy).  For tools and tests.
+ */
+int
+rl_decide(struct redis *rd, int c, const char *id,
+    struct rl_result *res)
+{
+	int	permits;
+
+	return rl_store_take(rd, c, id, 1, res, &permits);
+}
+
+/*
+ * This process's leases: the permits Redis counted for an identifier
+ * that this process has not used yet, valid until the fixed window
+ * they were counted in ends (read on the monotonic clock from the
+ * moment before the call, so a lease never outlives its window).  A
+ * small direct-mapped table: a collision drops a lease, whose permits
+ * then go unused, which is never more than the limit.
+ */
+static struct {
+	unsigned long	 hash;
+	int		 cls;
+	int		 left;		/* permits not used yet */
+	int		 remaining;	/* Redis's remaining after the lease */
+	long long	 reset_ms, now_ms;	/* Redis's, at the lease */
+	double		 mono;		/* now_ms() just before the lease */
+	char		 id[160];
+} lease[RL_MEMO];
+
+/*
+ * One permit for one identifier of one class: from this process's lease
+ * when it has one, else from Redis, leasing up to rl_lease_max permits
+ * when the headroom allows (see rl_lua).  Returns 0 with res filled
+ * (res->remaining as if each permit had been counted when used), or -1
+ * when Redis failed.  Every caller in one process shares the leases.
+ */
+int
+rl_take(struct redis *rd, int c, const char *id, struct rl_result *res)
+{
+	unsigned long	h = str_hash(id) ^ (unsigned long)c;
+	int		slot = (int)(h % RL_MEMO), permits;
+	double		mono = now_ms();
+
+	if (lease[slot].left > 0 && lease[slot].hash == h &&
+	    lease[slot].cls == c && strcmp(lease[slot].id, id) == 0 &&
+	    mono < lease[slot].mono + (double)(lease[slot].reset_ms -
+	    lease[slot].now_ms)) {
+		lease[slot].left--;
+		*res = (struct rl_result){ 1, cfg.rl[c].limit,
+		    lease[slot].remaining + lease[slot].left,
+		    lease[slot].reset_ms,
+		    lease[slot].now_ms + (long long)(mono - lease[slot].mono) };
+		return 0;
+	}
+	if (rl_store_take(rd, c, id, strlen(id) < sizeof(lease[slot].id) ?
+	    cfg.rl_lease_max : 1, res, &permits) == -1)
+		return -1;
+	if (permits > 1) {
+		lease[slot].hash = h;
+		lease[slot].cls = c;
+		lease[slot].left = permits - 1;
+		lease[slot].remaining = res->remaining;
+		lease[slot].reset_ms = res->reset_ms;
+		lease[slot].now_ms = res->now_ms;
+		lease[slot].mono = mono;
+		snprintf(lease[slot].id, sizeof(lease[slot].id), "%s", id);
+		res->remaining += permits - 1;
+	}
+	return 0;
 }
 
 /*
@@ -285,7 +378,7 @@ rl_check(struct req *r, int c)
 	    now < memo[slot].reset_ms && strcmp(memo[slot].id, id.data) == 0) {
 		res = (struct rl_result){ 0, cfg.rl[c].limit, 0,
 		    memo[slot].reset_ms, now };
-	} else if (rl_decide(&r->app->redis, c, id.data, &res) == -1) {
+	} else if (rl_take(&r->app->redis, c, id.data, &res) == -1) {
 		if (cfg.rl[c].fail_closed) {
 			LOG_WARN(r, "ratelimit: redis unavailable: class %s fails "
 			    "closed", rl_names[c]);

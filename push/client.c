@@ -385,15 +385,72 @@ client_finish(struct client *c)
 	client_kick(c);
 }
 
+/*
+ * Apply what one gather write of c's queue returned (w, errno err):
+ * release what was written.  Returns 0 to write on, 1 when the socket
+ * is full, -1 when c was closed.
+ */
+static int
+client_wrote(struct client *c, ssize_t w, int err)
+{
+	struct qent	*q;
+	size_t		 left;
+
+	if (w < 0) {
+		if (err == EINTR)
+			return 0;
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			return 1;
+		client_close(c, "write error");
+		return -1;
+	}
+	c->qbytes -= (size_t)w;
+	while (w > 0) {
+		q = c->qhead;
+		left = q->m->len - c->qoff;
+		if ((size_t)w < left) {
+			c->qoff += (size_t)w;
+			return 1;	/* a short write: the socket is full */
+		}
+		w -= (ssize_t)left;
+		c->qoff = 0;
+		c->qhead = q->next;
+		if (c->qhead == NULL)
+			c->qtail = NULL;
+		msg_unref(q->m);
+		free(q);
+	}
+	return 0;
+}
+
+/* After the writes: EV_WRITE for what is left, or the shutdown once drained. */
+static void
+client_flushed(struct client *c)
+{
+	want_events(c, c->qhead != NULL);
+	if (c->qhead == NULL && (c->flags & CF_FINISH) && c->state != CS_LINGER) {
+		shutdown(c->fd, SHUT_WR);
+		c->state = CS_LINGER;
+		c->deadline = push_now() + PUSH_LINGER_MS;
+	}
+}
+
+/* Predicate: c's queue is written by client_flush() now (not closed, held, replaying or polling). */
+static int
+client_writable(const struct client *c)
+{
+	return !(c->flags & (CF_CLOSE | CF_HOLD | CF_REPLAY | CF_POLL));
+}
+
 /* Write what the socket takes; arm EV_WRITE only for what is left. */
 void
 client_flush(struct client *c)
 {
-	struct iovec	 iov[64];
+	struct iovec	 iov[SEND_IOV_MAX];
 	struct qent	*q;
-	size_t		 off, left;
+	size_t		 off;
 	ssize_t		 w;
-	int		 n;
+	int		 n, rc = 0;
 
 	if (c->flags & (CF_CLOSE | CF_HOLD | CF_REPLAY))
 		return;
@@ -401,10 +458,10 @@ client_flush(struct client *c)
 		polling_flush(c);		/* answers a held GET */
 		return;
 	}
-	while (c->qhead != NULL) {
+	while (c->qhead != NULL && rc == 0) {
 		n = 0;
 		off = c->qoff;
-		for (q = c->qhead; q != NULL && n < 64; q = q->next) {
+		for (q = c->qhead; q != NULL && n < SEND_IOV_MAX; q = q->next) {
 			iov[n].iov_base = q->m->data + off;
 			iov[n].iov_len = q->m->len - off;
 			off = 0;
@@ -412,36 +469,43 @@ client_flush(struct client *c)
 		}
 		w = n == 1 ? send(c->fd, iov[0].iov_base, iov[0].iov_len,
 		    MSG_NOSIGNAL) : writev(c->fd, iov, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			client_close(c, "write error");
+		if ((rc = client_wrote(c, w, w < 0 ? errno : 0)) == -1)
 			return;
-		}
-		c->qbytes -= (size_t)w;
-		while (w > 0) {
-			q = c->qhead;
-			left = q->m->len - c->qoff;
-			if ((size_t)w < left) {
-				c->qoff += (size_t)w;
-				break;
-			}
-			w -= (ssize_t)left;
-			c->qoff = 0;
-			c->qhead = q->next;
-			if (c->qhead == NULL)
-				c->qtail = NULL;
-			msg_unref(q->m);
-			free(q);
+	}
+	client_flushed(c);
+}
+
+/*
+ * Many pending clients (a fan-out) and send threads: the first write of
+ * each queue is made by the threads (send.c), then applied here; what a
+ * queue still holds after it is written as client_flush() does.
+ */
+static void
+client_flush_parallel(void)
+{
+	struct send_job	*j;
+	struct client	*c;
+	size_t		 i, n = 0;
+
+	if (srv.jobs_cap < srv.npending) {
+		free(srv.jobs);
+		srv.jobs = xcalloc(srv.npending, sizeof(*srv.jobs));
+		srv.jobs_cap = srv.npending;
+	}
+	for (i = 0; i < srv.npending; i++) {
+		c = srv.pending[i];
+		if (client_writable(c) && c->qhead != NULL) {
+			c->flags |= CF_BATCH;
+			srv.jobs[n++].c = c;
 		}
 	}
-	want_events(c, c->qhead != NULL);
-	if (c->qhead == NULL && (c->flags & CF_FINISH) && c->state != CS_LINGER) {
-		shutdown(c->fd, SHUT_WR);
-		c->state = CS_LINGER;
-		c->deadline = push_now() + PUSH_LINGER_MS;
+	send_run(srv.jobs, n);
+	for (i = 0; i < n; i++) {
+		j = &srv.jobs[i];
+		if (client_wrote(j->c, j->w, j->err) == 0)
+			client_flush(j->c);	/* more queued, or nothing left to write */
+		else if (!(j->c->flags & CF_CLOSE))
+			client_flushed(j->c);
 	}
 }
 
@@ -452,6 +516,19 @@ client_flush_pending(void)
 	size_t		 i;
 	struct client	*c;
 
+	if (srv.npending >= SEND_PARALLEL_MIN && send_threads() > 0) {
+		client_flush_parallel();
+		for (i = 0; i < srv.npending; i++) {
+			c = srv.pending[i];
+			c->flags &= ~CF_PENDING;
+			if (c->flags & CF_BATCH)
+				c->flags &= ~CF_BATCH;
+			else
+				client_flush(c);	/* polling, empty, or queued since */
+		}
+		srv.npending = 0;
+		return;
+	}
 	for (i = 0; i < srv.npending; i++) {
 		c = srv.pending[i];
 		c->flags &= ~CF_PENDING;

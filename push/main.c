@@ -460,6 +460,8 @@ main(int argc, char *argv[])
 	ev_signal_start(srv.loop, &srv.sigint);
 	ev_signal_init(&srv.sighup, reload_cb, SIGHUP);
 	ev_signal_start(srv.loop, &srv.sighup);
+	if (send_start(cfg.push_send_threads) == -1)
+		LOG_WARN(NULL, "push: fewer send threads than push_send_threads");
 	feed_start();
 	if (pidfile != NULL) {
 		if ((f = fopen(pidfile, "w")) == NULL) {
@@ -469,8 +471,8 @@ main(int argc, char *argv[])
 		fprintf(f, "%ld\n", (long)getpid());
 		fclose(f);
 	}
-	LOG_INFO(NULL, "push: listening on %s (at most %d clients)",
-	    cfg.push_listen, cfg.push_max_clients);
+	LOG_INFO(NULL, "push: listening on %s (at most %d clients, %d send "
+	    "threads)", cfg.push_listen, cfg.push_max_clients, send_threads() + 1);
 
 	ev_run(srv.loop, 0);
 
@@ -486,6 +488,7 @@ main(int argc, char *argv[])
 	    (unsigned long long)srv.stats.sessions,
 	    (unsigned long long)srv.stats.upgrades);
 	feed_stop();
+	send_stop();
 	client_reap();
 	polling_free_all();
 	for (fd = 0; fd < srv.clients_cap; fd++)
@@ -498,6 +501,7 @@ main(int argc, char *argv[])
 	rooms_free();
 	free(srv.clients);
 	free(srv.pending);
+	free(srv.jobs);
 	free(srv.closing);
 	msg_unref(srv.keepalive);
 	msg_unref(srv.keepalive);

@@ -3,6 +3,7 @@
 #define PUSH_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <ev.h>
 #include <wslay/wslay.h>
@@ -100,6 +101,7 @@ enum client_state {
 #define CF_COUNTED	0x2000	/* holds one of the push_max_clients slots */
 #define CF_HEAD		0x4000	/* answering a HEAD: no body */
 #define CF_CTL_CLOSE	0x8000	/* a close frame's payload is being checked */
+#define CF_BATCH	0x10000	/* written by the send threads in this flush */
 
 enum room_kind {
 	ROOM_TENANT,		/* tenant:<t>: every client of the tenant */
@@ -207,6 +209,8 @@ struct push_server {
 	size_t			 npoll;		/* polling sessions */
 	struct client		**pending;	/* output to write before sleeping */
 	size_t			 npending, pending_cap;
+	struct send_job		*jobs;		/* the pending ones' writes (send.c) */
+	size_t			 jobs_cap;
 	struct client		**closing;	/* to reap before sleeping */
 	size_t			 nclosing, closing_cap;
 	uint64_t		 serial;
@@ -245,6 +249,19 @@ void		 client_slot_release(struct client *);
 void		 client_give_fd(struct client *, struct client *);
 struct client	*client_take_fd(struct client *);
 void		 client_expire(struct client *);
+
+/* send.c */
+#define SEND_IOV_MAX	64	/* queue entries in one gather write */
+#define SEND_PARALLEL_MIN 256	/* pending clients worth waking the threads for */
+struct send_job {
+	struct client	*c;
+	ssize_t		 w;		/* what the write returned */
+	int		 err;		/* its errno, or 0 */
+};
+int		 send_start(int);
+int		 send_threads(void);
+void		 send_run(struct send_job *, size_t);
+void		 send_stop(void);
 
 /* http.c */
 int		 push_http_cors_load(void);

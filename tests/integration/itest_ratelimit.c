@@ -46,6 +46,98 @@ test_exact(void)
 	is_int(burst(RL_UPWORK, 4, 5), 0, "afterwards none");
 }
 
+/* Calls of EVALSHA so far, from Redis's INFO commandstats. */
+static long long
+evalsha_calls(void)
+{
+	redisContext	*c = redisConnectUnix(cfg.redis_socket);
+	redisReply	*v = redisCommand(c, "INFO commandstats");
+	const char	*p;
+	long long	 n = 0;
+
+	if (v != NULL && v->type == REDIS_REPLY_STRING &&
+	    (p = strstr(v->str, "cmdstat_evalsha:calls=")) != NULL)
+		n = atoll(p + strlen("cmdstat_evalsha:calls="));
+	freeReplyObject(v);
+	redisFree(c);
+	return n;
+}
+
+/*
+ * In n processes, each taking permits through its own leases
+ * (rl_take(), as rl_check() does) until it is refused once, or after
+ * at most max permits; returns how many were allowed in all.
+ */
+static int
+burst_leased(int c, int n, int max)
+{
+	int	i, j, fds[2], allowed, total = 0;
+	pid_t	pid;
+
+	if (pipe(fds) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((pid = fork()) == 0) {
+			struct redis	rd = { 0 };
+			struct rl_result res;
+
+			close(fds[0]);
+			for (allowed = j = 0; j < max; j++) {
+				if (rl_take(&rd, c, id, &res) != 0 || !res.allowed)
+					break;
+				allowed++;
+			}
+			redis_close(&rd);
+			_exit(write(fds[1], &allowed, sizeof(allowed)) ==
+			    sizeof(allowed) ? 0 : 1);
+		}
+	}
+	close(fds[1]);
+	while (read(fds[0], &allowed, sizeof(allowed)) == sizeof(allowed))
+		total += allowed;
+	close(fds[0]);
+	while (wait(NULL) > 0)
+		;
+	return total;
+}
+
+/*
+ * Leasing on: workers that keep asking until refused use every permit
+ * they leased, so exactly the limit passes, in far fewer round trips
+ * than permits; workers that stop early leave theirs unused, and still
+ * no more than the limit passes.
+ */
+static void
+test_lease_exact(void)
+{
+	long long	calls;
+	int		allowed, saved_max = cfg.rl_lease_max;
+	int		saved_share = cfg.rl_lease_share;
+
+	cfg.rl_lease_max = 32;
+	cfg.rl_lease_share = 4;
+	cfg.rl[RL_UPWORK].limit = 2000;
+	cfg.rl[RL_UPWORK].window = 60;
+	snprintf(id, sizeof(id), "itest-lease-%ld-%ld", (long)getpid(), (long)time(NULL));
+	calls = evalsha_calls();
+	allowed = burst_leased(RL_UPWORK, 16, 4000);
+	calls = evalsha_calls() - calls;
+	is_int(allowed, 2000, "16 processes leasing against a limit of 2000 until refused: exactly 2000 allowed");
+	ok(calls > 16 && calls < 2000 / 4, "in %lld round trips (leases of up to 32 permits)", calls);
+	is_int(burst_leased(RL_UPWORK, 4, 4000), 0, "afterwards none");
+
+	snprintf(id, sizeof(id), "itest-lease-stop-%ld-%ld", (long)getpid(), (long)time(NULL));
+	allowed = burst_leased(RL_UPWORK, 16, 50);
+	is_int(allowed, 16 * 50, "16 processes x 50 permits, under the limit: all allowed");
+	allowed += burst_leased(RL_UPWORK, 16, 5);
+	ok(allowed <= 2000, "16 more x 5 that stop early: %d in all, never more than the limit", allowed);
+	allowed += burst_leased(RL_UPWORK, 16, 4000);
+	ok(allowed <= 2000 && allowed > 2000 - 2 * 16 * 32,
+	    "then until refused: %d in all, never more (what the stopped ones leased is unused)", allowed);
+	cfg.rl_lease_max = saved_max;
+	cfg.rl_lease_share = saved_share;
+}
+
 static void
 test_keys(void)
 {
@@ -176,6 +268,7 @@ main(void)
 	test_exact();
 	if (redis_enabled()) {
 		test_keys();
+		test_lease_exact();
 		test_sliding();
 		test_down();
 	} else {
