@@ -339,6 +339,8 @@ cgi_serve(struct app *app, const struct route *routes, size_t n,
 	FCGX_Request			req;
 	int				rc = 1;
 
+	/* A lease would die with this process, its permits counted unused. */
+	cfg.rl_lease_max = 1;
 	cgi_stream_init(&in, STDIN_FILENO, 1, cgi_body_length());
 	cgi_stream_init(&out, STDOUT_FILENO, 0, -1);
 	cgi_stream_init(&err, STDERR_FILENO, 0, -1);

@@ -30,7 +30,7 @@ my $filter = $ENV{TEST_FILTER} // '';
 # lighttpd-cgi and lighttpd-bin-path run representative files: auth,
 # jobs, saved searches, hostile input, rate limits, a stream.
 my %no_daemon = (
-    qr{/(3[0-7]-push-[^/]*|55-upwork-socketio\.js|56-event-shapes\.js|91-push-restart\.js|38-page\.js|itest_push)$}
+    qr{/(3[0-7]-push-[^/]*|9[15]-push-[^/]*|55-upwork-socketio\.js|56-event-shapes\.js|38-page\.js|itest_push)$}
         => 'no broadcaster: a shared host runs no daemon of yours (MODE=cgi, fcgid)',
     qr{/96-worker-down\.t$} => 'no spawn-fcgi workers to kill: the web server starts each program',
     qr{/02-request-log\.t$} => 'reads each program\'s log file; the web server\'s error log takes the lines',
