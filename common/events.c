@@ -140,7 +140,7 @@ events_publish_pg(struct db *db, const char *type, const char *tenant,
 
 static const char recent_pg_sql[] =
     "SELECT ms || '-' || seq, tail FROM events"
-    " WHERE tenant_id = app_tenant() AND (ms, seq) > ($1::bigint, $2::int)"
+    " WHERE tenant_id = app_tenant() AND (ms, seq) > ($1::bigint, $2::bigint)"
     " AND ms >= (extract(epoch FROM now()) * 1000)::bigint - $3::bigint * 1000"
     " AND (user_id IS NULL OR user_id = app_user())"
     " AND NOT type LIKE ANY ($4::text[])"

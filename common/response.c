@@ -74,7 +74,7 @@ http_send(struct req *r, int status, const char *ctype, const char *body,
 		return;
 	if (!bodiless)
 		FCGX_PutStr(body, (int)len, r->fcgi->out);
-	if (status != 204 && r->idem != NULL)
+	if (!bodiless && r->idem != NULL)
 		idem_body(r, body, len);
 }
 

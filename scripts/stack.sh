@@ -1049,7 +1049,7 @@ start() {
 # The broadcaster runs where the web server can proxy to a daemon: not
 # in the modes of a host that runs no daemon of yours (cgi, fcgid).
 has_push() {
-	[ "$MODE" = fcgi ] || [ "$MODE" = bin-path ]
+	{ [ "$MODE" = fcgi ] || [ "$MODE" = bin-path ]; } && redis_configured	# REDIS=0: no broadcaster
 }
 
 # The children of a process, one pid a line.
@@ -1179,7 +1179,11 @@ status() {
 		up_down push pid_alive "$RT/run/push/push.pid"
 		parts=$((parts + 1))
 	fi
-	up_down redis pid_alive "$RT/run/redis/redis.pid"
+	if redis_configured; then
+		up_down redis pid_alive "$RT/run/redis/redis.pid"
+	else
+		parts=$((parts - 1))	# REDIS=0: no Redis
+	fi
 	[ ! -e "$RT/run/fake-llm.pid" ] || up_down fake-llm pid_alive "$RT/run/fake-llm.pid"
 	up_down postgres as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status
 	[ ${#down[@]} = 0 ] && return 0

@@ -84,8 +84,12 @@ INSERT INTO ai_reservations (tenant_id, user_id, amount, expires_at)
 INSERT INTO idempotency_keys (tenant_id, user_id, method, path, key, fingerprint, locked_until, expires_at)
   VALUES ('$A', 'user_iso_a', 'POST', '/api/x', 'k', 'f', now(), now() + interval '1 hour'),
          ('$B', 'user_iso_b', 'POST', '/api/x', 'k', 'f', now(), now() + interval '1 hour');
+INSERT INTO events (tenant_id, ms, seq, type, user_id, tail)
+  VALUES ('$A', 1, 0, 'iso', NULL, '}'), ('$B', 1, 0, 'iso', NULL, '}') ON CONFLICT DO NOTHING;
+INSERT INTO event_heads (tenant_id, ms, seq) VALUES ('$A', 1, 0), ('$B', 1, 0) ON CONFLICT DO NOTHING;
+INSERT INTO poll_cooldowns (tenant_id, until) VALUES ('$A', now()), ('$B', now()) ON CONFLICT DO NOTHING;
 SQL
-for my $t (qw(proposals upwork_oauth_states ai_reservations idempotency_keys)) {
+for my $t (qw(proposals upwork_oauth_states ai_reservations idempotency_keys events event_heads poll_cooldowns)) {
     my $both = psql("SELECT count(DISTINCT tenant_id) FROM $t WHERE tenant_id IN ('$A', '$B')");
     is($both, 2, "$t: rows of both tenants seeded");
     is(psql_app("SELECT count(*) FROM $t"), 0, "$t: the app role without a tenant sees none of them");

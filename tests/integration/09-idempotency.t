@@ -58,14 +58,28 @@ my $r3 = $gen->(undef, { jobId => $job, maxWords => 150 });
 is($r3->{status}, 200, 'without a key: runs');
 is($rows->(), '2,2', 'and is billed');
 
+# --- A stream is kept whole and replayed ---------------------------------
+my $sjob = job("[[fake:normal,id=idem-stream-$run]]");
+my $st = sub { api(POST => '/api/ai/proposals/stream', token => $tok, json => { jobId => $sjob, maxWords => 120 },
+    headers => { 'Idempotency-Key' => "stream-$run" }) };
+my $s1 = $st->();
+is($s1->{status}, 200, 'a stream with a key: 200') or diag $s1->{body};
+like($s1->{body}, qr/^data: \{"delta"/m, 'an event stream of deltas');
+my $s2 = $st->();
+is($s2->{headers}{'idempotent-replayed'}, 'true', 'the same key: replayed');
+is($s2->{body}, $s1->{body}, 'every event, as the first time');
+like($s2->{headers}{'content-type'} // '', qr{^text/event-stream}, 'as an event stream');
+is(scalar @{ fake_log("idem-stream-$run") }, 1, 'one provider call');
+
 # --- Another body with the key: 422 ---------------------------------------
 my $r = $gen->($key, { jobId => $job, maxWords => 151 });
+$rows->() eq '3,3' or diag 'rows: ' . $rows->();
 is($r->{status}, 422, 'the key with another body: 422');
 is($r->{json}{code}, 'idempotency_key_reused', 'code idempotency_key_reused');
 $r = api(POST => '/api/ai/proposals/generate?x=1', token => $tok, json => { jobId => $job, maxWords => 150 },
     headers => { 'Idempotency-Key' => $key });
 is($r->{status}, 400, 'a query the route does not take is still refused first (400)');
-is($rows->(), '2,2', 'nothing ran');
+is($rows->(), '3,3', 'nothing ran');
 
 # --- Scope: tenant and user, method and path -------------------------------
 $r = $gen->($key, { jobId => $job, maxWords => 150 }, token => $tok2);

@@ -27,7 +27,7 @@ $r = api(GET => '/api/jobs?limit=100', token => $tok);
 is($r->{json}{pagination}{total}, 0, 'no jobs yet');
 sleep 1.2;
 $r = api(GET => '/api/jobs?limit=100', token => $tok);
-is($r->{headers}{'x-cache'}, 'HIT-L2', 'the empty list is cached');
+is($r->{headers}{'x-cache'}, no_redis() ? 'BYPASS' : 'HIT-L2', 'the empty list is cached (no cache in the noredis pass)');
 
 my $tap = events_tap();
 my $run = run_cron('poll-jobs', args => ['--tenant', $T], env => { APP_UPWORK_PAGE_SIZE => 10 });
@@ -65,7 +65,7 @@ is($ev1->{data}{client}{location}{city}, 'Austin', 'with its client');
 
 $r = api(GET => '/api/jobs?limit=100', token => $tok);
 is($r->{json}{pagination}{total}, 15, 'the cached job list shows the new jobs at once');
-is($r->{headers}{'x-cache'}, 'MISS', '(its cache entry was invalidated, not served stale)');
+is($r->{headers}{'x-cache'}, no_redis() ? 'BYPASS' : 'MISS', '(its cache entry was invalidated, not served stale)');
 # job:new is the job as GET /api/jobs shows it to the search's creator
 # (same minute: the match's recency moves by the minute).
 my %listed = map { $_->{id} => $_ } @{ $r->{json}{data} };

@@ -146,6 +146,7 @@ sub run_cron { finish_cron(start_cron(@_)) }
 # A subscriber to the channel every broadcaster listens to (upw:events):
 # my $tap = events_tap(); ...; my @ev = $tap->collect(0.5, tenant => 'org_x').
 sub events_tap {
+    return UpworkTest::PgTap->new if ApiTest::no_redis();
     my $s = stack();
     my $sock = IO::Socket::UNIX->new(Peer => $s->{REDIS_SOCKET}) or die "redis: $!";
     print $sock "*2\r\n\$9\r\nSUBSCRIBE\r\n\$10\r\nupw:events\r\n";
@@ -213,6 +214,33 @@ sub collect {
     my @all = @{ $self->{events} };
     $self->{events} = [];
     return grep { !$o{tenant} || $_->{tenant} eq $o{tenant} } @all;
+}
+
+# Without Redis (docs/no-redis.md) events are rows of the events table:
+# the same envelopes, read from there after the newest id at the tap's
+# creation, each once.
+package UpworkTest::PgTap;
+
+use Time::HiRes qw(sleep);
+
+sub new {
+    my ($class) = @_;
+    my $top = ApiTest::psql("SELECT coalesce(max(ms), 0) || ' ' || coalesce(max(seq) FILTER (WHERE ms = (SELECT max(ms) FROM events)), 0) FROM events");
+    my ($ms, $seq) = split ' ', $top;
+    return bless { ms => $ms, seq => $seq, seen => {} }, $class;
+}
+
+sub collect {
+    my ($self, $secs, %o) = @_;
+    sleep($secs);
+    my @ev;
+    for my $row (split /\n/, ApiTest::psql("SELECT '{\"id\":\"' || ms || '-' || seq || '\"' || tail FROM events"
+        . " WHERE (ms, seq) > ($self->{ms}, $self->{seq}) ORDER BY tenant_id, ms, seq")) {
+        my $ev = eval { ApiTest::json_decode($row) } or next;
+        next if $self->{seen}{"$ev->{tenant}/$ev->{id}"}++;
+        push @ev, $ev;
+    }
+    return grep { !$o{tenant} || $_->{tenant} eq $o{tenant} } @ev;
 }
 
 1;

@@ -12,6 +12,13 @@ sub stat_of {
     return <$fh> // '';
 }
 
+# A file's text, or '' when there is none yet.
+sub slurp {
+    open my $fh, '<', $_[0] or return '';
+    local $/;
+    return <$fh> // '';
+}
+
 # One integration file that takes a while, in the Apache pass only.
 sub run_and_kill {
     my ($sig) = @_;
@@ -29,7 +36,7 @@ sub run_and_kill {
     }
     my ($var, $t0) = (undef, time);
     while (time - $t0 < 120) {
-        my $text = do { open(my $fh, "<", $log) ? do { local $/; <$fh> } : "" } // "";
+        my $text = slurp($log);
         if (!$var && $text =~ /starting a stack on port \d+ .* in (\S+)/) { $var = $1 }
         last if $var && $text =~ /^stack: apache on /m;
         sleep 0.5;
@@ -54,7 +61,7 @@ sub run_and_kill {
     my @left = grep { stat_of($_) =~ /^\d+ \(.*\) [^Z] \d+ (\d+)/ && $1 == $pid }
         map { m{/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
     is_deeply(\@left, [], "$sig: nothing else it started runs");
-    like(do { local (@ARGV, $/) = ($log); <> } // '', qr/SIG$sig: stopping the stacks it started/, "$sig: it says so");
+    like(slurp($log), qr/SIG$sig: stopping the stacks it started/, "$sig: it says so");
     system('rm', '-rf', $var, $rt, $log);
 }
 

@@ -274,6 +274,13 @@ test_urls(void)
 	    agent_host_loopback("127.255.255.255") && !agent_host_loopback("128.0.0.1") &&
 	    !agent_host_loopback("127.") && !agent_host_loopback("[::1") &&
 	    !agent_host_loopback(""), "agent_host_loopback: the edges");
+	/* What the Upwork client decides each call by (plain http or not). */
+	ok(agent_url_loopback("http://127.0.0.1:9/graphql") &&
+	    agent_url_loopback("http://localhost/oauth2/token") &&
+	    agent_url_loopback("http://[::1]:80/graphql"), "agent_url_loopback: loopback URLs");
+	ok(!agent_url_loopback("http://127.attacker.example/graphql") &&
+	    !agent_url_loopback("https://api.upwork.com/graphql") &&
+	    !agent_url_loopback("not a url"), "agent_url_loopback: anything else");
 	agent_cfg.llm_allow_http = 1;
 	ok(url_protocols("http://llm.internal/v1", &proto) == 0,
 	    "unless llm_allow_http = 1");
