@@ -123,7 +123,12 @@ test_lease_exact(void)
 	allowed = burst_leased(RL_UPWORK, 16, 4000);
 	calls = evalsha_calls() - calls;
 	is_int(allowed, 2000, "16 processes leasing against a limit of 2000 until refused: exactly 2000 allowed");
-	ok(calls > 16 && calls < 2000 / 4, "in %lld round trips (leases of up to 32 permits)", calls);
+	/*
+	 * Without leases it takes one call a permit and one a refusal (2,016
+	 * or more).  The count is the server's, and other test files run
+	 * meanwhile: the bound leaves them room.
+	 */
+	ok(calls > 16 && calls < 2000, "in %lld round trips (leases of up to 32 permits; 2,016 or more without)", calls);
 	is_int(burst_leased(RL_UPWORK, 4, 4000), 0, "afterwards none");
 
 	snprintf(id, sizeof(id), "itest-lease-stop-%ld-%ld", (long)getpid(), (long)time(NULL));
