@@ -243,3 +243,8 @@ printf '(n) target: p99 <= 25 ms at one connection (the window ranked and paged 
 printf '\n%s, %s cores, %s workers per endpoint, %s s per scenario, %s jobs in %s\n' \
     "$WEB" "$(nproc)" "$WORKERS" "$SECS" "$(scripts/stack.sh psql -d upwork -tA -c "SELECT count(*) FROM jobs WHERE tenant_id = '$TENANT'")" "$TENANT"
 seed_print
+
+# Plain CGI against FastCGI and the PostgreSQL connection each CGI
+# request opens (rows (o) and (p)), on a stack of its own; BENCH_CGI=0
+# skips them.
+[ "${BENCH_CGI:-1}" = 0 ] || scripts/bench-cgi.sh
