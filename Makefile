@@ -2,7 +2,10 @@
 
 PORT	?= 8080
 VAR	?= ./var
-WEB	?= lighttpd
+# Empty: the stack script's defaults (lighttpd, fcgi), or a running
+# stack's MODE and its WEB (make restart, make status keep them).
+WEB	?=
+MODE	?=
 SUB	?= user_demo
 ORG	?=
 
@@ -175,7 +178,7 @@ deps:
 
 # --- the stack (scripts/stack.sh does the work) --------------------------
 
-STACK	= PORT=$(PORT) VAR=$(VAR) WEB=$(WEB) scripts/stack.sh
+STACK	= PORT=$(PORT) VAR=$(VAR) WEB=$(WEB) MODE=$(MODE) scripts/stack.sh
 
 run: deps all
 	$(Q)$(STACK) run

@@ -315,6 +315,21 @@ cgi_body_length(void)
 	return v;
 }
 
+/*
+ * Read what is left of the body (an answer given without reading it: a
+ * 405, 413, 415), at most CONTENT_LENGTH bytes: a CGI that exits with
+ * its stdin unread makes Apache's mod_cgid fail writing the body and
+ * reset the connection, the answer lost.
+ */
+static void
+cgi_drain(FCGX_Stream *in)
+{
+	char	sink[CGI_BUF];
+
+	while (FCGX_GetStr(sink, sizeof(sink), in) > 0)
+		;
+}
+
 /* Serve the one request of a CGI run; returns main's exit status. */
 static int
 cgi_serve(struct app *app, const struct route *routes, size_t n,
@@ -324,6 +339,8 @@ cgi_serve(struct app *app, const struct route *routes, size_t n,
 	FCGX_Request			req;
 	int				rc = 1;
 
+	/* A lease would die with this process, its permits counted unused. */
+	cfg.rl_lease_max = 1;
 	cgi_stream_init(&in, STDIN_FILENO, 1, cgi_body_length());
 	cgi_stream_init(&out, STDOUT_FILENO, 0, -1);
 	cgi_stream_init(&err, STDERR_FILENO, 0, -1);
@@ -337,6 +354,7 @@ cgi_serve(struct app *app, const struct route *routes, size_t n,
 		http_dispatch(app, &req, routes, n);
 		FCGX_FFlush(&out.s);
 		FCGX_FFlush(&err.s);
+		cgi_drain(&in.s);
 		rc = 0;
 	}
 	app_free(app, NULL);

@@ -254,3 +254,8 @@ if [ "${BENCH_FAULTS:-1}" != 0 ]; then
 	echo "bench: faults under load" >&2
 	FAULTS_STACK_UP=1 scripts/bench-faults.sh
 fi
+
+# Plain CGI against FastCGI and the PostgreSQL connection each CGI
+# request opens (rows (o) and (p)), on a stack of its own; BENCH_CGI=0
+# skips them.
+[ "${BENCH_CGI:-1}" = 0 ] || scripts/bench-cgi.sh

@@ -530,12 +530,23 @@ random_page_cost = 1.1
 synchronous_commit = off
 log_min_duration_statement = 1000
 EOF
+		# The programs' role by OS identity too, over the socket: the app
+		# user (and root, for the tests and tools) is upwork_app without
+		# a password exchange, the cheapest connection a CGI request
+		# can open (scripts/bench-cgi.sh measures it); the password in
+		# db_conninfo is only asked for over TCP.
 		cat >"$RT/pg/pg_hba.conf" <<EOF
-# Written by scripts/stack.sh: the superuser by OS identity, everyone else by password.
+# Written by scripts/stack.sh: the superuser and the programs' role by OS identity, everyone else by password.
 local   all   $PGOS                   peer
+local   all   upwork_app              peer map=app
 local   all   all                     scram-sha-256
 host    all   all   127.0.0.1/32      scram-sha-256
 EOF
+		{
+			echo "# Written by scripts/stack.sh: who may be upwork_app by OS identity."
+			echo "app   $APPUSER   upwork_app"
+			[ $IS_ROOT = 0 ] || echo "app   root   upwork_app"
+		} >"$RT/pg/pg_ident.conf"
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$RT/pg" status >/dev/null 2>&1; then
 		STARTED+=(pg)
@@ -830,12 +841,21 @@ mode_env_names() {
 	{ env | grep -E '^(APP_[A-Z0-9_]+|ASAN_OPTIONS|UBSAN_OPTIONS)=' | grep -v '^APP_CONFIG=' | cut -d= -f1 || true; } | sort -u
 }
 
+# The same CORS allow-list as the workers' (workers_start), in the
+# environment mode_env_names lists.
+mode_env_init() {
+	grep -Eq '^[[:space:]]*cors_origins[[:space:]]*=' "$RT/app.conf" ||
+	    export APP_CORS_ORIGINS="http://127.0.0.1:$PORT,http://localhost:$PORT"
+}
+
 # lighttpd with mod_cgi: each route rewritten to its program in
 # RT/www/cgi-bin/ (copied there by shared_install), which mod_cgi runs; the
 # program reads the original path from REQUEST_URI.
 lighttpd_routes_cgi() {
 	local n
 	echo 'server.modules += ( "mod_rewrite", "mod_cgi" )'
+	# The programs' stderr, their JSON log lines (lighttpd's own is /dev/null).
+	echo "server.breakagelog = \"$RT/log/programs.log\""
 	printf 'setenv.add-environment = ( "APP_CONFIG" => "%s"' "$RT/app.conf"
 	for n in $(mode_env_names); do
 		printf ', "%s" => "%s"' "$n" "${!n}"
@@ -856,6 +876,7 @@ lighttpd_routes_cgi() {
 lighttpd_routes_binpath() {
 	local copy n
 	copy=$(for n in $(mode_env_names); do printf '"%s", ' "$n"; done)
+	echo "server.breakagelog = \"$RT/log/programs.log\""
 	mode_routes | awk -v rt="$RT" -v xbin="$XBIN" -v push="$PUSH_PORT" -v conf="$RT/app.conf" \
 	    -v copy="$copy" -v workers="$WORKERS" -v ai="$AI_WORKERS" '
 		$2 == "push" {
@@ -1031,6 +1052,7 @@ start() {
 	fi
 	conf_files
 	bin_install
+	[ "$MODE" = fcgi ] || mode_env_init
 	check_config "nothing was started"
 	# The port before anything: a start that cannot end well does not begin.
 	if ! pid_alive "$RT/run/lighttpd.pid" && ! pid_alive "$RT/run/apache.pid" &&
@@ -1111,6 +1133,7 @@ restart() {
 	[ "$FAKE_LLM" = 1 ] && app_conf_fake
 	conf_files
 	bin_install
+	[ "$MODE" = fcgi ] || mode_env_init
 	check_config "nothing was restarted"
 	[ "$FAKE_LLM" = 1 ] && fake_llm_start
 	stack_env

@@ -64,7 +64,10 @@ ok($status < 500, "raw non-UTF-8 bytes in the path: $status, not 5xx");
 ($status, $body) = raw_request("POST /api/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $tok\r\n"
     . "Content-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"na");
 # The client gave up mid-body: the server may answer 400/408 or just close.
-ok($status == 0 || $status == 400 || $status == 408, "a body shorter than its Content-Length: $status");
+SKIP: {
+    skip mode_lacks('partial-body'), 1 if mode_lacks('partial-body');
+    ok($status == 0 || $status == 400 || $status == 408, "a body shorter than its Content-Length: $status");
+}
 
 is(psql("SELECT count(*) FROM jobs WHERE tenant_id = '$T'"), 1, 'the jobs table is intact');
 is(psql("SELECT count(*) FROM job_searches WHERE tenant_id = '$T'"), 6, 'exactly the six saved searches exist');

@@ -151,27 +151,30 @@ ok(($after->{'http_requests_total{program="metrics",route="/metrics",method="GET
     'and the scrapes themselves');
 
 # --- the broadcaster's own ---------------------------------------------------------
-my $push = "http://127.0.0.1:$s->{PUSH_PORT}/metrics";
-my $local = HTTP::Tiny->new(timeout => 10, local_address => '127.0.0.1');
-$r = $local->get($push);
-is($r->{status}, 401, 'the broadcaster: no token: 401');
-$r = HTTP::Tiny->new(timeout => 10, local_address => local_address())->get($push,
-    { headers => { Authorization => "Bearer $mtoken" } });
-is($r->{status}, 403, 'the broadcaster: from ' . local_address() . ': 403');
-# An event stream held open while it counts.
-my $sse = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{PORT}, LocalAddr => local_address(),
-    Timeout => 5) or die "connect: $!";
-print $sse "GET /api/events?topics=jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $tok\r\n\r\n";
-my $head = '';
-while ($head !~ /\r\n\r\n/ && sysread($sse, my $chunk, 4096)) { $head .= $chunk }
-like($head, qr{^HTTP/1\.1 200}, 'an event stream is open');
-$r = $local->get($push, { headers => { Authorization => "Bearer $mtoken" } });
-is($r->{status}, 200, 'the broadcaster: /metrics with the token from 127.0.0.1: 200');
-my ($pv, $pbad) = parse($r->{content});
-is_deeply($pbad, [], 'which parses');
-ok(($pv->{'broadcaster_connections{transport="sse"}'} // 0) >= 1, 'broadcaster_connections counts the stream');
-ok(defined $pv->{'broadcaster_queued_bytes{}'}, 'broadcaster_queued_bytes is there');
-ok(($pv->{'broadcaster_connections_accepted_total{}'} // 0) >= 1, 'and the counters');
-close $sse;
+SKIP: {
+    skip mode_lacks('push'), 8 if mode_lacks('push');
+    my $push = "http://127.0.0.1:$s->{PUSH_PORT}/metrics";
+    my $local = HTTP::Tiny->new(timeout => 10, local_address => '127.0.0.1');
+    $r = $local->get($push);
+    is($r->{status}, 401, 'the broadcaster: no token: 401');
+    $r = HTTP::Tiny->new(timeout => 10, local_address => local_address())->get($push,
+        { headers => { Authorization => "Bearer $mtoken" } });
+    is($r->{status}, 403, 'the broadcaster: from ' . local_address() . ': 403');
+    # An event stream held open while it counts.
+    my $sse = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{PORT}, LocalAddr => local_address(),
+        Timeout => 5) or die "connect: $!";
+    print $sse "GET /api/events?topics=jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $tok\r\n\r\n";
+    my $head = '';
+    while ($head !~ /\r\n\r\n/ && sysread($sse, my $chunk, 4096)) { $head .= $chunk }
+    like($head, qr{^HTTP/1\.1 200}, 'an event stream is open');
+    $r = $local->get($push, { headers => { Authorization => "Bearer $mtoken" } });
+    is($r->{status}, 200, 'the broadcaster: /metrics with the token from 127.0.0.1: 200');
+    my ($pv, $pbad) = parse($r->{content});
+    is_deeply($pbad, [], 'which parses');
+    ok(($pv->{'broadcaster_connections{transport="sse"}'} // 0) >= 1, 'broadcaster_connections counts the stream');
+    ok(defined $pv->{'broadcaster_queued_bytes{}'}, 'broadcaster_queued_bytes is there');
+    ok(($pv->{'broadcaster_connections_accepted_total{}'} // 0) >= 1, 'and the counters');
+    close $sse;
+}
 
 done_testing;

@@ -99,6 +99,14 @@ is($f->{status}, 200, 'and over FastCGI');
 is_deeply([map { $_->{id} } @{ $r->{json}{data} }], [map { $_->{id} } @{ $f->{json}{data} }], 'the same jobs');
 is_deeply($r->{json}{pagination}, $f->{json}{pagination}, 'the same pagination');
 ok(exists $r->{headers}{'x-ratelimit-limit'}, 'rate-limit headers');
+# A process a request: no rate-limit lease (its permits would die with
+# it), one permit a request, even where the limit would lease.
+my @left = map { cgi('jobs', GET => '/api/jobs?limit=1', token => $tok,
+    env => { APP_RL_DEFAULT_LIMIT => 100000 })->{headers}{'x-ratelimit-remaining'} } 1 .. 2;
+SKIP: {
+    skip 'no rate-limit headers (no store)', 1 unless defined $left[0];
+    is($left[0] - $left[1], 1, "one permit a CGI request, no lease (remaining $left[0], then $left[1])");
+}
 $r = cgi('jobs', GET => '/api/jobs', env => { HTTP_X_REQUEST_ID => 'cgi-req-1' });
 is($r->{status}, 401, 'no token: 401');
 is($r->{json}{code}, 'unauthorized', 'the error contract') or diag $r->{body};

@@ -10,7 +10,9 @@ use ApiTest;
 my $s = stack();
 my $tok = token(sub => 'user_o', org => 'org_demo');
 my $stack = "VAR='$s->{VAR}' PORT=$s->{PORT} '$s->{ROOT}/scripts/stack.sh'";
-my $workers = sub { join ' ', sort split ' ', `pgrep -f '^$s->{BIN}/cgi-bin/jobs\$'` };
+# The programs run from XBIN (a copy in RT/bin when www-data cannot reach BIN).
+my $xbin = $s->{XBIN} || $s->{BIN};
+my $workers = sub { join ' ', sort split ' ', `pgrep -f '^$xbin/cgi-bin/jobs\$'` };
 my $pids_before = $workers->();
 
 for (1 .. 4) {
@@ -43,7 +45,10 @@ for my $i (1 .. 8) {
 $r = api(POST => '/api/jobs', token => $tok, json => { name => 'after outage' });
 is($r->{status}, 201, 'a write after recovery: 201');
 is(psql("SELECT count(*) FROM job_searches WHERE name = 'during outage'"), 0, 'nothing half-written during the outage');
-ok($pids_before =~ /\d+ \d+ \d+/, "the jobs supervisor and its workers: $pids_before");
-is($workers->(), $pids_before, 'the same worker processes served before and after');
+SKIP: {
+    skip mode_lacks('process'), 2 if mode_lacks('process');
+    ok($pids_before =~ /\d+ \d+ \d+/, "the jobs supervisor and its workers: $pids_before");
+    is($workers->(), $pids_before, 'the same worker processes served before and after');
+}
 
 done_testing;

@@ -17,7 +17,9 @@ ok($need > 1, "this build needs schema version $need");
 
 is(api(GET => '/api/jobs?limit=1', token => $tok)->{status}, 200, 'before: 200');
 is(psql('SELECT max(version) FROM schema_migrations') =~ s/\s+//gr, $need, "the database records version $need");
-my $workers = sub { join ' ', sort split ' ', `pgrep -f '^$s->{BIN}/cgi-bin/jobs\$'` };
+# The programs run from XBIN (a copy in RT/bin when www-data cannot reach BIN).
+my $xbin = $s->{XBIN} || $s->{BIN};
+my $workers = sub { join ' ', sort split ' ', `pgrep -f '^$xbin/cgi-bin/jobs\$'` };
 my $before = $workers->();
 my $log = "$s->{RT}/log/jobs.log";
 my $log_size = -s $log;

@@ -21,7 +21,7 @@ use Time::HiRes qw(time);
 
 our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app app_role single_role no_redis
     json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address
-    sse_request fake_log sql_quote);
+    sse_request fake_log sql_quote mode_lacks);
 
 my %stack;
 
@@ -38,6 +38,24 @@ sub stack {
     close $fh;
     $stack{URL} = "http://127.0.0.1:$stack{PORT}";
     return \%stack;
+}
+
+# What the stack's MODE (scripts/stack.sh, docs/shared-hosting.md) lacks,
+# as a reason to skip tests, or undef: 'push', the broadcaster (no
+# daemon on a shared host: cgi, fcgid); 'logs', each program's log file
+# in RT/log (elsewhere the web server's error log takes its lines);
+# 'process', a program process that outlives a request (not under cgi);
+# 'partial-body', a 400 or a close (not a 500) for a body cut short.
+sub mode_lacks {
+    my ($what) = @_;
+    my $m = stack()->{MODE} || 'fcgi';
+    return "MODE=$m: no broadcaster (a shared host runs no daemon of yours)"
+        if $what eq 'push' && ($m eq 'cgi' || $m eq 'fcgid');
+    return "MODE=$m: the programs log to the web server's error log" if $what eq 'logs' && $m ne 'fcgi';
+    return "MODE=$m: one process a request, nothing kept between requests" if $what eq 'process' && $m eq 'cgi';
+    return "MODE=$m: mod_fcgid reads a body whole before the program runs and answers 500 to one cut short"
+        if $what eq 'partial-body' && $m eq 'fcgid';
+    return undef;
 }
 
 my $json = JSON::PP->new->utf8->canonical->allow_nonref;
