@@ -67,7 +67,7 @@ TESTS	= $(UNITS:%=$(BUILD)/tests/%) $(ITESTS:%=$(BUILD)/itests/%)
 .SECONDARY:
 
 .PHONY: all asan fuzz fuzz-run build-all tests clean run start stop status \
-	restart check-config token test bench publish deps install uninstall \
+	restart check-config token test bench bench-faults soak publish deps install uninstall \
 	install-manifest deb FORCE
 
 all: $(BINS)
@@ -162,14 +162,11 @@ $(BUILD)/fuzzers/fuzz_push: tests/fuzz/fuzz_push.c $(PUSH_OBJ) $(LIBCOMMON)
 	$(FUZZ_CC) -o $@ $< $(PUSH_OBJ) $(LIBCOMMON) $(LDFLAGS) $(LDLIBS) \
 	    $(PUSH_LIBS)
 
-# Run every fuzzer for FUZZ_SECONDS (default 60) on its corpus in build/fuzz.
-FUZZ_SECONDS ?= 60
+# Run every fuzzer (nice -n 19) for FUZZ_SECONDS (default 60) or FUZZ_RUNS
+# executions, report the executions of each, and merge what found new
+# coverage into tests/fuzz/seeds/ (scripts/fuzz-run.sh).
 fuzz-run: fuzz
-	$(Q)for f in $(FUZZERS); do \
-		mkdir -p build/fuzz/corpus/$$f; \
-		build/fuzz/fuzzers/$$f -max_total_time=$(FUZZ_SECONDS) \
-		    -max_len=4096 build/fuzz/corpus/$$f tests/fuzz/seeds/$$f || exit 1; \
-	done
+	$(Q)scripts/fuzz-run.sh
 
 clean:
 	rm -rf build
@@ -216,6 +213,14 @@ test: deps build-all
 
 bench: deps all
 	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/bench.sh
+
+# Faults under load alone (bench runs them too), and the soak (not in
+# make test): SOAK_SECONDS (600) of mixed traffic, RSS at start and end.
+bench-faults: deps all
+	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/bench-faults.sh
+
+soak: deps all
+	$(Q)VAR=$(VAR) WEB=$(WEB) scripts/soak.sh
 
 # --- installing (FHS layout), uninstalling, the Debian package ---------------
 #

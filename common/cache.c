@@ -328,6 +328,77 @@ finish(struct req *r, struct cache_lookup *lk, enum cache_result res)
 	return res;
 }
 
+/*
+ * L2 signing.  With events_key_file set, every L2 value is stored as an
+ * HMAC-SHA256 (32 bytes, key derived under "redis-cache") over its full
+ * Redis key and its body, then the body: whoever can write to Redis
+ * without the key cannot have a forged body served, nor move one
+ * tenant's entry under another's key.  A value that does not verify is
+ * a MISS (this request computes the body and overwrites it).
+ */
+#define L2_MAC	32
+
+/* The key: 1 with it in *k, 0 when none is configured, -1 unusable. */
+static int
+l2_key(const struct crypto_keys **k)
+{
+	static struct crypto_keys	keys;
+	static int			state;
+
+	if (*cfg.events_key_file == '\0')
+		return 0;
+	if (state == 0)
+		state = crypto_keys_load(&keys, cfg.events_key_file,
+		    "redis-cache") == 0 ? 1 : -1;
+	*k = &keys;
+	return state;
+}
+
+static void
+l2_mac(const struct crypto_keys *k, const struct cache_lookup *lk,
+    const char *body, size_t len, unsigned char mac[L2_MAC])
+{
+	struct buf	m = { 0 };
+
+	buf_printf(&m, "%s%s%s", lk->prefix, lk->gen, lk->suffix);
+	buf_append(&m, "", 1);
+	buf_append(&m, body, len);
+	crypto_sign(k, m.data, m.len, mac);
+	buf_free(&m);
+}
+
+/*
+ * An L2 value's body: 1 with it in *body and *len, 0 when it does not
+ * verify (counted and logged: someone wrote to Redis without the key).
+ */
+static int
+l2_open(struct req *r, const struct cache_lookup *lk, const char *v, size_t n,
+    const char **body, size_t *len)
+{
+	const struct crypto_keys *k;
+	unsigned char	 mac[L2_MAC];
+	int		 have = l2_key(&k);
+
+	if (have == 0) {
+		*body = v;
+		*len = n;
+		return 1;
+	}
+	if (have == 1 && n >= L2_MAC) {
+		l2_mac(k, lk, v + L2_MAC, n - L2_MAC, mac);
+		if (crypto_equal(mac, v, L2_MAC)) {
+			*body = v + L2_MAC;
+			*len = n - L2_MAC;
+			return 1;
+		}
+	}
+	stats.forged++;
+	LOG_WARN(r, "cache: L2 entry %s%s%s dropped: %s", lk->prefix, lk->gen,
+	    lk->suffix, have == 1 ? "its signature does not verify" :
+	    "events_key_file unusable");
+	return 0;
+}
+
 /* Predicate: the client asked not to be served from a cache. */
 static int
 client_no_cache(struct req *r)
@@ -369,8 +440,9 @@ cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
 	struct redisReply	*reply;
 	struct l1_entry		*e;
 	struct buf		 gkey = { 0 };
-	const char		*args[4];
+	const char		*args[4], *body;
 	char			 lockms[16];
+	size_t			 blen;
 	double			 until;
 	enum cache_result	 res = CACHE_MISS;
 
@@ -412,11 +484,13 @@ cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
 	}
 	snprintf(lk->gen, sizeof(lk->gen), "%s", reply->element[0]->str);
 	if (reply->element[1]->type == REDIS_REPLY_STRING) {
-		buf_append(out, reply->element[1]->str, reply->element[1]->len);
-		if (lk->l1)
-			l1_put(lk->l1key, reply->element[1]->str,
-			    reply->element[1]->len);
-		res = CACHE_HIT_L2;
+		if (l2_open(r, lk, reply->element[1]->str,
+		    reply->element[1]->len, &body, &blen)) {
+			buf_append(out, body, blen);
+			if (lk->l1)
+				l1_put(lk->l1key, body, blen);
+			res = CACHE_HIT_L2;
+		}
 	} else if (reply->elements == 3 && reply->element[2]->integer == 0) {
 		/* Someone else is filling it: wait for them a little. */
 		until = now_ms() + cfg.cache_wait_ms;
@@ -431,8 +505,9 @@ cache_get_ex(struct req *r, int ns, const char *key, unsigned int flags,
 				redis_fail(&r->app->redis);
 				break;
 			}
-			if (v->type == REDIS_REPLY_STRING) {
-				buf_append(out, v->str, v->len);
+			if (v->type == REDIS_REPLY_STRING &&
+			    l2_open(r, lk, v->str, v->len, &body, &blen)) {
+				buf_append(out, body, blen);
 				res = CACHE_HIT_L2;
 			}
 			freeReplyObject(v);
@@ -456,9 +531,11 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
 {
 	struct redisContext	*c;
 	redisReply		*reply;
-	struct buf		 vkey = { 0 };
+	const struct crypto_keys *k;
+	struct buf		 vkey = { 0 }, signed_val = { 0 };
+	unsigned char		 mac[L2_MAC];
 	char			 ttl[16];
-	int			 i;
+	int			 i, have;
 
 	if (lk->fill && lk->l1 && !redis_enabled()) {
 		l1_put(lk->l1key, val, len);
@@ -466,9 +543,19 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
 	}
 	if (!lk->fill || (c = redis_get(&r->app->redis)) == NULL)
 		return;
+	if ((have = l2_key(&k)) == -1)
+		return;
 	buf_printf(&vkey, "%s%s%s", lk->prefix, lk->gen, lk->suffix);
 	snprintf(ttl, sizeof(ttl), "%d", cfg.cache_ttl[lk->ns]);
-	redisAppendCommand(c, "SET %s %b EX %s", vkey.data, val, len, ttl);
+	if (have == 1) {
+		l2_mac(k, lk, val, len, mac);
+		buf_append(&signed_val, (const char *)mac, L2_MAC);
+		buf_append(&signed_val, val, len);
+		redisAppendCommand(c, "SET %s %b EX %s", vkey.data,
+		    signed_val.data, signed_val.len, ttl);
+	} else
+		redisAppendCommand(c, "SET %s %b EX %s", vkey.data, val, len,
+		    ttl);
 	redisAppendCommand(c, "DEL %s:lock", vkey.data);
 	for (i = 0; i < 2; i++) {
 		if (redisGetReply(c, (void **)&reply) != REDIS_OK) {
@@ -480,6 +567,7 @@ cache_put(struct req *r, struct cache_lookup *lk, const char *val, size_t len)
 	if (lk->l1)
 		l1_put(lk->l1key, val, len);
 	buf_free(&vkey);
+	buf_free(&signed_val);
 }
 
 /*

@@ -149,6 +149,11 @@ struct config {
 	int		 redis_port;
 	int		 redis_timeout_ms;
 	int		 redis_retry_ms;
+	char		*redis_password_file;
+	char		*redis_user;
+	int		 redis_tls;
+	char		*redis_tls_ca;
+	char		*events_key_file;
 	enum auth_alg	 jwt_alg;
 	char		*jwt_secret_file;
 	char		*jwt_public_key_file;
@@ -166,6 +171,7 @@ struct config {
 	char		*jwt_admin_roles;
 	int		 jwt_leeway;
 	int		 body_max;
+	int		 body_timeout_ms;
 	int		 json_max_depth;
 	int		 workers;
 	char		*log_level;
@@ -303,6 +309,7 @@ enum err {
 	ERR_BAD_GATEWAY,
 	ERR_UNAVAILABLE,
 	ERR_GATEWAY_TIMEOUT,
+	ERR_REQUEST_TIMEOUT,
 	ERR_PRECONDITION_FAILED,
 	ERR__PLATFORM		/* a library's own errors start here */
 };
@@ -496,6 +503,8 @@ struct redis_script {
 	char		 sha[41];	/* computed on first use */
 };
 struct redisContext *redis_get(struct redis *);
+char	*redis_password(void);
+int	 redis_auth(struct redisContext *);
 struct redisReply *redis_script(struct redis *, struct redis_script *, int, int,
 	    const char *const *, const size_t *);
 void	 redis_fail(struct redis *);
@@ -512,6 +521,11 @@ int	 redis_enabled(void);
  * envelope, as subscribers receive it:
  *   {"id":"<stream id>","type":"<type>","tenant":"org_x",
  *    "user":null|"user_x","time":"<ISO 8601>","data":{...}}
+ * With events_key_file set, the tail after the id is signed
+ * (HMAC-SHA256, "sig" after "id" on the channel, field "s" in the
+ * stream), and readers check it with events_verify(): whoever can write
+ * to Redis without the key cannot make the broadcaster deliver an event,
+ * nor push a stream's ids so far ahead that real events are dropped.
  * An event with a user goes to that user only.  Events are
  * notifications: the database stays the truth, and a publish that fails
  * (Redis down) is logged, never fatal to the request that caused it.
@@ -521,8 +535,11 @@ int	 redis_enabled(void);
 #define EVENTS_STREAM_MAX	1000
 #define EVENTS_STREAM_TTL	86400
 #define EVENTS_DATA_MAX		(64 * 1024)
+#define EVENTS_SKEW_MS		60000	/* an id this far from the clock or its time: forged */
 int	 events_publish(struct redis *, const char *, const char *, const char *,
 	    const char *, char *, size_t);
+const char *events_verify(const char *, const char *, size_t, const char *,
+	    size_t, double);
 /*
  * Reading back: the events after an id that one user may see, from the
  * Redis stream or, without Redis, the events table; the types that
@@ -798,6 +815,7 @@ struct cache_stats {
 	unsigned long	l2_hits;
 	unsigned long	misses;
 	unsigned long	bypasses;
+	unsigned long	forged;		/* L2 values that did not verify */
 	size_t		l1_entries;
 	size_t		l1_bytes;
 };

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -43,6 +44,20 @@ static const struct knob platform_knobs[] = {
 	    "connect and command timeout for Redis"),
 	CONFIG_INT("redis_retry_ms", cfg.redis_retry_ms, "1000", 0, 60000,
 	    "after a Redis failure, how long to bypass it before trying again"),
+	CONFIG_STR("redis_password_file", cfg.redis_password_file, "",
+	    "file holding the Redis password, sent with AUTH on every "
+	    "connection (empty: no AUTH)"),
+	CONFIG_STR("redis_user", cfg.redis_user, "",
+	    "Redis ACL user for AUTH (empty: the default user)"),
+	CONFIG_INT("redis_tls", cfg.redis_tls, "0", 0, 1,
+	    "1: TLS to Redis (refused: this build's hiredis has no TLS; use "
+	    "the unix socket)"),
+	CONFIG_STR("redis_tls_ca", cfg.redis_tls_ca, "",
+	    "PEM CA bundle for redis_tls"),
+	CONFIG_STR("events_key_file", cfg.events_key_file, "",
+	    "key (32 bytes or more) that signs the events and the cache "
+	    "entries put in Redis; readers drop what it does not verify "
+	    "(empty: nothing signed nor checked)"),
 	CONFIG_ALG("jwt_alg", cfg.jwt_alg, "HS256",
 	    "the one JWT algorithm accepted: HS256 or RS256"),
 	CONFIG_STR("jwt_secret_file", cfg.jwt_secret_file, "",
@@ -83,6 +98,9 @@ static const struct knob platform_knobs[] = {
 	    "seconds of clock skew allowed on exp, nbf and iat"),
 	CONFIG_INT("body_max", cfg.body_max, "65536", 256, 16 * 1024 * 1024,
 	    "largest request body in bytes (413 past it)"),
+	CONFIG_INT("body_timeout_ms", cfg.body_timeout_ms, "10000", 100,
+	    600000, "time a request's body may take to arrive, from the "
+	    "first byte the program asks for (408 past it)"),
 	CONFIG_INT("json_max_depth", cfg.json_max_depth, "16", 2, 64,
 	    "deepest JSON nesting accepted in a body"),
 	CONFIG_INT("workers", cfg.workers, "2", 1, 256,
@@ -975,6 +993,51 @@ check_db(void)
 	return rc;
 }
 
+/*
+ * Redis's password and the events key: files that hold something, and
+ * no TLS (Debian 12's hiredis 0.14 has no hiredis_ssl).
+ */
+static int
+check_redis_auth(void)
+{
+	char	*data;
+	size_t	 len;
+	int	 rc = 0;
+
+	if (cfg.redis_tls) {
+		config_error("redis_tls", "this build's hiredis (%d.%d) has no "
+		    "TLS: reach Redis by its unix socket (redis_socket), or "
+		    "through a local TLS tunnel", HIREDIS_MAJOR, HIREDIS_MINOR);
+		rc = -1;
+	}
+	if (*cfg.redis_user != '\0' && *cfg.redis_password_file == '\0') {
+		config_error("redis_user", "%s: set redis_password_file too (an "
+		    "ACL user authenticates with a password)", cfg.redis_user);
+		rc = -1;
+	}
+	if (*cfg.redis_password_file != '\0' &&
+	    (data = key_bytes(cfg.redis_password_file, &len)) != NULL) {
+		if (len == 0 || memchr(data, '\n', len) != NULL) {
+			config_error("redis_password_file", "%s: one line, not "
+			    "empty", cfg.redis_password_file);
+			rc = -1;
+		}
+		explicit_bzero(data, len);
+		free(data);
+	}
+	if (*cfg.events_key_file != '\0' &&
+	    (data = key_bytes(cfg.events_key_file, &len)) != NULL) {
+		if (len < 32) {
+			config_error("events_key_file", "%s: a key of 32 bytes or "
+			    "more, it has %zu", cfg.events_key_file, len);
+			rc = -1;
+		}
+		explicit_bzero(data, len);
+		free(data);
+	}
+	return rc;
+}
+
 /* Redis: a socket path, or a host and a port apart. */
 static int
 check_redis(void)
@@ -992,8 +1055,10 @@ check_redis(void)
 			config_warn(config_given("redis_host") ? "redis_host" :
 			    "redis_port", "ignored: redis_socket (%s) is set",
 			    config_origin("redis_socket"));
-		return 0;
+		return check_redis_auth();
 	}
+	if (check_redis_auth() == -1)
+		return -1;
 	if (strchr(cfg.redis_host, ':') != NULL &&
 	    inet_pton(AF_INET6, cfg.redis_host, a) != 1) {
 		config_error("redis_host", "%s: the port goes in redis_port",

@@ -24,6 +24,7 @@ static const struct err_info errors[ERR__PLATFORM] = {
 	[ERR_BAD_GATEWAY] = { 502, "bad_gateway", "Upstream service failed" },
 	[ERR_UNAVAILABLE] = { 503, "service_unavailable",
 	    "Service temporarily unavailable" },
+	[ERR_REQUEST_TIMEOUT] = { 408, "request_timeout", "Request timeout" },
 	[ERR_GATEWAY_TIMEOUT] = { 504, "gateway_timeout",
 	    "Upstream service timed out" },
 	[ERR_PRECONDITION_FAILED] = { 412, "precondition_failed",
@@ -95,6 +96,7 @@ http_reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 411: return "Length Required";
 	case 412: return "Precondition Failed";

@@ -11,14 +11,123 @@
 /*
  * KEYS[1]: the tenant's stream.  ARGV[1]: the channel, ARGV[2]: the
  * stream's length cap, ARGV[3]: its TTL, ARGV[4]: the envelope after its
- * id (',"type":...}').  The stream entry keeps that tail in field "e";
- * a reader rebuilds the envelope as '{"id":"' .. id .. '"' .. e.
+ * id (',"type":...}'), ARGV[5]: its signature (hex, "" when unsigned),
+ * ARGV[6]: how far ahead of Redis's clock the stream's last id may be.
+ * The stream entry keeps the tail in field "e" and the signature in
+ * "s"; a reader rebuilds the envelope as '{"id":"' .. id .. '"' .. e.
+ * The channel gets '{"id":"<id>","sig":"<sig>"' .. tail.
+ *
+ * A stream whose last id lies far in the future was written by someone
+ * else (XADD with an explicit id): every id XADD '*' gives after it
+ * would be as far ahead, and readers drop those.  It is deleted first
+ * (its events are lost for replay, not the new one).  Returns
+ * {id, 1 if the stream was reset}.
  */
 static struct redis_script publish_lua = { .lua =
-    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[4])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local reset = 0\n"
+    "local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "if top[1] then\n"
+    "  local ms = tonumber((string.gsub(top[1][1], '%-.*$', '')))\n"
+    "  if ms and ms > now + tonumber(ARGV[6]) then\n"
+    "    redis.call('DEL', KEYS[1])\n"
+    "    reset = 1\n"
+    "  end\n"
+    "end\n"
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[4], 's', ARGV[5])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-    "redis.call('PUBLISH', ARGV[1], '{\"id\":\"' .. id .. '\"' .. ARGV[4])\n"
-    "return id\n" };
+    "local sig = ''\n"
+    "if ARGV[5] ~= '' then sig = ',\"sig\":\"' .. ARGV[5] .. '\"' end\n"
+    "redis.call('PUBLISH', ARGV[1], '{\"id\":\"' .. id .. '\"' .. sig .. ARGV[4])\n"
+    "return {id, reset}\n" };
+
+/*
+ * The events key (events_key_file, derived under "<file>/redis-events"),
+ * loaded once per process.  1 with the key in *k, 0 when none is
+ * configured, -1 when the file cannot be used (logged once).
+ */
+static int
+events_key(const struct crypto_keys **k)
+{
+	static struct crypto_keys	keys;
+	static int			state;	/* 0 not tried, 1 loaded, -1 failed */
+
+	if (*cfg.events_key_file == '\0')
+		return 0;
+	if (state == 0)
+		state = crypto_keys_load(&keys, cfg.events_key_file,
+		    "redis-events") == 0 ? 1 : -1;
+	*k = &keys;
+	return state;
+}
+
+/* The signature of an event's tail, in hex (65 bytes with the NUL). */
+static void
+events_sign(const struct crypto_keys *k, const char *tail, size_t n,
+    char hex[65])
+{
+	unsigned char	mac[32];
+	int		i;
+
+	crypto_sign(k, tail, n, mac);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* Milliseconds of a stream id ("<ms>-<seq>"), or -1. */
+static long long
+id_ms(const char *id)
+{
+	long long	ms = 0;
+	int		n = 0;
+
+	for (; *id >= '0' && *id <= '9' && n < 16; id++, n++)
+		ms = ms * 10 + (*id - '0');
+	return n == 0 || *id != '-' ? -1 : ms;
+}
+
+/*
+ * Check an event read from Redis: its tail (the envelope after its id)
+ * against its signature, and its id against the signed time and now
+ * (milliseconds since the epoch: ids are Redis's wall clock).
+ * Returns NULL when it may be delivered, else why not (for the log).
+ * Without events_key_file, everything passes but an id far ahead.
+ */
+const char *
+events_verify(const char *id, const char *tail, size_t n, const char *sig,
+    size_t siglen, double now)
+{
+	const struct crypto_keys *k;
+	const char	*t;
+	char		 want[65], when[32];
+	long long	 ms, us;
+	int		 have;
+
+	if ((ms = id_ms(id)) == -1)
+		return "malformed id";
+	if (ms > now + EVENTS_SKEW_MS)
+		return "id ahead of the clock";
+	if ((have = events_key(&k)) == 0)
+		return NULL;
+	if (have == -1)
+		return "events key unusable";
+	if (sig == NULL || siglen == 0)
+		return "unsigned";
+	events_sign(k, tail, n, want);
+	if (siglen != 64 || !crypto_equal(want, sig, 64))
+		return "bad signature";
+	/* The first ,"time":" is ours: a string's quotes are escaped. */
+	if ((t = memmem(tail, n, ",\"time\":\"", 9)) == NULL ||
+	    (size_t)(tail + n - (t + 9)) < 25)
+		return "no time";
+	snprintf(when, sizeof(when), "%.24s", t + 9);
+	if (parse_time(when, &us) == -1)
+		return "no time";
+	if (ms > us / 1000 + EVENTS_SKEW_MS || ms < us / 1000 - EVENTS_SKEW_MS)
+		return "id far from its time";
+	return NULL;
+}
 
 static int	events_publish_pg(struct db *, const char *, const char *,
 		    const char *, const char *, char *, size_t);
@@ -49,9 +158,10 @@ events_publish(struct redis *rd, const char *type, const char *tenant,
 {
 	struct buf	 tail = { 0 }, key = { 0 };
 	struct redisReply *reply;
-	const char	*args[5];
-	char		 now[32], maxlen[16], ttl[16];
-	int		 rc = -1;
+	const struct crypto_keys *k;
+	const char	*args[7];
+	char		 now[32], maxlen[16], ttl[16], skew[16], sig[65] = "";
+	int		 rc = -1, signing;
 
 	if (strlen(data) > EVENTS_DATA_MAX) {
 		LOG_ERR(NULL, "events: %s for %s: data too large", type, tenant);
@@ -82,16 +192,33 @@ events_publish(struct redis *rd, const char *type, const char *tenant,
 	args[2] = maxlen;
 	args[3] = ttl;
 	args[4] = tail.data;
-	reply = redis_script(rd, &publish_lua, 1, 5, args, NULL);
-	if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+	if ((signing = events_key(&k)) == -1) {
+		LOG_ERR(NULL, "events: %s for %s not published: events_key_file "
+		    "unusable", type, tenant);
+		goto out;
+	}
+	if (signing)
+		events_sign(k, tail.data, tail.len, sig);
+	snprintf(skew, sizeof(skew), "%d", EVENTS_SKEW_MS);
+	args[5] = sig;
+	args[6] = skew;
+	reply = redis_script(rd, &publish_lua, 1, 7, args, NULL);
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING) {
 		if (id != NULL)
-			snprintf(id, idlen, "%s", reply->str);
+			snprintf(id, idlen, "%s", reply->element[0]->str);
+		if (reply->element[1]->integer == 1)
+			LOG_WARN(NULL, "events: stream of %s reset: its last id "
+			    "was far ahead of the clock (written by someone "
+			    "else)", tenant);
 		rc = 0;
 	} else
 		LOG_WARN(NULL, "events: %s for %s not published: %s", type,
 		    tenant, reply != NULL && reply->type == REDIS_REPLY_ERROR ?
 		    reply->str : "redis unavailable");
 	freeReplyObject(reply);
+out:
 	buf_free(&tail);
 	buf_free(&key);
 	return rc;
@@ -264,6 +391,33 @@ visible(json_object *ev, const char *user, const struct events_filter *f)
 	return 1;
 }
 
+/*
+ * Predicate: a stream entry's tail (fields->element[e]) verifies against
+ * its signature (field "s"), as the broadcaster checks it: an entry
+ * written without the events key is not served (logged).
+ */
+static int
+stream_entry_verified(const char *id, const struct redisReply *fields, size_t e)
+{
+	const struct redisReply	*tail = fields->element[e], *sig = NULL;
+	struct timeval		 tv;
+	const char		*why;
+	size_t			 k;
+
+	for (k = 0; k + 1 < fields->elements; k += 2)
+		if (fields->element[k]->type == REDIS_REPLY_STRING &&
+		    strcmp(fields->element[k]->str, "s") == 0 &&
+		    fields->element[k + 1]->type == REDIS_REPLY_STRING)
+			sig = fields->element[k + 1];
+	gettimeofday(&tv, NULL);
+	why = events_verify(id, tail->str, tail->len, sig != NULL ? sig->str :
+	    NULL, sig != NULL ? sig->len : 0, (double)tv.tv_sec * 1e3 +
+	    (double)tv.tv_usec / 1e3);
+	if (why != NULL)
+		LOG_WARN(NULL, "events: stream entry %s dropped: %s", id, why);
+	return why == NULL;
+}
+
 /* The tenant's stream in Redis, read with XRANGE in chunks, filtered here. */
 static int
 recent_redis(struct redis *rd, const char *tenant, const char *user,
@@ -308,6 +462,9 @@ recent_redis(struct redis *rd, const char *tenant, const char *user,
 				if (strcmp(fields->element[k]->str, "e") == 0)
 					break;
 			if (k + 1 >= fields->elements)
+				continue;
+			if (!stream_entry_verified(ent->element[0]->str, fields,
+			    k + 1))
 				continue;
 			buf_reset(&env);
 			buf_printf(&env, "{\"id\":\"%s\"%s", ent->element[0]->str,

@@ -1,4 +1,5 @@
 /* redis.c: the worker's Redis connection, with short timeouts and a pause after failures. */
+#include <errno.h>
 #include <stdio.h>
 #include <poll.h>
 #include <string.h>
@@ -52,7 +53,70 @@ redis_get(struct redis *rd)
 		redis_fail(rd);
 		return NULL;
 	}
+	if (redis_auth(rd->ctx) == -1) {
+		redis_fail(rd);
+		return NULL;
+	}
 	return rd->ctx;
+}
+
+/*
+ * The password of redis_password_file, trailing white space dropped, or
+ * NULL when none is configured or the file cannot be read (logged).  The
+ * caller releases it with crypto_free_secret().  Read at every connect,
+ * so a rotated password takes effect at the next reconnect.
+ */
+char *
+redis_password(void)
+{
+	char	*pw;
+	size_t	 len;
+
+	if (*cfg.redis_password_file == '\0')
+		return NULL;
+	if ((pw = read_file(cfg.redis_password_file, 4096, &len)) == NULL) {
+		LOG_ERR(NULL, "redis: redis_password_file %s: %s",
+		    cfg.redis_password_file, strerror(errno));
+		return NULL;
+	}
+	while (len > 0 && (pw[len - 1] == '\n' || pw[len - 1] == '\r' ||
+	    pw[len - 1] == ' '))
+		pw[--len] = '\0';
+	return pw;
+}
+
+/*
+ * AUTH on a fresh connection (as redis_user when set), before any other
+ * command.  Returns 0 (or 0 at once when no password is configured) or
+ * -1 after logging why: a refused password is an error an operator must
+ * see, not a passing outage.
+ */
+int
+redis_auth(struct redisContext *c)
+{
+	redisReply	*reply;
+	char		*pw;
+	int		 rc = -1;
+
+	if (*cfg.redis_password_file == '\0')
+		return 0;
+	if ((pw = redis_password()) == NULL)
+		return -1;
+	if (*cfg.redis_user != '\0')
+		reply = redisCommand(c, "AUTH %s %s", cfg.redis_user, pw);
+	else
+		reply = redisCommand(c, "AUTH %s", pw);
+	crypto_free_secret(pw);
+	if (reply == NULL)
+		LOG_WARN(NULL, "redis: AUTH: %s", c->errstr);
+	else if (reply->type == REDIS_REPLY_ERROR)
+		LOG_ERR(NULL, "redis: AUTH refused%s%s: %s",
+		    *cfg.redis_user != '\0' ? " for " : "", cfg.redis_user,
+		    reply->str);
+	else
+		rc = 0;
+	freeReplyObject(reply);
+	return rc;
 }
 
 /* Drop the connection after an error or timeout and pause before retrying. */

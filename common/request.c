@@ -1,5 +1,9 @@
 /* request.c: parse a FastCGI request into a struct req: method, decoded path, query, id, body. */
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <arpa/inet.h>
+#include <errno.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +146,44 @@ req_header(const struct req *r, const char *name)
 }
 
 /*
- * Read the body into the arena, at most cfg.body_max bytes.  Returns 0,
- * or -1 after writing a 413 (declared or actual length too large) or a
- * 400 (a body shorter than its Content-Length).
+ * Up to want bytes of the body, waiting until deadline (now_ms()) at
+ * most.  What libfcgi holds already is taken at once; otherwise the
+ * FastCGI socket gets a receive timeout of what remains and one byte is
+ * asked for, which reads one record (libfcgi's read then fails with
+ * EAGAIN past the timeout and closes the input stream).  So a client
+ * that sends its body slowly, which a web server that streams bodies
+ * (Apache's mod_proxy_fcgi) passes through as it comes, holds a worker
+ * until the deadline and not longer.  Returns the count, 0 at the end,
+ * -1 on an error, -2 past the deadline.
+ */
+static int
+body_get(struct req *r, char *dst, int want, double deadline)
+{
+	FCGX_Stream	*in = r->fcgi->in;
+	struct timeval	 tv;
+	double		 left;
+	int		 avail = (int)(in->stop - in->rdNext), n;
+
+	if (avail > 0 && !in->isClosed)
+		return FCGX_GetStr(dst, want < avail ? want : avail, in);
+	if ((left = deadline - now_ms()) <= 0)
+		return -2;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)((long long)left % 1000) * 1000 + 1;
+	(void)setsockopt(r->fcgi->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = FCGX_GetStr(dst, 1, in);
+	if (n <= 0 && (in->FCGI_errno == EAGAIN || in->FCGI_errno == EWOULDBLOCK))
+		return -2;
+	if (n <= 0 && in->FCGI_errno != 0)
+		return -1;
+	return n;
+}
+
+/*
+ * Read the body into the arena, at most cfg.body_max bytes, within
+ * body_timeout_ms.  Returns 0, or -1 after writing a 413 (declared or
+ * actual length too large), a 400 (a body shorter than its
+ * Content-Length) or a 408 (the body took too long).
  */
 int
 req_read_body(struct req *r)
@@ -152,7 +191,9 @@ req_read_body(struct req *r)
 	const char	*cl = req_header(r, "CONTENT_LENGTH");
 	long long	 want = -1;
 	size_t		 cap = (size_t)cfg.body_max, len = 0;
-	int		 n;
+	double		 deadline = now_ms() + (cfg.body_timeout_ms > 0 ?
+		    cfg.body_timeout_ms : 1e12);	/* unset: none (unit tests) */
+	int		 n = 0;
 
 	if (cl != NULL && *cl != '\0') {
 		if (parse_int64(cl, &want) == -1 || want < 0) {
@@ -167,9 +208,17 @@ req_read_body(struct req *r)
 	}
 	r->body = arena_alloc(&r->arena, cap + 1);
 	while (len < cap &&
-	    (n = FCGX_GetStr(r->body + len, (int)(cap - len), r->fcgi->in)) > 0)
+	    (n = body_get(r, r->body + len, (int)(cap - len), deadline)) > 0)
 		len += (size_t)n;
-	if (want < 0 && FCGX_GetChar(r->fcgi->in) != EOF) {
+	if (n == -2 || (len == cap && want < 0 &&
+	    (n = body_get(r, (char[1]){ 0 }, 1, deadline)) == -2)) {
+		LOG_WARN(r, "request: body not received within body_timeout_ms "
+		    "(%d ms): %zu of %lld bytes", cfg.body_timeout_ms, len, want);
+		http_error(r, ERR_REQUEST_TIMEOUT, "the body took longer than "
+		    "%d ms", cfg.body_timeout_ms);
+		return -1;
+	}
+	if (want < 0 && len == cap && n > 0) {
 		http_error(r, ERR_TOO_LARGE, "the limit is %zu bytes", cap);
 		return -1;
 	}

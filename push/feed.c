@@ -1,6 +1,7 @@
 /* feed.c: the events from Redis: SUBSCRIBE on the daemon's own loop (hiredis's libev adapter), XRANGE for replays, reconnects with backoff while clients stay. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -149,12 +150,68 @@ event_clear(struct event *ev, json_object *root)
 	json_object_put(root);
 }
 
+/* Milliseconds since the epoch: stream ids are Redis's wall clock. */
+static double
+wall_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Check an envelope from the channel, '{"id":"<id>","sig":"<hex>"' and
+ * the signed tail (events.c), with events_verify().  NULL when it may
+ * be delivered, else why not.
+ */
+static const char *
+channel_verify(const char *s, size_t n)
+{
+	const char	*id, *end, *sig = NULL, *tail;
+	char		 idbuf[48];
+	size_t		 siglen = 0;
+
+	if (n < 8 || strncmp(s, "{\"id\":\"", 7) != 0)
+		return "malformed";
+	id = s + 7;
+	if ((end = memchr(id, '"', n - 7)) == NULL ||
+	    (size_t)(end - id) >= sizeof(idbuf))
+		return "malformed id";
+	snprintf(idbuf, sizeof(idbuf), "%.*s", (int)(end - id), id);
+	tail = end + 1;
+	if ((size_t)(s + n - tail) > 8 && strncmp(tail, ",\"sig\":\"", 8) == 0) {
+		sig = tail + 8;
+		if ((end = memchr(sig, '"', s + n - sig)) == NULL)
+			return "malformed signature";
+		siglen = end - sig;
+		tail = end + 1;
+	}
+	return events_verify(idbuf, tail, s + n - tail, sig, siglen, wall_ms());
+}
+
+/* An event that did not verify: counted, and logged (once a second at most). */
+static void
+forged(const char *where, const char *why)
+{
+	static double	logged;
+	double		now = now_ms();
+
+	srv.stats.forged++;
+	if (now - logged < 1000)
+		return;
+	logged = now;
+	LOG_WARN(NULL, "push: event from %s dropped: %s (%llu so far)", where,
+	    why, (unsigned long long)srv.stats.forged);
+}
+
 static void
 on_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	redisReply	*r = reply;
 	struct event	 ev;
 	json_object	*root;
+	const char	*why;
 
 	(void)ac;
 	(void)privdata;
@@ -164,6 +221,10 @@ on_message(redisAsyncContext *ac, void *reply, void *privdata)
 	    r->element[2]->type != REDIS_REPLY_STRING)
 		return;
 	srv.stats.events++;
+	if ((why = channel_verify(r->element[2]->str, r->element[2]->len)) != NULL) {
+		forged(EVENTS_CHANNEL, why);
+		return;
+	}
 	if (event_parse(&ev, &root, r->element[2]->str,
 	    r->element[2]->len) == -1)
 		LOG_WARN(NULL, "push: malformed event on %s dropped",
@@ -173,10 +234,26 @@ on_message(redisAsyncContext *ac, void *reply, void *privdata)
 	event_clear(&ev, root);
 }
 
+/* AUTH's answer: refused, the connection is dropped and retried with backoff. */
+static void
+on_auth(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	redisReply	*r = reply;
+
+	(void)privdata;
+	if (r != NULL && r->type != REDIS_REPLY_ERROR)
+		return;
+	LOG_ERR(NULL, "push: redis AUTH refused%s%s: %s",
+	    *cfg.redis_user != '\0' ? " for " : "", cfg.redis_user,
+	    r != NULL ? r->str : ac->errstr);
+	redisAsyncDisconnect(ac);
+}
+
 static redisAsyncContext *
 open_one(void)
 {
 	redisAsyncContext	*ac;
+	char			*pw;
 
 	if (*cfg.redis_socket != '\0')
 		ac = redisAsyncConnectUnix(cfg.redis_socket);
@@ -192,6 +269,15 @@ open_one(void)
 	redisLibevAttach(srv.loop, ac);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	/* Queued first: it goes out before any other command. */
+	if ((pw = redis_password()) != NULL) {
+		if (*cfg.redis_user != '\0')
+			redisAsyncCommand(ac, on_auth, NULL, "AUTH %s %s",
+			    cfg.redis_user, pw);
+		else
+			redisAsyncCommand(ac, on_auth, NULL, "AUTH %s", pw);
+		crypto_free_secret(pw);
+	}
 	return ac;
 }
 
@@ -234,8 +320,9 @@ on_replay(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct replay_req	*rq = privdata;
 	struct client		*c = client_find(rq->fd, rq->serial);
-	redisReply		*r = reply, *e, *f;
+	redisReply		*r = reply, *e, *f, *tail, *sig;
 	struct event		*evs = NULL;
+	const char		*why;
 	json_object		**roots = NULL;
 	struct buf		 env = { 0 };
 	size_t			 i, j, n = 0;
@@ -257,17 +344,28 @@ on_replay(redisAsyncContext *ac, void *reply, void *privdata)
 		    e->element[1]->type != REDIS_REPLY_ARRAY)
 			continue;
 		f = e->element[1];
-		for (j = 0; j + 1 < f->elements; j += 2)
-			if (f->element[j]->type == REDIS_REPLY_STRING &&
-			    strcmp(f->element[j]->str, "e") == 0 &&
-			    f->element[j + 1]->type == REDIS_REPLY_STRING)
-				break;
-		if (j + 1 >= f->elements)
+		tail = sig = NULL;
+		for (j = 0; j + 1 < f->elements; j += 2) {
+			if (f->element[j]->type != REDIS_REPLY_STRING ||
+			    f->element[j + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			if (strcmp(f->element[j]->str, "e") == 0)
+				tail = f->element[j + 1];
+			else if (strcmp(f->element[j]->str, "s") == 0)
+				sig = f->element[j + 1];
+		}
+		if (tail == NULL)
 			continue;
+		if ((why = events_verify(e->element[0]->str, tail->str, tail->len,
+		    sig != NULL ? sig->str : NULL, sig != NULL ? sig->len : 0,
+		    wall_ms())) != NULL) {
+			forged("a stream", why);
+			continue;
+		}
 		buf_reset(&env);
 		buf_puts(&env, "{\"id\":");
 		buf_json_string(&env, e->element[0]->str, e->element[0]->len);
-		buf_append(&env, f->element[j + 1]->str, f->element[j + 1]->len);
+		buf_append(&env, tail->str, tail->len);
 		if (event_parse(&evs[n], &roots[n], env.data, env.len) == -1) {
 			event_clear(&evs[n], roots[n]);
 			continue;

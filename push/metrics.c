@@ -127,6 +127,9 @@ push_metrics(struct client *c, const char *authorization, int method)
 	    srv.stats.refused);
 	counter(&b, "broadcaster_events_total", "Events received from Redis",
 	    srv.stats.events);
+	counter(&b, "broadcaster_events_dropped_total",
+	    "Events from Redis dropped: unsigned, forged, or ids far ahead",
+	    srv.stats.forged);
 	counter(&b, "broadcaster_deliveries_total",
 	    "Events queued for a client", srv.stats.delivered);
 	counter(&b, "broadcaster_slow_consumers_total",

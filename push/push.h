@@ -184,6 +184,7 @@ struct push_stats {
 	uint64_t	 accepted;
 	uint64_t	 refused;
 	uint64_t	 events;
+	uint64_t	 forged;	/* events dropped: unsigned, forged, ids far ahead */
 	uint64_t	 delivered;
 	uint64_t	 slow_closed;
 	uint64_t	 expired;	/* closed when their token ran out */

@@ -57,6 +57,7 @@ seed_start() {
 	SEED_PORT=$(free_port)
 	env PGHOST="$(seed_conninfo host)" PGPORT="$(seed_conninfo port)" PGDATABASE="$(seed_conninfo dbname)" \
 	    PGUSER="$(seed_conninfo user)" PGPASSWORD="$(seed_conninfo password)" REDIS_URL="$(seed_conf redis_socket)" \
+	    REDIS_PASSWORD="$(cat "$(seed_conf redis_password_file)" 2>/dev/null || true)" \
 	    SEED_JWT_ALG="$alg" SEED_JWT_KEY_FILE="$keyfile" SEED_JWT_ISSUER="$(seed_conf jwt_issuer)" \
 	    SEED_JWT_AUDIENCE="$(seed_conf jwt_audience)" SEED_PORT="$SEED_PORT" SEED_CACHE="$cache" \
 	    SEED_RL_DEFAULT_LIMIT="$APP_RL_DEFAULT_LIMIT" SEED_WORKERS="${BENCH_SEED_WORKERS:-}" \

@@ -8,7 +8,8 @@
 # BENCH_PUSH_EVENTS (20), BENCH_PUSH_POLLING (1000 long-polling
 # sessions), BENCH_SSE_RUNS (30 streams timed per web server),
 # BENCH_KEEP=1 leaves the stack running, BENCH_SEED=0 skips the seed
-# peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL).
+# peer (scripts/bench-seed.sh; BENCH_SEED_WORKERS, BENCH_SEED_SQL),
+# BENCH_FAULTS=0 skips the faults under load (scripts/bench-faults.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -143,8 +144,10 @@ unset 'ROWS[${#ROWS[@]}-1]'
 
 # The rate-limit script alone, at the same concurrency, from redis-benchmark.
 REDIS_SOCK=$RT_DIR/run/redis/redis.sock
+export REDISCLI_AUTH
+REDISCLI_AUTH=$(cat "$RT_DIR/secrets/redis.password")
 sha=$(redis-cli -s "$REDIS_SOCK" SCRIPT LOAD "$("$BUILD_DIR"/tools/ratelimit --script)")
-rb=$(redis-benchmark -s "$REDIS_SOCK" -c "$CONNS" -n $((SECS * 40000)) -q \
+rb=$(redis-benchmark -s "$REDIS_SOCK" -a "$REDISCLI_AUTH" -c "$CONNS" -n $((SECS * 40000)) -q \
     EVALSHA "$sha" 1 "rl:{bench:x}" 1000000000 60000 2>/dev/null | tr '\r' '\n' | grep -a 'requests per second' | tail -n 1)
 rb_rps=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/ && $(i+1) == "requests") print $i }' <<<"$rb")
 rb_p50=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "p50=") print $(i+1) }' <<<"$rb" | tr -d 'msec')
@@ -243,6 +246,14 @@ printf '(n) target: p99 <= 25 ms at one connection (the window ranked and paged 
 printf '\n%s, %s cores, %s workers per endpoint, %s s per scenario, %s jobs in %s\n' \
     "$WEB" "$(nproc)" "$WORKERS" "$SECS" "$(scripts/stack.sh psql -d upwork -tA -c "SELECT count(*) FROM jobs WHERE tenant_id = '$TENANT'")" "$TENANT"
 seed_print
+
+# Faults under load (scripts/bench-faults.sh) on this stack: a worker
+# killed, PostgreSQL, Redis and the broadcaster restarted; BENCH_FAULTS=0
+# skips them.
+if [ "${BENCH_FAULTS:-1}" != 0 ]; then
+	echo "bench: faults under load" >&2
+	FAULTS_STACK_UP=1 scripts/bench-faults.sh
+fi
 
 # Plain CGI against FastCGI and the PostgreSQL connection each CGI
 # request opens (rows (o) and (p)), on a stack of its own; BENCH_CGI=0

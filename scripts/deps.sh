@@ -12,7 +12,7 @@ PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin spawn-fcgi libpq-dev
 libhiredis-dev libjson-c-dev libcurl4-openssl-dev libjwt-dev libssl-dev
 libev-dev libwslay-dev libhttp-parser-dev
 postgresql postgresql-contrib redis-server lighttpd lighttpd-modules-lua apache2 libapache2-mod-fcgid
-openssl curl xxd iproute2 perl wrk clang libclang-rt-14-dev
+openssl curl xxd iproute2 perl wrk slowhttptest clang libclang-rt-14-dev
 debhelper lintian systemd logrotate chromium"
 
 missing=$(for p in $PKGS; do

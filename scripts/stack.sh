@@ -255,6 +255,10 @@ secrets() {
 	# app.conf names it: empty, no key is sent (FAKE_LLM=1 fills it).
 	[ -e "$s/llm-api.key" ] || : >"$s/llm-api.key"
 	[ -s "$s/metrics.token" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/metrics.token"
+	# Redis's password (AUTH), and the key that signs events and cache
+	# entries (only the programs that write to Redis hold it).
+	[ -s "$s/redis.password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/redis.password"
+	[ -s "$s/events.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$s/events.key"
 	if [ ! -s "$s/jwt-rs256.key" ]; then
 		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$s/jwt-rs256.key" 2>/dev/null
 		openssl pkey -in "$s/jwt-rs256.key" -pubout -out "$s/jwt-rs256.pub.pem"
@@ -282,6 +286,7 @@ app_conf() {
 	local f=$RT/app.conf
 	if [ -s "$f" ]; then
 		first_start_notes
+		redis_auth_conf "$f"
 		return 0
 	fi
 	{
@@ -292,7 +297,9 @@ app_conf() {
 			echo "redis_host ="
 		else
 			echo "redis_socket = $RT/run/redis/redis.sock"
+			echo "redis_password_file = $RT/secrets/redis.password"
 		fi
+		echo "events_key_file = $RT/secrets/events.key"
 		echo "jwt_alg = $JWT_ALG"
 		echo "jwt_secret_file = $RT/secrets/jwt-hs256.key"
 		echo "jwt_jwks_file = $RT/secrets/jwks.json"
@@ -321,6 +328,19 @@ app_conf() {
 	} >"$f"
 	own "root:$APPGROUP" "$f"
 	chmod 0640 "$f"
+}
+
+# An app.conf written before Redis required a password: add the two
+# lines it now needs (the stack's Redis refuses connections without AUTH).
+redis_auth_conf() {
+	grep -Eq '^[[:space:]]*redis_password_file[[:space:]]*=' "$1" && return 0
+	redis_configured || return 0
+	{
+		echo "redis_password_file = $RT/secrets/redis.password"
+		grep -Eq '^[[:space:]]*events_key_file[[:space:]]*=' "$1" ||
+		    echo "events_key_file = $RT/secrets/events.key"
+	} >>"$1"
+	say "stack: app.conf: added redis_password_file and events_key_file (this stack's Redis requires a password)"
 }
 
 # The first-start settings given again (JWT_ALG=RS256 make start on a VAR
@@ -436,6 +456,7 @@ PG_HOST=$RT/run/pg
 PG_PORT=$PG_PORT
 PG_SUPERUSER=$PGOS
 REDIS_SOCKET=$RT/run/redis/redis.sock
+REDIS_PASSWORD_FILE=$RT/secrets/redis.password
 REDIS_PORT=$REDIS_PORT
 PUSH_PORT=$PUSH_PORT
 JWT_ALG=$(conf_get jwt_alg)
@@ -570,16 +591,22 @@ EOF
 	fi
 }
 
+# Redis listens on its unix socket only (port 0: no TCP at all) and
+# requires the password of secrets/redis.password; the directive that
+# holds it lives in secrets/ too (root:app, 0640), included from the
+# config, so that conf/ holds no secret.
 redis_start() {
 	pid_alive "$RT/run/redis/redis.pid" && return 0
 	redis_configured || return 0
+	(umask 027; printf 'requirepass %s\n' "$(cat "$RT/secrets/redis.password")" >"$RT/secrets/redis-auth.conf")
+	own "root:$APPGROUP" "$RT/secrets/redis-auth.conf"
+	chmod 0640 "$RT/secrets/redis-auth.conf"
 	cat >"$RT/conf/redis.conf" <<EOF
 # Written by scripts/stack.sh.
-bind 127.0.0.1
-port $REDIS_PORT
-protected-mode yes
+port 0
 unixsocket $RT/run/redis/redis.sock
 unixsocketperm 770
+include $RT/secrets/redis-auth.conf
 dir $RT/redis
 pidfile $RT/run/redis/redis.pid
 logfile $RT/log/redis.log
@@ -592,7 +619,8 @@ maxclients 10000
 EOF
 	STARTED+=(redis)
 	as_app redis-server "$RT/conf/redis.conf" || die "Redis did not start"
-	wait_for Redis redis-cli -s "$RT/run/redis/redis.sock" ping
+	wait_for Redis env REDISCLI_AUTH="$(cat "$RT/secrets/redis.password")" \
+	    redis-cli -s "$RT/run/redis/redis.sock" ping
 }
 
 # Predicate: app.conf names a Redis (REDIS=0 wrote an empty redis_host).

@@ -32,7 +32,8 @@ function psql(sql) {
 // Data written behind the API's back: bump the cache generations, as the API's own writes do.
 function invalidate() {
   for (const ns of ['jobs', 'searches', 'clients'])
-    execFileSync('redis-cli', ['-s', s.REDIS_SOCKET, 'INCR', `c:{${ns}:${T}}:g`], { stdio: 'ignore' });
+    execFileSync('redis-cli', ['-s', s.REDIS_SOCKET, 'INCR', `c:{${ns}:${T}}:g`],
+      { stdio: 'ignore', env: { ...process.env, REDISCLI_AUTH: fs.readFileSync(s.REDIS_PASSWORD_FILE, 'utf8').trim() } });
 }
 
 const q = (v) => (v === null || v === undefined ? 'NULL' : `'${String(v).replace(/'/g, "''")}'`);

@@ -90,7 +90,7 @@ is(psql("SELECT kind, provider, prompt_tokens, completion_tokens, cost FROM ai_u
 
 # The event, in the tenant's stream, for this user only.
 my $s = stack();
-my $ev = `redis-cli -s '$s->{REDIS_SOCKET}' XREVRANGE 'upw:events:$T' + - COUNT 1 2>&1`;
+my $ev = redis('XREVRANGE', "upw:events:$T", '+', '-', 'COUNT', '1');
 like($ev, qr/"type":"proposal:updated"/, 'proposal:updated published');
 like($ev, qr/"user":"user_g"/, 'addressed to the user');
 like($ev, qr/\Q$id\E/, 'naming the proposal');

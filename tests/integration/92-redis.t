@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 92-redis.t: no KEYS or SCAN on request paths; Redis stopped or frozen: requests still succeed, fast, per class policy; back: all works again.
+# 92-redis.t: no KEYS or SCAN on request paths; Redis stopped, frozen or refusing the password: requests still succeed, fast, per class policy (503 with Retry-After where closed); back: all works again.
 use strict;
 use warnings;
 use FindBin;
@@ -131,5 +131,50 @@ ok(exists $r->{headers}{'x-ratelimit-limit'} && $r->{headers}{'x-cache'} ne 'BYP
 $r = api(POST => '/api/ai/proposals/generate', token => $tok, json => { jobId => $job });
 is($r->{status}, 200, 'thawed: the same ai request succeeds (so the 503 was Redis\'s)') or diag $r->{body};
 like($r->{headers}{'ratelimit-policy'} // '', qr/^"ai";/, 'thawed: counted in the ai class again');
+
+# Redis's password changed under the programs (a rotation half done):
+# every reconnect's AUTH is refused.  The programs log it by name, fail
+# per class policy (the ai class: 503 with Retry-After), and recover
+# once the password agrees again, without a restart.
+my $pw = ApiTest::redis_password();
+my $other = "rotated-$$";
+sub redis_as {
+    my ($pass, @args) = @_;
+    local $ENV{REDISCLI_AUTH} = $pass;
+    my $cmd = join ' ', map { "'$_'" } @args;
+    my $out = `redis-cli -s '$s->{REDIS_SOCKET}' $cmd 2>&1`;
+    chomp $out;
+    return $out;
+}
+is(redis_as($pw, 'CONFIG', 'SET', 'requirepass', $other), 'OK', 'the Redis password changed');
+redis_as($other, 'CLIENT', 'KILL', 'TYPE', 'normal');
+redis_as($other, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+sleep 0.2;
+my $wrong_id = "redis-wrongpass-$$-" . int(rand(1e9));
+$r = api(POST => '/api/ai/proposals/generate', token => $tok, json => { jobId => $job },
+    headers => { 'X-Request-Id' => $wrong_id });
+is($r->{status}, 503, 'wrong password: the ai class fails closed: 503') or diag $r->{body};
+like($r->{headers}{'retry-after'} // '', qr/^\d+$/, 'with Retry-After');
+$r = api(GET => '/api/jobs?skills=lua', token => $tok);
+is($r->{status}, 200, 'wrong password: a list still answers 200 from PostgreSQL');
+is($r->{headers}{'x-cache'}, 'BYPASS', 'bypassing the cache');
+$r = api(GET => '/api/health');
+is($r->{json}{checks}{redis}{ok}, JSON::PP::false, 'health: redis not ok');
+$ailog = `cat '$s->{RT}'/log/proposals_generate.log`;
+like($ailog, qr/redis: AUTH refused: WRONGPASS/, 'the refused AUTH is logged by name');
+my $pushlog = '';
+for (1 .. 50) {
+    $pushlog = `cat '$s->{RT}'/log/push.log`;
+    last if $pushlog =~ /push: redis AUTH refused/;
+    sleep 0.1;
+}
+like($pushlog, qr/push: redis AUTH refused/, 'the broadcaster logs it too');
+is(redis_as($other, 'CONFIG', 'SET', 'requirepass', $pw), 'OK', 'the password restored');
+sleep 1.2;    # redis_retry_ms
+$r = api(GET => '/api/job-searches', token => $tok);
+ok(exists $r->{headers}{'x-ratelimit-limit'} && $r->{headers}{'x-cache'} ne 'BYPASS',
+    'restored: rate limits and cache are back, no restart');
+$r = api(GET => '/api/health');
+is($r->{json}{checks}{redis}{ok}, JSON::PP::true, 'health: redis ok again');
 
 done_testing;

@@ -1,11 +1,12 @@
 #!/usr/bin/env perl
-# 96-worker-down.t: a program that is not running: the web server's own 503 carries the API's JSON body and an X-Request-Id, behind lighttpd and Apache; the route answers again once it is back.
+# 96-worker-down.t: a worker killed -9 under load costs at most the request it was serving and is replaced; a program that is not running: the web server's own 503 carries the API's JSON body and an X-Request-Id, behind lighttpd and Apache; the route answers again once it is back.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
-use Time::HiRes qw(sleep);
+use POSIX ();
+use Time::HiRes qw(sleep time);
 use ApiTest;
 
 my $s = stack();
@@ -15,6 +16,53 @@ my $pidfile = "$rt/run/fcgi-usage.pid";
 plan skip_all => 'no usage worker to stop' unless -s $pidfile;
 
 is(api(GET => '/api/usage', token => $tok)->{status}, 200, 'GET /api/usage: 200 while its program runs');
+
+# One worker killed -9 in the middle of a load on its program: four
+# clients reading back to back; the supervisor replaces the worker.
+my $jobs_pidfile = "$rt/run/fcgi-jobs.pid";
+chomp(my $sup = do { local (@ARGV, $/) = ($jobs_pidfile); <> });
+my @before = grep { /^\d+$/ } split /\s+/, `pgrep -P $sup`;
+my ($me, @kids) = ($$);
+for my $k (1 .. 4) {
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        my ($n, $bad) = (0, 0);
+        my $end = time() + 4;
+        # A user of its own, and under the default class's 100 a minute.
+        my $ltok = token(sub => "user_kill_${me}_$k", org => 'org_t_down');
+        while (time() < $end && $n < 90) {
+            my $r = api(GET => "/api/jobs?limit=1&page=$k", token => $ltok);
+            sleep 0.02;
+            $n++;
+            $bad++ unless $r->{status} == 200;
+        }
+        open my $fh, '>', "$rt/run/kill-load-$me-$k" or POSIX::_exit(1);
+        print $fh "$n $bad\n";
+        close $fh;
+        POSIX::_exit(0);
+    }
+    push @kids, $pid;
+}
+sleep 1.5;
+# Said before the kill, so that tests/post/sanitizers.t expects its end.
+if (open my $fh, '>>', "$rt/run/killed-on-purpose") {
+    print $fh "$before[0]\n";
+    close $fh;
+}
+ok(@before >= 1 && kill('KILL', $before[0]), "a jobs worker ($before[0]) killed -9 under load");
+waitpid $_, 0 for @kids;
+my ($total, $failed) = (0, 0);
+for my $f (glob "$rt/run/kill-load-$me-*") {
+    my ($n, $bad) = split ' ', do { local (@ARGV, $/) = ($f); <> };
+    $total += $n;
+    $failed += $bad;
+    unlink $f;
+}
+ok($total > 50, "$total requests during the load");
+ok($failed <= 1, "at most the one request the worker was serving failed ($failed)");
+my @after = grep { /^\d+$/ } split /\s+/, `pgrep -P $sup`;
+is(scalar @after, scalar @before, 'the supervisor replaced it: as many workers as before');
+ok(!(grep { $_ == $before[0] } @after), 'the killed one is gone');
 
 # Stop the one program (its supervisor and workers), as a crash or a deploy would.
 chomp(my $pid = do { local (@ARGV, $/) = ($pidfile); <> });

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "agent.h"
 #include "tap.h"
 
@@ -53,6 +55,18 @@ itest_setup(const char *name)
 		exit(0);
 	}
 	log_set_level("error");
+}
+
+/* A connection of the test's own to the stack's Redis, authenticated as the programs' are. */
+static inline struct redisContext *
+itest_redis(void)
+{
+	struct redisContext	*c = redisConnectUnix(cfg.redis_socket);
+
+	/* As redisConnectUnix() would: a failed context, and the test's checks fail. */
+	if (c == NULL || c->err != 0 || redis_auth(c) == -1)
+		printf("# cannot reach Redis at \"%s\"\n", cfg.redis_socket);
+	return c;
 }
 
 #endif /* !ITEST_H */

@@ -193,7 +193,7 @@ test_events(void)
 	char		 id[64], key[128];
 	int		 i, okay = 1;
 
-	sub = redisConnectUnix(cfg.redis_socket);
+	sub = itest_redis();
 	reply = redisCommand(sub, "SUBSCRIBE %s", EVENTS_CHANNEL);
 	freeReplyObject(reply);
 	ok(events_publish(&rd, "job:new", T, NULL, "{\"title\":\"caf\\u00e9 \\\"x\\\"\"}", id, sizeof(id)) == 0,
@@ -219,7 +219,7 @@ test_events(void)
 		okay &= events_publish(&rd, "job:new", T, "user_it", "{}", NULL, 0) == 0;
 	ok(okay, "1,100 more events published");
 	snprintf(key, sizeof(key), "%s%s", EVENTS_STREAM_PREFIX, T);
-	sub = redisConnectUnix(cfg.redis_socket);
+	sub = itest_redis();
 	reply = redisCommand(sub, "XLEN %s", key);
 	ok(reply->integer >= EVENTS_STREAM_MAX && reply->integer <= EVENTS_STREAM_MAX + 200,
 	    "the stream stays bounded (%lld entries)", reply->integer);

@@ -50,7 +50,7 @@ test_exact(void)
 static long long
 evalsha_calls(void)
 {
-	redisContext	*c = redisConnectUnix(cfg.redis_socket);
+	redisContext	*c = itest_redis();
 	redisReply	*v = redisCommand(c, "INFO commandstats");
 	const char	*p;
 	long long	 n = 0;
@@ -148,7 +148,7 @@ test_keys(void)
 {
 	struct redis	 rd = { 0 };
 	struct rl_result res;
-	redisContext	*c = redisConnectUnix(cfg.redis_socket);
+	redisContext	*c = itest_redis();
 	redisReply	*v;
 	long long	 w;
 

@@ -183,7 +183,7 @@ test_shared_rate(const struct upwork_auth *a)
 	char		 key[64];
 	double		 t0;
 	int		 good;
-	redisContext	*c = redis_enabled() ? redisConnectUnix(cfg.redis_socket) : NULL;
+	redisContext	*c = redis_enabled() ? itest_redis() : NULL;
 	redisReply	*v;
 
 	snprintf(key, sizeof(key), "itest-rl-%ld-%ld", (long)getpid(), (long)time(NULL));

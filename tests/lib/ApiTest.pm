@@ -287,11 +287,20 @@ sub no_redis {
 sub psql { run_psql('super', @_) }
 sub psql_app { run_psql('app', @_) }
 
+# The stack's Redis password (its Redis requires AUTH).
+sub redis_password {
+    my $s = stack();
+    my $pw = slurp($s->{REDIS_PASSWORD_FILE} // "$s->{RT}/secrets/redis.password");
+    $pw =~ s/\s+\z//;
+    return $pw;
+}
+
 # A redis-cli command against the stack's Redis; returns its output.
 sub redis {
     my (@args) = @_;
     my $s = stack();
     my $cmd = join ' ', map { my $a = $_; $a =~ s/'/'\\''/g; "'$a'" } @args;
+    local $ENV{REDISCLI_AUTH} = redis_password();
     my $out = `redis-cli -s '$s->{REDIS_SOCKET}' $cmd 2>&1`;
     chomp $out;
     return $out;

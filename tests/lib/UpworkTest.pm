@@ -149,6 +149,10 @@ sub events_tap {
     return UpworkTest::PgTap->new if ApiTest::no_redis();
     my $s = stack();
     my $sock = IO::Socket::UNIX->new(Peer => $s->{REDIS_SOCKET}) or die "redis: $!";
+    my $pw = ApiTest::redis_password();
+    printf $sock "*2\r\n\$4\r\nAUTH\r\n\$%d\r\n%s\r\n", length($pw), $pw;
+    my $ok = <$sock>;
+    die "redis AUTH: $ok" unless defined $ok && $ok =~ /^\+OK/;
     print $sock "*2\r\n\$9\r\nSUBSCRIBE\r\n\$10\r\nupw:events\r\n";
     my $self = bless { sock => $sock, buf => '', events => [] }, 'UpworkTest::Tap';
     $self->read_until(sub { $_[0] eq 'subscribe' }, 5);

@@ -17,6 +17,8 @@ module.exports = {
   workers: int('SEED_WORKERS', os.availableParallelism()),
   // REDIS_URL as in the design; a path (the bench stack's unix socket) is accepted by ioredis too.
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+  // The C stack's Redis requires AUTH: its password, when the bench gives it.
+  redisOptions: process.env.REDIS_PASSWORD ? { password: process.env.REDIS_PASSWORD } : {},
   // node-postgres reads PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD itself.
   jwt: {
     alg: process.env.SEED_JWT_ALG || 'HS256',

@@ -65,7 +65,7 @@ class Ratelimit {
   }
 }
 
-const redis = new Redis(config.redisUrl);
+const redis = new Redis(config.redisUrl, config.redisOptions);
 redis.defineCommand('upstashSlidingWindow', { numberOfKeys: 2, lua: SLIDING_WINDOW });
 
 // Different rate limits for different endpoints

@@ -5,7 +5,7 @@ const config = require('../../config');
 
 class CacheManager {
   constructor() {
-    this.redis = new Redis(config.redisUrl);
+    this.redis = new Redis(config.redisUrl, config.redisOptions);
     this.memoryCache = new Map();
   }
 

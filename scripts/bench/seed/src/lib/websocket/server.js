@@ -84,7 +84,7 @@ class WebSocketServer {
    * {id, type, tenant, user, time, data}.
    */
   subscribeToEvents() {
-    this.subscriber = new Redis(config.redisUrl);
+    this.subscriber = new Redis(config.redisUrl, config.redisOptions);
     this.subscriber.subscribe(config.eventsChannel);
     this.subscriber.on('message', (channel, message) => {
       let e;
