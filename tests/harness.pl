@@ -48,14 +48,14 @@ my @passes = (
     # cannot see (test_cache covers L1 alone).  Left out: the push,
     # Socket.IO and page tests (no daemon: 3x, 55, 56, 95); 90-92 (they
     # stop Redis or the broadcaster); 40 and 42 (they read events with
-    # redis-cli; 15-events-recent reads them through the API); the files
-    # that assert the two-layer cache's hits (07, 08-metrics, 13, 14, 20,
+    # redis-cli; 19-events-recent reads them through the API); the files
+    # that assert the two-layer cache's hits (07, 13, 14, 18-metrics, 20,
     # 21, 44, 48); the C programs that drive Redis itself (itest_cache,
     # itest_db, itest_push).  UpworkTest's event tap reads the events
     # table there.
     { web => 'lighttpd', name => 'noredis', build => 'build/asan', alg => 'HS256', mode => 'fcgi',
       env => { REDIS => 0, DB_ROLES => 'single', APP_CACHE_ENABLED => 0 },
-      skip => qr{/(07-|08-metrics|1[34]-|2[01]-|3\d-|4[0248]-|5[56]-|9[0125]-|itest_(cache|db|push))} },
+      skip => qr{/(07-|18-metrics|1[34]-|2[01]-|3\d-|4[0248]-|5[56]-|9[0125]-|itest_(cache|db|push))} },
     { name => 'apache-cgi', web => 'apache', build => 'build/release', alg => 'HS256', mode => 'cgi',
       skip => \%no_daemon, host_html => 1 },
     { name => 'apache-fcgid', web => 'apache', build => 'build/release', alg => 'HS256', mode => 'fcgid',
@@ -200,7 +200,7 @@ for my $p (@passes) {
     local $ENV{APP_PUSH_PING_TIMEOUT_MS} = 1500;
     local $ENV{APP_PUSH_SSE_KEEPALIVE_MS} = 1000;
     local $ENV{APP_PUSH_SHUTDOWN_MS} = 1000;
-    # /metrics on (08-metrics.t): off by default, like every installation's.
+    # /metrics on (18-metrics.t): off by default, like every installation's.
     local $ENV{APP_METRICS_ENABLED} = 1;
     # The fake Upwork (tests/fake-upwork.js) for this pass; app.conf points at it.
     my $secret = join '', map { sprintf '%02x', int(rand(256)) } 1 .. 16;

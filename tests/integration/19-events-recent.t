@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 15-events-recent.t: GET /api/events/recent: the caller's events after an id as plain JSON, scoped as the broadcaster scopes them, with Redis or (no-Redis pass) from PostgreSQL: order, topics, paging, concurrent publishers, bad input, the bounded table.
+# 19-events-recent.t: GET /api/events/recent: the caller's events after an id as plain JSON, scoped as the broadcaster scopes them, with Redis or (no-Redis pass) from PostgreSQL: order, topics, paging, concurrent publishers, bad input, the bounded table.
 use strict;
 use warnings;
 use FindBin;

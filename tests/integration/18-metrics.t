@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 08-metrics.t: /metrics over HTTP: the guard (token, address), the text format parsed whole, counters that move with requests, cache lookups, rate-limit refusals, generations and Upwork calls, and the broadcaster's own.
+# 18-metrics.t: /metrics over HTTP: the guard (token, address), the text format parsed whole, counters that move with requests, cache lookups, rate-limit refusals, generations and Upwork calls, and the broadcaster's own.
 use strict;
 use warnings;
 use FindBin;

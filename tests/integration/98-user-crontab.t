@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 97-user-crontab.t: the shared-hosting crontab (httpd-conf/shared-hosting/crontab.in): each line run as cron runs it, as a user that is not root, with nothing but the crontab's environment: every binary exits 0 and logs where the line says (a 9* file: it takes the cron binaries' locks, which 60-cron.t checks).
+# 98-user-crontab.t: the shared-hosting crontab (httpd-conf/shared-hosting/crontab.in): each line run as cron runs it, as a user that is not root, with nothing but the crontab's environment: every binary exits 0 and logs where the line says (a 9* file: it takes the cron binaries' locks, which 60-cron.t checks).
 use strict;
 use warnings;
 use FindBin;
