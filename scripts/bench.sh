@@ -256,6 +256,6 @@ if [ "${BENCH_FAULTS:-1}" != 0 ]; then
 fi
 
 # Plain CGI against FastCGI and the PostgreSQL connection each CGI
-# request opens (rows (o) and (p)), on a stack of its own; BENCH_CGI=0
+# request opens (rows (q) and (r)), on a stack of its own; BENCH_CGI=0
 # skips them.
 [ "${BENCH_CGI:-1}" = 0 ] || scripts/bench-cgi.sh
