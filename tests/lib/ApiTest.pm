@@ -53,6 +53,8 @@ sub mode_lacks {
         if $what eq 'push' && ($m eq 'cgi' || $m eq 'fcgid');
     return "MODE=$m: the programs log to the web server's error log" if $what eq 'logs' && $m ne 'fcgi';
     return "MODE=$m: one process a request, nothing kept between requests" if $what eq 'process' && $m eq 'cgi';
+    return "MODE=$m: the host's web server, whose limits (mod_reqtimeout, its workers) are the host's to set"
+        if $what eq 'server-config' && ($m eq 'cgi' || $m eq 'fcgid');
     return "MODE=$m: mod_fcgid reads a body whole before the program runs and answers 500 to one cut short"
         if $what eq 'partial-body' && $m eq 'fcgid';
     return undef;
