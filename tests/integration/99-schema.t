@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 94-schema.t: a database older than the programs: workers answer 503 with a clear log line (no crash loop), cron binaries and check-config --db refuse at start; migrated again, the workers serve without a restart.
+# 99-schema.t: a database older than the programs: workers answer 503 with a clear log line (no crash loop), cron binaries and check-config --db refuse at start; migrated again, the workers serve without a restart.
 use strict;
 use warnings;
 use FindBin;

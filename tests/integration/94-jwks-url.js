@@ -1,4 +1,4 @@
-// 99-jwks-url.js: RS256 keys from a JWKS URL (the fake issuer over HTTPS): a new kid picked up on first use, rotation, forged kids refetched at a bounded rate, max-age, the issuer down, one fetch for the host, the API and the broadcaster alike.
+// 94-jwks-url.js: RS256 keys from a JWKS URL (the fake issuer over HTTPS): a new kid picked up on first use, rotation, forged kids refetched at a bounded rate, max-age, the issuer down, one fetch for the host, the API and the broadcaster alike.
 'use strict';
 
 const crypto = require('node:crypto');
