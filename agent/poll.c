@@ -592,11 +592,16 @@ poll_tenant(struct upwork *up, struct db *db, struct redis *rd,
 	if (st->searches > 0 && !dry_run)
 		cache_invalidate(rd, CACHE_SEARCHES, tenant);	/* lastRunAt */
 	if (!dry_run) {
-		/* The scheduler takes the least recently polled tenant first. */
-		struct db_query	polled = { stmts[STMT_POLLED], 0, NULL };
+		/*
+		 * The scheduler takes the least recently polled tenant first;
+		 * the count deltas the pages added are folded (sql/0010).
+		 */
+		struct db_query	polled[2] = { { stmts[STMT_POLLED], 0, NULL },
+		    { "SELECT job_counts_compact()", 0, NULL } };
+		PGresult	*pr[2];
 
-		if (db_run_as(db, tenant, NULL, &polled, 1, &res, NULL) == 0)
-			PQclear(res);
+		if (db_run_as(db, tenant, NULL, polled, 2, pr, NULL) == 0)
+			db_clear(pr, 2);
 	}
 out:
 	explicit_bzero(&rn.auth, sizeof(rn.auth));

@@ -124,6 +124,7 @@ static const struct {
 
 enum stmt {
 	STMT_COUNT_SKILL,
+	STMT_COUNT_ALL,
 	STMT_COUNT_SKILLS,
 	STMT_COUNT,
 	STMT_PAGE,
@@ -134,8 +135,15 @@ enum stmt {
 };
 
 static const char *const stmts[STMT__MAX] = {
-	/* Skills alone are counted from job_skills: an index-only scan. */
-	[STMT_COUNT_SKILL] = "SELECT count(*) FROM job_skills WHERE skill = $1",
+	/*
+	 * One skill alone, or no filter, is counted from job_counts (a few
+	 * rows kept by triggers, sql/0010); several skills alone from
+	 * job_skills, an index-only scan.
+	 */
+	[STMT_COUNT_SKILL] = "SELECT coalesce(sum(n), 0) FROM job_counts"
+	    " WHERE skill = $1",
+	[STMT_COUNT_ALL] = "SELECT coalesce(sum(n), 0) FROM job_counts"
+	    " WHERE skill = ''",
 	[STMT_COUNT_SKILLS] = "SELECT count(*) FROM (SELECT DISTINCT job_id"
 	    " FROM job_skills WHERE skill = ANY($1::text[])) s",
 	[STMT_COUNT] = "SELECT count(*) FROM jobs j WHERE true",
@@ -344,7 +352,9 @@ jobs_list(struct req *r)
 	params[n] = arena_printf(&r->arena, "%lld", q.limit);
 	params[n + 1] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
 
-	if (!skills_only(set))
+	if (n == 0)
+		qs[0] = (struct db_query){ stmts[STMT_COUNT_ALL], 0, NULL };
+	else if (!skills_only(set))
 		qs[0] = (struct db_query){ count.data, n, params };
 	else if (q.skills.n == 1)
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILL], 1,

@@ -1,4 +1,4 @@
-/* prune.c: cron binary: delete what has expired, in batches: old jobs nobody wrote a proposal for, clients left without jobs, spent OAuth states, dead AI budget reservations, expired Idempotency-Keys. */
+/* prune.c: cron binary: delete what has expired, in batches: old jobs nobody wrote a proposal for, clients left without jobs, spent OAuth states, dead AI budget reservations, expired Idempotency-Keys; then fold the job count deltas. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +131,15 @@ prune_tenant(struct cron *c, const char *tenant, long long removed[K__MAX])
 			LOG_INFO(NULL, "prune: tenant %s: %lld %s %s", tenant, here,
 			    kinds[k].name, c->dry_run ? "would be deleted" : "deleted");
 	}
+	/* The job count deltas of the day, deletions included, folded (sql/0010). */
+	if (c->dry_run)
+		return 0;
+	q = (struct db_query){ "SELECT job_counts_compact()", 0, NULL };
+	if (db_run_as(&c->db, tenant, NULL, &q, 1, &res, NULL) == -1) {
+		LOG_ERR(NULL, "prune: tenant %s: folding job counts failed", tenant);
+		return -1;
+	}
+	PQclear(res);
 	return 0;
 }
 

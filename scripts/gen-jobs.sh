@@ -14,6 +14,8 @@ clients=$((n / 50 + 1))
 	echo "INSERT INTO tenants (id, kind) VALUES ('$tenant', 'org') ON CONFLICT DO NOTHING;"
 	echo "SELECT pg_temp.demo_clients('$tenant', $clients, $seed);"
 	echo "SELECT pg_temp.demo_jobs('$tenant', $n, $seed, $clients);"
+	# The count deltas of the batches, folded as poll-jobs would (every tenant's: superuser).
+	echo "SELECT job_counts_compact();"
 } | scripts/stack.sh psql -d upwork >/dev/null
 # In a session of its own: run in the loading session, VACUUM left the
 # visibility map unset and index-only scans visited the heap.  Another

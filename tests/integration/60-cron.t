@@ -145,6 +145,8 @@ is(psql("SELECT string_agg(upwork_id, ',' ORDER BY upwork_id) FROM jobs WHERE te
 is(psql("SELECT string_agg(upwork_uid, ',') FROM clients WHERE tenant_id = '$TP'"), 'new-orphan', 'a recent client is kept');
 is(psql("SELECT count(*) FROM upwork_oauth_states WHERE tenant_id = '$TP'"), '1', 'a live state is kept');
 is(api(GET => '/api/jobs', token => $tokp)->{json}{pagination}{total}, 3, 'the cached job list shows it at once');
+is(psql("SELECT count(*) || '|' || sum(n) FROM job_counts WHERE tenant_id = '$TP' AND skill = ''"), '1|3',
+    "the job count's deltas folded into one row, the jobs left (sql/0010)");
 
 # --- usage-report --------------------------------------------------------------------------------
 psql(<<"SQL");

@@ -11,8 +11,9 @@ const pool = new Pool();
  * The same statements as cgi-bin/jobs.c, so the row compares the stacks
  * and not the SQL: each filter adds its own predicate with its own
  * placeholder; skills go through job_skills (any of them); budgets are
- * ranges that overlap [minBudget, maxBudget]; a skills-only list is
- * counted from job_skills alone.  The design's defaults (0, 999999, 0)
+ * ranges that overlap [minBudget, maxBudget]; an unfiltered or
+ * one-skill list is counted from job_counts (sql/0010), a list of
+ * several skills alone from job_skills.  The design's defaults (0, 999999, 0)
  * mean "no filter" and add none.  SEED_SQL=plain sends what one would
  * write from the design instead, with the same results: the skills
  * array's overlap (&&), and one count(*) over the same WHERE.  Under
@@ -52,8 +53,11 @@ function whereClauses(filters) {
 
 function countStatement(filters, where, params) {
   const skillsOnly = !PLAIN && where.length === 1 && filters.skills.length > 0;
+  if (!PLAIN && where.length === 0) {
+    return { text: "SELECT coalesce(sum(n), 0) AS count FROM job_counts WHERE skill = ''", values: [] };
+  }
   if (skillsOnly && params[0].length === 1) {
-    return { text: 'SELECT count(*) FROM job_skills WHERE skill = $1', values: [params[0][0]] };
+    return { text: 'SELECT coalesce(sum(n), 0) AS count FROM job_counts WHERE skill = $1', values: [params[0][0]] };
   }
   if (skillsOnly) {
     return {
