@@ -21,7 +21,7 @@ use Time::HiRes qw(time);
 
 our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app app_role single_role no_redis
     json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address
-    sse_request fake_log sql_quote mode_lacks);
+    sse_request fake_log sql_quote mode_lacks publish_event open_stream read_until);
 
 my %stack;
 
@@ -363,6 +363,53 @@ sub fake_log {
     my $r = http_client()->get("$url/__fake/log?id=$id");
     die "fake log: $r->{status}\n" unless $r->{success};
     return json_decode($r->{content});
+}
+
+# publish_event(tenant, event, data, [user]): publish through make
+# publish, as an operator would; returns the event's id.  BUILD is
+# unset for make: make publish builds and runs the release tools (as
+# publish in tests/node/lib.js does).
+sub publish_event {
+    my ($tenant, $event, $data, $user) = @_;
+    my $s = stack();
+    local $ENV{BUILD};
+    delete $ENV{BUILD};
+    my $json = json_encode($data);
+    my $cmd = "make -s -C '$s->{ROOT}' publish VAR='$s->{VAR}' PORT=$s->{PORT} TENANT='$tenant' EVENT='$event' DATA='$json'"
+        . ($user ? " SUB='$user'" : '');
+    my $id = `$cmd`;
+    chomp $id;
+    return $id;
+}
+
+# A long-lived GET (an event stream) over a socket of its own, so that
+# a test can read it a piece at a time: open_stream(path, headers)
+# returns { sock, buf }; read_until(st, regex, secs) appends what
+# arrives to buf until regex matches it or secs (5 unless given) pass,
+# and returns whether it matched.  buf keeps the raw bytes, headers and
+# any chunk sizes included, since a proxy may chunk the stream.
+sub open_stream {
+    my ($path, %h) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => stack()->{PORT}, Timeout => 5)
+        or die "connect: $!";
+    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    print $sock "$req\r\n";
+    return { sock => $sock, buf => '' };
+}
+
+sub read_until {
+    my ($st, $re, $secs) = @_;
+    my $sel = IO::Select->new($st->{sock});
+    my $end = time() + ($secs // 5);
+    while ($st->{buf} !~ $re) {
+        my $left = $end - time();
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($st->{sock}, my $chunk, 65536);
+        last unless $n;
+        $st->{buf} .= $chunk;
+    }
+    return $st->{buf} =~ $re;
 }
 
 # POST a JSON body and read a streamed (text/event-stream) answer as it
