@@ -21,7 +21,7 @@ use Time::HiRes qw(time);
 
 our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app app_role single_role no_redis
     json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address
-    sse_request fake_log sql_quote mode_lacks publish_event open_stream read_until);
+    sse_request fake_log ai_job ai_rows sql_quote mode_lacks publish_event open_stream read_until);
 
 my %stack;
 
@@ -410,6 +410,29 @@ sub read_until {
         $st->{buf} .= $chunk;
     }
     return $st->{buf} =~ $re;
+}
+
+# An hourly job (50 to 100 USD) for the AI tests: ai_job(tenant,
+# directive, upwork_id => ..., title => ..., about => ..., skills =>
+# [...]) stores it with the description "about directive", where the
+# directive ([[fake:normal,id=...]]) tells the fake server how to
+# answer and under which id to log it; returns the job's id.
+sub ai_job {
+    my ($tenant, $directive, %j) = @_;
+    my $skills = '{' . join(',', @{ $j{skills} }) . '}';
+    return scalar psql(sprintf("INSERT INTO jobs (tenant_id, upwork_id, title, description, skills, budget_type, budget_min,"
+        . " budget_max, posted_at) VALUES (%s, %s, %s, %s, %s, 'hourly', 50, 100, now()) RETURNING id",
+        sql_quote($tenant), sql_quote($j{upwork_id}), sql_quote($j{title}), sql_quote("$j{about} $directive"),
+        sql_quote($skills)));
+}
+
+# "proposals,usage rows" of a tenant: a generation that fails must add
+# to neither, one that succeeds (or is replayed) to each exactly once.
+sub ai_rows {
+    my ($tenant) = @_;
+    my $t = sql_quote($tenant);
+    return scalar psql("SELECT (SELECT count(*) FROM proposals WHERE tenant_id = $t) || ',' || "
+        . "(SELECT count(*) FROM ai_usage WHERE tenant_id = $t)");
 }
 
 # POST a JSON body and read a streamed (text/event-stream) answer as it
