@@ -1007,9 +1007,11 @@ void	 idem_end(struct req *);
  * cors.c -- CORS for the API, as the Fetch standard specifies it, from
  * the allow-list cors_origins (the broadcaster reads the same knob).
  *
- * cors_load() parses the list once at start (-1 after logging an entry
- * that is not an origin: scheme://host[:port], no path, no "*", since
- * the responses allow credentials).  cors_headers() queues the headers
+ * cors_parse() reads the list into an array of origins (-1 after
+ * logging an entry that is not an origin: scheme://host[:port], no
+ * path, no "*", since the responses allow credentials); cors_load()
+ * makes that the API's allow-list, once at start, and the broadcaster
+ * keeps one of its own.  cors_headers() queues the headers
  * of every response: Vary: Origin whenever the list is not empty, and
  * for an allowed Origin, Access-Control-Allow-Origin (that origin),
  * -Allow-Credentials and -Expose-Headers, or on a preflight (methods,
@@ -1023,6 +1025,7 @@ void	 idem_end(struct req *);
 #define CORS_EXPOSE_HEADERS	"X-Request-Id, X-Cache, ETag, Retry-After, " \
 	"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, " \
 	"RateLimit, RateLimit-Policy, Idempotent-Replayed"
+int	 cors_parse(const char *, size_t, const char *, char ***, size_t *);
 int	 cors_load(const char *);
 void	 cors_free(void);
 int	 cors_allowed(const char *);

@@ -855,6 +855,32 @@ key_bytes(const char *path, size_t *len)
 	return data;
 }
 
+/*
+ * The secret that knob key names (path, not empty), read, measured and
+ * wiped from memory again before returning: 0 when it has min bytes
+ * or more, -1 when it has fewer (said, what naming it: "a key of"), 1
+ * when it cannot be read (check_files() said why; each caller decides
+ * whether that fails its check).
+ */
+static int
+check_secret(const char *key, const char *path, size_t min, const char *what)
+{
+	char	*data;
+	size_t	 len;
+	int	 rc = 0;
+
+	if ((data = key_bytes(path, &len)) == NULL)
+		return 1;
+	if (len < min) {
+		config_error(key, "%s: %s %zu bytes or more, it has %zu", path,
+		    what, min, len);
+		rc = -1;
+	}
+	explicit_bzero(data, len);
+	free(data);
+	return rc;
+}
+
 /* The JWT keys: the one the algorithm needs, and usable. */
 static int
 check_jwt(void)
@@ -874,16 +900,8 @@ check_jwt(void)
 			    config_origin("jwt_alg"));
 			return -1;
 		}
-		if ((data = key_bytes(cfg.jwt_secret_file, &len)) == NULL)
-			return -1;
-		if (len < 32) {
-			config_error("jwt_secret_file", "%s: an HS256 secret needs "
-			    "32 bytes or more, it has %zu", cfg.jwt_secret_file, len);
-			rc = -1;
-		}
-		explicit_bzero(data, len);
-		free(data);
-		return rc;
+		return check_secret("jwt_secret_file", cfg.jwt_secret_file, 32,
+		    "an HS256 secret needs") == 0 ? 0 : -1;
 	}
 	if (cfg.jwt_jwks_url != NULL && *cfg.jwt_jwks_url != '\0') {
 		/* Fetched at start and kept fresh (jwks.c): nothing to read here. */
@@ -1025,16 +1043,9 @@ check_redis_auth(void)
 		explicit_bzero(data, len);
 		free(data);
 	}
-	if (*cfg.events_key_file != '\0' &&
-	    (data = key_bytes(cfg.events_key_file, &len)) != NULL) {
-		if (len < 32) {
-			config_error("events_key_file", "%s: a key of 32 bytes or "
-			    "more, it has %zu", cfg.events_key_file, len);
-			rc = -1;
-		}
-		explicit_bzero(data, len);
-		free(data);
-	}
+	if (*cfg.events_key_file != '\0' && check_secret("events_key_file",
+	    cfg.events_key_file, 32, "a key of") == -1)
+		rc = -1;
 	return rc;
 }
 
@@ -1081,8 +1092,6 @@ static int
 check_metrics(void)
 {
 	struct stat	 st;
-	char		*data;
-	size_t		 len;
 	int		 rc = 0;
 
 	if (check_addresses("metrics_allow", cfg.metrics_allow) == -1)
@@ -1107,16 +1116,9 @@ check_metrics(void)
 		    "set metrics_token_file, metrics_allow, or both");
 		rc = -1;
 	}
-	if (*cfg.metrics_token_file != '\0' &&
-	    (data = key_bytes(cfg.metrics_token_file, &len)) != NULL) {
-		if (len < 16) {
-			config_error("metrics_token_file", "%s: a token of 16 bytes "
-			    "or more, it has %zu", cfg.metrics_token_file, len);
-			rc = -1;
-		}
-		explicit_bzero(data, len);
-		free(data);
-	}
+	if (*cfg.metrics_token_file != '\0' && check_secret("metrics_token_file",
+	    cfg.metrics_token_file, 16, "a token of") == -1)
+		rc = -1;
 	return rc;
 }
 

@@ -31,18 +31,22 @@ origin_valid(const char *o)
 }
 
 /*
- * Parse list (cors_origins: a comma list) into the allow-list.  Returns
- * 0, or -1 after logging the entry that is not an origin ("*" and
- * "null" included: the responses allow credentials).
+ * Parse list (cors_origins: a comma list) into *out, a new array of *n
+ * origins, at most max of them.  Returns 0, the caller then owning each
+ * string and the array; or -1 after logging, behind the prefix who, the
+ * entry that is not an origin ("*" and "null" included: the responses
+ * allow credentials) or is one too many, with *out and *n untouched.
+ * The API (cors_load) and the broadcaster (push/http.c) both read the
+ * knob with it, so the two never disagree on what it allows.
  */
 int
-cors_load(const char *list)
+cors_parse(const char *list, size_t max, const char *who, char ***out,
+    size_t *n)
 {
 	const char	*p = list, *end;
-	size_t		 len;
-	char		*o;
+	char		**v = NULL, *o;
+	size_t		 len, nv = 0, i;
 
-	cors_free();
 	while (*p != '\0') {
 		while (*p == ' ' || *p == ',')
 			p++;
@@ -56,18 +60,30 @@ cors_load(const char *list)
 		memcpy(o, p, len);
 		o[len] = '\0';
 		p = end;
-		if (!origin_valid(o) || norigins == CORS_ORIGINS_MAX) {
-			LOG_ERR(NULL, "cors_origins: \"%s\" is not an origin "
-			    "(scheme://host[:port], no path, no *, at most %d)",
-			    o, CORS_ORIGINS_MAX);
+		if (!origin_valid(o) || nv == max) {
+			LOG_ERR(NULL, "%scors_origins: \"%s\" is not an origin "
+			    "(scheme://host[:port], no path, no *, at most %zu)",
+			    who, o, max);
 			free(o);
-			cors_free();
+			for (i = 0; i < nv; i++)
+				free(v[i]);
+			free(v);
 			return -1;
 		}
-		origins = xrealloc(origins, (norigins + 1) * sizeof(*origins));
-		origins[norigins++] = o;
+		v = xrealloc(v, (nv + 1) * sizeof(*v));
+		v[nv++] = o;
 	}
+	*out = v;
+	*n = nv;
 	return 0;
+}
+
+/* cors_origins (list) as the API's allow-list: 0, or -1 as cors_parse. */
+int
+cors_load(const char *list)
+{
+	cors_free();
+	return cors_parse(list, CORS_ORIGINS_MAX, "", &origins, &norigins);
 }
 
 void

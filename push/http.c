@@ -148,50 +148,17 @@ push_http_req_free(struct client *c, struct http_req *r)
 }
 
 /*
- * cors_origins, parsed once at start into srv.origins.  Each entry is
- * an origin as browsers send it, scheme://host[:port]: no path, no
- * wildcard (responses allow credentials, and CORS forbids * with
- * them), no "null".  0, or -1 with the reason logged.
+ * cors_origins, parsed once at start into srv.origins, by the rules the
+ * API's own CORS follows (cors_parse, common/cors.c): scheme://host[:port],
+ * no path, no wildcard (responses allow credentials, and CORS forbids *
+ * with them), no "null", at most PUSH_ORIGINS_MAX so that an index fits
+ * a client's byte.  0, or -1 with the reason logged.
  */
 int
 push_http_cors_load(void)
 {
-	const char	*p = cfg.cors_origins, *end, *host;
-	size_t		 len, i;
-	char		*o;
-
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		end = p + strcspn(p, ",");
-		len = (size_t)(end - p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		o = xmalloc(len + 1);
-		memcpy(o, p, len);
-		o[len] = '\0';
-		p = end;
-		host = strncmp(o, "http://", 7) == 0 ? o + 7 :
-		    strncmp(o, "https://", 8) == 0 ? o + 8 : NULL;
-		for (i = 0; host != NULL && host[i] != '\0'; i++)
-			if (!isalnum((unsigned char)host[i]) &&
-			    strchr(".-:[]", host[i]) == NULL)
-				host = NULL;
-		if (host == NULL || *host == '\0' || *host == ':' ||
-		    srv.norigins == PUSH_ORIGINS_MAX) {
-			LOG_ERR(NULL, "push: cors_origins: \"%s\" is not an origin "
-			    "(scheme://host[:port], no path, no *, at most %d)",
-			    o, PUSH_ORIGINS_MAX);
-			free(o);
-			return -1;
-		}
-		srv.origins = xrealloc(srv.origins,
-		    (srv.norigins + 1) * sizeof(*srv.origins));
-		srv.origins[srv.norigins++] = o;
-	}
-	return 0;
+	return cors_parse(cfg.cors_origins, PUSH_ORIGINS_MAX, "push: ",
+	    &srv.origins, &srv.norigins);
 }
 
 /* An Origin value (not NUL-terminated): 1 + its index in cors_origins, or 0 when it is not allowed. */

@@ -15,7 +15,6 @@ reset_tenant($T, $O);
 my $tok = token(sub => 'user_i', org => $T);
 my $tok2 = token(sub => 'user_i2', org => $T);
 my $other = token(sub => 'user_i', org => $O);
-my $q = \&sql_quote;
 psql(<<"SQL");
 INSERT INTO tenants (id, kind, ai_provider) VALUES ('$T', 'org', 'openai'), ('$O', 'org', 'builtin');
 INSERT INTO users (tenant_id, id, name, title, skills, hourly_rate, bio) VALUES
@@ -26,12 +25,10 @@ my $n = 0;
 sub job {
     my ($directive) = @_;
     $n++;
-    return scalar psql(sprintf("INSERT INTO jobs (tenant_id, upwork_id, title, description, skills, budget_type, budget_min,"
-        . " budget_max, posted_at) VALUES ('$T', 'i-$n', 'Build a C service', %s, '{c,postgresql}', 'hourly',"
-        . " 50, 100, now()) RETURNING id", $q->("C and PostgreSQL work. $directive")));
+    return ai_job($T, $directive, upwork_id => "i-$n", title => 'Build a C service',
+        about => 'C and PostgreSQL work.', skills => ['c', 'postgresql']);
 }
-my $rows = sub { psql("SELECT (SELECT count(*) FROM proposals WHERE tenant_id = '$T') || ',' || "
-    . "(SELECT count(*) FROM ai_usage WHERE tenant_id = '$T')") };
+my $rows = sub { ai_rows($T) };
 my $gen = sub {
     my ($key, $body, %o) = @_;
     api(POST => '/api/ai/proposals/generate', token => $o{token} // $tok, json => $body,

@@ -14,18 +14,6 @@ my $tb = token(sub => 'user_rec_b', org => $T);
 my $to = token(sub => 'user_rec_a', org => $O);
 my $mode = no_redis() ? 'PostgreSQL' : 'Redis';
 
-# publish(tenant, event, data, [user]): through make publish; returns the id.
-sub publish {
-    my ($tenant, $event, $data, $user) = @_;
-    local $ENV{BUILD};
-    delete $ENV{BUILD};
-    my $json = json_encode($data);
-    my $cmd = "make -s -C '$s->{ROOT}' publish VAR='$s->{VAR}' PORT=$s->{PORT} TENANT='$tenant' EVENT='$event' DATA='$json'"
-        . ($user ? " SUB='$user'" : '');
-    my $id = `$cmd`;
-    chomp $id;
-    return $id;
-}
 sub recent {
     my ($tok, $q) = @_;
     return api(GET => '/api/events/recent' . (defined $q ? "?$q" : ''), token => $tok);
@@ -48,11 +36,11 @@ while (1) {
     last unless $r->{json}{data}{hasMore};
 }
 
-my $e1 = publish($T, 'job:new', { n => 1 });
-my $e2 = publish($T, 'proposal:updated', { n => 2 }, 'user_rec_a');
-my $e3 = publish($T, 'proposal:updated', { n => 3 }, 'user_rec_b');
-my $e4 = publish($T, 'test:other', { n => 4 });
-my $e5 = publish($O, 'job:new', { n => 5 });
+my $e1 = publish_event($T, 'job:new', { n => 1 });
+my $e2 = publish_event($T, 'proposal:updated', { n => 2 }, 'user_rec_a');
+my $e3 = publish_event($T, 'proposal:updated', { n => 3 }, 'user_rec_b');
+my $e4 = publish_event($T, 'test:other', { n => 4 });
+my $e5 = publish_event($O, 'job:new', { n => 5 });
 like($_, qr/^\d+-\d+$/, "make publish prints the id ($_)") for $e1, $e5;
 ok(id_lt($e1, $e2) && id_lt($e2, $e3) && id_lt($e3, $e4), 'ids grow in publishing order');
 
@@ -88,7 +76,7 @@ my @pids;
 for my $i (1 .. 8) {
     my $pid = fork // die;
     if ($pid == 0) {
-        publish($T, 'job:new', { burst => $i });
+        publish_event($T, 'job:new', { burst => $i });
         exit 0;
     }
     push @pids, $pid;

@@ -2,29 +2,16 @@
 'use strict';
 
 const path = require('node:path');
-const { ok, is, done, stack, token, publish, sleep, once } =
+const { ok, is, done, stack, token, publish, sleep, once, sioConnect, closeSockets, recorder } =
   require(path.join(__dirname, '../node/lib.js'));
-const { io } = require(path.join(__dirname, '../node/node_modules/socket.io-client'));
 
 const s = stack();
 const T = 'org_push_sio';	// tenants of this test only
 const OTHER = 'org_push_sio_other';
-const sockets = [];
 
+// A client of the stack's web server, or of opts.url.
 function connect(tok, opts = {}) {
-  const sock = io(opts.url || s.URL, {
-    transports: ['websocket'], auth: tok === undefined ? undefined : { token: tok },
-    reconnection: false, forceNew: true, timeout: 5000, ...opts.io,
-  });
-  sockets.push(sock);
-  return sock;
-}
-
-// Collect every event a socket receives, by name.
-function recorder(sock) {
-  const got = [];
-  sock.onAny((name, data) => got.push({ name, data }));
-  return got;
+  return sioConnect(opts.url || s.URL, tok, opts.io);
 }
 
 // Wait until got holds an event named name with data.n === n.
@@ -126,12 +113,12 @@ async function main() {
   a.disconnect();
   ok(!a.connected, 'client-side disconnect');
 
-  for (const sock of sockets) sock.close();
+  closeSockets();
   done();
 }
 
 main().catch((e) => {
   ok(false, `unexpected error: ${e.message}`, e.stack);
-  for (const sock of sockets) sock.close();
+  closeSockets();
   done();
 });

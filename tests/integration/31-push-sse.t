@@ -14,44 +14,6 @@ my $s = stack();
 my $T = 'org_push_sse';
 my $tok = token(sub => 'user_sse_a', org => $T);
 
-# publish(tenant, event, data, [user]): through make publish; returns the id.
-sub publish {
-    my ($tenant, $event, $data, $user) = @_;
-    local $ENV{BUILD};
-    delete $ENV{BUILD};
-    my $json = json_encode($data);
-    my $cmd = "make -s -C '$s->{ROOT}' publish VAR='$s->{VAR}' PORT=$s->{PORT} TENANT='$tenant' EVENT='$event' DATA='$json'"
-        . ($user ? " SUB='$user'" : '');
-    my $id = `$cmd`;
-    chomp $id;
-    return $id;
-}
-
-# A stream: open(path, headers) returns { sock, buf }; read_until(st, regex, secs).
-sub open_stream {
-    my ($path, %h) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{PORT}, Timeout => 5)
-        or die "connect: $!";
-    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    $req .= "$_: $h{$_}\r\n" for sort keys %h;
-    print $sock "$req\r\n";
-    return { sock => $sock, buf => '' };
-}
-
-sub read_until {
-    my ($st, $re, $secs) = @_;
-    my $sel = IO::Select->new($st->{sock});
-    my $end = time() + ($secs // 5);
-    while ($st->{buf} !~ $re) {
-        my $left = $end - time();
-        last if $left <= 0 || !$sel->can_read($left);
-        my $n = sysread($st->{sock}, my $chunk, 65536);
-        last unless $n;
-        $st->{buf} .= $chunk;
-    }
-    return $st->{buf} =~ $re;
-}
-
 # The events of a stream's text (chunked or not: the proxy may chunk).
 sub events {
     my ($text) = @_;
@@ -123,10 +85,10 @@ like($a->{buf}, qr{Content-Type: text/event-stream}i, 'text/event-stream');
 my $jobsonly = open_stream("/api/events?topics=jobs", Cookie => "theme=dark; __session=$tok");
 ok(read_until($jobsonly, qr/: connected\n/), 'a stream authenticated by the __session cookie opens');
 
-my $id1 = publish($T, 'job:new', { n => 1, title => 'SSE job' });
-publish("${T}_other", 'job:new', { n => 2 });
-publish($T, 'proposal:updated', { n => 3 }, 'user_sse_b');
-publish($T, 'proposal:updated', { n => 4 }, 'user_sse_a');
+my $id1 = publish_event($T, 'job:new', { n => 1, title => 'SSE job' });
+publish_event("${T}_other", 'job:new', { n => 2 });
+publish_event($T, 'proposal:updated', { n => 3 }, 'user_sse_b');
+publish_event($T, 'proposal:updated', { n => 4 }, 'user_sse_a');
 ok(read_until($a, qr/"n":4/), 'events arrive on the stream');
 my @ev = events($a->{buf});
 is_deeply([map { $_->{data}{n} } @ev], [1, 4], "own events in order; not another tenant's, not another user's");
@@ -141,12 +103,12 @@ close $a->{sock};
 
 # Last-Event-ID: what was published while away comes back, in order, once.
 my $last = $ev[-1]{id};
-my $id5 = publish($T, 'job:new', { n => 5 });
-publish($T, 'proposal:updated', { n => 6 }, 'user_sse_b');
-publish($T, 'job:new', { n => 7 });
+my $id5 = publish_event($T, 'job:new', { n => 5 });
+publish_event($T, 'proposal:updated', { n => 6 }, 'user_sse_b');
+publish_event($T, 'job:new', { n => 7 });
 my $b = open_stream('/api/events', Authorization => "Bearer $tok", 'Last-Event-ID' => $last);
 ok(read_until($b, qr/"n":7/), 'reconnected with Last-Event-ID: the missed events are replayed');
-publish($T, 'job:new', { n => 8 });
+publish_event($T, 'job:new', { n => 8 });
 ok(read_until($b, qr/"n":8/), 'then live events follow');
 is_deeply([map { $_->{data}{n} } events($b->{buf})], [5, 7, 8], 'replayed and live, in order, none twice, none of others');
 close $b->{sock};

@@ -4,7 +4,7 @@
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { ok, is, done, stack, token, publish, sleep, once } =
+const { ok, is, done, stack, token, publish, sleep, once, recorder } =
   require(path.join(__dirname, '../node/lib.js'));
 const { io } = require(path.join(__dirname, '../node/node_modules/socket.io-client'));
 
@@ -16,12 +16,6 @@ const sockets = [];
 
 // exp for a token that the server stops accepting sec seconds from now.
 const runsOut = (sec) => Math.floor(Date.now() / 1000) - leeway + sec;
-
-function recorder(sock) {
-  const got = [];
-  sock.onAny((name, data) => got.push({ name, data }));
-  return got;
-}
 
 async function waitFor(got, n, ms = 5000) {
   const t0 = Date.now();

@@ -4,14 +4,12 @@
 const net = require('node:net');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { ok, is, done, stack, token, publish, sleep, once } =
+const { ok, is, done, stack, token, publish, sleep, once, sioConnect, closeSockets, recorder } =
   require(path.join(__dirname, '../node/lib.js'));
-const { io } = require(path.join(__dirname, '../node/node_modules/socket.io-client'));
 
 const s = stack();
 const T = 'org_push_scale';
 const OTHER = 'org_push_scale_other';
-const sockets = [];
 let second = null;
 
 function freePort() {
@@ -31,16 +29,8 @@ function listening(port) {
   });
 }
 
-function recorder(sock) {
-  const got = [];
-  sock.onAny((name, data) => got.push({ name, data }));
-  return got;
-}
-
 async function connect(url, sub, org, topics) {
-  const sock = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 5000,
-    auth: { token: token(s, { sub, org }) } });
-  sockets.push(sock);
+  const sock = sioConnect(url, token(s, { sub, org }));
   const got = recorder(sock);
   await once(sock, 'connect');
   for (const t of topics) await sock.timeout(5000).emitWithAck(`subscribe:${t}`);
@@ -88,7 +78,7 @@ async function main() {
 main()
   .catch((e) => ok(false, 'unexpected error', e.stack))
   .finally(async () => {
-    for (const sock of sockets) sock.close();
+    closeSockets();
     if (second) {
       second.kill('SIGTERM');
       const code = await Promise.race([once(second, 'exit', 10000).catch(() => 'timeout'), sleep(10000)]);

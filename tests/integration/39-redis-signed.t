@@ -4,8 +4,6 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
-use IO::Select;
-use IO::Socket::INET;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use ApiTest;
@@ -49,30 +47,6 @@ sub publish {
     return $id;
 }
 
-sub open_stream {
-    my (%h) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{PORT}, Timeout => 5)
-        or die "connect: $!";
-    my $req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $tok\r\n";
-    $req .= "$_: $h{$_}\r\n" for sort keys %h;
-    print $sock "$req\r\n";
-    return { sock => $sock, buf => '' };
-}
-
-sub read_until {
-    my ($st, $re, $secs) = @_;
-    my $sel = IO::Select->new($st->{sock});
-    my $end = time() + ($secs // 5);
-    while ($st->{buf} !~ $re) {
-        my $left = $end - time();
-        last if $left <= 0 || !$sel->can_read($left);
-        my $n = sysread($st->{sock}, my $chunk, 65536);
-        last unless $n;
-        $st->{buf} .= $chunk;
-    }
-    return $st->{buf} =~ $re;
-}
-
 sub seen { my ($buf) = @_; [map { /"n":"?(\w+)/ ? $1 : () } grep { /^data: / } split /\r?\n/, $buf] }
 
 # An envelope as a writer without the key would publish it.
@@ -84,7 +58,7 @@ sub envelope {
         . qq(,"type":"job:new","tenant":"$T","user":null,"time":"$now","data":{"n":"$n"}});
 }
 
-my $st = open_stream();
+my $st = open_stream('/api/events', Authorization => "Bearer $tok");
 ok(read_until($st, qr/: connected\n/), 'an event stream opens');
 my $ms = int(time() * 1000);
 redis('PUBLISH', 'upw:events', envelope("$ms-0", 'unsigned'));
@@ -116,7 +90,7 @@ like(ApiTest::slurp("$s->{RT}/log/push.log"), qr/dropped: (unsigned|bad signatur
 redis('XADD', "upw:events:$T", '*', 'e', envelope_tail('replayed-forged'), 's', 'cd' x 32);
 my $id3 = publish({ n => 'real3' });
 close $st->{sock};
-my $rs = open_stream('Last-Event-ID' => $id1);
+my $rs = open_stream('/api/events', Authorization => "Bearer $tok", 'Last-Event-ID' => $id1);
 ok(read_until($rs, qr/"n":"real3"/), 'reconnected with Last-Event-ID: the signed events are replayed');
 is_deeply(seen($rs->{buf}), ['real2', 'real3'], 'the forged stream entry is not');
 close $rs->{sock};

@@ -10,7 +10,6 @@ use ApiTest;
 my $T = 'org_t_aiprov';
 reset_tenant($T);
 my $tok = token(sub => 'user_p', org => $T);
-my $q = \&sql_quote;
 psql(<<"SQL");
 INSERT INTO tenants (id, kind, ai_provider) VALUES ('$T', 'org', 'openai');
 INSERT INTO users (tenant_id, id, name, title, skills, hourly_rate, bio) VALUES
@@ -24,12 +23,10 @@ my $n = 0;
 sub job {
     my ($directive) = @_;
     $n++;
-    return scalar psql(sprintf("INSERT INTO jobs (tenant_id, upwork_id, title, description, skills, budget_type, budget_min,"
-        . " budget_max, posted_at) VALUES ('$T', 'p-$n', 'Build a Rust service', %s, '{rust,postgresql}', 'hourly',"
-        . " 50, 100, now()) RETURNING id", $q->("Rust and PostgreSQL work. $directive")));
+    return ai_job($T, $directive, upwork_id => "p-$n", title => 'Build a Rust service',
+        about => 'Rust and PostgreSQL work.', skills => ['rust', 'postgresql']);
 }
-my $rows = sub { psql("SELECT (SELECT count(*) FROM proposals WHERE tenant_id = '$T') || ',' || "
-    . "(SELECT count(*) FROM ai_usage WHERE tenant_id = '$T')") };
+my $rows = sub { ai_rows($T) };
 my $gen = sub { my ($job, %o) = @_; api(POST => '/api/ai/proposals/generate', token => $tok, json => { jobId => $job, %o }) };
 
 # --- A normal call: what the provider gets and what is stored -------------

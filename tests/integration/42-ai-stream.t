@@ -29,8 +29,7 @@ sub job {
         . " budget_min, budget_max, posted_at) VALUES (%s, 's-$n', 'Build a Go API for invoices', %s, '{go,postgresql}',"
         . " 'fixed', 1500, 1500, now()) RETURNING id", $q->($tenant), $q->("Go and PostgreSQL. $directive")));
 }
-my $rows = sub { psql("SELECT (SELECT count(*) FROM proposals WHERE tenant_id = '$T') || ',' || "
-    . "(SELECT count(*) FROM ai_usage WHERE tenant_id = '$T')") };
+my $rows = sub { ai_rows($T) };
 my $stream = sub { my ($t, $job, %o) = @_; sse_request('/api/ai/proposals/stream', token => $t, json => { jobId => $job, %o }) };
 my @deltas = sub { grep { exists $_->{data}{delta} } @{ $_[0]{events} } };
 my $text = sub { join '', map { $_->{data}{delta} } grep { exists $_->{data}{delta} } @{ $_[0]{events} } };

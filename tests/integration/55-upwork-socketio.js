@@ -3,13 +3,12 @@
 
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { ok, is, done, stack, token, sleep, once } = require(path.join(__dirname, '../node/lib.js'));
-const { io } = require(path.join(__dirname, '../node/node_modules/socket.io-client'));
+const { ok, is, done, stack, token, sleep, once, sioConnect, closeSockets, recorder } =
+  require(path.join(__dirname, '../node/lib.js'));
 
 const s = stack();
 const T = 'org_t_upw_sio';
 const OTHER = 'org_t_upw_sio_o';
-const sockets = [];
 
 function conf(key) {
   const text = require('node:fs').readFileSync(path.join(s.RT, 'app.conf'), 'utf8');
@@ -49,16 +48,7 @@ async function connectUpwork(tok, account) {
 }
 
 function connect(tok) {
-  const sock = io(s.URL, { transports: ['websocket'], auth: { token: tok }, reconnection: false,
-    forceNew: true, timeout: 5000 });
-  sockets.push(sock);
-  return sock;
-}
-
-function recorder(sock) {
-  const got = [];
-  sock.onAny((name, data) => got.push({ name, data }));
-  return got;
+  return sioConnect(s.URL, tok);
 }
 
 async function main() {
@@ -114,6 +104,6 @@ async function main() {
 }
 
 main().catch((e) => ok(false, `no exception: ${e.stack}`)).finally(() => {
-  for (const sock of sockets) sock.close();
+  closeSockets();
   done();
 });

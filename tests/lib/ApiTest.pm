@@ -21,7 +21,7 @@ use Time::HiRes qw(time);
 
 our @EXPORT = qw(stack api token b64url sign_token raw_request psql psql_app app_role single_role no_redis
     json_encode json_decode uuid_like insert_jobs reset_tenant redis invalidate local_address
-    sse_request fake_log sql_quote mode_lacks);
+    sse_request fake_log ai_job ai_rows sql_quote mode_lacks publish_event open_stream read_until);
 
 my %stack;
 
@@ -363,6 +363,76 @@ sub fake_log {
     my $r = http_client()->get("$url/__fake/log?id=$id");
     die "fake log: $r->{status}\n" unless $r->{success};
     return json_decode($r->{content});
+}
+
+# publish_event(tenant, event, data, [user]): publish through make
+# publish, as an operator would; returns the event's id.  BUILD is
+# unset for make: make publish builds and runs the release tools (as
+# publish in tests/node/lib.js does).
+sub publish_event {
+    my ($tenant, $event, $data, $user) = @_;
+    my $s = stack();
+    local $ENV{BUILD};
+    delete $ENV{BUILD};
+    my $json = json_encode($data);
+    my $cmd = "make -s -C '$s->{ROOT}' publish VAR='$s->{VAR}' PORT=$s->{PORT} TENANT='$tenant' EVENT='$event' DATA='$json'"
+        . ($user ? " SUB='$user'" : '');
+    my $id = `$cmd`;
+    chomp $id;
+    return $id;
+}
+
+# A long-lived GET (an event stream) over a socket of its own, so that
+# a test can read it a piece at a time: open_stream(path, headers)
+# returns { sock, buf }; read_until(st, regex, secs) appends what
+# arrives to buf until regex matches it or secs (5 unless given) pass,
+# and returns whether it matched.  buf keeps the raw bytes, headers and
+# any chunk sizes included, since a proxy may chunk the stream.
+sub open_stream {
+    my ($path, %h) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => stack()->{PORT}, Timeout => 5)
+        or die "connect: $!";
+    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    print $sock "$req\r\n";
+    return { sock => $sock, buf => '' };
+}
+
+sub read_until {
+    my ($st, $re, $secs) = @_;
+    my $sel = IO::Select->new($st->{sock});
+    my $end = time() + ($secs // 5);
+    while ($st->{buf} !~ $re) {
+        my $left = $end - time();
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($st->{sock}, my $chunk, 65536);
+        last unless $n;
+        $st->{buf} .= $chunk;
+    }
+    return $st->{buf} =~ $re;
+}
+
+# An hourly job (50 to 100 USD) for the AI tests: ai_job(tenant,
+# directive, upwork_id => ..., title => ..., about => ..., skills =>
+# [...]) stores it with the description "about directive", where the
+# directive ([[fake:normal,id=...]]) tells the fake server how to
+# answer and under which id to log it; returns the job's id.
+sub ai_job {
+    my ($tenant, $directive, %j) = @_;
+    my $skills = '{' . join(',', @{ $j{skills} }) . '}';
+    return scalar psql(sprintf("INSERT INTO jobs (tenant_id, upwork_id, title, description, skills, budget_type, budget_min,"
+        . " budget_max, posted_at) VALUES (%s, %s, %s, %s, %s, 'hourly', 50, 100, now()) RETURNING id",
+        sql_quote($tenant), sql_quote($j{upwork_id}), sql_quote($j{title}), sql_quote("$j{about} $directive"),
+        sql_quote($skills)));
+}
+
+# "proposals,usage rows" of a tenant: a generation that fails must add
+# to neither, one that succeeds (or is replayed) to each exactly once.
+sub ai_rows {
+    my ($tenant) = @_;
+    my $t = sql_quote($tenant);
+    return scalar psql("SELECT (SELECT count(*) FROM proposals WHERE tenant_id = $t) || ',' || "
+        . "(SELECT count(*) FROM ai_usage WHERE tenant_id = $t)");
 }
 
 # POST a JSON body and read a streamed (text/event-stream) answer as it

@@ -106,6 +106,35 @@ function once(emitter, event, ms = 5000) {
   });
 }
 
+// socket.io clients for the push tests.  sioConnect(url, tok, ioOptions)
+// opens one over WebSocket only, on a connection of its own (forceNew),
+// that never reconnects, so that a test sees every drop; an undefined
+// tok sends no auth at all.  Every client is kept until closeSockets(),
+// which a test calls however it ends: an open socket keeps node running.
+// socket.io-client is loaded on first use, as most tests never need it.
+const sockets = [];
+
+function sioConnect(url, tok, ioOptions = {}) {
+  const { io } = require(path.join(__dirname, 'node_modules/socket.io-client'));
+  const sock = io(url, {
+    transports: ['websocket'], auth: tok === undefined ? undefined : { token: tok },
+    reconnection: false, forceNew: true, timeout: 5000, ...ioOptions,
+  });
+  sockets.push(sock);
+  return sock;
+}
+
+function closeSockets() {
+  for (const sock of sockets) sock.close();
+}
+
+// Every event a socket.io client receives, in order, as { name, data }.
+function recorder(sock) {
+  const got = [];
+  sock.onAny((name, data) => got.push({ name, data }));
+  return got;
+}
+
 // The contract check (tests/post/contract.js): with CONTRACT_LOG set (the
 // harness sets it to a directory of the pass), every HTTP exchange a test
 // has with the stack's web server, through node:http (the tests' own
@@ -179,4 +208,4 @@ function recordTo(dir) {
 }
 if (process.env.CONTRACT_LOG && process.env.STACK_ENV) recordTo(process.env.CONTRACT_LOG);
 
-module.exports = { ok, is, done, stack, token, publish, sleep, once };
+module.exports = { ok, is, done, stack, token, publish, sleep, once, sioConnect, closeSockets, recorder };

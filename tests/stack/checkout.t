@@ -3,25 +3,16 @@
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use StackTest qw(free_port);
 
 plan skip_all => 'as root only: the service users (www-data, postgres) must be other users than the one owning the clone'
     if $> != 0;
 my $root = `pwd`;
 chomp $root;
 -x "$root/build/release/tools/check-config" or plan skip_all => 'build/release is not built (make all)';
-
-sub free_port {
-    for (1 .. 500) {
-        my $port = 10000 + int(rand(20000));
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => $port,
-            Proto => 'tcp', ReuseAddr => 0) or next;
-        close $s;
-        return $port;
-    }
-    die "no free port";
-}
 
 sub curl {
     my ($port, $path, $token) = @_;

@@ -19,6 +19,9 @@ use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(WNOHANG setsid);
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use StackTest qw(free_port sh slurp);
 
 plan skip_all => 'make install as root: a system user, PostgreSQL run as postgres' if $> != 0;
 
@@ -49,32 +52,7 @@ END {
 
 sub ver { $_[0] =~ m{/(\d+)/bin$} ? $1 : 0 }
 
-sub free_port {
-    for (1 .. 500) {
-        my $port = 10000 + int(rand(20000));
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => $port,
-            Proto => 'tcp', ReuseAddr => 0) or next;
-        close $s;
-        return $port;
-    }
-    die "no free port";
-}
-
 sub q_ { my $s = shift; $s =~ s/'/'\\''/g; "'$s'" }
-
-# Run a shell command; returns (exit status, output).
-sub sh {
-    my ($cmd) = @_;
-    my $out = `$cmd 2>&1`;
-    return ($? >> 8, $out // '');
-}
-
-sub slurp {
-    my ($f) = @_;
-    open(my $fh, '<', $f) or return undef;
-    local $/;
-    return scalar <$fh>;
-}
 
 sub spew {
     my ($f, $text) = @_;

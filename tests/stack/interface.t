@@ -8,18 +8,9 @@ use IO::Socket::INET;
 use IPC::Open2 qw(open2);
 use POSIX qw(WNOHANG);
 use Test::More;
-
-# Ports below the kernel's ephemeral range, as the harness picks them.
-sub free_port {
-    for (1 .. 500) {
-        my $port = 10000 + int(rand(20000));
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => $port,
-            Proto => 'tcp', ReuseAddr => 0) or next;
-        close $s;
-        return $port;
-    }
-    die "no free port";
-}
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use StackTest qw(free_port);
 
 sub port_open {
     my ($port) = @_;

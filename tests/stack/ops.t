@@ -6,19 +6,11 @@ use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use StackTest qw(free_port);
 
 plan skip_all => 'the stack as root (its users are www-data and postgres)' if $> != 0;
-
-sub free_port {
-    for (1 .. 500) {
-        my $port = 10000 + int(rand(20000));
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => $port,
-            Proto => 'tcp', ReuseAddr => 0) or next;
-        close $s;
-        return $port;
-    }
-    die "no free port";
-}
 
 my $base = tempdir('upw-ops-XXXXXX', TMPDIR => 1, CLEANUP => 0);
 my ($var, $port) = ("$base/v", free_port());

@@ -9,6 +9,9 @@ use warnings;
 use Cwd qw(getcwd);
 use File::Temp qw(tempdir);
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use StackTest qw(sh slurp);
 
 my $root = getcwd();
 for my $tool (qw(dpkg-buildpackage dh lintian)) {
@@ -16,19 +19,6 @@ for my $tool (qw(dpkg-buildpackage dh lintian)) {
 }
 
 my $base = tempdir('upw-package-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-
-sub sh {
-    my ($cmd) = @_;
-    my $out = `$cmd 2>&1`;
-    return ($? >> 8, $out // '');
-}
-
-sub slurp {
-    my ($f) = @_;
-    open(my $fh, '<', $f) or return undef;
-    local $/;
-    return scalar <$fh>;
-}
 
 # --- make deb ---------------------------------------------------------------------
 

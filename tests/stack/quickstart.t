@@ -23,20 +23,11 @@ use IO::Socket::INET;
 use POSIX qw(setsid WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use StackTest qw(free_port);
 
 binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
-
-# Ports below the kernel's ephemeral range, as the harness picks them.
-sub free_port {
-    for (1 .. 500) {
-        my $port = 10000 + int(rand(20000));
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => $port,
-            Proto => 'tcp', ReuseAddr => 0) or next;
-        close $s;
-        return $port;
-    }
-    die "no free port";
-}
 
 # --- the blocks, from README.md ---------------------------------------------
 open(my $fh, '<:encoding(UTF-8)', 'README.md') or die "README.md: $!";
