@@ -122,31 +122,34 @@ seed_run() {
 
 # The four stages, each in a freshly started peer, as bench.sh measures
 # ours: uncached at CONNS and at one connection, cached, then the fan-out.
-seed_measure() {
-	local hdr=$HDR out
-	seed_install || return 1
-	: >"$SEED_LOG"
-	seed_start 0 || return 1
+# seed_uncached SQL VAR VAR1: a peer sending SQL's statements, uncached,
+# checked to answer as ours does; its rows at CONNS and at one
+# connection into VAR and VAR1.
+seed_uncached() {
+	local hdr=$HDR row row1
+	seed_start 0 "$1" || return 1
 	seed_same_answer || return 1
-	echo "bench: the seed peer on port $SEED_PORT: uncached, then cached, then $PUSH_N Socket.IO subscribers" >&2
 	SECS=2 seed_run warmup 8 "${JOB_PATHS[@]}" >/dev/null
 	# The header changes nothing for the peer (the design has no bypass), kept for identical requests.
 	HDR="Cache-Control: no-cache"
-	SEED_UNCACHED=$(seed_run uncached "$CONNS" "${JOB_PATHS[@]}")
-	SEED_UNCACHED1=$(seed_run uncached1 1 "${JOB_PATHS[@]}")
+	row=$(seed_run uncached "$CONNS" "${JOB_PATHS[@]}")
+	row1=$(seed_run uncached1 1 "${JOB_PATHS[@]}")
 	HDR=$hdr
 	seed_stop
+	printf -v "$2" '%s' "$row"
+	printf -v "$3" '%s' "$row1"
+}
+
+seed_measure() {
+	local out
+	seed_install || return 1
+	: >"$SEED_LOG"
+	echo "bench: the seed peer: uncached, then cached, then $PUSH_N Socket.IO subscribers" >&2
+	seed_uncached "${BENCH_SEED_SQL:-ours}" SEED_UNCACHED SEED_UNCACHED1 || return 1
 	# The design's own SQL (skills && the array, a count over the
 	# tenant), unless that was the run above: what a user of the seed runs.
 	if [ "${BENCH_SEED_SQL:-ours}" != plain ]; then
-		seed_start 0 plain || return 1
-		seed_same_answer || return 1
-		SECS=2 seed_run warmup 8 "${JOB_PATHS[@]}" >/dev/null
-		HDR="Cache-Control: no-cache"
-		SEED_PLAIN=$(seed_run uncached "$CONNS" "${JOB_PATHS[@]}")
-		SEED_PLAIN1=$(seed_run uncached1 1 "${JOB_PATHS[@]}")
-		HDR=$hdr
-		seed_stop
+		seed_uncached plain SEED_PLAIN SEED_PLAIN1 || return 1
 	fi
 	seed_start 1 || return 1
 	SECS=2 seed_run warmup 8 "${JOB_PATHS[@]}" >/dev/null
