@@ -128,6 +128,7 @@ enum stmt {
 	STMT_COUNT_SKILLS,
 	STMT_COUNT,
 	STMT_PAGE,
+	STMT_PAGE_SKILL,
 	STMT_ENSURE_TENANT,
 	STMT_ENSURE_USER,
 	STMT_INSERT_SEARCH,
@@ -148,6 +149,14 @@ static const char *const stmts[STMT__MAX] = {
 	    " FROM job_skills WHERE skill = ANY($1::text[])) s",
 	[STMT_COUNT] = "SELECT count(*) FROM jobs j WHERE true",
 	[STMT_PAGE] = "SELECT " JOB_COLUMNS JOB_FROM " WHERE true",
+	/*
+	 * One skill alone: the page is a range of job_skills' index by
+	 * date (sql/0011), however deep; the jobs are then fetched.
+	 */
+	[STMT_PAGE_SKILL] = "SELECT " JOB_COLUMNS JOB_FROM " WHERE j.id IN"
+	    " (SELECT s.job_id FROM job_skills s WHERE s.skill = $1"
+	    " ORDER BY s.posted_at DESC, s.job_id DESC LIMIT $2::int OFFSET $3::int)"
+	    " ORDER BY j.posted_at DESC, j.id DESC",
 	[STMT_ENSURE_TENANT] = "INSERT INTO tenants (kind) VALUES ($1)"
 	    " ON CONFLICT (id) DO NOTHING",
 	[STMT_ENSURE_USER] = "INSERT INTO users DEFAULT VALUES"
@@ -312,6 +321,7 @@ jobs_list(struct req *r)
 	struct list_q	 q = *(const struct list_q *)r->qv;
 	uint64_t	 set = r->qset;
 	const char	*params[NFILTERS + 2], *user[1] = { r->auth.user_id };
+	const char	*one[3];
 	struct buf	 where = { 0 }, count = { 0 }, page = { 0 }, key = { 0 };
 	struct reply	 rp;
 	struct db_query	 qs[3];
@@ -352,16 +362,19 @@ jobs_list(struct req *r)
 	params[n] = arena_printf(&r->arena, "%lld", q.limit);
 	params[n + 1] = arena_printf(&r->arena, "%lld", (q.page - 1) * q.limit);
 
+	qs[1] = (struct db_query){ page.data, n + 2, params };
 	if (n == 0)
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_ALL], 0, NULL };
 	else if (!skills_only(set))
 		qs[0] = (struct db_query){ count.data, n, params };
-	else if (q.skills.n == 1)
-		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILL], 1,
-		    (const char *const *)q.skills.v };
-	else
+	else if (q.skills.n == 1) {
+		one[0] = q.skills.v[0];
+		one[1] = params[n];
+		one[2] = params[n + 1];
+		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILL], 1, one };
+		qs[1] = (struct db_query){ stmts[STMT_PAGE_SKILL], 3, one };
+	} else
 		qs[0] = (struct db_query){ stmts[STMT_COUNT_SKILLS], 1, params };
-	qs[1] = (struct db_query){ page.data, n + 2, params };
 	qs[2] = (struct db_query){ JOB_PROFILE_SQL, 1, user };
 	if (db_run(r, qs, 3, res) == -1)
 		goto out;

@@ -5,6 +5,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
+use Time::HiRes qw(sleep);
 use ApiTest;
 
 my $T = 'org_t_filters';
@@ -100,6 +101,36 @@ ok(!$b15->{pagination}{hasMore}, 'and has no more');
 my (undef, $bd) = ids('/api/jobs');
 is($bd->{pagination}{limit}, 20, 'default limit is 20');
 is($bd->{pagination}{page}, 1, 'default page is 1');
+
+# One skill alone is paged from job_skills by date (sql/0011): every
+# page size walks the list the jobs table orders, ties on the date
+# broken by id as there, however deep; a job's new date moves it.
+insert_jobs($T, map { { upwork_id => "tie-$_", title => "Tie $_", skills => ['react'],
+    posted_at => "timestamptz '2020-01-01 00:00:00+00'" } } 1 .. 3);
+my $react = sub {
+    [split /\n/, psql("SELECT upwork_id FROM jobs WHERE tenant_id = '$T' AND 'react' = ANY(skills)"
+        . " ORDER BY posted_at DESC, id DESC")]
+};
+my $truth = $react->();
+is(scalar @$truth, 18, 'eighteen react jobs, three posted at the same instant');
+for my $limit (1, 2, 7) {
+    my @walk;
+    for my $p (1 .. 20) {
+        my ($ids) = ids("/api/jobs?skills=react&limit=$limit&page=$p");
+        last unless @$ids;
+        push @walk, @$ids;
+    }
+    is_deeply(\@walk, $truth, "skills=react, $limit a page: the pages together are the list, in its order");
+}
+psql("UPDATE jobs SET posted_at = now() + interval '1 minute' WHERE tenant_id = '$T' AND upwork_id = 'tie-2'");
+invalidate('jobs', $T);
+sleep 1.2;    # what a worker holds in L1 lives cache_l1_ttl_ms (1 s) after a write elsewhere
+my ($first) = ids('/api/jobs?skills=react&limit=1');
+is_deeply($first, ['tie-2'], "a job whose date changes moves in the one-skill list");
+is_deeply([map { @{ (ids("/api/jobs?skills=react&limit=5&page=$_"))[0] } } 1 .. 4], $react->(),
+    'and every page follows');
+is(psql("SELECT count(*) FROM job_skills s JOIN jobs j ON j.tenant_id = s.tenant_id AND j.id = s.job_id"
+    . " WHERE s.posted_at <> j.posted_at"), 0, "job_skills keeps every job's date");
 
 # An empty tenant.
 my $empty = api(GET => '/api/jobs', token => token(sub => 'user_e', org => 'org_t_empty'));

@@ -241,10 +241,10 @@ sub collect {
     for my $row (split /\n/, ApiTest::psql("SELECT '{\"id\":\"' || ms || '-' || seq || '\"' || tail FROM events"
         . " WHERE (ms, seq) > ($self->{ms}, $self->{seq}) ORDER BY tenant_id, ms, seq")) {
         my $ev = eval { ApiTest::json_decode($row) } or next;
-        next if $self->{seen}{"$ev->{tenant}/$ev->{id}"}++;
+        next if $self->{seen}{($ev->{tenant} // '') . "/$ev->{id}"}++;
         push @ev, $ev;
     }
-    return grep { !$o{tenant} || $_->{tenant} eq $o{tenant} } @ev;
+    return grep { !$o{tenant} || ($_->{tenant} // '') eq $o{tenant} } @ev;
 }
 
 1;

@@ -13,7 +13,8 @@ const pool = new Pool();
  * placeholder; skills go through job_skills (any of them); budgets are
  * ranges that overlap [minBudget, maxBudget]; an unfiltered or
  * one-skill list is counted from job_counts (sql/0010), a list of
- * several skills alone from job_skills.  The design's defaults (0, 999999, 0)
+ * several skills alone from job_skills; a one-skill list's page is a
+ * range of job_skills by date (sql/0011).  The design's defaults (0, 999999, 0)
  * mean "no filter" and add none.  SEED_SQL=plain sends what one would
  * write from the design instead, with the same results: the skills
  * array's overlap (&&), and one count(*) over the same WHERE.  Under
@@ -109,7 +110,15 @@ class JobService {
     const { where, params } = whereClauses(filters);
     const count = countStatement(filters, where, params);
     const n = params.length;
-    const page = {
+    const oneSkill = !PLAIN && where.length === 1 && filters.skills.length > 0 && params[0].length === 1;
+    const page = oneSkill ? {
+      text: `SELECT ${JOB_COLUMNS} FROM jobs j LEFT JOIN clients c`
+        + ' ON c.tenant_id = j.tenant_id AND c.id = j.client_id WHERE j.id IN'
+        + ' (SELECT s.job_id FROM job_skills s WHERE s.skill = $1'
+        + ' ORDER BY s.posted_at DESC, s.job_id DESC LIMIT $2::int OFFSET $3::int)'
+        + ' ORDER BY j.posted_at DESC, j.id DESC',
+      values: [params[0][0], filters.limit, (filters.page - 1) * filters.limit],
+    } : {
       text: `SELECT ${JOB_COLUMNS} FROM jobs j LEFT JOIN clients c`
         + ' ON c.tenant_id = j.tenant_id AND c.id = j.client_id WHERE true'
         + where.map((w) => ` AND ${w}`).join('')
