@@ -180,6 +180,22 @@ body_get(struct req *r, char *dst, int want, double deadline)
 }
 
 /*
+ * A body given up on (too slow, too large) is still arriving on the
+ * connection.  Apache's mod_proxy_fcgi asks to keep its connections
+ * (FCGI_KEEP_CONN); kept, this worker would next wait on that one for
+ * the web server to finish with the slow client (mod_reqtimeout's 20 s)
+ * while new connections queue in the backlog: so the connection is
+ * closed after the answer, and the server opens another for its next
+ * request, as it must after any backend close.
+ */
+static void
+body_abandon(struct req *r)
+{
+	if (r->fcgi != NULL)
+		r->fcgi->keepConnection = 0;
+}
+
+/*
  * Read the body into the arena, at most cfg.body_max bytes, within
  * body_timeout_ms.  Returns 0, or -1 after writing a 413 (declared or
  * actual length too large), a 400 (a body shorter than its
@@ -201,6 +217,7 @@ req_read_body(struct req *r)
 			return -1;
 		}
 		if (want > (long long)cap) {
+			body_abandon(r);
 			http_error(r, ERR_TOO_LARGE, "the limit is %zu bytes", cap);
 			return -1;
 		}
@@ -214,11 +231,13 @@ req_read_body(struct req *r)
 	    (n = body_get(r, (char[1]){ 0 }, 1, deadline)) == -2)) {
 		LOG_WARN(r, "request: body not received within body_timeout_ms "
 		    "(%d ms): %zu of %lld bytes", cfg.body_timeout_ms, len, want);
+		body_abandon(r);
 		http_error(r, ERR_REQUEST_TIMEOUT, "the body took longer than "
 		    "%d ms", cfg.body_timeout_ms);
 		return -1;
 	}
 	if (want < 0 && len == cap && n > 0) {
+		body_abandon(r);
 		http_error(r, ERR_TOO_LARGE, "the limit is %zu bytes", cap);
 		return -1;
 	}
