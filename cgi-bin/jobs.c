@@ -218,7 +218,7 @@ where_clauses(struct buf *sql, uint64_t set, const struct list_q *q,
 	return n;
 }
 
-/* Predicate: skills is the one filter given (counted from job_skills alone). */
+/* Predicate: skills is the one filter given (counted and paged without reading jobs). */
 static int
 skills_only(uint64_t set)
 {

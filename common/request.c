@@ -180,8 +180,8 @@ body_get(struct req *r, char *dst, int want, double deadline)
 }
 
 /*
- * A body given up on (too slow, too large) is still arriving on the
- * connection.  Apache's mod_proxy_fcgi asks to keep its connections
+ * A body given up on (too slow, too large, of no valid length) may
+ * still be arriving on the connection.  Apache's mod_proxy_fcgi asks to keep its connections
  * (FCGI_KEEP_CONN); kept, this worker would next wait on that one for
  * the web server to finish with the slow client (mod_reqtimeout's 20 s)
  * while new connections queue in the backlog: so the connection is
@@ -213,6 +213,7 @@ req_read_body(struct req *r)
 
 	if (cl != NULL && *cl != '\0') {
 		if (parse_int64(cl, &want) == -1 || want < 0) {
+			body_abandon(r);
 			http_error(r, ERR_BAD_REQUEST, "invalid Content-Length");
 			return -1;
 		}
